@@ -1,0 +1,127 @@
+"""One entry point for every check: `nox` runs them all, `nox -s <name>` runs one.
+
+Each part of the repository owns its tests; this file only says how to install and
+start them. Sessions marked default=False are run on demand (serve, bench, fuzz-long).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import nox
+
+nox.options.error_on_missing_interpreters = True
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+PYTHON = "3.11"
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    session.run("pytest", "-q", "-ra", *paths, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff over every Python file."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session(python=PYTHON)
+def spec(session: nox.Session) -> None:
+    """Schemas valid, vectors valid, requirement IDs unique, uncovered IDs printed."""
+    session.install("-r", "spec/tools/requirements.txt")
+    session.run("python", "spec/tools/check.py")
+
+
+@nox.session(name="spec-compat", python=PYTHON)
+def spec_compat(session: nox.Session) -> None:
+    """The published dicabrio-durable-sdk 0.1.0 agrees with every v1 vector."""
+    session.install("dicabrio-durable-sdk==0.1.0", "pytest")
+    _pytest(session, "spec/compat")
+
+
+@nox.session(python=PYTHON)
+def reference(session: nox.Session) -> None:
+    """The reference engine against a real Postgres and real apps on loopback."""
+    session.install("-e", "reference[test]")
+    _pytest(session, "reference/tests")
+
+
+@nox.session(name="sdk-python", python=PYTHON)
+def sdk_python(session: nox.Session) -> None:
+    """Python SDK: vectors, adapters over real HTTP, mypy strict."""
+    session.install("-e", "sdks/python[test]")
+    _pytest(session, "sdks/python/tests")
+    session.run("mypy", "--strict", "sdks/python/src/durable")
+
+
+@nox.session(name="sdk-ts", python=False)
+def sdk_ts(session: nox.Session) -> None:
+    """TypeScript SDK: npm ci from the lock file, tsc --strict, vitest."""
+    session.chdir("sdks/ts")
+    session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+    session.run("npm", "test", external=True)
+
+
+@nox.session(name="sdk-php", python=False)
+def sdk_php(session: nox.Session) -> None:
+    """PHP SDK: PHPUnit from Debian."""
+    session.chdir("sdks/php")
+    session.run("phpunit", "--colors=never", external=True)
+
+
+def _conformance(session: nox.Session, target: str) -> None:
+    session.install("-e", "conformance")
+    if target == "engine":
+        session.install("-e", "reference[test]")
+    if target == "python":
+        session.install("-e", "sdks/python")
+    if target == "published":
+        session.install("dicabrio-durable-sdk==0.1.0")
+    if target == "ts":
+        session.run("npm", "ci", "--no-audit", "--no-fund", "--prefix", "sdks/ts", external=True)
+    session.run("python", "-m", "durable_conformance", "run", target, *session.posargs)
+
+
+@nox.session(name="conformance-python", python=PYTHON)
+def conformance_python(session: nox.Session) -> None:
+    _conformance(session, "python")
+
+
+@nox.session(name="conformance-ts", python=PYTHON)
+def conformance_ts(session: nox.Session) -> None:
+    _conformance(session, "ts")
+
+
+@nox.session(name="conformance-php", python=PYTHON)
+def conformance_php(session: nox.Session) -> None:
+    _conformance(session, "php")
+
+
+@nox.session(name="conformance-published", python=PYTHON)
+def conformance_published(session: nox.Session) -> None:
+    _conformance(session, "published")
+
+
+@nox.session(name="conformance-engine", python=PYTHON)
+def conformance_engine(session: nox.Session) -> None:
+    _conformance(session, "engine")
+
+
+@nox.session(python=PYTHON, default=False)
+def serve(session: nox.Session) -> None:
+    """Run the engine: embedded Postgres, migrations, http://localhost:3030."""
+    session.install("-e", "reference")
+    session.run("durable", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks that print figures and write bench/results/*.json."""
+    session.install("-e", "reference[test]", "-e", "sdks/python")
+    session.run("python", "-m", "bench", *session.posargs)
+    if shutil.which("node"):
+        session.run("npm", "run", "bench", "--prefix", "sdks/ts", external=True, success_codes=[0])
