@@ -1,0 +1,163 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Durable;
+
+/**
+ * Validates a FunctionDefinition in its wire form (as sent in the manifest and /fn/sync).
+ * The first problem found is reported with the JSON Pointer of the failing field.
+ */
+final class Definition
+{
+    private const FIELDS = [
+        'id', 'trigger', 'priority', 'enabled', 'hasOnFailure', 'version', 'retries', 'timeoutMs',
+        'concurrency', 'throttle', 'rateLimit', 'debounce', 'batch',
+    ];
+    private const REQUIRED = ['id', 'trigger', 'priority', 'enabled', 'hasOnFailure'];
+    private const MAX_CONCURRENCY_RULES = 10;
+
+    private function __construct()
+    {
+    }
+
+    /**
+     * @param array<array-key, mixed> $definition
+     * @throws DefinitionError
+     */
+    public static function validate(array $definition): void
+    {
+        $id = is_string($definition['id'] ?? null) ? $definition['id'] : null;
+        foreach (array_keys($definition) as $field) {
+            if (!in_array($field, self::FIELDS, true)) {
+                throw new DefinitionError('/' . self::escape((string) $field), 'unknown field', $id);
+            }
+        }
+        foreach (self::REQUIRED as $field) {
+            if (!array_key_exists($field, $definition)) {
+                throw new DefinitionError('', "missing required field \"{$field}\"", $id);
+            }
+        }
+        self::text($definition['id'], '/id', 200, $id);
+        self::trigger($definition['trigger'], $id);
+        if (!is_int($definition['priority']) || $definition['priority'] < -600 || $definition['priority'] > 600) {
+            throw new DefinitionError('/priority', 'must be an integer from -600 to 600', $id);
+        }
+        if (!is_bool($definition['enabled'])) {
+            throw new DefinitionError('/enabled', 'must be a boolean', $id);
+        }
+        if (!is_bool($definition['hasOnFailure'])) {
+            throw new DefinitionError('/hasOnFailure', 'must be a boolean', $id);
+        }
+        if (array_key_exists('version', $definition)) {
+            self::text($definition['version'], '/version', 100, $id);
+        }
+        if (array_key_exists('retries', $definition)) {
+            $retries = $definition['retries'];
+            if (!is_int($retries) || $retries < 0 || $retries > 20) {
+                throw new DefinitionError('/retries', 'must be an integer from 0 to 20', $id);
+            }
+        }
+        if (array_key_exists('timeoutMs', $definition)) {
+            self::positive($definition['timeoutMs'], '/timeoutMs', $id);
+        }
+        if (array_key_exists('concurrency', $definition)) {
+            $concurrency = $definition['concurrency'];
+            if (self::isObject($concurrency)) {
+                self::rule($concurrency, '/concurrency', ['limit'], $id);
+            } elseif (is_array($concurrency) && array_is_list($concurrency)) {
+                if ($concurrency === [] || count($concurrency) > self::MAX_CONCURRENCY_RULES) {
+                    throw new DefinitionError('/concurrency', 'must hold 1 to 10 rules', $id);
+                }
+                foreach ($concurrency as $index => $rule) {
+                    self::rule($rule, "/concurrency/{$index}", ['limit'], $id);
+                }
+            } else {
+                throw new DefinitionError('/concurrency', 'must be a rule object or a list of rules', $id);
+            }
+        }
+        foreach (['throttle' => ['limit', 'periodMs'], 'rateLimit' => ['limit', 'periodMs'],
+            'debounce' => ['periodMs'], 'batch' => ['maxSize', 'timeoutMs']] as $field => $numbers) {
+            if (array_key_exists($field, $definition)) {
+                self::rule($definition[$field], "/{$field}", $numbers, $id);
+            }
+        }
+        $has = static fn (string $field): bool => array_key_exists($field, $definition);
+        foreach (['batch' => ['debounce', 'throttle', 'rateLimit'], 'debounce' => ['throttle', 'rateLimit']]
+            as $field => $excluded) {
+            foreach ($excluded as $other) {
+                if ($has($field) && $has($other)) {
+                    throw new DefinitionError("/{$other}", "cannot be combined with {$field}", $id);
+                }
+            }
+        }
+    }
+
+    public static function isObject(mixed $value): bool
+    {
+        return $value instanceof JsonObject || (is_array($value) && ($value === [] || !array_is_list($value)));
+    }
+
+    private static function text(mixed $value, string $path, int $max, ?string $id): void
+    {
+        if (!is_string($value) || $value === '' || mb_strlen($value) > $max) {
+            throw new DefinitionError($path, "must be a string of 1 to {$max} characters", $id);
+        }
+    }
+
+    private static function trigger(mixed $trigger, ?string $id): void
+    {
+        if (!self::isObject($trigger) || count($trigger) !== 1) {
+            throw new DefinitionError('/trigger', 'must be {"event": name} or {"cron": expression}', $id);
+        }
+        $kind = array_key_first((array) ($trigger instanceof JsonObject ? $trigger->toArray() : $trigger));
+        $value = $trigger[$kind];
+        if ($kind === 'event') {
+            self::text($value, '/trigger/event', 200, $id);
+            return;
+        }
+        if ($kind !== 'cron') {
+            throw new DefinitionError('/trigger/' . self::escape((string) $kind), 'unknown trigger kind', $id);
+        }
+        if (!is_string($value) || ($problem = Cron::problem($value)) !== null) {
+            $reason = isset($problem) ? "invalid cron expression ({$problem})" : 'must be a cron string';
+            throw new DefinitionError('/trigger/cron', $reason, $id);
+        }
+    }
+
+    /** @param list<string> $numbers fields that must be positive integers (all required) */
+    private static function rule(mixed $rule, string $path, array $numbers, ?string $id): void
+    {
+        if (!self::isObject($rule)) {
+            throw new DefinitionError($path, 'must be an object', $id);
+        }
+        foreach (array_keys($rule instanceof JsonObject ? $rule->toArray() : $rule) as $field) {
+            if ($field !== 'key' && !in_array($field, $numbers, true)) {
+                throw new DefinitionError("{$path}/" . self::escape((string) $field), 'unknown field', $id);
+            }
+        }
+        foreach ($numbers as $field) {
+            if (!isset($rule[$field])) {
+                throw new DefinitionError($path, "missing required field \"{$field}\"", $id);
+            }
+            self::positive($rule[$field], "{$path}/{$field}", $id);
+        }
+        if (isset($rule['key']) || (is_array($rule) && array_key_exists('key', $rule))) {
+            if (!is_string($rule['key']) || $rule['key'] === '' || mb_strlen($rule['key']) > 200) {
+                throw new DefinitionError("{$path}/key", 'must be a key path string of 1 to 200 characters', $id);
+            }
+        }
+    }
+
+    private static function positive(mixed $value, string $path, ?string $id): void
+    {
+        if (!is_int($value) || $value <= 0) {
+            throw new DefinitionError($path, 'must be a positive integer', $id);
+        }
+    }
+
+    private static function escape(string $segment): string
+    {
+        return str_replace(['~', '/'], ['~0', '~1'], $segment);
+    }
+}

@@ -1,0 +1,156 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Durable;
+
+use Closure;
+use InvalidArgumentException;
+
+/**
+ * A durable function: its trigger, flow-control options and handler.
+ *
+ *     new DurableFunction(
+ *         id: 'onboarding',
+ *         trigger: ['event' => 'user.created'],
+ *         handler: function (array $event, Step $step) { ... },
+ *         concurrency: ['limit' => 2, 'key' => 'tenantId'],
+ *     );
+ *
+ * Durations (`timeout`, `period`) take "500ms", "30s", "5m", "2h", "7d" or integer milliseconds.
+ * Every option is validated here; a DefinitionError names the wrong field.
+ */
+final class DurableFunction
+{
+    public readonly Closure $handler;
+    public readonly ?Closure $onFailure;
+    /** @var array<string, mixed> the FunctionDefinition sent in the manifest and /fn/sync */
+    private readonly array $definition;
+
+    /**
+     * @param array{event?: string, cron?: string} $trigger
+     * @param array<string, mixed>|list<array<string, mixed>>|null $concurrency {limit, key?} or up to 10 of them
+     * @param array<string, mixed>|null $throttle {limit, period, key?}: at most limit starts per period
+     * @param array<string, mixed>|null $rateLimit {limit, period, key?}: runs beyond limit per period are skipped
+     * @param array<string, mixed>|null $debounce {period, key?}: start period after the last event
+     * @param array<string, mixed>|null $batch {maxSize, timeout, key?}: one run per batch of events
+     * @param int|null $retries retries after the first attempt (0-20; engine default 3)
+     * @param string|int|null $timeout the whole run's timeout
+     * @param callable(array, Step, FailureError): mixed|null $onFailure runs once the run has failed
+     */
+    public function __construct(
+        public readonly string $id,
+        public readonly array $trigger,
+        callable $handler,
+        public readonly array|null $concurrency = null,
+        public readonly int $priority = 0,
+        public readonly ?array $throttle = null,
+        public readonly ?array $rateLimit = null,
+        public readonly ?array $debounce = null,
+        public readonly ?array $batch = null,
+        public readonly ?int $retries = null,
+        public readonly string|int|null $timeout = null,
+        public readonly ?string $version = null,
+        public readonly bool $enabled = true,
+        ?callable $onFailure = null,
+    ) {
+        $this->handler = Closure::fromCallable($handler);
+        $this->onFailure = $onFailure === null ? null : Closure::fromCallable($onFailure);
+        $this->definition = $this->buildDefinition();
+        Definition::validate($this->definition);
+    }
+
+    /** `id@version` when versioned, else `id`: the functionId the engine invokes. */
+    public function runtimeId(): string
+    {
+        return $this->version === null ? $this->id : "{$this->id}@{$this->version}";
+    }
+
+    /** @return array<string, mixed> */
+    public function definition(): array
+    {
+        return $this->definition;
+    }
+
+    /** @return array<string, mixed> */
+    private function buildDefinition(): array
+    {
+        $definition = [
+            'id' => $this->id,
+            'trigger' => $this->trigger,
+            'priority' => $this->priority,
+            'enabled' => $this->enabled,
+            'hasOnFailure' => $this->onFailure !== null,
+        ];
+        if ($this->version !== null) {
+            $definition['version'] = $this->version;
+        }
+        if ($this->retries !== null) {
+            $definition['retries'] = $this->retries;
+        }
+        if ($this->timeout !== null) {
+            $definition['timeoutMs'] = $this->duration($this->timeout, '/timeout');
+        }
+        if ($this->concurrency !== null) {
+            $definition['concurrency'] = $this->concurrency;
+        }
+        if ($this->throttle !== null) {
+            $definition['throttle'] = $this->option('throttle', $this->throttle, ['limit' => 'limit', 'period' => 'periodMs']);
+        }
+        if ($this->rateLimit !== null) {
+            $definition['rateLimit'] = $this->option('rateLimit', $this->rateLimit, ['limit' => 'limit', 'period' => 'periodMs']);
+        }
+        if ($this->debounce !== null) {
+            $definition['debounce'] = $this->option('debounce', $this->debounce, ['period' => 'periodMs']);
+        }
+        if ($this->batch !== null) {
+            $definition['batch'] = $this->option('batch', $this->batch, ['maxSize' => 'maxSize', 'timeout' => 'timeoutMs']);
+        }
+        return $definition;
+    }
+
+    /**
+     * Maps an option's user-facing fields to wire fields, converting durations.
+     *
+     * @param array<array-key, mixed> $value
+     * @param array<string, string> $fields user field => wire field (the wire name is accepted too)
+     * @return array<string, mixed>
+     */
+    private function option(string $name, array $value, array $fields): array
+    {
+        $wire = [];
+        foreach ($fields as $field => $wireField) {
+            $given = array_key_exists($field, $value) ? $field : (array_key_exists($wireField, $value) ? $wireField : null);
+            if ($given === null) {
+                throw new DefinitionError("/{$name}", "missing required field \"{$field}\"", $this->id);
+            }
+            $item = $value[$given];
+            if ($wireField !== $field && str_ends_with($wireField, 'Ms')) {
+                $item = (is_string($item) || is_int($item)) ? $this->duration($item, "/{$name}/{$given}")
+                    : throw new DefinitionError("/{$name}/{$given}", 'must be a duration', $this->id);
+            }
+            $wire[$wireField] = $item;
+        }
+        foreach ($value as $field => $item) {
+            if ($field === 'key') {
+                $wire['key'] = $item;
+            } elseif (!isset($fields[$field]) && !in_array($field, $fields, true)) {
+                throw new DefinitionError("/{$name}/{$field}", 'unknown field', $this->id);
+            }
+        }
+        return $wire;
+    }
+
+    private function duration(string|int $value, string $path): int
+    {
+        try {
+            $ms = Duration::toMs($value);
+        } catch (InvalidArgumentException $error) {
+            throw new DefinitionError($path, $error->getMessage(), $this->id);
+        }
+        if ($ms <= 0) {
+            throw new DefinitionError($path, 'must be a positive duration', $this->id);
+        }
+        return $ms;
+    }
+}

@@ -1,0 +1,333 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Durable;
+
+use Closure;
+use Durable\Internal\Interrupt;
+use Durable\Internal\Ops;
+use InvalidArgumentException;
+use JsonException;
+use Throwable;
+
+/**
+ * The app endpoint, free of any I/O: (method, headers, raw body) → Response.
+ * Serves the signed manifest on GET and runs invocations on POST.
+ * `serve()` wires it to plain PHP (`php -S`, php-fpm); Psr7Handler to PSR-7 frameworks.
+ */
+final class Handler
+{
+    /** @var array<string, DurableFunction> by runtime id */
+    private readonly array $functions;
+    /** @var list<string> */
+    private readonly array $capabilities;
+    /** @var list<string> keys accepted on verification: primary, then fallback */
+    private readonly array $keys;
+    private readonly Closure $clock;
+
+    /**
+     * @param iterable<DurableFunction> $functions
+     * @param list<string>|null $capabilities advertised capabilities; null = all the SDK implements,
+     *        [] = plain protocol v1 (no timestamped signatures, no step-id occurrences)
+     * @param (Closure(): int)|null $clock unix milliseconds, for tests
+     */
+    public function __construct(
+        iterable $functions,
+        private readonly string $signingKey,
+        private readonly ?string $signingKeyFallback = null,
+        private readonly ?string $appId = null,
+        private readonly ?string $appName = null,
+        private readonly bool $dev = false,
+        ?array $capabilities = null,
+        private readonly int $maxRequestBytes = Protocol::DEFAULT_MAX_REQUEST_BYTES,
+        private readonly int $maxResponseBytes = Protocol::DEFAULT_MAX_RESPONSE_BYTES,
+        ?Closure $clock = null,
+    ) {
+        if ($signingKey === '') {
+            throw new InvalidArgumentException('signingKey must not be empty');
+        }
+        $byId = [];
+        foreach ($functions as $function) {
+            if (!$function instanceof DurableFunction) {
+                throw new InvalidArgumentException('functions must be DurableFunction instances');
+            }
+            $runtimeId = $function->runtimeId();
+            if (isset($byId[$runtimeId])) {
+                throw new InvalidArgumentException("function \"{$runtimeId}\" is defined twice (id and version must be unique)");
+            }
+            $byId[$runtimeId] = $function;
+        }
+        $capabilities ??= Protocol::CAPABILITIES;
+        foreach ($capabilities as $capability) {
+            if (!in_array($capability, Protocol::CAPABILITIES, true)) {
+                throw new InvalidArgumentException("unknown capability \"{$capability}\"");
+            }
+        }
+        if ($maxRequestBytes <= 0 || $maxResponseBytes <= 0) {
+            throw new InvalidArgumentException('maxRequestBytes and maxResponseBytes must be positive');
+        }
+        $this->functions = $byId;
+        $this->capabilities = array_values($capabilities);
+        $this->keys = ($signingKeyFallback === null || $signingKeyFallback === '')
+            ? [$signingKey] : [$signingKey, $signingKeyFallback];
+        $this->clock = $clock ?? static fn (): int => Signature::nowMs();
+    }
+
+    /** @return list<string> */
+    public function capabilities(): array
+    {
+        return $this->capabilities;
+    }
+
+    public function maxRequestBytes(): int
+    {
+        return $this->maxRequestBytes;
+    }
+
+    /** @return array<string, mixed> the manifest answered on GET */
+    public function manifest(): array
+    {
+        $manifest = [
+            'functions' => array_values(array_map(
+                static fn (DurableFunction $function): array => $function->definition(),
+                $this->functions,
+            )),
+            'sdkVersion' => Protocol::SDK_VERSION,
+        ];
+        if ($this->capabilities !== []) {
+            $manifest['capabilities'] = $this->capabilities;
+            $manifest['maxRequestBytes'] = $this->maxRequestBytes;
+        }
+        return $manifest;
+    }
+
+    /**
+     * @param array<string, string|list<string>> $headers any case; the first value of a list is used
+     */
+    public function handle(string $method, array $headers, string $body): Response
+    {
+        $headers = self::normalize($headers);
+        $method = strtoupper($method);
+        if ($method === 'GET') {
+            return $this->manifestResponse($headers);
+        }
+        if ($method !== 'POST') {
+            return self::text(405, 'method not allowed', ['Allow' => 'GET, POST']);
+        }
+        if (strlen($body) > $this->maxRequestBytes) {
+            return self::text(413, "request body exceeds {$this->maxRequestBytes} bytes");
+        }
+        $timestamp = null;
+        if ($this->has(Protocol::CAP_TIMESTAMPED_SIGNATURES)) {
+            $timestamp = $headers['x-durable-timestamp'] ?? null;
+            if (!Signature::isFresh($timestamp, ($this->clock)())
+                || !Signature::verify($timestamp . '.' . $body, $headers['x-durable-signature-v2'] ?? null, $this->keys)) {
+                return self::text(401, 'invalid signature');
+            }
+        } elseif (!Signature::verify($body, $headers['x-durable-signature'] ?? null, $this->keys)) {
+            return self::text(401, 'invalid signature');
+        }
+        try {
+            $request = Json::decode($body);
+        } catch (JsonException) {
+            return self::text(400, 'invalid JSON');
+        }
+        $problem = self::requestProblem($request);
+        if ($problem !== null) {
+            return self::text(400, "invalid request: {$problem}");
+        }
+        return $this->signedJson($this->invoke($request), $timestamp);
+    }
+
+    /** Serves the current request of a plain PHP SAPI (`php -S`, php-fpm, mod_php) and emits the answer. */
+    public function serve(): void
+    {
+        $method = strtoupper((string) ($_SERVER['REQUEST_METHOD'] ?? 'GET'));
+        $headers = self::headersFromServer($_SERVER);
+        $length = $_SERVER['CONTENT_LENGTH'] ?? '';
+        if ($method === 'POST' && is_numeric($length) && (int) $length > $this->maxRequestBytes) {
+            self::text(413, "request body exceeds {$this->maxRequestBytes} bytes")->emit();
+            return;
+        }
+        $body = '';
+        if ($method === 'POST') {
+            // Read one byte past the limit so an over-long body without Content-Length is caught too.
+            $body = (string) file_get_contents('php://input', false, null, 0, $this->maxRequestBytes + 1);
+        }
+        $this->handle($method, $headers, $body)->emit();
+    }
+
+    /**
+     * Request headers from a `$_SERVER`-like array (HTTP_X_DURABLE_SIGNATURE → x-durable-signature).
+     *
+     * @param array<array-key, mixed> $server
+     * @return array<string, string>
+     */
+    public static function headersFromServer(array $server): array
+    {
+        $headers = [];
+        foreach ($server as $name => $value) {
+            if (!is_string($value)) {
+                continue;
+            }
+            if (str_starts_with((string) $name, 'HTTP_')) {
+                $headers[strtolower(str_replace('_', '-', substr((string) $name, 5)))] = $value;
+            } elseif ($name === 'CONTENT_TYPE' || $name === 'CONTENT_LENGTH') {
+                $headers[strtolower(str_replace('_', '-', $name))] = $value;
+            }
+        }
+        return $headers;
+    }
+
+    /** @param array<string, mixed>|JsonObject $request a validated invoke request */
+    private function invoke(array|JsonObject $request): array
+    {
+        $functionId = $request['functionId'];
+        $function = $this->functions[$functionId] ?? null;
+        if ($function === null) {
+            return Ops::error(null, "unknown function {$functionId}", 'UnknownFunctionError', Protocol::CODE_UNKNOWN_FUNCTION, false);
+        }
+        $event = $request['event'];
+        $event = $event instanceof JsonObject ? $event->toArray() : $event;
+        $events = $request['events'] ?? [$request['event']];
+        $step = new Step(
+            $request['steps'] ?? [],
+            $request['runId'],
+            $request['attempt'] ?? 0,
+            $events,
+            $this->has(Protocol::CAP_STEP_OCCURRENCES),
+            $functionId,
+        );
+        $failure = $request['failure'] ?? null;
+        try {
+            if ($failure !== null) {
+                if ($function->onFailure === null) {
+                    return Ops::error(null, 'onFailure handler not found', 'MissingFailureHandlerError', Protocol::CODE_MISSING_FAILURE_HANDLER, false);
+                }
+                $result = ($function->onFailure)($event, $step, FailureError::fromWire($failure));
+            } else {
+                $result = ($function->handler)($event, $step);
+            }
+            return $step->decided() ?? ['op' => Protocol::OP_DONE, 'data' => $result];
+        } catch (Interrupt $interrupt) {
+            return $step->decided() ?? $interrupt->operation;
+        } catch (Throwable $error) {
+            return $step->decided() ?? Ops::fromThrowable(null, $error);
+        }
+    }
+
+    /** @param array<string, string> $headers */
+    private function manifestResponse(array $headers): Response
+    {
+        if ($this->dev && ($headers['x-durable-discovery'] ?? '') === 'true') {
+            $discovery = $this->manifest() + ['signingKey' => $this->signingKey];
+            if ($this->appId !== null) {
+                $discovery['appId'] = $this->appId;
+            }
+            if ($this->appName !== null) {
+                $discovery['appName'] = $this->appName;
+            }
+            return $this->signedJson($discovery, null);
+        }
+        $timestamp = $headers['x-durable-timestamp'] ?? null;
+        if (!Signature::isFresh($timestamp, ($this->clock)())
+            || !Signature::verify((string) $timestamp, $headers['x-durable-signature'] ?? null, $this->keys)) {
+            return self::text(401, 'invalid signature');
+        }
+        return $this->signedJson($this->manifest(), null);
+    }
+
+    /** @param array<string, mixed> $value */
+    private function signedJson(array $value, ?string $requestTimestamp): Response
+    {
+        try {
+            $body = Json::encode($value);
+            if (strlen($body) > $this->maxResponseBytes) {
+                $body = null;
+            }
+        } catch (JsonException) {
+            $body = null;
+        }
+        if ($body === null) {
+            $body = Json::encode([
+                'op' => Protocol::OP_ERROR,
+                'id' => null,
+                'message' => 'workflow response is not serializable or exceeds the response limit',
+                'retryable' => false,
+            ]);
+        }
+        $headers = [
+            'Content-Type' => 'application/json',
+            Protocol::HEADER_SIGNATURE => Signature::sign($body, $this->signingKey),
+        ];
+        if ($requestTimestamp !== null) {
+            $headers[Protocol::HEADER_SIGNATURE_V2] = Signature::signV2($requestTimestamp, $body, $this->signingKey);
+        }
+        return new Response(200, $headers, $body);
+    }
+
+    private function has(string $capability): bool
+    {
+        return in_array($capability, $this->capabilities, true);
+    }
+
+    /** Why an invoke body is not a valid request, or null. */
+    private static function requestProblem(mixed $request): ?string
+    {
+        if (!Definition::isObject($request)) {
+            return 'body must be a JSON object';
+        }
+        if (!is_string($request['functionId'] ?? null) || $request['functionId'] === '') {
+            return 'functionId must be a non-empty string';
+        }
+        if (!is_string($request['runId'] ?? null) || $request['runId'] === '') {
+            return 'runId must be a non-empty string';
+        }
+        if (!isset($request['event']) || !Definition::isObject($request['event'])) {
+            return 'event must be an object';
+        }
+        if (isset($request['steps'])) {
+            if (!Definition::isObject($request['steps'])) {
+                return 'steps must be an object';
+            }
+            foreach ($request['steps'] as $id => $memo) {
+                if (!Definition::isObject($memo) || !is_string($memo['type'] ?? null)) {
+                    return "steps.{$id} must be an object with a string type";
+                }
+            }
+        }
+        if (isset($request['attempt']) && (!is_int($request['attempt']) || $request['attempt'] < 0)) {
+            return 'attempt must be a non-negative integer';
+        }
+        if (isset($request['events']) && (!is_array($request['events']) || !array_is_list($request['events']))) {
+            return 'events must be an array';
+        }
+        if (isset($request['failure']) && !Definition::isObject($request['failure'])) {
+            return 'failure must be an object';
+        }
+        return null;
+    }
+
+    /**
+     * @param array<string, string|list<string>> $headers
+     * @return array<string, string>
+     */
+    private static function normalize(array $headers): array
+    {
+        $normalized = [];
+        foreach ($headers as $name => $value) {
+            if (is_array($value)) {
+                $value = $value[0] ?? '';
+            }
+            $normalized[strtolower((string) $name)] = (string) $value;
+        }
+        return $normalized;
+    }
+
+    /** @param array<string, string> $extra */
+    private static function text(int $status, string $message, array $extra = []): Response
+    {
+        return new Response($status, ['Content-Type' => 'text/plain; charset=utf-8'] + $extra, $message);
+    }
+}

@@ -1,0 +1,55 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Durable;
+
+/** Wire names shared with the spec's registry (spec/registry.json); tests compare both. */
+final class Protocol
+{
+    public const SDK_VERSION = 'php/0.1.0';
+    public const PROTOCOL_VERSION = 1;
+
+    public const HEADER_SIGNATURE = 'X-Durable-Signature';
+    public const HEADER_SIGNATURE_V2 = 'X-Durable-Signature-V2';
+    public const HEADER_TIMESTAMP = 'X-Durable-Timestamp';
+    public const HEADER_APP = 'X-Durable-App';
+    public const HEADER_DISCOVERY = 'X-Durable-Discovery';
+
+    public const CAP_TIMESTAMPED_SIGNATURES = 'timestamped-signatures';
+    public const CAP_KEY_ROTATION = 'key-rotation';
+    public const CAP_STEP_OCCURRENCES = 'step-occurrences';
+
+    /** Every capability this SDK implements, advertised by default. */
+    public const CAPABILITIES = [
+        self::CAP_TIMESTAMPED_SIGNATURES,
+        self::CAP_KEY_ROTATION,
+        self::CAP_STEP_OCCURRENCES,
+    ];
+
+    public const OP_STEP = 'step';
+    public const OP_ERROR = 'error';
+    public const OP_SEND_EVENT = 'sendEvent';
+    public const OP_SLEEP = 'sleep';
+    public const OP_WAIT = 'wait';
+    public const OP_DONE = 'done';
+
+    public const MEMO_RUN = 'run';
+    public const MEMO_SLEEP = 'sleep';
+    public const MEMO_WAIT = 'wait';
+    public const MEMO_SEND_EVENT = 'sendEvent';
+
+    public const CODE_NON_DETERMINISTIC = 'NON_DETERMINISTIC';
+    public const CODE_MISSING_FAILURE_HANDLER = 'MISSING_FAILURE_HANDLER';
+    public const CODE_UNKNOWN_FUNCTION = 'UNKNOWN_FUNCTION';
+
+    public const DEFAULT_MAX_REQUEST_BYTES = 1_048_576;
+    public const DEFAULT_MAX_RESPONSE_BYTES = 1_048_576;
+    public const MAX_ERROR_DETAILS_BYTES = 65_536;
+    public const MAX_EVENTS_PER_SEND = 100;
+    public const MAX_PARALLEL_TASKS = 20;
+
+    private function __construct()
+    {
+    }
+}
