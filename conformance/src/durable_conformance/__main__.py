@@ -1,0 +1,138 @@
+"""`python -m durable_conformance run <target>`: run the suite, write the matrix, exit 1 on
+any unexpected failure. `matrix` rebuilds the matrix from the stored reports; `ids`
+checks that the built-in checks cite requirement IDs the spec defines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from . import HARNESS_PROTOCOL
+from .checks import CHECKS
+from .harness import Harness, HarnessError
+from .matrix import build, markdown
+from .paths import reports_dir
+from .results import ERROR, EXPECTED, FAIL, Result
+from .spec import Spec
+
+
+def log(message: str) -> None:
+    print(f"[conformance] {message}", flush=True)
+
+
+def apply_expected_gaps(harness: Harness, results: list[Result]) -> None:
+    """A failure is expected only when every ID it violates is a declared gap."""
+    for result in results:
+        if result.status != FAIL:
+            continue
+        if result.case in harness.expected_cases:
+            result.status, result.reason = EXPECTED, harness.expected_cases[result.case]
+            continue
+        violated = result.violated or result.requirements
+        if violated and all(r in harness.expected_requirements for r in violated):
+            result.status = EXPECTED
+            result.reason = "; ".join(
+                f"{r}: {harness.expected_requirements[r]}" for r in violated)
+
+
+def run(target: str) -> int:
+    started = time.time()
+    spec = Spec()
+    try:
+        harness = Harness.load(target)
+    except HarnessError as error:
+        log(f"ERROR {error}")
+        return 2
+    log(f"target {target} ({harness.kind}), harness protocol {HARNESS_PROTOCOL}")
+    capabilities: list[str] = []
+    if harness.kind == "engine":
+        from .fake_app import EngineSuite
+
+        suite = EngineSuite(harness, spec, log)
+        results = suite.run()
+    else:
+        from .fake_engine import FakeEngine
+
+        engine = FakeEngine(harness, spec, log)
+        results = engine.run()
+        capabilities = engine.capabilities
+    apply_expected_gaps(harness, results)
+    folder = reports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "target": target, "kind": harness.kind, "harnessProtocol": HARNESS_PROTOCOL,
+        "capabilities": capabilities, "startedAt": started, "finishedAt": time.time(),
+        "results": [r.to_json() for r in results],
+    }
+    (folder / f"{target}.json").write_text(json.dumps(report, indent=2) + "\n")
+    matrix = build(folder, spec.requirement_ids)
+    (folder / "matrix.json").write_text(json.dumps(matrix, indent=2) + "\n")
+    (folder / "matrix.md").write_text(markdown(matrix))
+
+    for result in results:
+        if result.status != "pass":
+            print(result.line())
+    crossed = [row for row in matrix["crossCheck"]
+               if not row["identical"] and target in row["targets"]
+               and all(s == "pass" for s in row["statuses"].values())]
+    for row in crossed:
+        print(f"FAIL          cross-check/{row['case']}: ops differ between "
+              f"{', '.join(row['targets'])} although each matches the transcript")
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    unknown = sorted({r for res in results for r in res.violated}
+                     - set(spec.requirement_ids)) if spec.requirement_ids else []
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    log(f"{target}: {summary} ({time.time() - started:.1f}s)")
+    if unknown:
+        log(f"note: failures cite IDs not defined in spec/wire-protocol.md: {unknown}")
+    log(f"matrix: {folder / 'matrix.md'} and matrix.json")
+    bad = [r for r in results if r.status in (FAIL, ERROR)]
+    if bad or crossed:
+        failing_ids = sorted({i for r in bad for i in (r.violated or r.requirements)})
+        log(f"UNEXPECTED FAILURES: {len(bad) + len(crossed)}; requirement IDs: "
+            f"{', '.join(failing_ids) or '-'}")
+        return 1
+    expected = sum(1 for r in results if r.status == EXPECTED)
+    log(f"OK: no unexpected failure ({expected} expected gaps)")
+    return 0
+
+
+def check_ids() -> int:
+    defined = Spec().requirement_ids
+    if not defined:
+        log("spec/wire-protocol.md defines no requirement IDs yet")
+        return 1
+    missing = {check: [i for i in cited if i not in defined] for check, cited in CHECKS.items()}
+    missing = {k: v for k, v in missing.items() if v}
+    for check, cited in missing.items():
+        log(f"check {check} cites undefined {cited}")
+    return 1 if missing else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="durable_conformance")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="run the suite against one target")
+    run_parser.add_argument("target", help="a harness name: conformance/harnesses/<target>.json")
+    sub.add_parser("matrix", help="rebuild reports/matrix.{md,json} from stored reports")
+    sub.add_parser("ids", help="check the requirement IDs the built-in checks cite")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.target)
+    if args.command == "ids":
+        return check_ids()
+    matrix = build(reports_dir(), Spec().requirement_ids)
+    (reports_dir() / "matrix.json").write_text(json.dumps(matrix, indent=2) + "\n")
+    text = markdown(matrix)
+    (reports_dir() / "matrix.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,478 @@
+"""The fake engine: drives an SDK's conformance app over real HTTP and checks every answer."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from . import signing
+from .checks import ids
+from .client import Reply, call
+from .compare import compare, normalise
+from .harness import Harness, HarnessError, RunningApp, start_app
+from .results import ERROR, Result
+from .spec import CATALOG_OPTIONS, Spec, VectorCase, catalog_ids, expected_trigger
+
+TIMESTAMPED = "timestamped-signatures"
+KEY_ROTATION = "key-rotation"
+DEFAULT_MAX_REQUEST = 1_048_576
+APP_HOPS = ("invoke", "invoke-v2", "manifest")
+
+
+class AppPool:
+    """Conformance apps started on demand, one per (keys, capabilities) combination."""
+
+    def __init__(self, harness: Harness, log: Callable[[str], None]) -> None:
+        self.harness = harness
+        self.log = log
+        self.apps: dict[tuple[str, str | None, bool], RunningApp | HarnessError] = {}
+
+    def get(self, key: str, fallback: str | None = None, none: bool = False) -> RunningApp:
+        slot = (key, fallback, none)
+        if slot not in self.apps:
+            label = "capabilities=none" if none else "default capabilities"
+            label += ", with fallback key" if fallback else ""
+            self.log(f"starting {self.harness.target} app ({label})")
+            try:
+                self.apps[slot] = start_app(
+                    self.harness, key=key, fallback=fallback, capabilities_none=none
+                )
+            except HarnessError as error:
+                self.apps[slot] = error
+        found = self.apps[slot]
+        if isinstance(found, HarnessError):
+            raise found
+        return found
+
+    def stop(self) -> None:
+        for app in self.apps.values():
+            if isinstance(app, RunningApp):
+                app.stop()
+
+
+class FakeEngine:
+    def __init__(
+        self,
+        harness: Harness,
+        spec: Spec | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.harness = harness
+        self.spec = spec or Spec()
+        self.log = log
+        self.key = "conf-" + secrets.token_hex(16)
+        self.pool = AppPool(harness, log)
+        self.results: list[Result] = []
+        self.capabilities: list[str] = []
+        self.max_request = DEFAULT_MAX_REQUEST
+
+    # ---- running -----------------------------------------------------------------
+
+    def run(self) -> list[Result]:
+        try:
+            self._run_all()
+        finally:
+            self.pool.stop()
+        return self.results
+
+    def _run_all(self) -> None:
+        try:
+            app = self.pool.get(self.key)
+        except HarnessError as error:
+            result = Result("start", "harness", [], status=ERROR)
+            result.failures.append(str(error))
+            self.results.append(result)
+            return
+        self.results.append(self.manifest_case(app))
+        for case in self.spec.vectors("replay"):
+            self.results.append(self.guard(case.id, "replay", case.requirements,
+                                           lambda c=case: self.replay_case(app, c)))
+        for name, requirements, method in self.negative_cases():
+            self.results.append(self.guard(name, "negative", requirements,
+                                           lambda m=method: m(app)))
+        for case in self.spec.vectors("signatures"):
+            if case.data.get("hop") in APP_HOPS:
+                self.results.append(self.guard(case.id, "signatures", case.requirements,
+                                               lambda c=case: self.signature_case(c)))
+        if self.capabilities:
+            self.results.append(self.guard("v1-app-speaks-v1", "negotiation",
+                                           ids("capabilities"), self.capabilities_none_case))
+
+    def guard(self, case: str, area: str, requirements: list[str],
+              body: Callable[[], Result]) -> Result:
+        try:
+            return body()
+        except HarnessError as error:
+            result = Result(case, area, list(requirements), status=ERROR)
+            result.failures.append(f"could not start the app: {error}")
+            return result
+
+    def needs(self, result: Result, capabilities: list[str]) -> bool:
+        missing = [c for c in capabilities if c not in self.capabilities]
+        if missing:
+            result.skip(f"capability not advertised: {', '.join(missing)}")
+            return False
+        return True
+
+    # ---- shared checks -------------------------------------------------------------
+
+    def check_signed(self, result: Result, reply: Reply, key: str,
+                     request_timestamp: str | None) -> None:
+        """Every 200 answer carries the body signature (and the v2 one for v2 requests)."""
+        expected = signing.mac(key, reply.body)
+        actual = reply.headers.get(signing.SIG)
+        if not signing.matches(expected, actual):
+            result.fail(ids("response-signature"),
+                        f"answer's X-Durable-Signature {actual!r} is not HMAC(key, body)")
+        else:
+            result.cover(ids("response-signature"))
+        if request_timestamp is not None:
+            expected_v2 = signing.mac(key, signing.v2_input(request_timestamp, reply.body))
+            actual_v2 = reply.headers.get(signing.SIG_V2)
+            if not signing.matches(expected_v2, actual_v2):
+                result.fail(ids("response-signature-v2"),
+                            f"answer's X-Durable-Signature-V2 {actual_v2!r} is not "
+                            "HMAC(key, requestTimestamp + '.' + body)")
+            else:
+                result.cover(ids("response-signature-v2"))
+
+    def check_status(self, result: Result, reply: Reply, want: int,
+                     requirements: list[str]) -> bool:
+        if reply.error:
+            result.fail(requirements, f"no HTTP answer: {reply.error}")
+            return False
+        if reply.status != want:
+            result.fail(requirements, f"HTTP {reply.status} (expected {want}): {reply.text()!r}")
+            return False
+        return True
+
+    def parse_op(self, result: Result, reply: Reply) -> Any:
+        try:
+            op = reply.json()
+        except ValueError:
+            result.fail(ids("op-schema"), f"answer is not JSON: {reply.text()!r}")
+            return None
+        problem = self.spec.validate("op", op)
+        if problem:
+            result.fail(ids("op-schema"), f"answer does not match the op schema: {problem}")
+        else:
+            result.cover(ids("op-schema"))
+        return op
+
+    def invoke(self, app: RunningApp, body: bytes, *, v2: bool | None = None,
+               key: str | None = None) -> tuple[Reply, str | None, int]:
+        use_v2 = (TIMESTAMPED in self.capabilities) if v2 is None else v2
+        headers = signing.invoke_headers(key or app.key, body, v2=use_v2)
+        sent_at = signing.now_ms()
+        reply = call(app.url, "POST", body, headers)
+        return reply, headers.get(signing.TIMESTAMP), sent_at
+
+    # ---- manifest ------------------------------------------------------------------
+
+    def manifest_case(self, app: RunningApp) -> Result:
+        result = Result("manifest", "manifest", ids("manifest-schema") + ids("manifest-signature"))
+        reply = call(app.url, "GET", None, signing.manifest_headers(app.key))
+        if not self.check_status(result, reply, 200, ids("manifest-signature")):
+            return result
+        self.check_signed(result, reply, app.key, None)
+        try:
+            manifest = reply.json()
+        except ValueError:
+            result.fail(ids("manifest-schema"), f"manifest is not JSON: {reply.text()!r}")
+            return result
+        problem = self.spec.validate("manifest", manifest)
+        if problem:
+            result.fail(ids("manifest-schema"), f"manifest does not match the schema: {problem}")
+        if not isinstance(manifest, dict):
+            return result
+        capabilities = manifest.get("capabilities", [])
+        if isinstance(capabilities, list):
+            self.capabilities = [c for c in capabilities if isinstance(c, str)]
+        limit = manifest.get("maxRequestBytes")
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            self.max_request = limit
+        self.log(f"manifest capabilities: {self.capabilities or 'none'};"
+                 f" maxRequestBytes {self.max_request}")
+        functions = manifest.get("functions")
+        if not isinstance(functions, list):
+            result.fail(ids("manifest-schema"), "manifest has no functions list")
+            return result
+        listed = [f.get("id") for f in functions if isinstance(f, dict)]
+        catalog = catalog_ids(self.spec.root)
+        if listed != catalog:
+            result.fail(ids("manifest-catalog"),
+                        f"manifest lists {listed}, the catalog is {catalog} (in that order)")
+        for definition in functions:
+            if not isinstance(definition, dict) or definition.get("id") not in catalog:
+                continue
+            fid = definition["id"]
+            wanted = {"trigger": expected_trigger(fid), **CATALOG_OPTIONS.get(fid, {})}
+            for field, value in wanted.items():
+                if definition.get(field) != value:
+                    result.fail(ids("manifest-catalog"),
+                                f"function {fid}: {field} is {definition.get(field)!r},"
+                                f" the catalog says {value!r}")
+        return result
+
+    # ---- replay transcripts ---------------------------------------------------------
+
+    def replay_case(self, app: RunningApp, case: VectorCase) -> Result:
+        result = Result(case.id, "replay", case.requirements)
+        if not self.needs(result, case.capabilities):
+            return result
+        body = json.dumps(case.data["request"], separators=(",", ":"),
+                          ensure_ascii=False).encode()
+        reply, timestamp, sent_at = self.invoke(app, body)
+        want = int(case.data.get("expectStatus", 200))
+        if not self.check_status(result, reply, want, case.requirements):
+            return result
+        if want != 200:
+            return result
+        self.check_signed(result, reply, app.key, timestamp)
+        op = self.parse_op(result, reply)
+        if op is None:
+            return result
+        expected = case.data.get("expect")
+        problems = compare(expected, op, sent_at)
+        if problems:
+            result.fail(case.requirements,
+                        f"function {case.data.get('function')}: op differs from the transcript: "
+                        + "; ".join(problems[:6]))
+        result.op = normalise(expected, op)
+        return result
+
+    # ---- negative cases -------------------------------------------------------------
+
+    def negative_cases(self) -> list[tuple[str, list[str], Callable[[RunningApp], Result]]]:
+        return [
+            ("tampered-signature", ids("request-signature"), self.neg_tampered),
+            ("wrong-key", ids("request-signature"), self.neg_wrong_key),
+            ("missing-signature", ids("request-signature"), self.neg_missing_signature),
+            ("malformed-signature", ids("request-signature"), self.neg_malformed_signature),
+            ("missing-v2-signature", ids("request-signature-v2"), self.neg_missing_v2),
+            ("stale-v2-timestamp", ids("timestamp-window"), self.neg_stale_v2),
+            ("stale-manifest-timestamp", ids("timestamp-window"), self.neg_stale_manifest),
+            ("unsigned-manifest", ids("manifest-signature"), self.neg_unsigned_manifest),
+            ("malformed-json", ids("malformed-body"), self.neg_malformed_json),
+            ("body-not-object", ids("malformed-body"), self.neg_not_object),
+            ("unknown-function", ids("unknown-function"), self.neg_unknown_function),
+            ("oversized-body", ids("oversized-body"), self.neg_oversized),
+            ("wrong-method", ids("wrong-method"), self.neg_wrong_method),
+        ]
+
+    def _serial_body(self) -> bytes:
+        request = {"functionId": "serial", "runId": "neg-" + secrets.token_hex(4),
+                   "event": {"id": "e-neg", "name": "conf.serial", "data": {}, "ts": 0},
+                   "steps": {}, "attempt": 0}
+        return json.dumps(request, separators=(",", ":")).encode()
+
+    def neg_tampered(self, app: RunningApp) -> Result:
+        body = self._serial_body()
+        headers = signing.invoke_headers(app.key, body, v2=TIMESTAMPED in self.capabilities)
+        tampered = body.replace(b'"serial"', b'"echo"')
+        result = Result("tampered-signature", "negative", ids("request-signature"))
+        reply = call(app.url, "POST", tampered, headers)
+        self.check_status(result, reply, 401, ids("request-signature"))
+        return result
+
+    def neg_wrong_key(self, app: RunningApp) -> Result:
+        body = self._serial_body()
+        headers = signing.invoke_headers("not-" + app.key, body,
+                                         v2=TIMESTAMPED in self.capabilities)
+        result = Result("wrong-key", "negative", ids("request-signature"))
+        self.check_status(result, call(app.url, "POST", body, headers), 401,
+                          ids("request-signature"))
+        return result
+
+    def neg_missing_signature(self, app: RunningApp) -> Result:
+        result = Result("missing-signature", "negative", ids("request-signature"))
+        reply = call(app.url, "POST", self._serial_body(), {"content-type": "application/json"})
+        self.check_status(result, reply, 401, ids("request-signature"))
+        return result
+
+    def neg_malformed_signature(self, app: RunningApp) -> Result:
+        body = self._serial_body()
+        headers = signing.invoke_headers(app.key, body, v2=TIMESTAMPED in self.capabilities)
+        # Right length, not hex: must be refused before any comparison.
+        headers[signing.SIG] = "z" * 64
+        if signing.SIG_V2 in headers:
+            headers[signing.SIG_V2] = "z" * 64
+        result = Result("malformed-signature", "negative", ids("request-signature"))
+        self.check_status(result, call(app.url, "POST", body, headers), 401,
+                          ids("request-signature"))
+        return result
+
+    def neg_missing_v2(self, app: RunningApp) -> Result:
+        result = Result("missing-v2-signature", "negative", ids("request-signature-v2"))
+        if not self.needs(result, [TIMESTAMPED]):
+            return result
+        body = self._serial_body()
+        headers = signing.invoke_headers(app.key, body, v2=False)
+        self.check_status(result, call(app.url, "POST", body, headers), 401,
+                          ids("request-signature-v2"))
+        return result
+
+    def neg_stale_v2(self, app: RunningApp) -> Result:
+        result = Result("stale-v2-timestamp", "negative", ids("timestamp-window"))
+        if not self.needs(result, [TIMESTAMPED]):
+            return result
+        body = self._serial_body()
+        for offset in (-300_001 - 5_000, 300_001 + 5_000):
+            headers = signing.invoke_headers(app.key, body, v2=True,
+                                             timestamp=signing.now_ms() + offset)
+            reply = call(app.url, "POST", body, headers)
+            if reply.status != 401:
+                result.fail(ids("timestamp-window"),
+                            f"invoke with a timestamp {offset:+d} ms away answered"
+                            f" {reply.status or reply.error} (expected 401)")
+        return result
+
+    def neg_stale_manifest(self, app: RunningApp) -> Result:
+        result = Result("stale-manifest-timestamp", "negative", ids("timestamp-window"))
+        for offset in (-305_001, 305_001):
+            headers = signing.manifest_headers(app.key, signing.now_ms() + offset)
+            reply = call(app.url, "GET", None, headers)
+            if reply.status != 401:
+                result.fail(ids("timestamp-window"),
+                            f"manifest GET with a timestamp {offset:+d} ms away answered"
+                            f" {reply.status or reply.error} (expected 401)")
+        return result
+
+    def neg_unsigned_manifest(self, app: RunningApp) -> Result:
+        result = Result("unsigned-manifest", "negative", ids("manifest-signature"))
+        self.check_status(result, call(app.url, "GET", None, {}), 401, ids("manifest-signature"))
+        return result
+
+    def _signed_bad_body(self, name: str, app: RunningApp, body: bytes) -> Result:
+        result = Result(name, "negative", ids("malformed-body"))
+        reply, _, _ = self.invoke(app, body)
+        self.check_status(result, reply, 400, ids("malformed-body"))
+        return result
+
+    def neg_malformed_json(self, app: RunningApp) -> Result:
+        return self._signed_bad_body("malformed-json", app, b'{"functionId": "serial", ')
+
+    def neg_not_object(self, app: RunningApp) -> Result:
+        return self._signed_bad_body("body-not-object", app, b'["serial"]')
+
+    def neg_unknown_function(self, app: RunningApp) -> Result:
+        result = Result("unknown-function", "negative", ids("unknown-function"))
+        body = self._serial_body().replace(b'"serial"', b'"no-such-function"')
+        reply, timestamp, _ = self.invoke(app, body)
+        if not self.check_status(result, reply, 200, ids("unknown-function")):
+            return result
+        self.check_signed(result, reply, app.key, timestamp)
+        op = self.parse_op(result, reply)
+        if isinstance(op, dict) and (op.get("op") != "error" or op.get("retryable") is not False):
+            result.fail(ids("unknown-function"),
+                        f"expected op error with retryable false, got {json.dumps(op)[:200]}")
+        return result
+
+    def neg_oversized(self, app: RunningApp) -> Result:
+        result = Result("oversized-body", "negative", ids("oversized-body"))
+        padding = "x" * (self.max_request + 1)
+        body = json.dumps({"functionId": "serial", "runId": "big", "steps": {},
+                           "event": {"id": "e", "name": "conf.serial", "data": {"p": padding}}},
+                          separators=(",", ":")).encode()
+        reply, _, _ = self.invoke(app, body)
+        self.check_status(result, reply, 413, ids("oversized-body"))
+        return result
+
+    def neg_wrong_method(self, app: RunningApp) -> Result:
+        result = Result("wrong-method", "negative", ids("wrong-method"))
+        for method in ("PUT", "DELETE", "PATCH"):
+            reply = call(app.url, method, b"{}", {"content-type": "application/json"})
+            if not self.check_status(result, reply, 405, ids("wrong-method")):
+                continue
+            allow = {m.strip().upper() for m in reply.headers.get("allow", "").split(",")}
+            if not {"GET", "POST"} <= allow:
+                result.fail(ids("wrong-method"),
+                            f"{method}: Allow header is {reply.headers.get('allow')!r},"
+                            " expected GET, POST")
+        return result
+
+    # ---- signature vectors ----------------------------------------------------------
+
+    def signature_case(self, case: VectorCase) -> Result:
+        """Send a signature vector to an app holding the vector's keys; 401 iff invalid."""
+        data = case.data
+        hop = data["hop"]
+        keys: list[str] = list(data["keys"])
+        result = Result(case.id, "signatures", case.requirements)
+        needed = list(case.capabilities)
+        if hop == "invoke-v2":
+            needed.append(TIMESTAMPED)
+        if len(keys) > 1:
+            needed.append(KEY_ROTATION)
+        if not self.needs(result, needed):
+            return result
+        # A v1 invoke is only valid for an app that did not negotiate v2 signatures.
+        app = self.pool.get(keys[0], keys[1] if len(keys) > 1 else None, none=hop == "invoke")
+        headers, body = shift_to_now(data, keys)
+        method = "GET" if hop == "manifest" else "POST"
+        reply = call(app.url, method, body if method == "POST" else None, headers)
+        if reply.error:
+            result.fail(case.requirements, f"no HTTP answer: {reply.error}")
+        elif data["valid"] and reply.status == 401:
+            result.fail(case.requirements, f"{hop}: a valid signature was rejected (401)")
+        elif not data["valid"] and reply.status != 401:
+            result.fail(case.requirements,
+                        f"{hop}: an invalid signature was accepted (HTTP {reply.status})")
+        elif reply.status >= 500:
+            result.fail(case.requirements, f"{hop}: HTTP {reply.status}: {reply.text()!r}")
+        elif reply.status == 200:
+            self.check_signed(result, reply, app.key,
+                              headers.get(signing.TIMESTAMP) if hop == "invoke-v2" else None)
+        return result
+
+    def capabilities_none_case(self) -> Result:
+        """DURABLE_CAPABILITIES=none: no capability advertised, plain v1 invokes served."""
+        result = Result("v1-app-speaks-v1", "negotiation", ids("capabilities"))
+        app = self.pool.get(self.key, none=True)
+        reply = call(app.url, "GET", None, signing.manifest_headers(app.key))
+        if not self.check_status(result, reply, 200, ids("capabilities")):
+            return result
+        try:
+            advertised = reply.json().get("capabilities", [])
+        except (ValueError, AttributeError):
+            advertised = None
+        if advertised not in ([], None):
+            result.fail(ids("capabilities"),
+                        f"DURABLE_CAPABILITIES=none still advertises {advertised!r}")
+        reply, _, _ = self.invoke(app, self._serial_body(), v2=False)
+        if self.check_status(result, reply, 200, ids("capabilities")):
+            self.check_signed(result, reply, app.key, None)
+            if reply.headers.get(signing.SIG_V2):
+                result.fail(ids("capabilities"), "a v1 app answered with X-Durable-Signature-V2")
+        return result
+
+
+def shift_to_now(data: dict[str, Any], keys: list[str]) -> tuple[dict[str, str], bytes]:
+    """A vector's headers moved to the real clock: same offset from `now`, re-signed.
+
+    A vector fixes `now`; the app uses its own clock. A well-formed timestamp keeps its
+    distance from `now`; a signature that was a correct MAC of the old input under a
+    known key is recomputed over the new one, anything else (tampered) is kept as is.
+    """
+    headers = {str(k).lower(): str(v) for k, v in data.get("headers", {}).items()}
+    body = str(data.get("body", "")).encode()
+    stamp = headers.get(signing.TIMESTAMP)
+    if stamp is None or "now" not in data or not stamp.isdigit():
+        return headers, body
+    new_stamp = str(signing.now_ms() + int(stamp) - int(data["now"]))
+    known = [*keys, *([data["signingKey"]] if data.get("signingKey") else [])]
+    hop = data.get("hop")
+    old_inputs = {signing.SIG: stamp.encode() if hop == "manifest" else body,
+                  signing.SIG_V2: signing.v2_input(stamp, body)}
+    new_inputs = {signing.SIG: new_stamp.encode() if hop == "manifest" else body,
+                  signing.SIG_V2: signing.v2_input(new_stamp, body)}
+    for header, old_input in old_inputs.items():
+        value = headers.get(header)
+        for key in known:
+            if value is not None and signing.matches(signing.mac(key, old_input), value):
+                headers[header] = signing.mac(key, new_inputs[header])
+                break
+    headers[signing.TIMESTAMP] = new_stamp
+    return headers, body

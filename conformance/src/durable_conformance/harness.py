@@ -1,0 +1,200 @@
+"""Harness protocol v1: how the runner starts an implementation's conformance app.
+
+`conformance/harnesses/<target>.json`:
+
+    {"harness": 1, "kind": "sdk", "start": ["sdks/python/conformance/start"],
+     "cwd": ".", "env": {}, "path": "/api/durable", "readyTimeoutSeconds": 60,
+     "expectedGaps": {"requirements": {"ID": "reason"}, "cases": {"case-id": "reason"}}}
+
+The runner sets PORT, DURABLE_SIGNING_KEY, DURABLE_APP_ID and, per case group,
+DURABLE_SIGNING_KEY_FALLBACK or DURABLE_CAPABILITIES=none; the app is ready when
+`GET <path>` answers anything over HTTP.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import HARNESS_PROTOCOL
+from .paths import conformance_dir, repo_root, reports_dir
+
+
+class HarnessError(RuntimeError):
+    """The implementation could not be started (not a conformance failure of a case)."""
+
+
+@dataclass
+class Harness:
+    target: str
+    kind: str
+    start: list[str]
+    cwd: Path
+    env: dict[str, str]
+    path: str
+    ready_timeout: float
+    expected_requirements: dict[str, str] = field(default_factory=dict)
+    expected_cases: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, target: str) -> Harness:
+        path = conformance_dir() / "harnesses" / f"{target}.json"
+        if not path.is_file():
+            raise HarnessError(f"no harness file {path}")
+        data = json.loads(path.read_text())
+        version = data.get("harness")
+        if version != HARNESS_PROTOCOL:
+            raise HarnessError(
+                f"{path}: harness protocol {version!r}, runner speaks {HARNESS_PROTOCOL}"
+            )
+        gaps = data.get("expectedGaps", {})
+        return cls(
+            target=target,
+            kind=data.get("kind", "sdk"),
+            start=list(data.get("start", [])),
+            cwd=(repo_root() / data.get("cwd", ".")).resolve(),
+            env={str(k): str(v) for k, v in data.get("env", {}).items()},
+            path=data.get("path", "/api/durable"),
+            ready_timeout=float(data.get("readyTimeoutSeconds", 60)),
+            expected_requirements=dict(gaps.get("requirements", {})),
+            expected_cases=dict(gaps.get("cases", {})),
+            raw=data,
+        )
+
+    def expected_gap(self, case_id: str, requirements: list[str]) -> str | None:
+        if case_id in self.expected_cases:
+            return self.expected_cases[case_id]
+        for requirement in requirements:
+            if requirement in self.expected_requirements:
+                return f"{requirement}: {self.expected_requirements[requirement]}"
+        return None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningApp:
+    """One started conformance app; `url` is its endpoint."""
+
+    harness: Harness
+    port: int
+    key: str
+    fallback: str | None
+    capabilities_none: bool
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.harness.path}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        # The app may spawn children (npm, php -S): signal its own process group only.
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(timeout=5)
+
+
+_counter = 0
+
+
+def start_app(
+    harness: Harness,
+    *,
+    key: str,
+    fallback: str | None = None,
+    capabilities_none: bool = False,
+    app_id: str = "conformance-app",
+) -> RunningApp:
+    global _counter
+    if not harness.start:
+        raise HarnessError(f"harness {harness.target}: no start command")
+    command = list(harness.start)
+    executable = command[0]
+    candidate = repo_root() / executable
+    if candidate.exists():
+        if not os.access(candidate, os.X_OK):
+            raise HarnessError(f"start command {candidate} is not executable (chmod +x)")
+        command[0] = str(candidate)
+    elif shutil.which(executable) is None:
+        raise HarnessError(
+            f"start command {executable!r} not found (is the SDK's harness written?)"
+        )
+    port = free_port()
+    env = dict(os.environ)
+    env.update(harness.env)
+    # Lets a Python start script use the runner's interpreter (the nox session's venv).
+    env["DURABLE_CONFORMANCE_PYTHON"] = sys.executable
+    env.update({"PORT": str(port), "DURABLE_SIGNING_KEY": key, "DURABLE_APP_ID": app_id})
+    env.pop("DURABLE_SIGNING_KEY_FALLBACK", None)
+    env.pop("DURABLE_CAPABILITIES", None)
+    if fallback is not None:
+        env["DURABLE_SIGNING_KEY_FALLBACK"] = fallback
+    if capabilities_none:
+        env["DURABLE_CAPABILITIES"] = "none"
+    logs = reports_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    _counter += 1
+    log_path = logs / f"{harness.target}-{_counter}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        command, cwd=harness.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    log.close()
+    app = RunningApp(harness, port, key, fallback, capabilities_none, process, log_path)
+    deadline = time.monotonic() + harness.ready_timeout
+    while True:
+        if process.poll() is not None:
+            raise HarnessError(
+                f"{harness.target} app exited with {process.returncode} before it was ready;"
+                f" log {log_path}:\n{app.log_tail()}"
+            )
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", harness.path)
+            conn.getresponse().read()
+            conn.close()
+            return app
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            app.stop()
+            raise HarnessError(
+                f"{harness.target} app not ready on port {port} after {harness.ready_timeout:.0f}s;"
+                f" log {log_path}:\n{app.log_tail()}"
+            )
+        time.sleep(0.1)
