@@ -1,0 +1,56 @@
+"""durable: Python SDK for durable workflows served over signed HTTP.
+
+A drop-in superset of dicabrio-durable-sdk 0.1.0 (same names, same wire format) with
+async handlers, timestamped signatures, key rotation and step-id occurrences.
+"""
+
+from ._version import __version__
+from .adapters import asgi, wsgi
+from .client import Client, provision_app
+from .core import (
+    DEFAULT_CAPABILITIES,
+    DurableApp,
+    Invocation,
+    Response,
+    handle_request,
+    handle_request_async,
+)
+from .definitions import validate_definition
+from .duration import parse_duration
+from .errors import (
+    BulkEventSendError,
+    DefinitionError,
+    DurableError,
+    EventSendError,
+    FailureError,
+    NonRetriableError,
+    RunActionError,
+)
+from .function import DurableFunction
+from .step import AsyncStep, Step
+
+__all__ = [
+    "DEFAULT_CAPABILITIES",
+    "AsyncStep",
+    "BulkEventSendError",
+    "Client",
+    "DefinitionError",
+    "DurableApp",
+    "DurableError",
+    "DurableFunction",
+    "EventSendError",
+    "FailureError",
+    "Invocation",
+    "NonRetriableError",
+    "Response",
+    "RunActionError",
+    "Step",
+    "__version__",
+    "asgi",
+    "handle_request",
+    "handle_request_async",
+    "parse_duration",
+    "provision_app",
+    "validate_definition",
+    "wsgi",
+]

@@ -1,0 +1,263 @@
+"""Client of the engine API (app -> engine), stdlib only.
+
+Every call is a signed JSON POST. Besides the v1 `X-Durable-Signature` over the body,
+the client sends `X-Durable-Timestamp` + `X-Durable-Signature-V2` (decision 0001), which
+an engine that knows v2 verifies instead (with a replay window); pass
+`timestamped_signatures=False` to send v1 only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+from ._protocol import MAX_EVENTS_PER_SEND
+from ._version import SDK_VERSION
+from .errors import BulkEventSendError, DurableError, EventSendError, RunActionError
+from .function import DurableFunction
+from .signing import sign, sign_v2
+
+__all__ = ["Client", "provision_app"]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _read(response: Any, max_bytes: int) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise DurableError(f"durable response exceeds {max_bytes} bytes")
+    body: bytes = response.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise DurableError(f"durable response exceeds {max_bytes} bytes")
+    return body
+
+
+def _post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, max_response_bytes: int
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            return int(response.status), _read(response, max_response_bytes)
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, _read(error, max_response_bytes)
+        finally:
+            error.close()
+
+
+def provision_app(
+    *,
+    base_url: str,
+    name: str,
+    app_url: str,
+    environment: str = "dev",
+    admin_token: str | None = None,
+    timeout: float = 30,
+    max_request_bytes: int = 1_048_576,
+    max_response_bytes: int = 1_048_576,
+) -> dict[str, Any]:
+    """Create a workspace (`POST /api/apps`); returns it with its `id` and `key`."""
+    body = _json({"name": name, "environment": environment, "appUrl": app_url})
+    if len(body) > max_request_bytes:
+        raise DurableError(f"provision request exceeds {max_request_bytes} bytes")
+    headers = {"Content-Type": "application/json"}
+    if admin_token:
+        headers["Authorization"] = f"Bearer {admin_token}"
+    try:
+        status, answer = _post(
+            f"{base_url.rstrip('/')}/api/apps", body, headers, timeout, max_response_bytes
+        )
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        raise DurableError(f"provision request failed: {error}") from error
+    if status != 200:
+        raise DurableError(f"provision failed: {status} {answer.decode(errors='replace')}")
+    try:
+        result = json.loads(answer)
+    except ValueError as error:
+        raise DurableError("provision returned invalid JSON") from error
+    if not isinstance(result, dict):
+        raise DurableError("provision returned invalid JSON")
+    return result
+
+
+class Client:
+    """Signed calls to the engine API of one workspace."""
+
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        signing_key: str,
+        *,
+        timeout: float = 30,
+        max_request_bytes: int = 1_048_576,
+        max_response_bytes: int = 1_048_576,
+        timestamped_signatures: bool = True,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.app_id = app_id
+        self.signing_key = signing_key.encode()
+        self.timeout = timeout
+        self.max_request_bytes = max_request_bytes
+        self.max_response_bytes = max_response_bytes
+        self.timestamped_signatures = timestamped_signatures
+
+    def signed_headers(self, body: bytes, now_ms: int | None = None) -> dict[str, str]:
+        """The headers of one API call (recomputed per attempt so the timestamp is fresh)."""
+        headers = {
+            "Content-Type": "application/json",
+            "X-Durable-App": self.app_id,
+            "X-Durable-Signature": sign(self.signing_key, body),
+        }
+        if self.timestamped_signatures:
+            timestamp = str(int(time.time() * 1000) if now_ms is None else now_ms)
+            headers["X-Durable-Timestamp"] = timestamp
+            headers["X-Durable-Signature-V2"] = sign_v2(self.signing_key, timestamp, body)
+        return headers
+
+    def _post(self, path: str, payload: Any, retries: int = 0) -> dict[str, Any]:
+        body = _json(payload)
+        if len(body) > self.max_request_bytes:
+            raise DurableError(f"durable {path} request exceeds {self.max_request_bytes} bytes")
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            try:
+                status, answer = _post(
+                    self.base_url + path,
+                    body,
+                    self.signed_headers(body),
+                    self.timeout,
+                    self.max_response_bytes,
+                )
+            except (urllib.error.URLError, TimeoutError, OSError) as error:
+                if last:
+                    raise DurableError(f"durable {path} request failed: {error}") from error
+            else:
+                if status == 200:
+                    try:
+                        result = json.loads(answer)
+                    except (ValueError, UnicodeDecodeError) as error:
+                        if last:
+                            raise DurableError(f"durable {path} returned invalid JSON") from error
+                    else:
+                        if isinstance(result, dict):
+                            return result
+                        if last:
+                            raise DurableError(f"durable {path} returned invalid JSON")
+                else:
+                    retryable = status in (408, 429) or status >= 500
+                    if not retryable or last:
+                        raise DurableError(
+                            f"durable {path} failed: {status} {answer.decode(errors='replace')}"
+                        )
+            time.sleep(min(2.0, 0.1 * (2**attempt)))
+        raise AssertionError("unreachable")
+
+    def sync(self, functions: list[DurableFunction]) -> dict[str, Any]:
+        """Register the functions (and their definitions) with the engine."""
+        return self._post(
+            "/fn/sync",
+            {
+                "sdkVersion": SDK_VERSION,
+                "functions": [function.definition() for function in functions],
+            },
+        )
+
+    def send(
+        self, name: str, data: Any = None, *, event_id: str | None = None, retries: int = 2
+    ) -> dict[str, Any]:
+        """Send one event; the id (generated when absent) makes a resend idempotent."""
+        event_id = event_id or str(uuid.uuid4())
+        try:
+            return self._post(
+                "/e", {"id": event_id, "name": name, "data": {} if data is None else data}, retries
+            )
+        except DurableError as error:
+            raise EventSendError(event_id, str(error)) from error
+
+    def send_many(self, events: list[dict[str, Any]], *, retries: int = 2) -> list[dict[str, Any]]:
+        """Send 1-100 events in one call; returns their receipts in order."""
+        if not 1 <= len(events) <= MAX_EVENTS_PER_SEND:
+            raise ValueError(f"send_many requires 1-{MAX_EVENTS_PER_SEND} events")
+        normalized = [
+            {
+                "id": event.get("id") or str(uuid.uuid4()),
+                "name": event["name"],
+                "data": event.get("data", {}),
+            }
+            for event in events
+        ]
+        try:
+            receipts = self._post("/e/bulk", {"events": normalized}, retries)["events"]
+        except (DurableError, KeyError) as error:
+            raise BulkEventSendError([event["id"] for event in normalized], str(error)) from error
+        if not isinstance(receipts, list):
+            raise BulkEventSendError(
+                [event["id"] for event in normalized], "durable /e/bulk returned no receipts"
+            )
+        return receipts
+
+    def search_runs(
+        self,
+        *,
+        function_id: str | None = None,
+        status: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        filters = {"functionId": function_id, "status": status, "cursor": cursor, "limit": limit}
+        return self._post(
+            "/runs/search", {key: value for key, value in filters.items() if value is not None}
+        )
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        return self._post("/runs/get", {"runId": run_id})
+
+    def cancel_run(self, run_id: str) -> bool:
+        return bool(self._post("/runs/cancel", {"runId": run_id}).get("ok"))
+
+    def rerun(self, run_id: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
+        key = idempotency_key or str(uuid.uuid4())
+        try:
+            return self._post("/runs/rerun", {"runId": run_id, "idempotencyKey": key}, 2)
+        except DurableError as error:
+            raise RunActionError(key, str(error)) from error
+
+    def rerun_from_step(
+        self, run_id: str, step_id: str, *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        key = idempotency_key or str(uuid.uuid4())
+        try:
+            return self._post(
+                "/runs/rerun", {"runId": run_id, "stepId": step_id, "idempotencyKey": key}, 2
+            )
+        except DurableError as error:
+            raise RunActionError(key, str(error)) from error
+
+    def list_failures(self, limit: int = 50) -> list[dict[str, Any]]:
+        failures = self._post("/failures/search", {"limit": limit}).get("failures")
+        if not isinstance(failures, list):
+            raise DurableError("durable /failures/search returned no failures list")
+        return failures
+
+    def retry_failure(self, delivery_id: str) -> bool:
+        return bool(self._post("/failures/retry", {"deliveryId": delivery_id}).get("ok"))
+
+    def get_version_status(self, function_id: str) -> dict[str, Any]:
+        return self._post("/versions/status", {"functionId": function_id})
