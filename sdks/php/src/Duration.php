@@ -19,18 +19,18 @@ final class Duration
     public static function toMs(string|int $value): int
     {
         if (is_int($value)) {
-            if ($value < 0) {
-                throw new InvalidArgumentException("invalid duration: {$value} (must not be negative)");
+            if ($value < 0 || $value > Protocol::MAX_DURATION_MS) {
+                throw new InvalidArgumentException("invalid duration: {$value} (must be 0 to " . Protocol::MAX_DURATION_MS . ' ms)');
             }
             return $value;
         }
-        if (preg_match('/^(\d{1,15})(ms|s|m|h|d)$/D', $value, $match) !== 1) {
+        if (preg_match('/^(\d{1,16})(ms|s|m|h|d)$/D', $value, $match) !== 1) {
             throw new InvalidArgumentException(
                 'invalid duration: ' . json_encode($value) . ' (expected e.g. "500ms", "30s", "5m", "2h", "7d")'
             );
         }
         $ms = (int) $match[1] * self::UNITS[$match[2]];
-        if (!is_int($ms)) {
+        if (!is_int($ms) || $ms > Protocol::MAX_DURATION_MS) {
             throw new InvalidArgumentException('invalid duration: ' . json_encode($value) . ' (too large)');
         }
         return $ms;

@@ -198,6 +198,7 @@ final class Handler
             $events,
             $this->has(Protocol::CAP_STEP_OCCURRENCES),
             $functionId,
+            $this->has(Protocol::CAP_STRICT_REPLAY),
         );
         $failure = $request['failure'] ?? null;
         try {

@@ -19,12 +19,14 @@ final class Protocol
     public const CAP_TIMESTAMPED_SIGNATURES = 'timestamped-signatures';
     public const CAP_KEY_ROTATION = 'key-rotation';
     public const CAP_STEP_OCCURRENCES = 'step-occurrences';
+    public const CAP_STRICT_REPLAY = 'strict-replay';
 
     /** Every capability this SDK implements, advertised by default. */
     public const CAPABILITIES = [
         self::CAP_TIMESTAMPED_SIGNATURES,
         self::CAP_KEY_ROTATION,
         self::CAP_STEP_OCCURRENCES,
+        self::CAP_STRICT_REPLAY,
     ];
 
     public const OP_STEP = 'step';
@@ -42,6 +44,22 @@ final class Protocol
     public const CODE_NON_DETERMINISTIC = 'NON_DETERMINISTIC';
     public const CODE_MISSING_FAILURE_HANDLER = 'MISSING_FAILURE_HANDLER';
     public const CODE_UNKNOWN_FUNCTION = 'UNKNOWN_FUNCTION';
+    public const CODE_INVALID_PARALLEL = 'INVALID_PARALLEL';
+    public const CODE_INVALID_EVENTS = 'INVALID_EVENTS';
+
+    /** Ops in the key order they are written. */
+    public const OP_FIELDS = [
+        self::OP_STEP => ['op', 'id', 'data'],
+        self::OP_ERROR => ['op', 'id', 'message', 'name', 'code', 'details', 'retryable'],
+        self::OP_SEND_EVENT => ['op', 'id', 'events'],
+        self::OP_SLEEP => ['op', 'id', 'until'],
+        self::OP_WAIT => ['op', 'id', 'event', 'match', 'until'],
+        self::OP_DONE => ['op', 'data'],
+    ];
+    public const OCCURRENCE_SEPARATOR = '#';
+    public const TIMESTAMP_WINDOW_MS = 300_000;
+    public const DURATION_UNITS = ['ms' => 1, 's' => 1_000, 'm' => 60_000, 'h' => 3_600_000, 'd' => 86_400_000];
+    public const MAX_DURATION_MS = 9_007_199_254_740_991;
 
     public const DEFAULT_MAX_REQUEST_BYTES = 1_048_576;
     public const DEFAULT_MAX_RESPONSE_BYTES = 1_048_576;

@@ -33,6 +33,7 @@ final class Step
         private readonly array $events = [],
         private readonly bool $occurrences = true,
         private readonly string $functionId = '',
+        private readonly bool $strictReplay = true,
     ) {
     }
 
@@ -124,11 +125,11 @@ final class Step
         }
         $list = array_is_list($events) ? $events : [$events];
         if ($list === [] || count($list) > Protocol::MAX_EVENTS_PER_SEND) {
-            throw new NonRetriableError('step.sendEvent requires 1-100 events', 'INVALID_EVENTS');
+            throw new NonRetriableError('step.sendEvent requires 1-100 events', Protocol::CODE_INVALID_EVENTS);
         }
         foreach ($list as $index => $event) {
             if (!is_array($event) || !is_string($event['name'] ?? null) || $event['name'] === '') {
-                throw new NonRetriableError("step.sendEvent(\"{$id}\"): event {$index} needs a non-empty \"name\"", 'INVALID_EVENTS');
+                throw new NonRetriableError("step.sendEvent(\"{$id}\"): event {$index} needs a non-empty \"name\"", Protocol::CODE_INVALID_EVENTS);
             }
             if (($event['data'] ?? null) === []) {
                 // An event's data is an object: [] means {} here.
@@ -148,7 +149,7 @@ final class Step
     public function parallel(string $id, array $tasks): array|JsonObject
     {
         if ($tasks === [] || count($tasks) > Protocol::MAX_PARALLEL_TASKS) {
-            throw new NonRetriableError('step.parallel requires 1-20 tasks', 'INVALID_PARALLEL');
+            throw new NonRetriableError('step.parallel requires 1-20 tasks', Protocol::CODE_INVALID_PARALLEL);
         }
         return $this->run($id, static function () use ($tasks): array|JsonObject {
             $results = [];
@@ -220,6 +221,10 @@ final class Step
         }
         $memo = $this->memos[$id];
         if ($memo['type'] !== $type) {
+            if (!$this->strictReplay) {
+                // Plain v1: an ordinary (retryable) handler error.
+                throw new \LogicException("step \"{$id}\" already used as a {$memo['type']}");
+            }
             $this->decide(Ops::error(
                 $id,
                 "step \"{$id}\" was memoized as {$memo['type']} but the code now calls {$type}: the function changed in a way replay cannot follow",
