@@ -1,0 +1,398 @@
+"""HTTP surface: the engine API (signed by apps), the admin API and the OpenAPI document."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from aiohttp import web
+from psycopg.types.json import Jsonb
+
+from . import signing
+from .engine import Engine, iso, to_ms
+from .validation import Invalid, spec_dir, validate_request, validate_schema
+
+log = logging.getLogger("durable.api")
+
+MAX_BODY = 1_048_576
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SCHEMA_NAMES = {
+    "/fn/sync": "sync-request", "/e": "event", "/e/bulk": "bulk-request",
+    "/runs/search": "runs-search-request", "/runs/get": "runs-get-request",
+    "/runs/cancel": "runs-cancel-request", "/failures/search": "failures-search-request",
+    "/failures/retry": "failures-retry-request", "/versions/status": "versions-status-request",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.path = path
+
+
+def error_response(status: int, code: str, message: str, path: str | None = None,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if path is not None:
+        error["path"] = path
+    return web.json_response({"error": error}, status=status, headers=headers)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return error_response(error.status, error.code, error.message, error.path)
+    except Invalid as error:
+        return error_response(400, "INVALID_REQUEST", error.message, error.path)
+    except web.HTTPMethodNotAllowed as error:
+        return error_response(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed here",
+                              headers={"Allow": ", ".join(sorted(error.allowed_methods))})
+    except web.HTTPNotFound:
+        return error_response(404, "NOT_FOUND", f"no such endpoint: {request.path}")
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, "TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
+    except web.HTTPException as error:
+        return error_response(error.status, "HTTP_ERROR", error.reason)
+    except (psycopg.OperationalError, psycopg.errors.AdminShutdown, OSError) as error:
+        log.warning("database unavailable: %s", error)
+        return error_response(503, "UNAVAILABLE", "the database is unavailable; retry")
+    except Exception:  # noqa: BLE001 - never a 500 with a stack trace for bad input
+        log.exception("unexpected error on %s", request.path)
+        return error_response(503, "INTERNAL", "the engine could not handle this request; retry")
+
+
+async def read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
+    body = await request.content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise ApiError(413, "TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
+    return body
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ApiError(400, "INVALID_JSON", "request body is not valid JSON") from None
+
+
+class Api:
+    def __init__(self, engine: Engine, *, dev: bool, admin_token: str | None) -> None:
+        self.engine = engine
+        self.dev = dev
+        self.admin_token = admin_token
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY + 1)
+        for path, handler in (
+            ("/fn/sync", self.sync), ("/e", self.send), ("/e/bulk", self.send_bulk),
+            ("/runs/search", self.runs_search), ("/runs/get", self.runs_get),
+            ("/runs/cancel", self.runs_cancel), ("/failures/search", self.failures_search),
+            ("/failures/retry", self.failures_retry), ("/versions/status", self.versions_status),
+        ):
+            app.router.add_post(path, self._signed(path, handler))
+        app.router.add_post("/api/apps", self.apps_create)
+        app.router.add_get("/api/apps", self.apps_list)
+        app.router.add_post("/api/apps/{id}/rotate-key", self.apps_rotate)
+        app.router.add_post("/api/apps/{id}/retire-key", self.apps_retire)
+        app.router.add_get("/openapi.yaml", self.openapi)
+        app.router.add_get("/health", self.health)
+        return app
+
+    # ---- engine API ------------------------------------------------------------------------
+
+    def _signed(self, path: str, handler: Callable[[str, dict[str, Any]], Awaitable[Any]]
+                ) -> Handler:
+        async def endpoint(request: web.Request) -> web.Response:
+            body = await read_body(request)
+            app_id = request.headers.get("X-Durable-App")
+            if not app_id:
+                raise ApiError(401, "UNAUTHORIZED", "missing X-Durable-App")
+            async with self.engine.pool.connection() as conn:
+                cur = await conn.execute(self.engine.q("workspace_get"), {"id": app_id})
+                workspace = await cur.fetchone()
+            # Same answer for an unknown app and a bad signature: ids are not secrets to probe.
+            reason = "unknown app or invalid signature"
+            if workspace is not None:
+                problem = signing.verify_api_request(workspace["keys"], request.headers, body,
+                                                     to_ms(self.engine.clock()))
+                if problem is None:
+                    reason = ""
+                elif "window" in problem or "Timestamp" in problem:
+                    reason = problem
+            if reason:
+                raise ApiError(401, "UNAUTHORIZED", reason)
+            value = parse_json(body)
+            validate_schema(SCHEMA_NAMES[path], value)
+            payload = validate_request(path, value)
+            return web.json_response(await handler(app_id, payload),
+                                     dumps=lambda v: json.dumps(v, separators=(",", ":")))
+        return endpoint
+
+    async def sync(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        now = self.engine.clock()
+        async with self.engine.pool.connection() as conn, conn.transaction():
+            await store_functions(self.engine, conn, workspace_id, body["functions"], now)
+            await conn.execute(self.engine.q("workspace_set_sdk"), {
+                "id": workspace_id, "sdk_version": body.get("sdkVersion"),
+                "capabilities": Jsonb(body["capabilities"]) if "capabilities" in body else None,
+                "max_request_bytes": body.get("maxRequestBytes")})
+        return {"ok": True, "functions": len(body["functions"])}
+
+    async def send(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return (await self._ingest(workspace_id, [body]))[0]
+
+    async def send_bulk(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return {"events": await self._ingest(workspace_id, body["events"])}
+
+    async def _ingest(self, workspace_id: str, events: list[dict[str, Any]]
+                      ) -> list[dict[str, Any]]:
+        now = self.engine.clock()
+        for attempt in range(3):
+            try:
+                async with self.engine.pool.connection() as conn, conn.transaction():
+                    return await self.engine.ingest(conn, workspace_id, events, now)
+            except psycopg.errors.UniqueViolation:
+                if attempt == 2:  # two senders raced on one event id: the retry sees it
+                    raise
+        raise AssertionError("unreachable")
+
+    async def runs_search(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        limit = body.get("limit", 50)
+        cursor_at, cursor_id = None, None
+        if "cursor" in body:
+            try:
+                at, _, cursor_id = base64.urlsafe_b64decode(body["cursor"]).decode().partition(
+                    "|")
+                cursor_at = datetime.fromisoformat(at)
+            except ValueError:
+                raise ApiError(400, "INVALID_REQUEST", "cursor is not valid", "/cursor") from None
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("runs_search"), {
+                "workspace_id": workspace_id, "function_id": body.get("functionId"),
+                "status": body.get("status"), "cursor_at": cursor_at, "cursor_id": cursor_id,
+                "limit": limit + 1})
+            rows = await cur.fetchall()
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = base64.urlsafe_b64encode(
+                f"{last['created_at'].isoformat()}|{last['id']}".encode()).decode()
+        return {"runs": [run_summary(r) for r in rows], "nextCursor": next_cursor}
+
+    async def runs_get(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("run_get"),
+                                     {"run_id": body["runId"], "workspace_id": workspace_id})
+            run = await cur.fetchone()
+            if run is None:
+                raise ApiError(404, "NOT_FOUND", "no such run", "/runId")
+            cur = await conn.execute(self.engine.q("run_steps"), {"run_id": run["id"]})
+            steps = await cur.fetchall()
+        result = run_summary(run)
+        result.update({"event": run["event"], "output": run["output"], "error": run["error"],
+                       "failureOutput": run["failure_output"],
+                       "steps": [step_view(s) for s in steps]})
+        return result
+
+    async def runs_cancel(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with self.engine.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(self.engine.q("run_cancel"), {
+                "run_id": body["runId"], "workspace_id": workspace_id,
+                "now": self.engine.clock()})
+            if await cur.fetchone() is None:
+                cur = await conn.execute(self.engine.q("run_get"),
+                                         {"run_id": body["runId"], "workspace_id": workspace_id})
+                if await cur.fetchone() is None:
+                    raise ApiError(404, "NOT_FOUND", "no such run", "/runId")
+                return {"ok": False}
+            await conn.execute(self.engine.q("queue_delete"), {"run_id": body["runId"]})
+            await conn.execute(self.engine.q("waits_delete_run"), {"run_id": body["runId"]})
+        return {"ok": True}
+
+    async def failures_search(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("failures_search"),
+                                     {"workspace_id": workspace_id,
+                                      "limit": body.get("limit", 50)})
+            rows = await cur.fetchall()
+        return {"failures": [{
+            "deliveryId": r["id"], "runId": r["run_id"], "functionId": r["function_id"],
+            "handler": r["namespace"], "attempt": r["attempt"], "httpStatus": r["status"],
+            "durationMs": round(r["duration_ms"], 3), "error": r["error"], "at": iso(r["at"]),
+            "runStatus": r["run_status"]} for r in rows]}
+
+    async def failures_retry(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        now = self.engine.clock()
+        async with self.engine.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(self.engine.q("failure_get"),
+                                     {"id": body["deliveryId"], "workspace_id": workspace_id})
+            row = await cur.fetchone()
+            if row is None:
+                raise ApiError(404, "NOT_FOUND", "no such delivery", "/deliveryId")
+            if row["status"] != "failed":
+                return {"ok": False}
+            await conn.execute(self.engine.q("run_requeue"), {"run_id": row["run_id"]})
+            await conn.execute(self.engine.q("queue_requeue"), {
+                "run_id": row["run_id"], "workspace_id": workspace_id,
+                "priority": row["priority"] or 0, "now": now})
+            await conn.execute(self.engine.q("notify_queue"))
+        return {"ok": True}
+
+    async def versions_status(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        function_id = body["functionId"].split("@", 1)[0]
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("versions_status"),
+                                     {"workspace_id": workspace_id, "function_id": function_id})
+            rows = await cur.fetchall()
+        return {"functionId": function_id, "versions": [{
+            "runtimeId": r["runtime_id"], "version": r["version"], "enabled": r["enabled"],
+            "live": not r["removed"], "syncedAt": iso(r["synced_at"]), "runs": r["runs"]}
+            for r in rows]}
+
+    # ---- admin API -------------------------------------------------------------------------
+
+    def _admin(self, request: web.Request) -> None:
+        if self.admin_token:
+            given = request.headers.get("Authorization", "")
+            expected = f"Bearer {self.admin_token}"
+            if not hmac.compare_digest(given.encode(), expected.encode()):
+                raise ApiError(401, "UNAUTHORIZED", "admin token required (Authorization: "
+                                                    "Bearer <DURABLE_ADMIN_TOKEN>)")
+            return
+        if not self.dev:
+            raise ApiError(403, "FORBIDDEN",
+                           "the admin API is disabled: set DURABLE_ADMIN_TOKEN")
+        try:
+            loopback = ipaddress.ip_address(request.remote or "").is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            raise ApiError(403, "FORBIDDEN", "without an admin token only loopback clients "
+                                             "may use the admin API")
+
+    async def apps_create(self, request: web.Request) -> web.Response:
+        self._admin(request)
+        value = parse_json(await read_body(request))
+        validate_schema("apps-create-request", value)
+        body = validate_request("/api/apps", value)
+        environment = body.get("environment", "dev")
+        key = new_key()
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("workspace_insert"), {
+                "id": f"app_{uuid.uuid4().hex[:20]}", "name": body["name"],
+                "environment": environment, "app_url": body["appUrl"], "key": key,
+                "now": self.engine.clock()})
+            row = await cur.fetchone()
+        if row is None:
+            raise ApiError(409, "CONFLICT",
+                           f"app {body['name']!r} already exists in {environment!r}", "/name")
+        return web.json_response({"id": row["id"], "key": key, "name": row["name"],
+                                  "environment": row["environment"], "appUrl": row["app_url"]})
+
+    async def apps_list(self, request: web.Request) -> web.Response:
+        self._admin(request)
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("workspace_list"))
+            rows = await cur.fetchall()
+        return web.json_response({"apps": [{
+            "id": r["id"], "name": r["name"], "environment": r["environment"],
+            "appUrl": r["app_url"], "activeKeys": r["key_count"],
+            "capabilities": r["capabilities"], "createdAt": iso(r["created_at"])}
+            for r in rows]})
+
+    async def apps_rotate(self, request: web.Request) -> web.Response:
+        self._admin(request)
+        key = new_key()
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("workspace_rotate"),
+                                     {"id": request.match_info["id"], "key": key})
+            row = await cur.fetchone()
+        if row is None:
+            await self._app_exists(request.match_info["id"])
+            raise ApiError(409, "CONFLICT", "two keys are already active: retire one first")
+        return web.json_response({"id": row["id"], "key": key, "activeKeys": row["key_count"]})
+
+    async def apps_retire(self, request: web.Request) -> web.Response:
+        self._admin(request)
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("workspace_retire"),
+                                     {"id": request.match_info["id"]})
+            row = await cur.fetchone()
+        if row is None:
+            await self._app_exists(request.match_info["id"])
+            raise ApiError(409, "CONFLICT", "only one key is active: nothing to retire")
+        return web.json_response({"id": row["id"], "activeKeys": row["key_count"]})
+
+    async def _app_exists(self, app_id: str) -> None:
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("workspace_get"), {"id": app_id})
+            if await cur.fetchone() is None:
+                raise ApiError(404, "NOT_FOUND", "no such app")
+
+    # ---- documents -------------------------------------------------------------------------
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        base = spec_dir()
+        path = base / "openapi.yaml" if base else None
+        if path is None or not path.is_file():
+            path = Path(__file__).with_name("openapi.yaml")
+        return web.Response(body=path.read_bytes(), content_type="application/yaml")
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+
+def new_key() -> str:
+    return "signkey_" + secrets.token_hex(24)
+
+
+def run_summary(r: dict[str, Any]) -> dict[str, Any]:
+    return {"id": r["id"], "functionId": r["function_id"], "eventId": r["event_id"],
+            "status": r["status"], "failureHandler": r["failure_handler"],
+            "createdAt": iso(r["created_at"]), "startedAt": iso(r["started_at"]),
+            "endedAt": iso(r["ended_at"])}
+
+
+def step_view(s: dict[str, Any]) -> dict[str, Any]:
+    waited = None
+    if s["queued_at"] is not None:
+        waited = ((s["started_at"] or s["ended_at"]) - s["queued_at"]).total_seconds() * 1000
+    return {"id": s["step_id"], "handler": s["namespace"], "type": s["type"], "data": s["data"],
+            "queuedAt": iso(s["queued_at"]), "startedAt": iso(s["started_at"]),
+            "endedAt": iso(s["ended_at"]),
+            "appMs": None if s["app_ms"] is None else round(s["app_ms"], 3),
+            "durableMs": None if waited is None else round(waited, 3)}
+
+
+async def store_functions(engine: Engine, conn: Any, workspace_id: str,
+                          functions: list[dict[str, Any]], now: datetime) -> None:
+    keep = []
+    for d in functions:
+        runtime_id = f"{d['id']}@{d['version']}" if d.get("version") else d["id"]
+        keep.append(runtime_id)
+        await conn.execute(engine.q("function_upsert"), {
+            "workspace_id": workspace_id, "runtime_id": runtime_id, "function_id": d["id"],
+            "version": d.get("version"), "trigger_event": d["trigger"].get("event"),
+            "trigger_cron": d["trigger"].get("cron"), "enabled": d.get("enabled", True),
+            "priority": d.get("priority", 0), "definition": Jsonb(d), "now": now})
+    await conn.execute(engine.q("functions_mark_removed"),
+                       {"workspace_id": workspace_id, "keep": keep})

@@ -1,0 +1,125 @@
+"""`durable`: one command to run the engine (embedded Postgres unless a database URL is given).
+
+    durable            dev mode: embedded Postgres, migrations, API + workers on :3030
+    durable migrate    apply pending migrations and exit
+    durable serve      API + workers
+    durable worker     workers only (more of them share one Postgres)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .db import migrate
+from .engine import Config
+from .pg import EmbeddedPostgres
+from .server import Options, Server
+
+
+def say(line: str) -> None:
+    print(f"durable: {line}", flush=True)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="durable", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", nargs="?", default="start",
+                   choices=["start", "migrate", "serve", "worker"])
+    p.add_argument("--version", action="version", version=f"durable {__version__}")
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                   help="external Postgres (default: the embedded one)")
+    p.add_argument("--pgdata", default=os.environ.get("DURABLE_PGDATA", "~/.durable/pgdata"))
+    p.add_argument("--pg-port", type=int, default=int(os.environ.get("DURABLE_PG_PORT", 5434)))
+    p.add_argument("--host", default=os.environ.get("DURABLE_HOST", "0.0.0.0"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("DURABLE_PORT", 3030)))
+    p.add_argument("--workers", type=int, default=int(os.environ.get("DURABLE_WORKER_SLOTS", 16)),
+                   help="concurrent invocations per process")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--prod", action="store_true", help="production mode (no discovery)")
+    mode.add_argument("--dev", action="store_true", help="dev mode (discover the local app)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("DURABLE_LOG", "WARNING"),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    env = os.environ.get("DURABLE_ENV", "").lower()
+    if args.prod:
+        dev = False
+    elif args.dev:
+        dev = True
+    elif env:
+        dev = env in ("dev", "development")
+    else:
+        dev = args.command == "start"
+
+    embedded: EmbeddedPostgres | None = None
+    url = args.database_url
+    try:
+        if not url:
+            pgdata = Path(args.pgdata).expanduser().resolve()
+            embedded = EmbeddedPostgres(pgdata, args.pg_port)
+            embedded.start()
+            state = "created" if embedded.created else "reused"
+            say(f"embedded Postgres {state} in {pgdata}, listening on 127.0.0.1:{args.pg_port}")
+            url = embedded.url
+        else:
+            say("using the database at DATABASE_URL / --database-url")
+        applied, total = migrate(url)
+        say(f"migrations: {applied} applied, {total} in total")
+        if args.command == "migrate":
+            return 0
+        config = Config(database_url=url, worker_slots=args.workers)
+        options = Options(
+            host=args.host, port=args.port, api=args.command != "worker", workers=True,
+            dev=dev, admin_token=os.environ.get("DURABLE_ADMIN_TOKEN") or None,
+            dev_app_url=os.environ.get("DURABLE_DEV_APP_URL",
+                                       "http://localhost:3000/api/durable"))
+        asyncio.run(_serve(config, options))
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    except Exception as error:  # noqa: BLE001 - one readable line, not a trace
+        say(f"error: {error}")
+        return 1
+    finally:
+        if embedded is not None and embedded.started_here:
+            embedded.stop()
+            say("embedded Postgres stopped")
+
+
+async def _serve(config: Config, options: Options) -> None:
+    server = Server(config, options, say=say)
+    await server.start()
+    say(f"mode: {'dev' if options.dev else 'production'}")
+    if options.admin_token:
+        say("admin API: requires the DURABLE_ADMIN_TOKEN bearer token")
+    elif options.dev:
+        say("admin API: open to loopback clients only (no DURABLE_ADMIN_TOKEN)")
+    else:
+        say("admin API: disabled (set DURABLE_ADMIN_TOKEN)")
+    say(f"workers: {config.worker_slots} concurrent invocations")
+    if options.api:
+        say(f"serving on http://localhost:{server.port}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    say("draining: no new work is claimed, in-flight invocations finish")
+    await server.stop()
+    say("stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

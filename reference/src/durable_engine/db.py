@@ -1,0 +1,73 @@
+"""Connections, numbered migrations and named queries (SQL lives in .sql files)."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+MIGRATION_LOCK = 727_272  # advisory lock id: concurrent `durable migrate` runs queue up
+_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+
+def load_queries() -> dict[str, str]:
+    """Every `-- name: x` section of every file in queries/, by name."""
+    queries: dict[str, str] = {}
+    for entry in sorted(resources.files(__package__).joinpath("queries").iterdir(),
+                        key=lambda e: e.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        parts = _NAME.split(entry.read_text())
+        for name, sql in zip(parts[1::2], parts[2::2], strict=True):
+            if name in queries:
+                raise ValueError(f"query {name} defined twice")
+            queries[name] = sql.strip()
+    return queries
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    found = []
+    for entry in resources.files(__package__).joinpath("migrations").iterdir():
+        match = re.match(r"^(\d{4})_([a-z0-9_]+)\.sql$", entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+def migrate(url: str) -> tuple[int, int]:
+    """Apply pending migrations in order; returns (applied now, total)."""
+    files = migration_files()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+            applied = 0
+            for version, name, sql in files:
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(sql.encode())
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                        (version, name),
+                    )
+                applied += 1
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    return applied, len(files)
+
+
+async def open_pool(url: str, max_size: int = 10) -> AsyncConnectionPool:
+    pool = AsyncConnectionPool(
+        url, min_size=1, max_size=max_size, open=False, kwargs={"row_factory": dict_row}
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool

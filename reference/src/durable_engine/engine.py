@@ -1,0 +1,656 @@
+"""The engine core: event ingestion, the queue, the dispatcher and every op's transition.
+
+Each transition is one transaction: the step memo, the run's status and the run's next queue
+item commit together. A claimed queue row carries a lease token; an answer is applied only
+while its token is still the row's token, so a stale attempt's late answer changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from . import signing
+from .db import load_queries
+from .paths import event_matches
+from .validation import Invalid, validate_op
+
+log = logging.getLogger("durable.engine")
+
+MAX_STEPS = 1000
+MAX_ANSWER_BYTES = 1_048_576
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def backoff_ms(retry: int, base_ms: int = 1000, cap_ms: int = 300_000,
+               rng: Callable[[], float] = random.random) -> float:
+    """Delay before retry k (k = 1..N), decision 0006: min(base·2^(k-1), cap) · U[0.5, 1]."""
+    return min(base_ms * 2 ** (retry - 1), cap_ms) * (0.5 + 0.5 * rng())
+
+
+@dataclass
+class Config:
+    database_url: str
+    worker_slots: int = 16
+    lease_margin_s: float = 30.0
+    default_timeout_ms: int = 30_000
+    backoff_base_ms: int = 1000
+    backoff_cap_ms: int = 300_000
+    manifest_ttl_s: float = 60.0
+    idle_poll_s: float = 5.0
+    pool_size: int = 10
+
+
+@dataclass
+class Claim:
+    run_id: str
+    workspace_id: str
+    namespace: str
+    kind: str
+    attempt: int
+    due_at: datetime
+    lease_token: uuid.UUID
+
+
+@dataclass
+class Outcome:
+    """What one HTTP attempt produced: a valid op, or a delivery error."""
+
+    op: dict[str, Any] | None
+    error: str | None
+    status: int | None
+    started: datetime
+    duration_ms: float
+
+
+@dataclass
+class Engine:
+    config: Config
+    pool: AsyncConnectionPool
+    clock: Callable[[], datetime] = utcnow
+    queries: dict[str, str] = field(default_factory=load_queries)
+    session: aiohttp.ClientSession | None = None
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: bool = False
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _held: set[uuid.UUID] = field(default_factory=set)
+    _manifests: dict[str, float] = field(default_factory=dict)
+
+    def q(self, name: str) -> str:
+        return self.queries[name]
+
+    async def start_http(self) -> None:
+        if self.session is None:
+            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64)
+            self.session = aiohttp.ClientSession(connector=connector)
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    # ---- events ----------------------------------------------------------------------------
+
+    async def ingest(self, conn: psycopg.AsyncConnection[Any], workspace_id: str,
+                     events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+        """Store events (idempotent by id), start triggered runs, resolve matching waits.
+
+        Runs inside the caller's transaction, so a sendEvent op commits it with its memo.
+        """
+        receipts = []
+        woke = False
+        for raw in events:
+            event = {
+                "id": raw.get("id") or str(uuid.uuid4()),
+                "name": raw["name"],
+                "data": raw.get("data", {}),
+                "ts": raw.get("ts", to_ms(now)),
+            }
+            cur = await conn.execute(self.q("event_insert"), {
+                "workspace_id": workspace_id, "id": event["id"], "name": event["name"],
+                "data": Jsonb(event["data"]), "ts": event["ts"], "now": now})
+            if await cur.fetchone() is None:
+                cur = await conn.execute(self.q("event_receipt"),
+                                         {"workspace_id": workspace_id, "id": event["id"]})
+                row = await cur.fetchone()
+                receipts.append({**(row["receipt"] if row else {"id": event["id"]}),
+                                 "duplicate": True})
+                continue
+            run_ids = []
+            cur = await conn.execute(self.q("functions_for_event"),
+                                     {"workspace_id": workspace_id, "name": event["name"]})
+            for fn in await cur.fetchall():
+                run_id = str(uuid.uuid4())
+                await conn.execute(self.q("run_insert"), {
+                    "id": run_id, "workspace_id": workspace_id,
+                    "function_id": fn["runtime_id"], "event_id": event["id"],
+                    "event": Jsonb(event), "now": now})
+                await conn.execute(self.q("queue_insert"), {
+                    "run_id": run_id, "workspace_id": workspace_id,
+                    "priority": fn["priority"], "now": now})
+                run_ids.append(run_id)
+                woke = True
+            cur = await conn.execute(self.q("waits_for_event"), {
+                "workspace_id": workspace_id, "name": event["name"], "now": now})
+            for wait in await cur.fetchall():
+                if not event_matches(event["name"], wait["match"], event):
+                    continue
+                await self._resolve_wait(conn, wait["run_id"], wait["namespace"],
+                                         wait["step_id"], event, wait["created_at"], now)
+                woke = True
+            receipt = {"id": event["id"], "ts": event["ts"], "runIds": run_ids}
+            await conn.execute(self.q("event_set_receipt"), {
+                "workspace_id": workspace_id, "id": event["id"], "receipt": Jsonb(receipt)})
+            receipts.append({**receipt, "duplicate": False})
+        if woke:
+            await conn.execute(self.q("notify_queue"))
+        return receipts
+
+    async def _resolve_wait(self, conn: psycopg.AsyncConnection[Any], run_id: str,
+                            namespace: str, step_id: str, data: Any, created_at: datetime,
+                            now: datetime) -> bool:
+        cur = await conn.execute(self.q("wait_take_one"),
+                                 {"run_id": run_id, "namespace": namespace, "step_id": step_id})
+        if await cur.fetchone() is None:
+            return False
+        await self._memo(conn, run_id, namespace, step_id, "wait", data,
+                         queued_at=created_at, started_at=None, app_ms=None, ended_at=now)
+        await conn.execute(self.q("queue_resume"), {"run_id": run_id, "now": now})
+        await conn.execute(self.q("run_set_status"), {"run_id": run_id, "status": "queued"})
+        return True
+
+    async def _memo(self, conn: psycopg.AsyncConnection[Any], run_id: str, namespace: str,
+                    step_id: str, type_: str, data: Any, *, queued_at: datetime | None,
+                    started_at: datetime | None, app_ms: float | None,
+                    ended_at: datetime) -> bool:
+        cur = await conn.execute(self.q("step_insert"), {
+            "run_id": run_id, "namespace": namespace, "step_id": step_id, "type": type_,
+            "data": Jsonb(data), "queued_at": queued_at, "started_at": started_at,
+            "app_ms": app_ms, "ended_at": ended_at})
+        return await cur.fetchone() is not None
+
+    # ---- the worker loop -------------------------------------------------------------------
+
+    async def run_workers(self) -> None:
+        """Claim due work and dispatch it until stop() is called."""
+        await self.start_http()
+        listener = asyncio.create_task(self._listen())
+        try:
+            while not self._stopping:
+                free = self.config.worker_slots - len(self._tasks)
+                claims: list[Claim] = []
+                if free > 0:
+                    try:
+                        claims = await self._claim(free)
+                    except (psycopg.Error, OSError) as error:
+                        log.warning("claim failed: %s", error)
+                        await asyncio.sleep(1)
+                        continue
+                for claim in claims:
+                    task = asyncio.create_task(self._drive(claim))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._task_done)
+                if claims and len(claims) == free:
+                    await self._wait_wake(0.05 if free else 1.0)
+                    continue
+                if claims:
+                    continue
+                await self._wait_wake(await self._idle_delay())
+        finally:
+            listener.cancel()
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dispatch task crashed", exc_info=task.exception())
+
+    async def _wait_wake(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, timeout))
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _idle_delay(self) -> float:
+        try:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(self.q("next_due"))
+                row = await cur.fetchone()
+        except (psycopg.Error, OSError):
+            return 1.0
+        if row is None or row["at"] is None:
+            return self.config.idle_poll_s
+        delay = (row["at"] - self.clock()).total_seconds()
+        return min(max(delay, 0.0), self.config.idle_poll_s)
+
+    async def _listen(self) -> None:
+        while not self._stopping:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.config.database_url,
+                                                             autocommit=True)
+                async with conn:
+                    await conn.execute("LISTEN durable_queue")
+                    self._wake.set()
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - reconnect on any failure
+                log.warning("listen connection lost: %s", error)
+                await asyncio.sleep(1)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self, drain_s: float = 10.0) -> None:
+        """Stop claiming; let in-flight invocations finish, then release what is held."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=drain_s)
+            for task in pending:
+                task.cancel()
+        if self._held:
+            try:
+                async with self.pool.connection() as conn:
+                    await conn.execute(
+                        "UPDATE queue SET lease_token = NULL, lease_until = NULL"
+                        " WHERE lease_token = ANY(%(t)s)", {"t": list(self._held)})
+            except (psycopg.Error, OSError):
+                pass  # leases expire by themselves
+        await self.close()
+
+    async def abort(self) -> None:
+        """Stop as a crash would: in-flight work is dropped, leases left to expire."""
+        self._stopping = True
+        self._wake.set()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.close()
+
+    async def _claim(self, limit: int) -> list[Claim]:
+        now = self.clock()
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(self.q("claim"), {
+                "now": now, "limit": limit, "lease_s": self._lease_s(None)})
+            rows = await cur.fetchall()
+            if rows:
+                await conn.execute(self.q("runs_mark_running"),
+                                   {"ids": [r["run_id"] for r in rows if r["kind"] == "invoke"],
+                                    "now": now})
+        return [Claim(r["run_id"], r["workspace_id"], r["namespace"], r["kind"], r["attempt"],
+                      r["due_at"], r["lease_token"]) for r in rows]
+
+    def _lease_s(self, timeout_ms: int | None) -> float:
+        timeout = (timeout_ms or self.config.default_timeout_ms) / 1000
+        return timeout + self.config.lease_margin_s
+
+    # ---- one run's invocations -------------------------------------------------------------
+
+    async def _drive(self, claim: Claim) -> None:
+        """Invoke the app for a claimed run, apply the answer, and keep going while the run
+        has more work due now (its lease stays held, so no other claim round trip)."""
+        self._held.add(claim.lease_token)
+        try:
+            if claim.kind == "wait_timeout":
+                if not await self._wait_timeout(claim):
+                    return
+            context = await self._context(claim.run_id, claim.namespace)
+            if context is None:
+                return
+            while True:
+                next_token = await self._invoke_once(claim, context)
+                if next_token is None:
+                    return
+                self._held.discard(claim.lease_token)
+                claim.lease_token = next_token
+                claim.attempt = 0
+                claim.due_at = self.clock()
+                self._held.add(next_token)
+                if self._stopping:
+                    return
+        finally:
+            self._held.discard(claim.lease_token)
+
+    async def _wait_timeout(self, claim: Claim) -> bool:
+        """A wait's deadline passed: memoize null (unless an event won) and invoke."""
+        now = self.clock()
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(self.q("fence"), {
+                "run_id": claim.run_id, "lease_token": claim.lease_token})
+            if await cur.fetchone() is None:
+                return False
+            cur = await conn.execute(self.q("wait_take"), {
+                "run_id": claim.run_id, "namespace": claim.namespace})
+            for row in await cur.fetchall():
+                await self._memo(conn, claim.run_id, claim.namespace, row["step_id"], "wait",
+                                 None, queued_at=row["created_at"], started_at=None,
+                                 app_ms=None, ended_at=now)
+            await conn.execute(self.q("queue_resume"), {"run_id": claim.run_id, "now": now})
+            await conn.execute(self.q("run_set_status"),
+                               {"run_id": claim.run_id, "status": "running"})
+        claim.kind = "invoke"
+        return True
+
+    async def _context(self, run_id: str, namespace: str) -> dict[str, Any] | None:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(self.q("context"), {"run_id": run_id})
+            context = await cur.fetchone()
+            if context is None:
+                return None
+            cur = await conn.execute(self.q("steps_for_run"),
+                                     {"run_id": run_id, "namespace": namespace})
+            context["steps"] = {r["step_id"]: {"type": r["type"], "data": r["data"]}
+                                for r in await cur.fetchall()}
+        await self._refresh_manifest(context)
+        return context
+
+    async def _invoke_once(self, claim: Claim, ctx: dict[str, Any]) -> uuid.UUID | None:
+        definition = ctx["definition"] or {}
+        body: dict[str, Any] = {
+            "functionId": ctx["function_id"],
+            "runId": claim.run_id,
+            "event": ctx["event"],
+            "steps": ctx["steps"],
+            "attempt": claim.attempt,
+        }
+        if claim.namespace == "failure":
+            body["failure"] = ctx["error"] or {"message": "run failed", "name": "Error"}
+        if ctx["definition"] is None or ctx["removed"]:
+            return await self._apply_local_error(
+                claim, ctx, "FUNCTION_NOT_FOUND",
+                f"function {ctx['function_id']} is not registered in this workspace")
+        if len(ctx["steps"]) >= MAX_STEPS:
+            return await self._apply_local_error(
+                claim, ctx, "TOO_MANY_STEPS", f"a run may memoize at most {MAX_STEPS} steps")
+        raw = dumps(body)
+        if len(raw) > ctx["max_request_bytes"]:
+            return await self._apply_local_error(
+                claim, ctx, "REQUEST_TOO_LARGE",
+                f"invoke request of {len(raw)} bytes exceeds the app's limit of "
+                f"{ctx['max_request_bytes']} bytes")
+        outcome = await self._post(ctx, raw, definition.get("timeoutMs"))
+        return await self._apply(claim, ctx, outcome)
+
+    async def _post(self, ctx: dict[str, Any], body: bytes, timeout_ms: int | None) -> Outcome:
+        assert self.session is not None
+        keys: list[str] = ctx["keys"]
+        v2 = "timestamped-signatures" in (ctx["capabilities"] or [])
+        headers = {"Content-Type": "application/json",
+                   "X-Durable-Signature": signing.sign(keys[0], body)}
+        timestamp = str(to_ms(self.clock()))
+        if v2:
+            headers["X-Durable-Timestamp"] = timestamp
+            headers["X-Durable-Signature-V2"] = signing.sign_v2(keys[0], timestamp, body)
+        started = self.clock()
+        t0 = time.perf_counter()
+        timeout = aiohttp.ClientTimeout(total=(timeout_ms or self.config.default_timeout_ms)
+                                        / 1000)
+
+        def done(op: dict[str, Any] | None, error: str | None, status: int | None) -> Outcome:
+            return Outcome(op, error, status, started, (time.perf_counter() - t0) * 1000)
+
+        try:
+            async with self.session.post(ctx["app_url"], data=body, headers=headers,
+                                         timeout=timeout, allow_redirects=False) as resp:
+                answer = await resp.content.read(MAX_ANSWER_BYTES + 1)
+                status = resp.status
+                resp_headers = resp.headers
+        except TimeoutError:
+            return done(None, f"app did not answer within {timeout.total * 1000:.0f} ms", None)
+        except aiohttp.ClientError as error:
+            return done(None, f"app unreachable: {type(error).__name__}: {error}", None)
+        if len(answer) > MAX_ANSWER_BYTES:
+            return done(None, f"app answer exceeds {MAX_ANSWER_BYTES} bytes", status)
+        if status != 200:
+            snippet = answer[:200].decode(errors="replace")
+            return done(None, f"app answered HTTP {status}: {snippet}", status)
+        if not signing.matches_any(keys, answer, resp_headers.get("X-Durable-Signature", "")):
+            return done(None, "app answer has an invalid X-Durable-Signature", status)
+        if v2 and not signing.matches_any(keys, timestamp.encode() + b"." + answer,
+                                          resp_headers.get("X-Durable-Signature-V2", "")):
+            return done(None, "app answer has an invalid X-Durable-Signature-V2", status)
+        try:
+            op = validate_op(json.loads(answer))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return done(None, "app answer is not JSON", status)
+        except Invalid as error:
+            return done(None, f"app answer is not a valid op: {error.path or '/'} "
+                              f"{error.message}", status)
+        return done(op, None, status)
+
+    async def _apply_local_error(self, claim: Claim, ctx: dict[str, Any], code: str,
+                                 message: str) -> uuid.UUID | None:
+        op = {"op": "error", "id": None, "message": message, "name": "DurableEngineError",
+              "code": code, "retryable": False}
+        now = self.clock()
+        return await self._apply(claim, ctx, Outcome(op, None, None, now, 0.0), deliver=False)
+
+    async def _apply(self, claim: Claim, ctx: dict[str, Any], outcome: Outcome,
+                     deliver: bool = True) -> uuid.UUID | None:
+        """One transaction: fence, delivery record, the op's transition. Returns the new lease
+        token when the run should be invoked again at once by this worker."""
+        now = self.clock()
+        op = outcome.op
+        error_text = outcome.error
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                cur = await conn.execute(self.q("fence"), {
+                    "run_id": claim.run_id, "lease_token": claim.lease_token})
+                fenced = await cur.fetchone()
+                if deliver:
+                    await conn.execute(self.q("delivery_insert"), {
+                        "id": str(uuid.uuid4()), "workspace_id": ctx["workspace_id"],
+                        "run_id": claim.run_id, "function_id": ctx["function_id"],
+                        "namespace": claim.namespace, "attempt": claim.attempt,
+                        "url": ctx["app_url"], "status": outcome.status,
+                        "duration_ms": outcome.duration_ms, "op": op and op["op"],
+                        "error": error_text if fenced else (error_text or "stale attempt"),
+                        "at": outcome.started})
+                if fenced is None:
+                    return None  # lease lost (expired, cancelled): this answer is void
+                if op is None:
+                    op = {"op": "error", "id": None, "message": error_text,
+                          "name": "DeliveryError", "code": "DELIVERY_FAILED",
+                          "retryable": True}
+                return await self._transition(conn, claim, ctx, op, outcome, now)
+        except psycopg.errors.UniqueViolation:
+            return None
+
+    async def _transition(self, conn: psycopg.AsyncConnection[Any], claim: Claim,
+                          ctx: dict[str, Any], op: dict[str, Any], outcome: Outcome,
+                          now: datetime) -> uuid.UUID | None:
+        kind = op["op"]
+        ns = claim.namespace
+        timing = {"queued_at": claim.due_at, "started_at": outcome.started,
+                  "app_ms": outcome.duration_ms}
+        definition = ctx["definition"] or {}
+        if kind in ("step", "sendEvent"):
+            if kind == "step":
+                data = op.get("data")
+            else:
+                data = await self.ingest(conn, ctx["workspace_id"], op["events"], now)
+            if op["id"] in ctx["steps"]:
+                return await self._fail(conn, claim, ctx, {
+                    "message": f"step {op['id']!r} is already memoized", "name": "Error",
+                    "code": "NON_DETERMINISTIC", "stepId": op["id"]}, now)
+            await self._memo(conn, claim.run_id, ns, op["id"], "run" if kind == "step" else
+                             "sendEvent", data, ended_at=now, **timing)
+            ctx["steps"][op["id"]] = {"type": "run" if kind == "step" else "sendEvent",
+                                      "data": data}
+            token = uuid.uuid4()
+            await conn.execute(self.q("queue_continue"), {
+                "run_id": claim.run_id, "now": now, "new_token": token,
+                "lease_s": self._lease_s(definition.get("timeoutMs"))})
+            return token
+        if kind == "sleep":
+            until = parse_iso(op["until"])
+            await self._memo(conn, claim.run_id, ns, op["id"], "sleep", None,
+                             ended_at=max(until, now), **timing)
+            await self._park(conn, claim, "invoke", until, "sleeping")
+            return None
+        if kind == "wait":
+            until = parse_iso(op["until"])
+            await conn.execute(self.q("wait_insert"), {
+                "run_id": claim.run_id, "namespace": ns, "step_id": op["id"],
+                "workspace_id": ctx["workspace_id"], "event_name": op["event"],
+                "match": Jsonb(op.get("match")), "until": until, "now": now})
+            await self._park(conn, claim, "wait_timeout", until, "waiting")
+            return None
+        if kind == "done":
+            await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
+            if ns == "failure":
+                await conn.execute(self.q("run_failure_handler_end"), {
+                    "run_id": claim.run_id, "state": "completed",
+                    "output": Jsonb(op.get("data"))})
+            else:
+                await conn.execute(self.q("run_complete"), {
+                    "run_id": claim.run_id, "output": Jsonb(op.get("data")), "now": now})
+            return None
+        # error
+        retries = definition.get("retries", 3)
+        error = {k: op[k] for k in ("message", "name", "code", "details") if k in op}
+        error.setdefault("name", "Error")
+        if op.get("id"):
+            error["stepId"] = op["id"]
+        if op.get("retryable", True) and claim.attempt < retries:
+            attempt = claim.attempt + 1
+            delay = backoff_ms(attempt, self.config.backoff_base_ms, self.config.backoff_cap_ms)
+            await conn.execute(self.q("queue_schedule"), {
+                "run_id": claim.run_id, "attempt": attempt, "kind": "invoke",
+                "namespace": ns, "due_at": now + timedelta(milliseconds=delay)})
+            await conn.execute(self.q("run_set_status"),
+                               {"run_id": claim.run_id, "status": "queued"})
+            await conn.execute(self.q("notify_queue"))
+            return None
+        return await self._fail(conn, claim, ctx, error, now)
+
+    async def _fail(self, conn: psycopg.AsyncConnection[Any], claim: Claim,
+                    ctx: dict[str, Any], error: dict[str, Any], now: datetime) -> None:
+        definition = ctx["definition"] or {}
+        if claim.namespace == "failure":
+            await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
+            await conn.execute(self.q("run_failure_handler_end"), {
+                "run_id": claim.run_id, "state": "failed", "output": Jsonb({"error": error})})
+            return None
+        handler = definition.get("hasOnFailure") is True
+        await conn.execute(self.q("run_fail"), {
+            "run_id": claim.run_id, "error": Jsonb(error), "now": now,
+            "failure_handler": "running" if handler else None})
+        await conn.execute(self.q("waits_delete_run"), {"run_id": claim.run_id})
+        if handler:
+            ctx["error"] = error
+            await conn.execute(self.q("queue_schedule"), {
+                "run_id": claim.run_id, "attempt": 0, "kind": "invoke",
+                "namespace": "failure", "due_at": now})
+            await conn.execute(self.q("notify_queue"))
+        else:
+            await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
+        return None
+
+    async def _park(self, conn: psycopg.AsyncConnection[Any], claim: Claim, kind: str,
+                    until: datetime, status: str) -> None:
+        await conn.execute(self.q("queue_schedule"), {
+            "run_id": claim.run_id, "attempt": 0, "kind": kind, "namespace": claim.namespace,
+            "due_at": until})
+        await conn.execute(self.q("run_set_status"), {"run_id": claim.run_id, "status": status})
+        await conn.execute(self.q("notify_queue"))
+
+    # ---- manifests -------------------------------------------------------------------------
+
+    async def _refresh_manifest(self, ctx: dict[str, Any]) -> None:
+        """Learn capabilities and maxRequestBytes from the app's signed manifest."""
+        workspace_id = ctx["workspace_id"]
+        last = self._manifests.get(workspace_id)
+        if last is not None and time.monotonic() - last < self.config.manifest_ttl_s:
+            if ctx["manifest_at"] is not None:
+                return
+        self._manifests[workspace_id] = time.monotonic()
+        manifest = await self.fetch_manifest(ctx["app_url"], ctx["keys"])
+        if manifest is None:
+            return
+        caps = [c for c in manifest.get("capabilities", []) if isinstance(c, str)]
+        max_bytes = manifest.get("maxRequestBytes")
+        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1024:
+            max_bytes = 1_048_576
+        ctx["capabilities"] = caps
+        ctx["max_request_bytes"] = max_bytes
+        try:
+            async with self.pool.connection() as conn:
+                await conn.execute(self.q("workspace_set_manifest"), {
+                    "id": workspace_id, "capabilities": Jsonb(caps),
+                    "max_request_bytes": max_bytes,
+                    "sdk_version": manifest.get("sdkVersion")
+                    if isinstance(manifest.get("sdkVersion"), str) else None,
+                    "now": self.clock()})
+        except psycopg.Error as error:
+            log.warning("could not store manifest: %s", error)
+
+    async def fetch_manifest(self, url: str, keys: list[str],
+                             discovery: bool = False) -> dict[str, Any] | None:
+        """Signed GET of the manifest; None when unreachable or not trustworthy."""
+        await self.start_http()
+        assert self.session is not None
+        timestamp = str(to_ms(self.clock()))
+        headers = {"X-Durable-Timestamp": timestamp}
+        if discovery:
+            headers["X-Durable-Discovery"] = "true"
+        if keys:
+            headers["X-Durable-Signature"] = signing.sign(keys[0], timestamp.encode())
+        try:
+            async with self.session.get(url, headers=headers, allow_redirects=False,
+                                        timeout=aiohttp.ClientTimeout(total=5)) as resp:
+                body = await resp.content.read(MAX_ANSWER_BYTES + 1)
+                if resp.status != 200 or len(body) > MAX_ANSWER_BYTES:
+                    return None
+                signature = resp.headers.get("X-Durable-Signature", "")
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+        try:
+            manifest = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        if not isinstance(manifest, dict):
+            return None
+        check_keys = keys
+        if discovery and isinstance(manifest.get("signingKey"), str):
+            check_keys = [manifest["signingKey"]]
+        if not signing.matches_any(check_keys, body, signature):
+            return None
+        return manifest
+
+
+def parse_iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)

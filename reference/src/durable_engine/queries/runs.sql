@@ -1,0 +1,165 @@
+-- name: run_insert
+INSERT INTO runs (id, workspace_id, function_id, event_id, event, status, created_at)
+VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s, 'queued', %(now)s);
+
+-- name: queue_insert
+INSERT INTO queue (run_id, workspace_id, priority, due_at)
+VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s);
+
+-- name: notify_queue
+SELECT pg_notify('durable_queue', '');
+
+-- name: claim
+WITH ready AS (
+    SELECT run_id FROM queue
+    WHERE (lease_token IS NULL AND due_at <= %(now)s)
+       OR (lease_token IS NOT NULL AND lease_until < %(now)s)
+    ORDER BY rank_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE queue q SET lease_token = gen_random_uuid(),
+                   lease_until = %(now)s + make_interval(secs => %(lease_s)s)
+FROM ready WHERE q.run_id = ready.run_id
+RETURNING q.run_id, q.workspace_id, q.namespace, q.kind, q.attempt, q.due_at, q.lease_token;
+
+-- name: runs_mark_running
+UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s)
+WHERE id = ANY(%(ids)s) AND status IN ('queued', 'sleeping', 'waiting', 'failed', 'running');
+
+-- name: next_due
+SELECT min(CASE WHEN lease_token IS NULL THEN due_at ELSE lease_until END) AS at FROM queue;
+
+-- name: context
+SELECT r.id, r.workspace_id, r.function_id, r.event, r.status, r.error,
+       f.definition, f.enabled, f.removed,
+       w.app_url, w.keys, w.capabilities, w.max_request_bytes, w.manifest_at
+FROM runs r
+JOIN workspaces w ON w.id = r.workspace_id
+LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.function_id
+WHERE r.id = %(run_id)s;
+
+-- name: steps_for_run
+SELECT step_id, type, data FROM steps
+WHERE run_id = %(run_id)s AND namespace = %(namespace)s
+ORDER BY position;
+
+-- name: fence
+SELECT attempt, namespace, kind FROM queue
+WHERE run_id = %(run_id)s AND lease_token = %(lease_token)s
+FOR UPDATE;
+
+-- name: step_insert
+INSERT INTO steps (run_id, namespace, step_id, type, data, position, queued_at, started_at,
+                   app_ms, ended_at)
+VALUES (%(run_id)s, %(namespace)s, %(step_id)s, %(type)s, %(data)s,
+        (SELECT count(*) FROM steps WHERE run_id = %(run_id)s AND namespace = %(namespace)s),
+        %(queued_at)s, %(started_at)s, %(app_ms)s, %(ended_at)s)
+ON CONFLICT DO NOTHING
+RETURNING position;
+
+-- name: delivery_insert
+INSERT INTO deliveries (id, workspace_id, run_id, function_id, namespace, attempt, url, status,
+                        duration_ms, op, error, at)
+VALUES (%(id)s, %(workspace_id)s, %(run_id)s, %(function_id)s, %(namespace)s, %(attempt)s,
+        %(url)s, %(status)s, %(duration_ms)s, %(op)s, %(error)s, %(at)s);
+
+-- name: queue_continue
+UPDATE queue SET attempt = 0, kind = 'invoke', due_at = %(now)s, lease_token = %(new_token)s,
+                 lease_until = %(now)s + make_interval(secs => %(lease_s)s)
+WHERE run_id = %(run_id)s;
+
+-- name: queue_schedule
+UPDATE queue SET attempt = %(attempt)s, kind = %(kind)s, due_at = %(due_at)s,
+                 namespace = %(namespace)s, lease_token = NULL, lease_until = NULL
+WHERE run_id = %(run_id)s;
+
+-- name: queue_delete
+DELETE FROM queue WHERE run_id = %(run_id)s;
+
+-- name: run_set_status
+UPDATE runs SET status = %(status)s WHERE id = %(run_id)s;
+
+-- name: run_complete
+UPDATE runs SET status = 'completed', output = %(output)s, ended_at = %(now)s
+WHERE id = %(run_id)s;
+
+-- name: run_fail
+UPDATE runs SET status = 'failed', error = %(error)s, ended_at = %(now)s,
+                failure_handler = %(failure_handler)s
+WHERE id = %(run_id)s;
+
+-- name: run_failure_handler_end
+UPDATE runs SET failure_handler = %(state)s, failure_output = %(output)s WHERE id = %(run_id)s;
+
+-- name: wait_insert
+INSERT INTO waits (run_id, namespace, step_id, workspace_id, event_name, match, until, created_at)
+VALUES (%(run_id)s, %(namespace)s, %(step_id)s, %(workspace_id)s, %(event_name)s, %(match)s,
+        %(until)s, %(now)s)
+ON CONFLICT DO NOTHING;
+
+-- name: wait_take
+DELETE FROM waits WHERE run_id = %(run_id)s AND namespace = %(namespace)s
+RETURNING step_id, created_at;
+
+-- name: wait_take_one
+DELETE FROM waits WHERE run_id = %(run_id)s AND namespace = %(namespace)s AND step_id = %(step_id)s
+RETURNING created_at;
+
+-- name: queue_resume
+UPDATE queue SET kind = 'invoke', attempt = 0, due_at = %(now)s
+WHERE run_id = %(run_id)s;
+
+-- name: run_get
+SELECT id, function_id, event_id, event, status, output, error, failure_handler,
+       failure_output, created_at, started_at, ended_at
+FROM runs WHERE id = %(run_id)s AND workspace_id = %(workspace_id)s;
+
+-- name: run_steps
+SELECT namespace, step_id, type, data, position, queued_at, started_at, app_ms, ended_at
+FROM steps WHERE run_id = %(run_id)s ORDER BY namespace DESC, position;
+
+-- name: runs_search
+SELECT id, function_id, event_id, status, failure_handler, created_at, started_at, ended_at
+FROM runs
+WHERE workspace_id = %(workspace_id)s
+  AND (%(function_id)s::text IS NULL OR function_id = %(function_id)s
+       OR function_id LIKE %(function_id)s || '@%%')
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(cursor_at)s::timestamptz IS NULL OR (created_at, id) < (%(cursor_at)s, %(cursor_id)s))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: run_cancel
+UPDATE runs SET status = 'cancelled', ended_at = %(now)s
+WHERE id = %(run_id)s AND workspace_id = %(workspace_id)s
+  AND status IN ('queued', 'running', 'sleeping', 'waiting')
+RETURNING id;
+
+-- name: waits_delete_run
+DELETE FROM waits WHERE run_id = %(run_id)s;
+
+-- name: failures_search
+SELECT d.id, d.run_id, d.function_id, d.namespace, d.attempt, d.status, d.duration_ms, d.error,
+       d.at, r.status AS run_status
+FROM deliveries d JOIN runs r ON r.id = d.run_id
+WHERE d.workspace_id = %(workspace_id)s AND d.error IS NOT NULL
+ORDER BY d.at DESC, d.id
+LIMIT %(limit)s;
+
+-- name: failure_get
+SELECT d.id, d.run_id, r.status, r.function_id, f.priority
+FROM deliveries d JOIN runs r ON r.id = d.run_id
+LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.function_id
+WHERE d.id = %(id)s AND d.workspace_id = %(workspace_id)s
+FOR UPDATE OF r;
+
+-- name: run_requeue
+UPDATE runs SET status = 'queued', error = NULL, ended_at = NULL, failure_handler = NULL
+WHERE id = %(run_id)s;
+
+-- name: queue_requeue
+INSERT INTO queue (run_id, workspace_id, priority, due_at)
+VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s)
+ON CONFLICT (run_id) DO UPDATE SET namespace = 'main', kind = 'invoke', attempt = 0,
+    due_at = EXCLUDED.due_at, lease_token = NULL, lease_until = NULL;

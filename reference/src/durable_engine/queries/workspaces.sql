@@ -1,0 +1,73 @@
+-- name: workspace_get
+SELECT * FROM workspaces WHERE id = %(id)s;
+
+-- name: workspace_insert
+INSERT INTO workspaces (id, name, environment, app_url, keys, created_at)
+VALUES (%(id)s, %(name)s, %(environment)s, %(app_url)s, ARRAY[%(key)s], %(now)s)
+ON CONFLICT DO NOTHING
+RETURNING id, name, environment, app_url;
+
+-- name: workspace_list
+SELECT id, name, environment, app_url, cardinality(keys) AS key_count, capabilities, created_at
+FROM workspaces ORDER BY created_at, id;
+
+-- name: workspace_rotate
+UPDATE workspaces SET keys = keys || %(key)s::text
+WHERE id = %(id)s AND cardinality(keys) = 1
+RETURNING id, cardinality(keys) AS key_count;
+
+-- name: workspace_retire
+UPDATE workspaces SET keys = keys[2:2]
+WHERE id = %(id)s AND cardinality(keys) = 2
+RETURNING id, cardinality(keys) AS key_count;
+
+-- name: workspace_upsert_dev
+INSERT INTO workspaces (id, name, environment, app_url, keys, capabilities, max_request_bytes,
+                        sdk_version, manifest_at, created_at)
+VALUES (%(id)s, %(name)s, 'dev', %(app_url)s, ARRAY[%(key)s], %(capabilities)s,
+        %(max_request_bytes)s, %(sdk_version)s, %(now)s, %(now)s)
+ON CONFLICT (id) DO UPDATE SET
+    app_url = EXCLUDED.app_url, keys = EXCLUDED.keys, capabilities = EXCLUDED.capabilities,
+    max_request_bytes = EXCLUDED.max_request_bytes, sdk_version = EXCLUDED.sdk_version,
+    manifest_at = EXCLUDED.manifest_at
+RETURNING id;
+
+-- name: workspace_set_manifest
+UPDATE workspaces SET capabilities = %(capabilities)s, max_request_bytes = %(max_request_bytes)s,
+    sdk_version = coalesce(%(sdk_version)s, sdk_version), manifest_at = %(now)s
+WHERE id = %(id)s;
+
+-- name: workspace_set_sdk
+UPDATE workspaces SET sdk_version = %(sdk_version)s,
+    capabilities = coalesce(%(capabilities)s, capabilities),
+    max_request_bytes = coalesce(%(max_request_bytes)s, max_request_bytes)
+WHERE id = %(id)s;
+
+-- name: function_upsert
+INSERT INTO functions (workspace_id, runtime_id, function_id, version, trigger_event,
+                       trigger_cron, enabled, removed, priority, definition, synced_at)
+VALUES (%(workspace_id)s, %(runtime_id)s, %(function_id)s, %(version)s, %(trigger_event)s,
+        %(trigger_cron)s, %(enabled)s, false, %(priority)s, %(definition)s, %(now)s)
+ON CONFLICT (workspace_id, runtime_id) DO UPDATE SET
+    trigger_event = EXCLUDED.trigger_event, trigger_cron = EXCLUDED.trigger_cron,
+    enabled = EXCLUDED.enabled, removed = false, priority = EXCLUDED.priority,
+    definition = EXCLUDED.definition, synced_at = EXCLUDED.synced_at;
+
+-- name: functions_mark_removed
+UPDATE functions SET removed = true
+WHERE workspace_id = %(workspace_id)s AND NOT (runtime_id = ANY(%(keep)s));
+
+-- name: functions_for_event
+SELECT runtime_id, priority FROM functions
+WHERE workspace_id = %(workspace_id)s AND trigger_event = %(name)s AND enabled AND NOT removed
+ORDER BY runtime_id;
+
+-- name: versions_status
+SELECT f.runtime_id, f.version, f.enabled, f.removed, f.synced_at,
+       coalesce((SELECT jsonb_object_agg(s.status, s.n) FROM
+                 (SELECT status, count(*) AS n FROM runs r
+                  WHERE r.workspace_id = f.workspace_id AND r.function_id = f.runtime_id
+                  GROUP BY status) s), '{}'::jsonb) AS runs
+FROM functions f
+WHERE f.workspace_id = %(workspace_id)s AND f.function_id = %(function_id)s
+ORDER BY f.synced_at, f.runtime_id;

@@ -1,0 +1,134 @@
+"""Process wiring: the API and workers on one event loop, and dev-mode discovery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from psycopg.types.json import Jsonb
+
+from .api import Api, store_functions
+from .db import open_pool
+from .engine import Config, Engine, utcnow
+from .validation import Invalid, validate_definition
+
+log = logging.getLogger("durable.server")
+
+
+@dataclass
+class Options:
+    host: str = "127.0.0.1"
+    port: int = 3030
+    api: bool = True
+    workers: bool = True
+    dev: bool = False
+    admin_token: str | None = None
+    dev_app_url: str = "http://localhost:3000/api/durable"
+    discovery_interval_s: float = 2.0
+
+
+class Server:
+    """Runs the engine API and/or workers inside the current event loop."""
+
+    def __init__(self, config: Config, options: Options,
+                 clock: Callable[[], datetime] = utcnow,
+                 say: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.options = options
+        self.clock = clock
+        self.say = say
+        self.engine: Engine | None = None
+        self.runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def start(self) -> None:
+        pool = await open_pool(self.config.database_url, self.config.pool_size)
+        self.engine = Engine(self.config, pool, clock=self.clock)
+        await self.engine.start_http()
+        if self.options.api:
+            api = Api(self.engine, dev=self.options.dev, admin_token=self.options.admin_token)
+            self.runner = web.AppRunner(api.app(), access_log=None, handle_signals=False)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, self.options.host, self.options.port,
+                               reuse_address=True)
+            await site.start()
+            sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+            self.port = sockets[0].getsockname()[1] if sockets else self.options.port
+        if self.options.workers:
+            self._tasks.append(asyncio.create_task(self.engine.run_workers()))
+        if self.options.dev:
+            self._tasks.append(asyncio.create_task(self.discover_forever()))
+
+    async def stop(self, crash: bool = False) -> None:
+        for task in self._tasks[1:] if self.options.workers else self._tasks:
+            task.cancel()
+        if self.engine is not None:
+            if crash:
+                await self.engine.abort()
+            else:
+                await self.engine.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.runner is not None:
+            await self.runner.cleanup()
+        if self.engine is not None:
+            await self.engine.pool.close()
+
+    async def discover_forever(self) -> None:
+        """Dev mode: find the app, create/refresh its workspace; quietly retry until it is up."""
+        assert self.engine is not None
+        url = self.options.dev_app_url
+        self.say(f"dev mode: looking for your app at {url}")
+        known: Any = None
+        while True:
+            try:
+                found = await self.discover_once()
+                if found is not None and found != known:
+                    workspace_id, count = found
+                    self.say(f"dev app found at {url}: workspace {workspace_id}, "
+                             f"{count} function(s)")
+                    known = found
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - keep looking, never crash the engine
+                log.debug("discovery failed: %s", error)
+            await asyncio.sleep(self.options.discovery_interval_s if known is None else 10)
+
+    async def discover_once(self) -> tuple[str, int] | None:
+        assert self.engine is not None
+        url = self.options.dev_app_url
+        manifest = await self.engine.fetch_manifest(url, [], discovery=True)
+        if manifest is None or not isinstance(manifest.get("signingKey"), str):
+            return None
+        functions = manifest.get("functions", [])
+        if not isinstance(functions, list):
+            return None
+        valid = []
+        for i, definition in enumerate(functions):
+            try:
+                valid.append(validate_definition(definition, f"/functions/{i}"))
+            except Invalid as error:
+                self.say(f"dev app: function definition refused at {error.path}: "
+                         f"{error.message}")
+        app_id = manifest.get("appId") if isinstance(manifest.get("appId"), str) else "dev"
+        name = manifest.get("appName") if isinstance(manifest.get("appName"), str) else app_id
+        caps = [c for c in manifest.get("capabilities", []) if isinstance(c, str)]
+        max_bytes = manifest.get("maxRequestBytes")
+        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1024:
+            max_bytes = 1_048_576
+        now = self.clock()
+        async with self.engine.pool.connection() as conn, conn.transaction():
+            await conn.execute(self.engine.q("workspace_upsert_dev"), {
+                "id": app_id, "name": name, "app_url": url, "key": manifest["signingKey"],
+                "capabilities": Jsonb(caps), "max_request_bytes": max_bytes,
+                "sdk_version": manifest.get("sdkVersion")
+                if isinstance(manifest.get("sdkVersion"), str) else None, "now": now})
+            await store_functions(self.engine, conn, app_id, valid, now)
+        return app_id, len(valid)

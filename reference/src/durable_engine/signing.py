@@ -1,0 +1,53 @@
+"""HMAC-SHA256 signatures for every hop (protocol v1, and v2 per decision 0001)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import string
+from collections.abc import Mapping, Sequence
+
+V2_WINDOW_MS = 300_000
+
+
+def sign(key: str, message: bytes) -> str:
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign_v2(key: str, timestamp: str, body: bytes) -> str:
+    return sign(key, timestamp.encode() + b"." + body)
+
+
+def well_formed(signature: str) -> bool:
+    return len(signature) == 64 and all(c in string.hexdigits for c in signature)
+
+
+def matches_any(keys: Sequence[str], message: bytes, signature: str) -> bool:
+    if not well_formed(signature):
+        return False
+    signature = signature.lower()
+    # Compare against every key, even after a match, so timing does not reveal which key.
+    results = [hmac.compare_digest(sign(key, message), signature) for key in keys]
+    return any(results)
+
+
+def verify_api_request(
+    keys: Sequence[str], headers: Mapping[str, str], body: bytes, now_ms: int
+) -> str | None:
+    """Verify an app→engine call. Returns None when valid, else the reason."""
+    v2 = headers.get("X-Durable-Signature-V2")
+    timestamp = headers.get("X-Durable-Timestamp")
+    if v2 is not None and timestamp is not None:
+        if not timestamp.isdigit():
+            return "X-Durable-Timestamp is not unix milliseconds"
+        if abs(now_ms - int(timestamp)) > V2_WINDOW_MS:
+            return "X-Durable-Timestamp is outside the 300000 ms window"
+        if not matches_any(keys, timestamp.encode() + b"." + body, v2):
+            return "invalid X-Durable-Signature-V2"
+        return None
+    v1 = headers.get("X-Durable-Signature")
+    if v1 is None:
+        return "missing X-Durable-Signature"
+    if not matches_any(keys, body, v1):
+        return "invalid X-Durable-Signature"
+    return None

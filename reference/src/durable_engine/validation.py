@@ -1,0 +1,302 @@
+"""Request and answer validation.
+
+The spec's JSON Schemas (spec/schemas) are authoritative when present: they are loaded from
+DURABLE_SPEC_DIR or the repository's spec/ directory. The hand-written checks below give the
+same verdicts with a precise JSON Pointer, and are used when a schema is not available.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+DURATION_OPS = {"step", "error", "sendEvent", "sleep", "wait", "done"}
+ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+class Invalid(Exception):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def spec_dir() -> Path | None:
+    configured = os.environ.get("DURABLE_SPEC_DIR")
+    if configured:
+        return Path(configured)
+    candidate = Path(__file__).resolve().parents[3] / "spec"
+    return candidate if candidate.is_dir() else None
+
+
+_schema_cache: dict[str, Any] = {}
+
+
+def _schema_validator(name: str) -> Any | None:
+    """A jsonschema validator for spec/schemas/<name>.schema.json, or None when absent."""
+    if name in _schema_cache:
+        return _schema_cache[name]
+    validator = None
+    base = spec_dir()
+    if base is not None:
+        path = base / "schemas" / f"{name}.schema.json"
+        if path.is_file():
+            try:
+                from jsonschema import Draft202012Validator
+                from referencing import Registry, Resource
+
+                resources = []
+                for other in (base / "schemas").rglob("*.json"):
+                    document = json.loads(other.read_text())
+                    resource = Resource.from_contents(document)
+                    resources.append((other.resolve().as_uri(), resource))
+                    if "$id" in document:
+                        resources.append((document["$id"], resource))
+                registry = Registry().with_resources(resources)
+                schema = json.loads(path.read_text())
+                validator = Draft202012Validator(schema, registry=registry)
+            except Exception:  # noqa: BLE001 - a schema still being written must not break us
+                validator = None
+    _schema_cache[name] = validator
+    return validator
+
+
+def validate_schema(name: str, value: Any) -> None:
+    validator = _schema_validator(name)
+    if validator is None:
+        return
+    error = next(iter(sorted(validator.iter_errors(value), key=lambda e: list(e.path))), None)
+    if error is not None:
+        pointer = "".join(f"/{str(p).replace('~', '~0').replace('/', '~1')}" for p in error.path)
+        raise Invalid(pointer, error.message)
+
+
+# ---- hand-written checks -------------------------------------------------------------------
+
+
+def _obj(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Invalid(path, "must be an object")
+    return value
+
+
+def _str(value: Any, path: str, lo: int = 1, hi: int = 200) -> str:
+    if not isinstance(value, str) or not lo <= len(value) <= hi:
+        raise Invalid(path, f"must be a string of {lo}-{hi} characters")
+    return value
+
+
+def _int(value: Any, path: str, lo: int | None = None, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(path, "must be an integer")
+    if lo is not None and value < lo or hi is not None and value > hi:
+        raise Invalid(path, f"must be between {lo} and {hi}")
+    return value
+
+
+def _only(value: dict[str, Any], path: str, allowed: set[str]) -> None:
+    for key in value:
+        if key not in allowed:
+            raise Invalid(f"{path}/{key}", "is not an allowed field")
+
+
+def _require(value: dict[str, Any], path: str, fields: tuple[str, ...]) -> None:
+    for key in fields:
+        if key not in value:
+            raise Invalid(f"{path}/{key}", "is required")
+
+
+def _window(value: Any, path: str, fields: tuple[str, ...]) -> None:
+    rule = _obj(value, path)
+    _only(rule, path, {*fields, "key"})
+    _require(rule, path, fields)
+    for name in fields:
+        _int(rule[name], f"{path}/{name}", 1 if name != "periodMs" else 1)
+    if "key" in rule:
+        _str(rule["key"], f"{path}/key")
+
+
+def validate_definition(value: Any, path: str = "") -> dict[str, Any]:
+    d = _obj(value, path)
+    _only(d, path, {"id", "trigger", "priority", "enabled", "hasOnFailure", "version", "retries",
+                    "timeoutMs", "concurrency", "throttle", "rateLimit", "debounce", "batch"})
+    _require(d, path, ("id", "trigger"))
+    _str(d["id"], f"{path}/id")
+    trigger = _obj(d["trigger"], f"{path}/trigger")
+    if set(trigger) not in ({"event"}, {"cron"}):
+        raise Invalid(f"{path}/trigger", "must have exactly one of event or cron")
+    kind = next(iter(trigger))
+    _str(trigger[kind], f"{path}/trigger/{kind}")
+    if kind == "cron":
+        from .cron import parse_cron
+
+        try:
+            parse_cron(trigger["cron"])
+        except ValueError as error:
+            raise Invalid(f"{path}/trigger/cron", str(error)) from None
+    if "priority" in d:
+        _int(d["priority"], f"{path}/priority", -600, 600)
+    for flag in ("enabled", "hasOnFailure"):
+        if flag in d and not isinstance(d[flag], bool):
+            raise Invalid(f"{path}/{flag}", "must be a boolean")
+    if "version" in d:
+        _str(d["version"], f"{path}/version", 1, 100)
+    if "retries" in d:
+        _int(d["retries"], f"{path}/retries", 0, 20)
+    if "timeoutMs" in d:
+        _int(d["timeoutMs"], f"{path}/timeoutMs", 1)
+    if "concurrency" in d:
+        rules = d["concurrency"]
+        if isinstance(rules, list):
+            if not 1 <= len(rules) <= 10:
+                raise Invalid(f"{path}/concurrency", "must hold 1-10 rules")
+            for i, rule in enumerate(rules):
+                _window(rule, f"{path}/concurrency/{i}", ("limit",))
+        else:
+            _window(rules, f"{path}/concurrency", ("limit",))
+    if "throttle" in d:
+        _window(d["throttle"], f"{path}/throttle", ("limit", "periodMs"))
+    if "rateLimit" in d:
+        _window(d["rateLimit"], f"{path}/rateLimit", ("limit", "periodMs"))
+    if "debounce" in d:
+        _window(d["debounce"], f"{path}/debounce", ("periodMs",))
+    if "batch" in d:
+        _window(d["batch"], f"{path}/batch", ("maxSize", "timeoutMs"))
+    if "batch" in d:
+        for other in ("debounce", "throttle", "rateLimit"):
+            if other in d:
+                raise Invalid(f"{path}/{other}", "cannot be combined with batch")
+    if "debounce" in d:
+        for other in ("throttle", "rateLimit"):
+            if other in d:
+                raise Invalid(f"{path}/{other}", "cannot be combined with debounce")
+    return d
+
+
+def validate_event(value: Any, path: str) -> dict[str, Any]:
+    e = _obj(value, path)
+    _only(e, path, {"id", "name", "data", "ts"})
+    _require(e, path, ("name",))
+    if "id" in e:
+        _str(e["id"], f"{path}/id")
+    _str(e["name"], f"{path}/name")
+    if "ts" in e:
+        _int(e["ts"], f"{path}/ts", 0)
+    if len(json.dumps(e, separators=(",", ":")).encode()) > 262_144:
+        raise Invalid(path, "event exceeds 256 KiB")
+    return e
+
+
+def _events(value: Any, path: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not 1 <= len(value) <= 100:
+        raise Invalid(path, "must be an array of 1-100 events")
+    return [validate_event(e, f"{path}/{i}") for i, e in enumerate(value)]
+
+
+def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
+    """Validate an engine API body; endpoint is the path like '/e'."""
+    body = _obj(value, "")
+    if endpoint == "/fn/sync":
+        _only(body, "", {"sdkVersion", "functions", "capabilities", "maxRequestBytes"})
+        _require(body, "", ("functions",))
+        if "sdkVersion" in body:
+            _str(body["sdkVersion"], "/sdkVersion")
+        if not isinstance(body["functions"], list):
+            raise Invalid("/functions", "must be an array")
+        seen: set[str] = set()
+        for i, definition in enumerate(body["functions"]):
+            d = validate_definition(definition, f"/functions/{i}")
+            runtime = f"{d['id']}@{d['version']}" if d.get("version") else d["id"]
+            if runtime in seen:
+                raise Invalid(f"/functions/{i}/id", f"duplicate function {runtime}")
+            seen.add(runtime)
+        if "capabilities" in body and (
+            not isinstance(body["capabilities"], list)
+            or not all(isinstance(c, str) for c in body["capabilities"])
+        ):
+            raise Invalid("/capabilities", "must be an array of strings")
+        if "maxRequestBytes" in body:
+            _int(body["maxRequestBytes"], "/maxRequestBytes", 1024)
+    elif endpoint == "/e":
+        validate_event(body, "")
+    elif endpoint == "/e/bulk":
+        _only(body, "", {"events"})
+        _require(body, "", ("events",))
+        _events(body["events"], "/events")
+    elif endpoint == "/runs/search":
+        _only(body, "", {"functionId", "status", "cursor", "limit"})
+        if "functionId" in body:
+            _str(body["functionId"], "/functionId", 1, 301)
+        if "status" in body and body["status"] not in RUN_STATUSES:
+            raise Invalid("/status", f"must be one of {', '.join(RUN_STATUSES)}")
+        if "cursor" in body:
+            _str(body["cursor"], "/cursor", 1, 500)
+        if "limit" in body:
+            _int(body["limit"], "/limit", 1, 1000)
+    elif endpoint in ("/runs/get", "/runs/cancel"):
+        _only(body, "", {"runId"})
+        _require(body, "", ("runId",))
+        _str(body["runId"], "/runId")
+    elif endpoint == "/failures/search":
+        _only(body, "", {"limit", "cursor"})
+        if "limit" in body:
+            _int(body["limit"], "/limit", 1, 1000)
+    elif endpoint == "/failures/retry":
+        _only(body, "", {"deliveryId"})
+        _require(body, "", ("deliveryId",))
+        _str(body["deliveryId"], "/deliveryId")
+    elif endpoint == "/versions/status":
+        _only(body, "", {"functionId"})
+        _require(body, "", ("functionId",))
+        _str(body["functionId"], "/functionId")
+    elif endpoint == "/api/apps":
+        _only(body, "", {"name", "environment", "appUrl"})
+        _require(body, "", ("name", "appUrl"))
+        _str(body["name"], "/name")
+        if "environment" in body:
+            _str(body["environment"], "/environment", 1, 50)
+        url = _str(body["appUrl"], "/appUrl", 1, 2000)
+        if not url.startswith(("http://", "https://")):
+            raise Invalid("/appUrl", "must be an http(s) URL")
+    return body
+
+
+RUN_STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled",
+                "skipped")
+
+
+def validate_op(value: Any) -> dict[str, Any]:
+    """Validate one operation answered by an app."""
+    op = _obj(value, "")
+    kind = op.get("op")
+    if kind not in DURATION_OPS:
+        raise Invalid("/op", f"unknown op {kind!r}")
+    if kind == "step":
+        _require(op, "", ("id",))
+        _str(op["id"], "/id", 1, 500)
+    elif kind == "error":
+        _require(op, "", ("message",))
+        if op.get("id") is not None:
+            _str(op["id"], "/id", 1, 500)
+        if not isinstance(op["message"], str):
+            raise Invalid("/message", "must be a string")
+        if "retryable" in op and not isinstance(op["retryable"], bool):
+            raise Invalid("/retryable", "must be a boolean")
+    elif kind == "sendEvent":
+        _require(op, "", ("id", "events"))
+        _str(op["id"], "/id", 1, 500)
+        _events(op["events"], "/events")
+    elif kind in ("sleep", "wait"):
+        _require(op, "", ("id", "until"))
+        _str(op["id"], "/id", 1, 500)
+        if not isinstance(op["until"], str) or not ISO_UTC.match(op["until"]):
+            raise Invalid("/until", "must be an ISO-8601 UTC timestamp ending in Z")
+        if kind == "wait":
+            _require(op, "", ("event",))
+            _str(op["event"], "/event")
+            if op.get("match") is not None:
+                _obj(op["match"], "/match")
+    return op
