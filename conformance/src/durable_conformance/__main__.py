@@ -46,6 +46,7 @@ def run(target: str) -> int:
     except HarnessError as error:
         log(f"ERROR {error}")
         return 2
+    target = harness.target
     log(f"target {target} ({harness.kind}), harness protocol {HARNESS_PROTOCOL}")
     capabilities: list[str] = []
     if harness.kind == "engine":
@@ -64,11 +65,12 @@ def run(target: str) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "target": target, "kind": harness.kind, "harnessProtocol": HARNESS_PROTOCOL,
-        "capabilities": capabilities, "startedAt": started, "finishedAt": time.time(),
+        "capabilities": capabilities, "specDigest": spec.digest,
+        "startedAt": started, "finishedAt": time.time(),
         "results": [r.to_json() for r in results],
     }
     (folder / f"{target}.json").write_text(json.dumps(report, indent=2) + "\n")
-    matrix = build(folder, spec.requirement_ids)
+    matrix = build(folder, spec.requirement_ids, spec.digest)
     (folder / "matrix.json").write_text(json.dumps(matrix, indent=2) + "\n")
     (folder / "matrix.md").write_text(markdown(matrix))
 
@@ -126,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         return run(args.target)
     if args.command == "ids":
         return check_ids()
-    matrix = build(reports_dir(), Spec().requirement_ids)
+    spec = Spec()
+    matrix = build(reports_dir(), spec.requirement_ids, spec.digest)
     (reports_dir() / "matrix.json").write_text(json.dumps(matrix, indent=2) + "\n")
     text = markdown(matrix)
     (reports_dir() / "matrix.md").write_text(text)

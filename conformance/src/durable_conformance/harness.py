@@ -49,7 +49,11 @@ class Harness:
 
     @classmethod
     def load(cls, target: str) -> Harness:
+        """A target name (conformance/harnesses/<name>.json) or a harness file's path."""
         path = conformance_dir() / "harnesses" / f"{target}.json"
+        if target.endswith(".json"):
+            path = Path(target).resolve()
+            target = path.stem
         if not path.is_file():
             raise HarnessError(f"no harness file {path}")
         data = json.loads(path.read_text())

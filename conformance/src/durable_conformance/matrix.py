@@ -30,7 +30,8 @@ class Cell:
         return f"**{self.status.upper()}**: " + ", ".join(self.cases)[:160]
 
 
-def load_reports(folder: Path) -> dict[str, dict[str, Any]]:
+def load_reports(folder: Path, digest: str | None = None) -> dict[str, dict[str, Any]]:
+    """Stored reports made against the spec with this digest (others are stale)."""
     reports: dict[str, dict[str, Any]] = {}
     for path in sorted(folder.glob("*.json")):
         if path.name == "matrix.json":
@@ -40,7 +41,8 @@ def load_reports(folder: Path) -> dict[str, dict[str, Any]]:
         except ValueError:
             continue
         if isinstance(data, dict) and "target" in data and "results" in data:
-            reports[data["target"]] = data
+            if digest is None or data.get("specDigest") == digest:
+                reports[data["target"]] = data
     return reports
 
 
@@ -86,14 +88,15 @@ def cross_check(reports: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def build(folder: Path, requirement_text: dict[str, str]) -> dict[str, Any]:
-    reports = load_reports(folder)
+def build(folder: Path, requirement_text: dict[str, str], digest: str) -> dict[str, Any]:
+    reports = load_reports(folder, digest)
     targets = [t for t in (*SDK_TARGETS, "engine") if t in reports]
     targets += sorted(t for t in reports if t not in targets)
     table = {t: cells(reports[t]) for t in targets}
     cited = {r for t in targets for r in table[t]}
     requirement_ids = sorted(set(requirement_text) | cited, key=_id_key)
     matrix = {
+        "specDigest": digest,
         "targets": targets,
         "requirements": [
             {

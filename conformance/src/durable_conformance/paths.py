@@ -23,4 +23,5 @@ def conformance_dir() -> Path:
 
 
 def reports_dir() -> Path:
-    return conformance_dir() / "reports"
+    override = os.environ.get("DURABLE_CONFORMANCE_REPORTS")
+    return Path(override).resolve() if override else conformance_dir() / "reports"

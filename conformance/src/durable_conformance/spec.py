@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,9 +43,20 @@ class VectorCase:
 
     @property
     def capabilities(self) -> list[str]:
-        """Capabilities the case needs, when the vector says so."""
-        value = self.data.get("capabilities", self.data.get("capability", []))
-        return [value] if isinstance(value, str) else [str(v) for v in value]
+        """Capabilities the case needs: as the vector declares them, else as its content
+        shows (an occurrence-suffixed step id, a NON_DETERMINISTIC answer)."""
+        value = self.data.get("capabilities", self.data.get("capability"))
+        if value is not None:
+            return [value] if isinstance(value, str) else [str(v) for v in value]
+        needed: list[str] = []
+        expect = self.data.get("expect")
+        steps = (self.data.get("request") or {}).get("steps") or {}
+        ids = [*steps] + ([expect.get("id")] if isinstance(expect, dict) else [])
+        if any(isinstance(i, str) and "#" in i for i in ids):
+            needed.append("step-occurrences")
+        if isinstance(expect, dict) and expect.get("code") == "NON_DETERMINISTIC":
+            needed.append("strict-replay")
+        return needed
 
 
 @dataclass
@@ -52,7 +65,9 @@ class Spec:
 
     @property
     def spec_dir(self) -> Path:
-        return self.root / "spec"
+        # $DURABLE_CONFORMANCE_SPEC points at another spec/ folder (a branch, a fixture).
+        override = os.environ.get("DURABLE_CONFORMANCE_SPEC")
+        return Path(override).resolve() if override else self.root / "spec"
 
     def vectors(self, area: str) -> list[VectorCase]:
         cases: list[VectorCase] = []
@@ -62,6 +77,17 @@ class Spec:
             for case in document.get("cases", []):
                 cases.append(VectorCase(area, path.name, case))
         return cases
+
+    @cached_property
+    def digest(self) -> str:
+        """Fingerprint of the vectors and schemas: reports of another spec are not mixed."""
+        sha = hashlib.sha256()
+        for folder in ("vectors", "schemas"):
+            base = self.spec_dir / folder
+            for path in sorted(base.rglob("*.json")) if base.is_dir() else []:
+                sha.update(path.relative_to(self.spec_dir).as_posix().encode())
+                sha.update(path.read_bytes())
+        return sha.hexdigest()[:16]
 
     @cached_property
     def _schemas(self) -> dict[str, dict[str, Any]]:
