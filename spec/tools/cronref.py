@@ -7,7 +7,7 @@ forward) is skipped, an ambiguous one (fall back) maps to its first occurrence (
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
@@ -110,7 +110,20 @@ class Cron:
             raise CronError("the expression never fires")
 
     def _any_day_possible(self) -> bool:
-        month_days = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
+        month_days = {
+            1: 31,
+            2: 29,
+            3: 31,
+            4: 30,
+            5: 31,
+            6: 30,
+            7: 31,
+            8: 31,
+            9: 30,
+            10: 31,
+            11: 30,
+            12: 31,
+        }
         if not self.dom_star and self.dow_star:
             return any(d <= month_days[m] for m in self.months for d in self.doms)
         return True
@@ -125,7 +138,7 @@ class Cron:
         return dom_ok or dow_ok  # both restricted: either matches (Vixie cron)
 
     def next_after(self, after: datetime, count: int) -> list[datetime]:
-        after = after.astimezone(timezone.utc)
+        after = after.astimezone(UTC)
         local_day = after.astimezone(self.zone).date() - timedelta(days=1)
         result: list[datetime] = []
         for _ in range(366 * 8):
@@ -133,7 +146,9 @@ class Cron:
                 for hour in self.hours:
                     for minute in self.minutes:
                         for second in self.seconds:
-                            wall = datetime(local_day.year, local_day.month, local_day.day, hour, minute, second)
+                            wall = datetime(
+                                local_day.year, local_day.month, local_day.day, hour, minute, second
+                            )
                             instant = _to_utc(wall, self.zone)
                             if instant is None or instant <= after:
                                 continue
@@ -149,11 +164,13 @@ class Cron:
 def _to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
     """First occurrence of a local wall time, or None when it does not exist."""
     first = wall.replace(tzinfo=zone, fold=0)
-    instant = first.astimezone(timezone.utc)
+    instant = first.astimezone(UTC)
     if instant.astimezone(zone).replace(tzinfo=None) != wall:
         return None
     return instant
 
 
 def iso(instant: datetime) -> str:
-    return instant.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +53,20 @@ INVOKE_BODY = compact(
     }
 )
 RESPONSE_BODY = compact(
-    {"op": "done", "data": {"event": {"id": "evt-sig-0001", "name": "conf.echo", "data": {"n": 1}, "ts": NOW - 1000}}}
+    {
+        "op": "done",
+        "data": {
+            "event": {"id": "evt-sig-0001", "name": "conf.echo", "data": {"n": 1}, "ts": NOW - 1000}
+        },
+    }
 )
 UNICODE_RESPONSE_BODY = compact(
-    {"op": "done", "data": {"event": {"id": "evt-sig-0002", "name": "conf.echo", "data": {"city": "Zürich ✓"}}}}
+    {
+        "op": "done",
+        "data": {
+            "event": {"id": "evt-sig-0002", "name": "conf.echo", "data": {"city": "Zürich ✓"}}
+        },
+    }
 )
 API_BODY = compact({"id": "evt-api-0001", "name": "conf.serial", "data": {"tenantId": "t1"}})
 
@@ -105,161 +115,614 @@ def signatures() -> None:
     app_h = "X-Durable-App".lower()
 
     # invoke (engine -> app POST), v1
-    cases.append(sig_case("sig-invoke-valid", "v1 invoke signed over the raw body", "invoke", ["SIG-1", "SIG-4"],
-                          keys=[KEY], signing_key=KEY, body=INVOKE_BODY, headers={s: good}, valid=True,
-                          expected={s: good}))
+    cases.append(
+        sig_case(
+            "sig-invoke-valid",
+            "v1 invoke signed over the raw body",
+            "invoke",
+            ["SIG-1", "SIG-4"],
+            keys=[KEY],
+            signing_key=KEY,
+            body=INVOKE_BODY,
+            headers={s: good},
+            valid=True,
+            expected={s: good},
+        )
+    )
     tampered = INVOKE_BODY.replace('"n":1', '"n":2')
-    cases.append(sig_case("sig-invoke-tampered-body", "body changed after signing", "invoke", ["SIG-4"],
-                          keys=[KEY], body=tampered, headers={s: good}, valid=False))
-    cases.append(sig_case("sig-invoke-wrong-key", "signed with another workspace's key", "invoke", ["SIG-4"],
-                          keys=[KEY], body=INVOKE_BODY, headers={s: mac(WRONG_KEY, INVOKE_BODY)}, valid=False))
-    cases.append(sig_case("sig-invoke-missing", "no signature header", "invoke", ["SIG-2", "SIG-4"],
-                          keys=[KEY], body=INVOKE_BODY, headers={}, valid=False))
-    cases.append(sig_case("sig-invoke-short", "63 hex characters", "invoke", ["SIG-2"],
-                          keys=[KEY], body=INVOKE_BODY, headers={s: good[:63]}, valid=False))
-    cases.append(sig_case("sig-invoke-long", "65 hex characters (valid MAC plus one)", "invoke", ["SIG-2"],
-                          keys=[KEY], body=INVOKE_BODY, headers={s: good + "0"}, valid=False))
-    cases.append(sig_case("sig-invoke-non-hex", "64 characters that are not hex", "invoke", ["SIG-2"],
-                          keys=[KEY], body=INVOKE_BODY, headers={s: "z" * 64}, valid=False))
-    cases.append(sig_case("sig-invoke-uppercase", "the right MAC in uppercase hex", "invoke", ["SIG-1", "SIG-2"],
-                          keys=[KEY], body=INVOKE_BODY, headers={s: good.upper()}, valid=False))
-    cases.append(sig_case("sig-invoke-timestamp-ignored", "a v1 app ignores an X-Durable-Timestamp on POST",
-                          "invoke", ["SIG-4", "SIG-13"], keys=[KEY], signing_key=KEY, body=INVOKE_BODY,
-                          headers={s: good, ts_h: str(NOW - 3_600_000)}, valid=True, expected={s: good}))
+    cases.append(
+        sig_case(
+            "sig-invoke-tampered-body",
+            "body changed after signing",
+            "invoke",
+            ["SIG-4"],
+            keys=[KEY],
+            body=tampered,
+            headers={s: good},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-wrong-key",
+            "signed with another workspace's key",
+            "invoke",
+            ["SIG-4"],
+            keys=[KEY],
+            body=INVOKE_BODY,
+            headers={s: mac(WRONG_KEY, INVOKE_BODY)},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-missing",
+            "no signature header",
+            "invoke",
+            ["SIG-2", "SIG-4"],
+            keys=[KEY],
+            body=INVOKE_BODY,
+            headers={},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-short",
+            "63 hex characters",
+            "invoke",
+            ["SIG-2"],
+            keys=[KEY],
+            body=INVOKE_BODY,
+            headers={s: good[:63]},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-long",
+            "65 hex characters (valid MAC plus one)",
+            "invoke",
+            ["SIG-2"],
+            keys=[KEY],
+            body=INVOKE_BODY,
+            headers={s: good + "0"},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-non-hex",
+            "64 characters that are not hex",
+            "invoke",
+            ["SIG-2"],
+            keys=[KEY],
+            body=INVOKE_BODY,
+            headers={s: "z" * 64},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-uppercase",
+            "the right MAC in uppercase hex",
+            "invoke",
+            ["SIG-1", "SIG-2"],
+            keys=[KEY],
+            body=INVOKE_BODY,
+            headers={s: good.upper()},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-timestamp-ignored",
+            "a v1 app ignores an X-Durable-Timestamp on POST",
+            "invoke",
+            ["SIG-4", "SIG-13"],
+            keys=[KEY],
+            signing_key=KEY,
+            body=INVOKE_BODY,
+            headers={s: good, ts_h: str(NOW - 3_600_000)},
+            valid=True,
+            expected={s: good},
+        )
+    )
 
     # manifest (engine -> app GET)
     ts = str(NOW - 1000)
-    cases.append(sig_case("sig-manifest-valid", "GET signed over the timestamp string", "manifest", ["SIG-5"],
-                          keys=[KEY], signing_key=KEY, body="", timestamp=ts,
-                          headers={ts_h: ts, s: mac(KEY, ts)}, valid=True, expected={s: mac(KEY, ts)}))
+    cases.append(
+        sig_case(
+            "sig-manifest-valid",
+            "GET signed over the timestamp string",
+            "manifest",
+            ["SIG-5"],
+            keys=[KEY],
+            signing_key=KEY,
+            body="",
+            timestamp=ts,
+            headers={ts_h: ts, s: mac(KEY, ts)},
+            valid=True,
+            expected={s: mac(KEY, ts)},
+        )
+    )
     edge = str(NOW - 300_000)
-    cases.append(sig_case("sig-manifest-window-edge", "timestamp exactly 300000 ms old is accepted", "manifest",
-                          ["SIG-5", "LIMIT-1"], keys=[KEY], signing_key=KEY, body="", timestamp=edge,
-                          headers={ts_h: edge, s: mac(KEY, edge)}, valid=True, expected={s: mac(KEY, edge)}))
+    cases.append(
+        sig_case(
+            "sig-manifest-window-edge",
+            "timestamp exactly 300000 ms old is accepted",
+            "manifest",
+            ["SIG-5", "LIMIT-1"],
+            keys=[KEY],
+            signing_key=KEY,
+            body="",
+            timestamp=edge,
+            headers={ts_h: edge, s: mac(KEY, edge)},
+            valid=True,
+            expected={s: mac(KEY, edge)},
+        )
+    )
     future = str(NOW + 299_000)
-    cases.append(sig_case("sig-manifest-future", "timestamp 299 s in the future is accepted", "manifest",
-                          ["SIG-5"], keys=[KEY], signing_key=KEY, body="", timestamp=future,
-                          headers={ts_h: future, s: mac(KEY, future)}, valid=True, expected={s: mac(KEY, future)}))
+    cases.append(
+        sig_case(
+            "sig-manifest-future",
+            "timestamp 299 s in the future is accepted",
+            "manifest",
+            ["SIG-5"],
+            keys=[KEY],
+            signing_key=KEY,
+            body="",
+            timestamp=future,
+            headers={ts_h: future, s: mac(KEY, future)},
+            valid=True,
+            expected={s: mac(KEY, future)},
+        )
+    )
     stale = str(NOW - 300_001)
-    cases.append(sig_case("sig-manifest-stale", "timestamp 300001 ms old", "manifest", ["SIG-5", "LIMIT-1"],
-                          keys=[KEY], body="", timestamp=stale, headers={ts_h: stale, s: mac(KEY, stale)},
-                          valid=False))
+    cases.append(
+        sig_case(
+            "sig-manifest-stale",
+            "timestamp 300001 ms old",
+            "manifest",
+            ["SIG-5", "LIMIT-1"],
+            keys=[KEY],
+            body="",
+            timestamp=stale,
+            headers={ts_h: stale, s: mac(KEY, stale)},
+            valid=False,
+        )
+    )
     far = str(NOW + 300_001)
-    cases.append(sig_case("sig-manifest-future-stale", "timestamp 300001 ms in the future", "manifest", ["SIG-5"],
-                          keys=[KEY], body="", timestamp=far, headers={ts_h: far, s: mac(KEY, far)}, valid=False))
-    cases.append(sig_case("sig-manifest-no-timestamp", "signature without a timestamp header", "manifest",
-                          ["SIG-5", "SIG-6"], keys=[KEY], body="", headers={s: mac(KEY, "")}, valid=False))
-    cases.append(sig_case("sig-manifest-bad-timestamp", "timestamp that is not a decimal integer", "manifest",
-                          ["SIG-6"], keys=[KEY], body="", timestamp="yesterday",
-                          headers={ts_h: "yesterday", s: mac(KEY, "yesterday")}, valid=False))
-    cases.append(sig_case("sig-manifest-seconds", "timestamp in seconds, not milliseconds", "manifest",
-                          ["SIG-5", "SIG-6"], keys=[KEY], body="", timestamp=str(NOW // 1000),
-                          headers={ts_h: str(NOW // 1000), s: mac(KEY, str(NOW // 1000))}, valid=False))
-    cases.append(sig_case("sig-manifest-tampered-timestamp", "timestamp changed after signing", "manifest",
-                          ["SIG-5"], keys=[KEY], body="", timestamp=str(NOW),
-                          headers={ts_h: str(NOW), s: mac(KEY, ts)}, valid=False))
+    cases.append(
+        sig_case(
+            "sig-manifest-future-stale",
+            "timestamp 300001 ms in the future",
+            "manifest",
+            ["SIG-5"],
+            keys=[KEY],
+            body="",
+            timestamp=far,
+            headers={ts_h: far, s: mac(KEY, far)},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-manifest-no-timestamp",
+            "signature without a timestamp header",
+            "manifest",
+            ["SIG-5", "SIG-6"],
+            keys=[KEY],
+            body="",
+            headers={s: mac(KEY, "")},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-manifest-bad-timestamp",
+            "timestamp that is not a decimal integer",
+            "manifest",
+            ["SIG-6"],
+            keys=[KEY],
+            body="",
+            timestamp="yesterday",
+            headers={ts_h: "yesterday", s: mac(KEY, "yesterday")},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-manifest-seconds",
+            "timestamp in seconds, not milliseconds",
+            "manifest",
+            ["SIG-5", "SIG-6"],
+            keys=[KEY],
+            body="",
+            timestamp=str(NOW // 1000),
+            headers={ts_h: str(NOW // 1000), s: mac(KEY, str(NOW // 1000))},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-manifest-tampered-timestamp",
+            "timestamp changed after signing",
+            "manifest",
+            ["SIG-5"],
+            keys=[KEY],
+            body="",
+            timestamp=str(NOW),
+            headers={ts_h: str(NOW), s: mac(KEY, ts)},
+            valid=False,
+        )
+    )
 
     # response (app -> engine answer)
     rs = mac(KEY, RESPONSE_BODY)
-    cases.append(sig_case("sig-response-valid", "answer signed over its raw body", "response", ["SIG-7"],
-                          keys=[KEY], signing_key=KEY, body=RESPONSE_BODY, headers={s: rs}, valid=True,
-                          expected={s: rs}))
+    cases.append(
+        sig_case(
+            "sig-response-valid",
+            "answer signed over its raw body",
+            "response",
+            ["SIG-7"],
+            keys=[KEY],
+            signing_key=KEY,
+            body=RESPONSE_BODY,
+            headers={s: rs},
+            valid=True,
+            expected={s: rs},
+        )
+    )
     us = mac(KEY, UNICODE_RESPONSE_BODY)
-    cases.append(sig_case("sig-response-utf8", "non-ASCII text is signed as its UTF-8 bytes, unescaped",
-                          "response", ["SIG-1", "SIG-7", "OP-1"], keys=[KEY], signing_key=KEY,
-                          body=UNICODE_RESPONSE_BODY, headers={s: us}, valid=True, expected={s: us}))
-    cases.append(sig_case("sig-response-tampered", "answer changed after signing", "response", ["SIG-7"],
-                          keys=[KEY], body=RESPONSE_BODY.replace('"n":1', '"n":3'), headers={s: rs}, valid=False))
-    cases.append(sig_case("sig-response-missing", "unsigned answer", "response", ["SIG-7", "SIG-2"],
-                          keys=[KEY], body=RESPONSE_BODY, headers={}, valid=False))
+    cases.append(
+        sig_case(
+            "sig-response-utf8",
+            "non-ASCII text is signed as its UTF-8 bytes, unescaped",
+            "response",
+            ["SIG-1", "SIG-7", "OP-1"],
+            keys=[KEY],
+            signing_key=KEY,
+            body=UNICODE_RESPONSE_BODY,
+            headers={s: us},
+            valid=True,
+            expected={s: us},
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-response-tampered",
+            "answer changed after signing",
+            "response",
+            ["SIG-7"],
+            keys=[KEY],
+            body=RESPONSE_BODY.replace('"n":1', '"n":3'),
+            headers={s: rs},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-response-missing",
+            "unsigned answer",
+            "response",
+            ["SIG-7", "SIG-2"],
+            keys=[KEY],
+            body=RESPONSE_BODY,
+            headers={},
+            valid=False,
+        )
+    )
 
     # api (app -> engine API)
     a = mac(KEY, API_BODY)
-    cases.append(sig_case("sig-api-valid", "API call signed over its raw body", "api", ["SIG-8"],
-                          keys=[KEY], signing_key=KEY, body=API_BODY, headers={app_h: "app-0001", s: a},
-                          valid=True, expected={s: a}))
-    cases.append(sig_case("sig-api-tampered", "API body changed after signing", "api", ["SIG-8"],
-                          keys=[KEY], body=API_BODY.replace("t1", "t2"), headers={app_h: "app-0001", s: a},
-                          valid=False))
-    cases.append(sig_case("sig-api-missing-app", "no X-Durable-App header", "api", ["SIG-8"],
-                          keys=[KEY], body=API_BODY, headers={s: a}, valid=False))
-    cases.append(sig_case("sig-api-short", "32 hex characters", "api", ["SIG-2", "SIG-8"],
-                          keys=[KEY], body=API_BODY, headers={app_h: "app-0001", s: a[:32]}, valid=False))
+    cases.append(
+        sig_case(
+            "sig-api-valid",
+            "API call signed over its raw body",
+            "api",
+            ["SIG-8"],
+            keys=[KEY],
+            signing_key=KEY,
+            body=API_BODY,
+            headers={app_h: "app-0001", s: a},
+            valid=True,
+            expected={s: a},
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-api-tampered",
+            "API body changed after signing",
+            "api",
+            ["SIG-8"],
+            keys=[KEY],
+            body=API_BODY.replace("t1", "t2"),
+            headers={app_h: "app-0001", s: a},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-api-missing-app",
+            "no X-Durable-App header",
+            "api",
+            ["SIG-8"],
+            keys=[KEY],
+            body=API_BODY,
+            headers={s: a},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-api-short",
+            "32 hex characters",
+            "api",
+            ["SIG-2", "SIG-8"],
+            keys=[KEY],
+            body=API_BODY,
+            headers={app_h: "app-0001", s: a[:32]},
+            valid=False,
+        )
+    )
 
     # v2: timestamped signatures
     t = str(NOW - 2000)
     i2 = mac(KEY, t + "." + INVOKE_BODY)
     cap_ts = ["timestamped-signatures"]
-    cases.append(sig_case("sig-invoke-v2-valid", "timestamped invoke: both headers", "invoke-v2",
-                          ["SIG-9", "SIG-13"], keys=[KEY], signing_key=KEY, body=INVOKE_BODY, timestamp=t,
-                          headers={s: good, ts_h: t, v2: i2}, valid=True, expected={s: good, v2: i2},
-                          capabilities=cap_ts))
-    cases.append(sig_case("sig-invoke-v2-missing", "app with the capability gets only the v1 header",
-                          "invoke-v2", ["SIG-9"], keys=[KEY], body=INVOKE_BODY, headers={s: good}, valid=False,
-                          capabilities=cap_ts))
+    cases.append(
+        sig_case(
+            "sig-invoke-v2-valid",
+            "timestamped invoke: both headers",
+            "invoke-v2",
+            ["SIG-9", "SIG-13"],
+            keys=[KEY],
+            signing_key=KEY,
+            body=INVOKE_BODY,
+            timestamp=t,
+            headers={s: good, ts_h: t, v2: i2},
+            valid=True,
+            expected={s: good, v2: i2},
+            capabilities=cap_ts,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-v2-missing",
+            "app with the capability gets only the v1 header",
+            "invoke-v2",
+            ["SIG-9"],
+            keys=[KEY],
+            body=INVOKE_BODY,
+            headers={s: good},
+            valid=False,
+            capabilities=cap_ts,
+        )
+    )
     old = str(NOW - 300_001)
-    cases.append(sig_case("sig-invoke-v2-stale", "a captured request replayed 300001 ms later", "invoke-v2",
-                          ["SIG-9", "LIMIT-1"], keys=[KEY], body=INVOKE_BODY, timestamp=old,
-                          headers={s: good, ts_h: old, v2: mac(KEY, old + "." + INVOKE_BODY)}, valid=False,
-                          capabilities=cap_ts))
-    cases.append(sig_case("sig-invoke-v2-tampered-timestamp", "timestamp refreshed without re-signing",
-                          "invoke-v2", ["SIG-9"], keys=[KEY], body=INVOKE_BODY, timestamp=str(NOW),
-                          headers={s: good, ts_h: str(NOW), v2: i2}, valid=False, capabilities=cap_ts))
-    cases.append(sig_case("sig-invoke-v2-tampered-body", "body changed, v1 header recomputed by the attacker "
-                          "cannot happen; both MACs are checked", "invoke-v2", ["SIG-9"], keys=[KEY],
-                          body=tampered, timestamp=t, headers={s: good, ts_h: t, v2: i2}, valid=False,
-                          capabilities=cap_ts))
-    cases.append(sig_case("sig-invoke-v2-non-hex", "V2 header of 64 non-hex characters", "invoke-v2",
-                          ["SIG-2", "SIG-9"], keys=[KEY], body=INVOKE_BODY, timestamp=t,
-                          headers={s: good, ts_h: t, v2: "g" * 64}, valid=False, capabilities=cap_ts))
+    cases.append(
+        sig_case(
+            "sig-invoke-v2-stale",
+            "a captured request replayed 300001 ms later",
+            "invoke-v2",
+            ["SIG-9", "LIMIT-1"],
+            keys=[KEY],
+            body=INVOKE_BODY,
+            timestamp=old,
+            headers={s: good, ts_h: old, v2: mac(KEY, old + "." + INVOKE_BODY)},
+            valid=False,
+            capabilities=cap_ts,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-v2-tampered-timestamp",
+            "timestamp refreshed without re-signing",
+            "invoke-v2",
+            ["SIG-9"],
+            keys=[KEY],
+            body=INVOKE_BODY,
+            timestamp=str(NOW),
+            headers={s: good, ts_h: str(NOW), v2: i2},
+            valid=False,
+            capabilities=cap_ts,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-v2-tampered-body",
+            "body changed, v1 header recomputed by the attacker "
+            "cannot happen; both MACs are checked",
+            "invoke-v2",
+            ["SIG-9"],
+            keys=[KEY],
+            body=tampered,
+            timestamp=t,
+            headers={s: good, ts_h: t, v2: i2},
+            valid=False,
+            capabilities=cap_ts,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-invoke-v2-non-hex",
+            "V2 header of 64 non-hex characters",
+            "invoke-v2",
+            ["SIG-2", "SIG-9"],
+            keys=[KEY],
+            body=INVOKE_BODY,
+            timestamp=t,
+            headers={s: good, ts_h: t, v2: "g" * 64},
+            valid=False,
+            capabilities=cap_ts,
+        )
+    )
     r2 = mac(KEY, t + "." + RESPONSE_BODY)
-    cases.append(sig_case("sig-response-v2-valid", "answer bound to the request timestamp", "response-v2",
-                          ["SIG-10"], keys=[KEY], signing_key=KEY, body=RESPONSE_BODY, request_timestamp=t,
-                          headers={s: rs, v2: r2}, valid=True, expected={s: rs, v2: r2}, capabilities=cap_ts))
-    cases.append(sig_case("sig-response-v2-other-request", "answer signed for another request's timestamp",
-                          "response-v2", ["SIG-10"], keys=[KEY], body=RESPONSE_BODY, request_timestamp=t,
-                          headers={s: rs, v2: mac(KEY, str(NOW - 9000) + "." + RESPONSE_BODY)}, valid=False,
-                          capabilities=cap_ts))
+    cases.append(
+        sig_case(
+            "sig-response-v2-valid",
+            "answer bound to the request timestamp",
+            "response-v2",
+            ["SIG-10"],
+            keys=[KEY],
+            signing_key=KEY,
+            body=RESPONSE_BODY,
+            request_timestamp=t,
+            headers={s: rs, v2: r2},
+            valid=True,
+            expected={s: rs, v2: r2},
+            capabilities=cap_ts,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-response-v2-other-request",
+            "answer signed for another request's timestamp",
+            "response-v2",
+            ["SIG-10"],
+            keys=[KEY],
+            body=RESPONSE_BODY,
+            request_timestamp=t,
+            headers={s: rs, v2: mac(KEY, str(NOW - 9000) + "." + RESPONSE_BODY)},
+            valid=False,
+            capabilities=cap_ts,
+        )
+    )
     a2 = mac(KEY, t + "." + API_BODY)
-    cases.append(sig_case("sig-api-v2-valid", "API call with timestamp; the v1 header is ignored", "api-v2",
-                          ["SIG-11"], keys=[KEY], signing_key=KEY, body=API_BODY, timestamp=t,
-                          headers={app_h: "app-0001", ts_h: t, v2: a2}, valid=True, expected={v2: a2},
-                          capabilities=cap_ts))
-    cases.append(sig_case("sig-api-v2-stale", "API call 400 s old", "api-v2", ["SIG-11"], keys=[KEY],
-                          body=API_BODY, timestamp=str(NOW - 400_000),
-                          headers={app_h: "app-0001", ts_h: str(NOW - 400_000), s: a,
-                                   v2: mac(KEY, str(NOW - 400_000) + "." + API_BODY)}, valid=False,
-                          capabilities=cap_ts))
+    cases.append(
+        sig_case(
+            "sig-api-v2-valid",
+            "API call with timestamp; the v1 header is ignored",
+            "api-v2",
+            ["SIG-11"],
+            keys=[KEY],
+            signing_key=KEY,
+            body=API_BODY,
+            timestamp=t,
+            headers={app_h: "app-0001", ts_h: t, v2: a2},
+            valid=True,
+            expected={v2: a2},
+            capabilities=cap_ts,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-api-v2-stale",
+            "API call 400 s old",
+            "api-v2",
+            ["SIG-11"],
+            keys=[KEY],
+            body=API_BODY,
+            timestamp=str(NOW - 400_000),
+            headers={
+                app_h: "app-0001",
+                ts_h: str(NOW - 400_000),
+                s: a,
+                v2: mac(KEY, str(NOW - 400_000) + "." + API_BODY),
+            },
+            valid=False,
+            capabilities=cap_ts,
+        )
+    )
 
     # rotation
     cap_rot = ["key-rotation"]
     old_sig = mac(OLD_KEY, INVOKE_BODY)
     new_sig = mac(NEW_KEY, INVOKE_BODY)
-    cases.append(sig_case("sig-rotation-old-key", "during rotation the older key verifies", "invoke",
-                          ["KEY-1", "KEY-2"], keys=[NEW_KEY, OLD_KEY], signing_key=OLD_KEY, body=INVOKE_BODY,
-                          headers={s: old_sig}, valid=True, expected={s: old_sig}, capabilities=cap_rot))
-    cases.append(sig_case("sig-rotation-new-key", "during rotation the newer key verifies", "invoke",
-                          ["KEY-2"], keys=[NEW_KEY, OLD_KEY], signing_key=NEW_KEY, body=INVOKE_BODY,
-                          headers={s: new_sig}, valid=True, expected={s: new_sig}, capabilities=cap_rot))
-    cases.append(sig_case("sig-rotation-third-key", "a key outside the pair is refused", "invoke",
-                          ["KEY-2"], keys=[NEW_KEY, OLD_KEY], body=INVOKE_BODY,
-                          headers={s: mac(WRONG_KEY, INVOKE_BODY)}, valid=False, capabilities=cap_rot))
-    cases.append(sig_case("sig-rotation-retired", "after retire the old key is refused", "api",
-                          ["KEY-5"], keys=[NEW_KEY], body=API_BODY,
-                          headers={app_h: "app-0001", s: mac(OLD_KEY, API_BODY)}, valid=False))
-    cases.append(sig_case("sig-rotation-api-either", "the engine accepts an API call under the new key "
-                          "while two keys are active", "api", ["KEY-2"], keys=[OLD_KEY, NEW_KEY],
-                          signing_key=NEW_KEY, body=API_BODY,
-                          headers={app_h: "app-0001", s: mac(NEW_KEY, API_BODY)}, valid=True,
-                          expected={s: mac(NEW_KEY, API_BODY)}, capabilities=cap_rot))
+    cases.append(
+        sig_case(
+            "sig-rotation-old-key",
+            "during rotation the older key verifies",
+            "invoke",
+            ["KEY-1", "KEY-2"],
+            keys=[NEW_KEY, OLD_KEY],
+            signing_key=OLD_KEY,
+            body=INVOKE_BODY,
+            headers={s: old_sig},
+            valid=True,
+            expected={s: old_sig},
+            capabilities=cap_rot,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-rotation-new-key",
+            "during rotation the newer key verifies",
+            "invoke",
+            ["KEY-2"],
+            keys=[NEW_KEY, OLD_KEY],
+            signing_key=NEW_KEY,
+            body=INVOKE_BODY,
+            headers={s: new_sig},
+            valid=True,
+            expected={s: new_sig},
+            capabilities=cap_rot,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-rotation-third-key",
+            "a key outside the pair is refused",
+            "invoke",
+            ["KEY-2"],
+            keys=[NEW_KEY, OLD_KEY],
+            body=INVOKE_BODY,
+            headers={s: mac(WRONG_KEY, INVOKE_BODY)},
+            valid=False,
+            capabilities=cap_rot,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-rotation-retired",
+            "after retire the old key is refused",
+            "api",
+            ["KEY-5"],
+            keys=[NEW_KEY],
+            body=API_BODY,
+            headers={app_h: "app-0001", s: mac(OLD_KEY, API_BODY)},
+            valid=False,
+        )
+    )
+    cases.append(
+        sig_case(
+            "sig-rotation-api-either",
+            "the engine accepts an API call under the new key while two keys are active",
+            "api",
+            ["KEY-2"],
+            keys=[OLD_KEY, NEW_KEY],
+            signing_key=NEW_KEY,
+            body=API_BODY,
+            headers={app_h: "app-0001", s: mac(NEW_KEY, API_BODY)},
+            valid=True,
+            expected={s: mac(NEW_KEY, API_BODY)},
+            capabilities=cap_rot,
+        )
+    )
     mt = str(NOW - 5000)
-    cases.append(sig_case("sig-rotation-v2-fallback", "timestamped invoke verified by the fallback key",
-                          "invoke-v2", ["KEY-2", "SIG-9"], keys=[NEW_KEY, OLD_KEY], signing_key=OLD_KEY,
-                          body=INVOKE_BODY, timestamp=mt,
-                          headers={s: old_sig, ts_h: mt, v2: mac(OLD_KEY, mt + "." + INVOKE_BODY)}, valid=True,
-                          expected={s: old_sig, v2: mac(OLD_KEY, mt + "." + INVOKE_BODY)},
-                          capabilities=["key-rotation", "timestamped-signatures"]))
-    write("signatures", "signatures", "HMAC-SHA256 signatures on every hop, v1 and v2, with key rotation", cases)
+    cases.append(
+        sig_case(
+            "sig-rotation-v2-fallback",
+            "timestamped invoke verified by the fallback key",
+            "invoke-v2",
+            ["KEY-2", "SIG-9"],
+            keys=[NEW_KEY, OLD_KEY],
+            signing_key=OLD_KEY,
+            body=INVOKE_BODY,
+            timestamp=mt,
+            headers={s: old_sig, ts_h: mt, v2: mac(OLD_KEY, mt + "." + INVOKE_BODY)},
+            valid=True,
+            expected={s: old_sig, v2: mac(OLD_KEY, mt + "." + INVOKE_BODY)},
+            capabilities=["key-rotation", "timestamped-signatures"],
+        )
+    )
+    write(
+        "signatures",
+        "signatures",
+        "HMAC-SHA256 signatures on every hop, v1 and v2, with key rotation",
+        cases,
+    )
 
 
 # ---------------------------------------------------------------- replay
@@ -272,17 +735,36 @@ def ev(name: str, data: Any, event_id: str, ts: int = NOW) -> dict[str, Any]:
     return {"id": event_id, "name": name, "data": data, "ts": ts}
 
 
-def req(function_id: str, run: str, event: dict[str, Any], steps: dict[str, Any] | None = None,
-        attempt: int = 0, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"functionId": function_id, "runId": run, "event": event, "steps": steps or {},
-                            "attempt": attempt}
+def req(
+    function_id: str,
+    run: str,
+    event: dict[str, Any],
+    steps: dict[str, Any] | None = None,
+    attempt: int = 0,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "functionId": function_id,
+        "runId": run,
+        "event": event,
+        "steps": steps or {},
+        "attempt": attempt,
+    }
     body.update(extra)
     return body
 
 
-def rcase(case_id: str, description: str, function: str, requirements: list[str], request: dict[str, Any],
-          expect: dict[str, Any] | None = None, *, capabilities: list[str] | None = None,
-          **extra: Any) -> dict[str, Any]:
+def rcase(
+    case_id: str,
+    description: str,
+    function: str,
+    requirements: list[str],
+    request: dict[str, Any],
+    expect: dict[str, Any] | None = None,
+    *,
+    capabilities: list[str] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     case: dict[str, Any] = {"id": case_id, "description": description, "requirements": requirements}
     if capabilities:
         case["capabilities"] = capabilities
@@ -304,202 +786,539 @@ def replay() -> None:
     cases: list[dict[str, Any]] = []
     e_serial = ev("conf.serial", {}, "evt-serial-1")
     cases += [
-        rcase("replay-serial-first", "no memos: the first step runs and ends the invocation", "serial",
-              ["REPLAY-1", "REPLAY-2", "OP-2"], req("serial", "run-serial-1", e_serial),
-              {"op": "step", "id": "a", "data": {"n": 1}}),
-        rcase("replay-serial-second", "memo of a is returned; b runs", "serial", ["REPLAY-1", "REPLAY-2", "OP-2"],
-              req("serial", "run-serial-1", e_serial, {"a": run({"n": 1})}),
-              {"op": "step", "id": "b", "data": {"n": 2}}),
-        rcase("replay-serial-done", "every step memoized: the handler returns", "serial", ["REPLAY-1", "OP-7"],
-              req("serial", "run-serial-1", e_serial, {"a": run({"n": 1}), "b": run({"n": 2})}),
-              {"op": "done", "data": {"a": {"n": 1}, "b": {"n": 2}}}),
-        rcase("replay-serial-memo-wins", "the memo, not a recomputation, is what the handler sees", "serial",
-              ["REPLAY-1"], req("serial", "run-serial-2", e_serial, {"a": run({"n": 41})}),
-              {"op": "step", "id": "b", "data": {"n": 42}}),
-        rcase("replay-serial-unknown-fields", "unknown request members are ignored", "serial",
-              ["INV-3", "VER-2"], req("serial", "run-serial-3", e_serial, futureField={"x": 1}),
-              {"op": "step", "id": "a", "data": {"n": 1}}),
-        rcase("replay-serial-extra-memo", "memos of ids the handler never asks for are ignored", "serial",
-              ["REPLAY-1"], req("serial", "run-serial-4", e_serial, {"zzz": run(0), "a": run({"n": 1})}),
-              {"op": "step", "id": "b", "data": {"n": 2}}),
+        rcase(
+            "replay-serial-first",
+            "no memos: the first step runs and ends the invocation",
+            "serial",
+            ["REPLAY-1", "REPLAY-2", "OP-2"],
+            req("serial", "run-serial-1", e_serial),
+            {"op": "step", "id": "a", "data": {"n": 1}},
+        ),
+        rcase(
+            "replay-serial-second",
+            "memo of a is returned; b runs",
+            "serial",
+            ["REPLAY-1", "REPLAY-2", "OP-2"],
+            req("serial", "run-serial-1", e_serial, {"a": run({"n": 1})}),
+            {"op": "step", "id": "b", "data": {"n": 2}},
+        ),
+        rcase(
+            "replay-serial-done",
+            "every step memoized: the handler returns",
+            "serial",
+            ["REPLAY-1", "OP-7"],
+            req("serial", "run-serial-1", e_serial, {"a": run({"n": 1}), "b": run({"n": 2})}),
+            {"op": "done", "data": {"a": {"n": 1}, "b": {"n": 2}}},
+        ),
+        rcase(
+            "replay-serial-memo-wins",
+            "the memo, not a recomputation, is what the handler sees",
+            "serial",
+            ["REPLAY-1"],
+            req("serial", "run-serial-2", e_serial, {"a": run({"n": 41})}),
+            {"op": "step", "id": "b", "data": {"n": 42}},
+        ),
+        rcase(
+            "replay-serial-unknown-fields",
+            "unknown request members are ignored",
+            "serial",
+            ["INV-3", "VER-2"],
+            req("serial", "run-serial-3", e_serial, futureField={"x": 1}),
+            {"op": "step", "id": "a", "data": {"n": 1}},
+        ),
+        rcase(
+            "replay-serial-extra-memo",
+            "memos of ids the handler never asks for are ignored",
+            "serial",
+            ["REPLAY-1"],
+            req("serial", "run-serial-4", e_serial, {"zzz": run(0), "a": run({"n": 1})}),
+            {"op": "step", "id": "b", "data": {"n": 2}},
+        ),
     ]
-    e_echo = ev("conf.echo", {"userId": "u1", "nested": {"list": [1, 2.5, None, True]}}, "evt-echo-1")
-    cases.append(rcase("replay-echo", "the handler receives the event exactly as sent", "echo",
-                       ["INV-1", "OP-7", "EVT-1"], req("echo", "run-echo-1", e_echo), {"op": "done",
-                                                                                          "data": {"event": e_echo}}))
+    e_echo = ev(
+        "conf.echo", {"userId": "u1", "nested": {"list": [1, 2.5, None, True]}}, "evt-echo-1"
+    )
+    cases.append(
+        rcase(
+            "replay-echo",
+            "the handler receives the event exactly as sent",
+            "echo",
+            ["INV-1", "OP-7", "EVT-1"],
+            req("echo", "run-echo-1", e_echo),
+            {"op": "done", "data": {"event": e_echo}},
+        )
+    )
     e_echo2 = {"id": "evt-echo-2", "name": "conf.echo", "data": "plain string data"}
-    cases.append(rcase("replay-echo-nonobject-data", "data may be any JSON value; ts may be absent", "echo",
-                       ["EVT-1"], req("echo", "run-echo-2", e_echo2), {"op": "done", "data": {"event": e_echo2}}))
+    cases.append(
+        rcase(
+            "replay-echo-nonobject-data",
+            "data may be any JSON value; ts may be absent",
+            "echo",
+            ["EVT-1"],
+            req("echo", "run-echo-2", e_echo2),
+            {"op": "done", "data": {"event": e_echo2}},
+        )
+    )
     e_sleep = ev("conf.sleeper", {}, "evt-sleep-1")
     cases += [
-        rcase("replay-sleeper-before", "a run step before the sleep", "sleeper", ["REPLAY-2", "OP-2"],
-              req("sleeper", "run-sleep-1", e_sleep), {"op": "step", "id": "before", "data": "x"}),
-        rcase("replay-sleeper-sleep", "sleep op with until = now + 2 s", "sleeper", ["OP-5", "OP-9", "DUR-1"],
-              req("sleeper", "run-sleep-1", e_sleep, {"before": run("x")}),
-              {"op": "sleep", "id": "nap", "until": {AFTER: 2000}}),
-        rcase("replay-sleeper-done", "a sleep memo (data null) lets the handler continue", "sleeper",
-              ["OP-5", "OP-8", "REPLAY-1"],
-              req("sleeper", "run-sleep-1", e_sleep, {"before": run("x"), "nap": {"type": "sleep", "data": None}}),
-              {"op": "done", "data": "slept"}),
+        rcase(
+            "replay-sleeper-before",
+            "a run step before the sleep",
+            "sleeper",
+            ["REPLAY-2", "OP-2"],
+            req("sleeper", "run-sleep-1", e_sleep),
+            {"op": "step", "id": "before", "data": "x"},
+        ),
+        rcase(
+            "replay-sleeper-sleep",
+            "sleep op with until = now + 2 s",
+            "sleeper",
+            ["OP-5", "OP-9", "DUR-1"],
+            req("sleeper", "run-sleep-1", e_sleep, {"before": run("x")}),
+            {"op": "sleep", "id": "nap", "until": {AFTER: 2000}},
+        ),
+        rcase(
+            "replay-sleeper-done",
+            "a sleep memo (data null) lets the handler continue",
+            "sleeper",
+            ["OP-5", "OP-8", "REPLAY-1"],
+            req(
+                "sleeper",
+                "run-sleep-1",
+                e_sleep,
+                {"before": run("x"), "nap": {"type": "sleep", "data": None}},
+            ),
+            {"op": "done", "data": "slept"},
+        ),
     ]
     e_wait = ev("conf.waiter", {"userId": "u-42"}, "evt-wait-1")
     approval = ev("conf.approved", {"userId": "u-42", "by": "boss"}, "evt-approved-1", NOW + 60_000)
     cases += [
-        rcase("replay-waiter-wait", "wait op carrying the match built from the event", "waiter",
-              ["OP-6", "OP-9", "MATCH-1"], req("waiter", "run-wait-1", e_wait),
-              {"op": "wait", "id": "approve", "event": "conf.approved", "match": {"userId": "u-42"},
-               "until": {AFTER: 3_600_000}}),
-        rcase("replay-waiter-matched", "wait memo holding the matching event", "waiter", ["OP-8", "REPLAY-1"],
-              req("waiter", "run-wait-1", e_wait, {"approve": {"type": "wait", "data": approval}}),
-              {"op": "done", "data": {"approved": True, "got": approval}}),
-        rcase("replay-waiter-timeout", "wait memo null: the wait timed out", "waiter", ["OP-8", "MATCH-5"],
-              req("waiter", "run-wait-1", e_wait, {"approve": {"type": "wait", "data": None}}),
-              {"op": "done", "data": {"approved": False, "got": None}}),
+        rcase(
+            "replay-waiter-wait",
+            "wait op carrying the match built from the event",
+            "waiter",
+            ["OP-6", "OP-9", "MATCH-1"],
+            req("waiter", "run-wait-1", e_wait),
+            {
+                "op": "wait",
+                "id": "approve",
+                "event": "conf.approved",
+                "match": {"userId": "u-42"},
+                "until": {AFTER: 3_600_000},
+            },
+        ),
+        rcase(
+            "replay-waiter-matched",
+            "wait memo holding the matching event",
+            "waiter",
+            ["OP-8", "REPLAY-1"],
+            req("waiter", "run-wait-1", e_wait, {"approve": {"type": "wait", "data": approval}}),
+            {"op": "done", "data": {"approved": True, "got": approval}},
+        ),
+        rcase(
+            "replay-waiter-timeout",
+            "wait memo null: the wait timed out",
+            "waiter",
+            ["OP-8", "MATCH-5"],
+            req("waiter", "run-wait-1", e_wait, {"approve": {"type": "wait", "data": None}}),
+            {"op": "done", "data": {"approved": False, "got": None}},
+        ),
     ]
     e_send = ev("conf.sender", {"n": 7}, "evt-send-1")
-    receipts = [{"id": "child-7", "name": "conf.child", "ts": NOW + 10, "duplicate": False, "runIds": []}]
+    receipts = [
+        {"id": "child-7", "name": "conf.child", "ts": NOW + 10, "duplicate": False, "runIds": []}
+    ]
     cases += [
-        rcase("replay-sender-send", "sendEvent op with the events to store", "sender", ["OP-4"],
-              req("sender", "run-send-1", e_send),
-              {"op": "sendEvent", "id": "emit", "events": [{"id": "child-7", "name": "conf.child",
-                                                             "data": {"n": 7}}]}),
-        rcase("replay-sender-done", "sendEvent memo holds the receipts", "sender", ["OP-8", "EVT-4"],
-              req("sender", "run-send-1", e_send, {"emit": {"type": "sendEvent", "data": receipts}}),
-              {"op": "done", "data": {"receipts": receipts}}),
+        rcase(
+            "replay-sender-send",
+            "sendEvent op with the events to store",
+            "sender",
+            ["OP-4"],
+            req("sender", "run-send-1", e_send),
+            {
+                "op": "sendEvent",
+                "id": "emit",
+                "events": [{"id": "child-7", "name": "conf.child", "data": {"n": 7}}],
+            },
+        ),
+        rcase(
+            "replay-sender-done",
+            "sendEvent memo holds the receipts",
+            "sender",
+            ["OP-8", "EVT-4"],
+            req("sender", "run-send-1", e_send, {"emit": {"type": "sendEvent", "data": receipts}}),
+            {"op": "done", "data": {"receipts": receipts}},
+        ),
     ]
     e_flaky = ev("conf.flaky", {"failTimes": 1}, "evt-flaky-1")
     cases += [
-        rcase("replay-flaky-attempt0", "a plain error in a step is retryable and names the step", "flaky",
-              ["ERR-1", "OP-3", "INV-4"], req("flaky", "run-flaky-1", e_flaky, attempt=0),
-              {"op": "error", "id": "flaky", "message": "boom", "name": ANY_STRING, "retryable": True}),
-        rcase("replay-flaky-attempt1", "the retry sees attempt 1 and succeeds", "flaky", ["INV-4", "RETRY-2"],
-              req("flaky", "run-flaky-1", e_flaky, attempt=1), {"op": "step", "id": "flaky", "data": "ok"}),
-        rcase("replay-flaky-done", "after the memo the attempt counter is back to 0", "flaky", ["RETRY-2"],
-              req("flaky", "run-flaky-1", e_flaky, {"flaky": run("ok")}, attempt=0),
-              {"op": "done", "data": {"result": "ok"}}),
+        rcase(
+            "replay-flaky-attempt0",
+            "a plain error in a step is retryable and names the step",
+            "flaky",
+            ["ERR-1", "OP-3", "INV-4"],
+            req("flaky", "run-flaky-1", e_flaky, attempt=0),
+            {
+                "op": "error",
+                "id": "flaky",
+                "message": "boom",
+                "name": ANY_STRING,
+                "retryable": True,
+            },
+        ),
+        rcase(
+            "replay-flaky-attempt1",
+            "the retry sees attempt 1 and succeeds",
+            "flaky",
+            ["INV-4", "RETRY-2"],
+            req("flaky", "run-flaky-1", e_flaky, attempt=1),
+            {"op": "step", "id": "flaky", "data": "ok"},
+        ),
+        rcase(
+            "replay-flaky-done",
+            "after the memo the attempt counter is back to 0",
+            "flaky",
+            ["RETRY-2"],
+            req("flaky", "run-flaky-1", e_flaky, {"flaky": run("ok")}, attempt=0),
+            {"op": "done", "data": {"result": "ok"}},
+        ),
     ]
-    cases.append(rcase("replay-fatal", "NonRetriableError: code, details, retryable false", "fatal",
-                       ["ERR-1", "ERR-3", "OP-3", "RETRY-5"], req("fatal", "run-fatal-1",
-                                                                   ev("conf.fatal", {}, "evt-fatal-1")),
-                       {"op": "error", "id": "fatal", "message": "no way", "name": "NonRetriableError",
-                        "code": "E_FATAL", "details": {"why": "test"}, "retryable": False}))
-    cases.append(rcase("replay-handler-error", "an error outside any step has id null", "handler-error",
-                       ["ERR-2", "OP-3"], req("handler-error", "run-herr-1", ev("conf.handler-error", {}, "evt-h-1")),
-                       {"op": "error", "id": None, "message": "handler broke", "name": ANY_STRING,
-                        "retryable": True}))
+    cases.append(
+        rcase(
+            "replay-fatal",
+            "NonRetriableError: code, details, retryable false",
+            "fatal",
+            ["ERR-1", "ERR-3", "OP-3", "RETRY-5"],
+            req("fatal", "run-fatal-1", ev("conf.fatal", {}, "evt-fatal-1")),
+            {
+                "op": "error",
+                "id": "fatal",
+                "message": "no way",
+                "name": "NonRetriableError",
+                "code": "E_FATAL",
+                "details": {"why": "test"},
+                "retryable": False,
+            },
+        )
+    )
+    cases.append(
+        rcase(
+            "replay-handler-error",
+            "an error outside any step has id null",
+            "handler-error",
+            ["ERR-2", "OP-3"],
+            req("handler-error", "run-herr-1", ev("conf.handler-error", {}, "evt-h-1")),
+            {
+                "op": "error",
+                "id": None,
+                "message": "handler broke",
+                "name": ANY_STRING,
+                "retryable": True,
+            },
+        )
+    )
     e_wf = ev("conf.with-failure", {}, "evt-wf-1")
     failure = {"message": "exploded", "name": "Error", "stepId": "explode"}
     cases += [
-        rcase("replay-with-failure-explode", "the step fails", "with-failure", ["ERR-1"],
-              req("with-failure", "run-wf-1", e_wf),
-              {"op": "error", "id": "explode", "message": "exploded", "name": ANY_STRING, "retryable": True}),
-        rcase("replay-with-failure-handler-step", "failure set: the on-failure handler runs its own steps",
-              "with-failure", ["FAIL-1", "FAIL-2", "FAIL-3"],
-              req("with-failure", "run-wf-1", e_wf, failure=failure),
-              {"op": "step", "id": "cleanup", "data": "cleaned"}),
-        rcase("replay-with-failure-handler-done", "the on-failure handler returns with the failure message",
-              "with-failure", ["FAIL-2", "FAIL-3"],
-              req("with-failure", "run-wf-1", e_wf, {"cleanup": run("cleaned")}, failure=failure),
-              {"op": "done", "data": {"cleanup": "cleaned", "message": "exploded"}}),
-        rcase("replay-missing-failure-handler", "failure sent to a function without a handler", "serial",
-              ["FAIL-4"], req("serial", "run-serial-9", e_serial, failure={"message": "x", "name": "Error"}),
-              {"op": "error", "id": None, "message": "onFailure handler not found",
-               "name": "MissingFailureHandlerError", "code": "MISSING_FAILURE_HANDLER", "retryable": False}),
+        rcase(
+            "replay-with-failure-explode",
+            "the step fails",
+            "with-failure",
+            ["ERR-1"],
+            req("with-failure", "run-wf-1", e_wf),
+            {
+                "op": "error",
+                "id": "explode",
+                "message": "exploded",
+                "name": ANY_STRING,
+                "retryable": True,
+            },
+        ),
+        rcase(
+            "replay-with-failure-handler-step",
+            "failure set: the on-failure handler runs its own steps",
+            "with-failure",
+            ["FAIL-1", "FAIL-2", "FAIL-3"],
+            req("with-failure", "run-wf-1", e_wf, failure=failure),
+            {"op": "step", "id": "cleanup", "data": "cleaned"},
+        ),
+        rcase(
+            "replay-with-failure-handler-done",
+            "the on-failure handler returns with the failure message",
+            "with-failure",
+            ["FAIL-2", "FAIL-3"],
+            req("with-failure", "run-wf-1", e_wf, {"cleanup": run("cleaned")}, failure=failure),
+            {"op": "done", "data": {"cleanup": "cleaned", "message": "exploded"}},
+        ),
+        rcase(
+            "replay-missing-failure-handler",
+            "failure sent to a function without a handler",
+            "serial",
+            ["FAIL-4"],
+            req("serial", "run-serial-9", e_serial, failure={"message": "x", "name": "Error"}),
+            {
+                "op": "error",
+                "id": None,
+                "message": "onFailure handler not found",
+                "name": "MissingFailureHandlerError",
+                "code": "MISSING_FAILURE_HANDLER",
+                "retryable": False,
+            },
+        ),
     ]
     e_par = ev("conf.parallel", {}, "evt-par-1")
     cases += [
-        rcase("replay-parallel-step", "parallel is one run step memoizing the dict of results", "parallel",
-              ["REPLAY-6"], req("parallel", "run-par-1", e_par), {"op": "step", "id": "fan",
-                                                                  "data": {"a": 1, "b": 2}}),
-        rcase("replay-parallel-done", "the parallel memo is returned as is", "parallel", ["REPLAY-6", "REPLAY-1"],
-              req("parallel", "run-par-1", e_par, {"fan": run({"a": 1, "b": 2})}),
-              {"op": "done", "data": {"a": 1, "b": 2}}),
+        rcase(
+            "replay-parallel-step",
+            "parallel is one run step memoizing the dict of results",
+            "parallel",
+            ["REPLAY-6"],
+            req("parallel", "run-par-1", e_par),
+            {"op": "step", "id": "fan", "data": {"a": 1, "b": 2}},
+        ),
+        rcase(
+            "replay-parallel-done",
+            "the parallel memo is returned as is",
+            "parallel",
+            ["REPLAY-6", "REPLAY-1"],
+            req("parallel", "run-par-1", e_par, {"fan": run({"a": 1, "b": 2})}),
+            {"op": "done", "data": {"a": 1, "b": 2}},
+        ),
     ]
     e_loop = ev("conf.loop", {}, "evt-loop-1")
     occ = ["step-occurrences"]
     cases += [
-        rcase("replay-loop-first", "first use of a step id carries the bare id", "loop", ["REPLAY-4"],
-              req("loop", "run-loop-1", e_loop), {"op": "step", "id": "item", "data": 0}),
-        rcase("replay-loop-second", "second use of the id is item#2", "loop", ["REPLAY-4"],
-              req("loop", "run-loop-1", e_loop, {"item": run(0)}), {"op": "step", "id": "item#2", "data": 1},
-              capabilities=occ),
-        rcase("replay-loop-third", "third use is item#3", "loop", ["REPLAY-4"],
-              req("loop", "run-loop-1", e_loop, {"item": run(0), "item#2": run(1)}),
-              {"op": "step", "id": "item#3", "data": 2}, capabilities=occ),
-        rcase("replay-loop-done", "all occurrences memoized", "loop", ["REPLAY-4"],
-              req("loop", "run-loop-1", e_loop, {"item": run(0), "item#2": run(1), "item#3": run(2)}),
-              {"op": "done", "data": [0, 1, 2]}, capabilities=occ),
+        rcase(
+            "replay-loop-first",
+            "first use of a step id carries the bare id",
+            "loop",
+            ["REPLAY-4"],
+            req("loop", "run-loop-1", e_loop),
+            {"op": "step", "id": "item", "data": 0},
+        ),
+        rcase(
+            "replay-loop-second",
+            "second use of the id is item#2",
+            "loop",
+            ["REPLAY-4"],
+            req("loop", "run-loop-1", e_loop, {"item": run(0)}),
+            {"op": "step", "id": "item#2", "data": 1},
+            capabilities=occ,
+        ),
+        rcase(
+            "replay-loop-third",
+            "third use is item#3",
+            "loop",
+            ["REPLAY-4"],
+            req("loop", "run-loop-1", e_loop, {"item": run(0), "item#2": run(1)}),
+            {"op": "step", "id": "item#3", "data": 2},
+            capabilities=occ,
+        ),
+        rcase(
+            "replay-loop-done",
+            "all occurrences memoized",
+            "loop",
+            ["REPLAY-4"],
+            req("loop", "run-loop-1", e_loop, {"item": run(0), "item#2": run(1), "item#3": run(2)}),
+            {"op": "done", "data": [0, 1, 2]},
+            capabilities=occ,
+        ),
     ]
     e_mis = ev("conf.mismatch", {}, "evt-mis-1")
     strict = ["strict-replay"]
-    for memo_type, memo in (("sleep", {"type": "sleep", "data": None}), ("wait", {"type": "wait", "data": None}),
-                            ("sendEvent", {"type": "sendEvent", "data": []})):
-        cases.append(rcase(f"replay-mismatch-{memo_type.lower()}", f"a {memo_type} memo where a run step is asked "
-                           "for", "mismatch", ["REPLAY-3"], req("mismatch", "run-mis-1", e_mis, {"x": memo}),
-                           {"op": "error", "id": "x", "message": ANY_STRING, "name": "NonDeterministicError",
-                            "code": "NON_DETERMINISTIC", "retryable": False}, capabilities=strict))
-    cases.append(rcase("replay-mismatch-same-type", "a run memo of the right type is used", "mismatch",
-                       ["REPLAY-1", "REPLAY-3"], req("mismatch", "run-mis-2", e_mis, {"x": run(1)}),
-                       {"op": "done", "data": "unreachable"}))
-    cases.append(rcase("replay-big-small", "a step result of event.data.size characters", "big", ["OP-2"],
-                       req("big", "run-big-1", ev("conf.big", {"size": 10}, "evt-big-1")),
-                       {"op": "step", "id": "big", "data": "x" * 10}))
-    cases.append(rcase("replay-big-too-large", "a result over the 1 MiB answer limit becomes a non-retryable "
-                       "error", "big", ["ERR-5", "LIMIT-3"],
-                       req("big", "run-big-2", ev("conf.big", {"size": 1_100_000}, "evt-big-2")),
-                       {"op": "error", "id": None,
-                        "message": "workflow response is not serializable or exceeds the response limit",
-                        "retryable": False}))
+    for memo_type, memo in (
+        ("sleep", {"type": "sleep", "data": None}),
+        ("wait", {"type": "wait", "data": None}),
+        ("sendEvent", {"type": "sendEvent", "data": []}),
+    ):
+        cases.append(
+            rcase(
+                f"replay-mismatch-{memo_type.lower()}",
+                f"a {memo_type} memo where a run step is asked for",
+                "mismatch",
+                ["REPLAY-3"],
+                req("mismatch", "run-mis-1", e_mis, {"x": memo}),
+                {
+                    "op": "error",
+                    "id": "x",
+                    "message": ANY_STRING,
+                    "name": "NonDeterministicError",
+                    "code": "NON_DETERMINISTIC",
+                    "retryable": False,
+                },
+                capabilities=strict,
+            )
+        )
+    cases.append(
+        rcase(
+            "replay-mismatch-same-type",
+            "a run memo of the right type is used",
+            "mismatch",
+            ["REPLAY-1", "REPLAY-3"],
+            req("mismatch", "run-mis-2", e_mis, {"x": run(1)}),
+            {"op": "done", "data": "unreachable"},
+        )
+    )
+    cases.append(
+        rcase(
+            "replay-big-small",
+            "a step result of event.data.size characters",
+            "big",
+            ["OP-2"],
+            req("big", "run-big-1", ev("conf.big", {"size": 10}, "evt-big-1")),
+            {"op": "step", "id": "big", "data": "x" * 10},
+        )
+    )
+    cases.append(
+        rcase(
+            "replay-big-too-large",
+            "a result over the 1 MiB answer limit becomes a non-retryable error",
+            "big",
+            ["ERR-5", "LIMIT-3"],
+            req("big", "run-big-2", ev("conf.big", {"size": 1_100_000}, "evt-big-2")),
+            {
+                "op": "error",
+                "id": None,
+                "message": "workflow response is not serializable or exceeds the response limit",
+                "retryable": False,
+            },
+        )
+    )
     e_ver = ev("conf.versioned", {}, "evt-ver-1")
     cases += [
-        rcase("replay-versioned", "runtime id id@version selects the function", "versioned",
-              ["INV-2", "DEF-4"], req("versioned@2", "run-ver-1", e_ver), {"op": "done", "data": "v2"}),
-        rcase("replay-versioned-bare-id", "the bare id of a versioned function is unknown", "versioned",
-              ["INV-2", "ERR-4"], req("versioned", "run-ver-2", e_ver),
-              {"op": "error", "id": None, "message": "unknown function versioned", "retryable": False}),
-        rcase("replay-unknown-function", "an unknown function id", "serial", ["ERR-4"],
-              req("nope", "run-nope-1", e_serial),
-              {"op": "error", "id": None, "message": "unknown function nope", "retryable": False}),
+        rcase(
+            "replay-versioned",
+            "runtime id id@version selects the function",
+            "versioned",
+            ["INV-2", "DEF-4"],
+            req("versioned@2", "run-ver-1", e_ver),
+            {"op": "done", "data": "v2"},
+        ),
+        rcase(
+            "replay-versioned-bare-id",
+            "the bare id of a versioned function is unknown",
+            "versioned",
+            ["INV-2", "ERR-4"],
+            req("versioned", "run-ver-2", e_ver),
+            {
+                "op": "error",
+                "id": None,
+                "message": "unknown function versioned",
+                "retryable": False,
+            },
+        ),
+        rcase(
+            "replay-unknown-function",
+            "an unknown function id",
+            "serial",
+            ["ERR-4"],
+            req("nope", "run-nope-1", e_serial),
+            {"op": "error", "id": None, "message": "unknown function nope", "retryable": False},
+        ),
     ]
     batch_events = [ev("conf.batcher", {"i": i}, f"evt-batch-{i}", NOW + i) for i in range(3)]
-    cases.append(rcase("replay-batcher", "a batch invoke carries events; event is the first", "batcher",
-                       ["INV-5", "FLOW-6"], req("batcher", "run-batch-1", batch_events[0], events=batch_events),
-                       {"op": "done", "data": {"count": 3}}))
-    tick = datetime(2026, 1, 1, 3, 0, tzinfo=timezone.utc)
+    cases.append(
+        rcase(
+            "replay-batcher",
+            "a batch invoke carries events; event is the first",
+            "batcher",
+            ["INV-5", "FLOW-6"],
+            req("batcher", "run-batch-1", batch_events[0], events=batch_events),
+            {"op": "done", "data": {"count": 3}},
+        )
+    )
+    tick = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
     tick_ms = int(tick.timestamp() * 1000)
-    cron_event = {"id": f"cron:nightly:{tick_ms}", "name": "durable/cron",
-                  "data": {"cron": "0 3 * * *", "scheduledAt": iso(tick)}, "ts": tick_ms}
-    cases.append(rcase("replay-nightly", "a cron-triggered run receives the cron event", "nightly",
-                       ["CRON-9"], req("nightly", "run-cron-1", cron_event), {"op": "done", "data": "tick"}))
+    cron_event = {
+        "id": f"cron:nightly:{tick_ms}",
+        "name": "durable/cron",
+        "data": {"cron": "0 3 * * *", "scheduledAt": iso(tick)},
+        "ts": tick_ms,
+    }
+    cases.append(
+        rcase(
+            "replay-nightly",
+            "a cron-triggered run receives the cron event",
+            "nightly",
+            ["CRON-9"],
+            req("nightly", "run-cron-1", cron_event),
+            {"op": "done", "data": "tick"},
+        )
+    )
     # HTTP-level answers
     cases += [
-        rcase("replay-http-invalid-json", "a signed body that is not JSON", "serial", ["INV-6"], {},
-              rawBody="{not json", expectStatus=400),
-        rcase("replay-http-not-object", "a signed JSON body that is not an object", "serial", ["INV-6"], {},
-              rawBody="[1,2,3]", expectStatus=400),
-        rcase("replay-http-bad-signature", "an invoke with a wrong signature", "serial", ["SIG-4", "SIG-12"],
-              req("serial", "run-serial-5", e_serial), headers={"x-durable-signature": "0" * 64},
-              expectStatus=401),
-        rcase("replay-http-put", "a method other than GET or POST", "serial", ["INV-6"],
-              req("serial", "run-serial-6", e_serial), method="PUT", expectStatus=405),
+        rcase(
+            "replay-http-invalid-json",
+            "a signed body that is not JSON",
+            "serial",
+            ["INV-6"],
+            {},
+            rawBody="{not json",
+            expectStatus=400,
+        ),
+        rcase(
+            "replay-http-not-object",
+            "a signed JSON body that is not an object",
+            "serial",
+            ["INV-6"],
+            {},
+            rawBody="[1,2,3]",
+            expectStatus=400,
+        ),
+        rcase(
+            "replay-http-bad-signature",
+            "an invoke with a wrong signature",
+            "serial",
+            ["SIG-4", "SIG-12"],
+            req("serial", "run-serial-5", e_serial),
+            headers={"x-durable-signature": "0" * 64},
+            expectStatus=401,
+        ),
+        rcase(
+            "replay-http-put",
+            "a method other than GET or POST",
+            "serial",
+            ["INV-6"],
+            req("serial", "run-serial-6", e_serial),
+            method="PUT",
+            expectStatus=405,
+        ),
     ]
     write("replay", "catalog", "Replay transcripts over the conformance catalog", cases)
 
 
 # ---------------------------------------------------------------- definitions
 
-def dcase(case_id: str, description: str, requirements: list[str], definition: dict[str, Any], valid: bool,
-          error_path: str | None = None) -> dict[str, Any]:
-    case: dict[str, Any] = {"id": case_id, "description": description, "requirements": requirements,
-                            "definition": definition, "valid": valid}
+
+def dcase(
+    case_id: str,
+    description: str,
+    requirements: list[str],
+    definition: dict[str, Any],
+    valid: bool,
+    error_path: str | None = None,
+) -> dict[str, Any]:
+    case: dict[str, Any] = {
+        "id": case_id,
+        "description": description,
+        "requirements": requirements,
+        "definition": definition,
+        "valid": valid,
+    }
     if error_path is not None:
         case["errorPath"] = error_path
     return case
 
 
 def base(**extra: Any) -> dict[str, Any]:
-    d: dict[str, Any] = {"id": "fn", "trigger": {"event": "app.happened"}, "priority": 0, "enabled": True,
-                         "hasOnFailure": False}
+    d: dict[str, Any] = {
+        "id": "fn",
+        "trigger": {"event": "app.happened"},
+        "priority": 0,
+        "enabled": True,
+        "hasOnFailure": False,
+    }
     d.update(extra)
     return d
 
@@ -507,28 +1326,81 @@ def base(**extra: Any) -> dict[str, Any]:
 def definitions() -> None:
     c = [
         dcase("def-minimal", "as the published package sends it", ["DEF-1"], base(), True),
-        dcase("def-bare", "only id and trigger; the rest defaults", ["DEF-1"],
-              {"id": "fn", "trigger": {"event": "x"}}, True),
-        dcase("def-cron", "cron trigger", ["DEF-3", "DEF-14"], base(trigger={"cron": "0 3 * * *"}), True),
-        dcase("def-cron-tz-seconds", "cron trigger with TZ= and seconds", ["DEF-14", "CRON-2", "CRON-3"],
-              base(trigger={"cron": "TZ=Europe/Amsterdam 30 0 9 * * MON-FRI"}), True),
-        dcase("def-everything", "every optional field", ["DEF-1", "DEF-5", "DEF-7", "DEF-8", "DEF-12"],
-              base(version="2025-01", retries=5, timeoutMs=30000, priority=100, hasOnFailure=True,
-                   concurrency=[{"limit": 5}, {"limit": 1, "key": "tenantId"}],
-                   throttle={"limit": 10, "periodMs": 60000, "key": "user.id"},
-                   rateLimit={"limit": 100, "periodMs": 3600000}), True),
+        dcase(
+            "def-bare",
+            "only id and trigger; the rest defaults",
+            ["DEF-1"],
+            {"id": "fn", "trigger": {"event": "x"}},
+            True,
+        ),
+        dcase(
+            "def-cron",
+            "cron trigger",
+            ["DEF-3", "DEF-14"],
+            base(trigger={"cron": "0 3 * * *"}),
+            True,
+        ),
+        dcase(
+            "def-cron-tz-seconds",
+            "cron trigger with TZ= and seconds",
+            ["DEF-14", "CRON-2", "CRON-3"],
+            base(trigger={"cron": "TZ=Europe/Amsterdam 30 0 9 * * MON-FRI"}),
+            True,
+        ),
+        dcase(
+            "def-everything",
+            "every optional field",
+            ["DEF-1", "DEF-5", "DEF-7", "DEF-8", "DEF-12"],
+            base(
+                version="2025-01",
+                retries=5,
+                timeoutMs=30000,
+                priority=100,
+                hasOnFailure=True,
+                concurrency=[{"limit": 5}, {"limit": 1, "key": "tenantId"}],
+                throttle={"limit": 10, "periodMs": 60000, "key": "user.id"},
+                rateLimit={"limit": 100, "periodMs": 3600000},
+            ),
+            True,
+        ),
         dcase("def-retries-0", "retries 0", ["DEF-5"], base(retries=0), True),
         dcase("def-retries-20", "retries 20", ["DEF-5"], base(retries=20), True),
         dcase("def-priority-bounds", "priority -600", ["DEF-6"], base(priority=-600), True),
-        dcase("def-concurrency-10", "ten concurrency rules", ["DEF-7"],
-              base(concurrency=[{"limit": i + 1} for i in range(10)]), True),
-        dcase("def-debounce", "debounce with a key", ["DEF-9"], base(debounce={"periodMs": 5000, "key": "id"}), True),
-        dcase("def-batch", "batch with a key", ["DEF-10"],
-              base(batch={"maxSize": 100, "timeoutMs": 1000, "key": "tenant.id"}), True),
-        dcase("def-batch-concurrency", "batch combines with concurrency", ["DEF-10", "DEF-11"],
-              base(batch={"maxSize": 3, "timeoutMs": 1000}, concurrency={"limit": 1}), True),
-        dcase("def-key-index", "a key path with an array index", ["DEF-13", "PATH-1"],
-              base(concurrency={"limit": 1, "key": "items.0.sku"}), True),
+        dcase(
+            "def-concurrency-10",
+            "ten concurrency rules",
+            ["DEF-7"],
+            base(concurrency=[{"limit": i + 1} for i in range(10)]),
+            True,
+        ),
+        dcase(
+            "def-debounce",
+            "debounce with a key",
+            ["DEF-9"],
+            base(debounce={"periodMs": 5000, "key": "id"}),
+            True,
+        ),
+        dcase(
+            "def-batch",
+            "batch with a key",
+            ["DEF-10"],
+            base(batch={"maxSize": 100, "timeoutMs": 1000, "key": "tenant.id"}),
+            True,
+        ),
+        dcase(
+            "def-batch-concurrency",
+            "batch combines with concurrency",
+            ["DEF-10", "DEF-11"],
+            base(batch={"maxSize": 3, "timeoutMs": 1000}, concurrency={"limit": 1}),
+            True,
+        ),
+        dcase(
+            "def-key-index",
+            "a key path with an array index",
+            ["DEF-13", "PATH-1"],
+            base(concurrency={"limit": 1, "key": "items.0.sku"}),
+            True,
+        ),
         dcase("def-id-200", "id of 200 characters", ["DEF-2"], base(id="f" * 200), True),
         dcase("def-disabled", "enabled false", ["DEF-1", "FLOW-9"], base(enabled=False), True),
         # invalid
@@ -537,61 +1409,188 @@ def definitions() -> None:
         dcase("def-empty-id", "empty id", ["DEF-2"], base(id=""), False, "/id"),
         dcase("def-long-id", "id of 201 characters", ["DEF-2"], base(id="f" * 201), False, "/id"),
         dcase("def-no-trigger", "trigger missing", ["DEF-3"], {"id": "fn"}, False, ""),
-        dcase("def-two-triggers", "event and cron at once", ["DEF-3"],
-              base(trigger={"event": "x", "cron": "* * * * *"}), False, "/trigger"),
-        dcase("def-empty-event", "empty event name", ["DEF-3"], base(trigger={"event": ""}), False, "/trigger/event"),
-        dcase("def-bad-cron", "cron with 4 fields", ["DEF-14", "CRON-1"], base(trigger={"cron": "0 3 * *"}), False,
-              "/trigger/cron"),
-        dcase("def-cron-out-of-range", "minute 60", ["DEF-14", "CRON-1"], base(trigger={"cron": "60 * * * *"}),
-              False, "/trigger/cron"),
-        dcase("def-cron-bad-zone", "unknown time zone", ["DEF-14", "CRON-3"],
-              base(trigger={"cron": "TZ=Mars/Olympus 0 3 * * *"}), False, "/trigger/cron"),
+        dcase(
+            "def-two-triggers",
+            "event and cron at once",
+            ["DEF-3"],
+            base(trigger={"event": "x", "cron": "* * * * *"}),
+            False,
+            "/trigger",
+        ),
+        dcase(
+            "def-empty-event",
+            "empty event name",
+            ["DEF-3"],
+            base(trigger={"event": ""}),
+            False,
+            "/trigger/event",
+        ),
+        dcase(
+            "def-bad-cron",
+            "cron with 4 fields",
+            ["DEF-14", "CRON-1"],
+            base(trigger={"cron": "0 3 * *"}),
+            False,
+            "/trigger/cron",
+        ),
+        dcase(
+            "def-cron-out-of-range",
+            "minute 60",
+            ["DEF-14", "CRON-1"],
+            base(trigger={"cron": "60 * * * *"}),
+            False,
+            "/trigger/cron",
+        ),
+        dcase(
+            "def-cron-bad-zone",
+            "unknown time zone",
+            ["DEF-14", "CRON-3"],
+            base(trigger={"cron": "TZ=Mars/Olympus 0 3 * * *"}),
+            False,
+            "/trigger/cron",
+        ),
         dcase("def-retries-21", "retries 21", ["DEF-5"], base(retries=21), False, "/retries"),
         dcase("def-retries-negative", "retries -1", ["DEF-5"], base(retries=-1), False, "/retries"),
         dcase("def-retries-bool", "retries true", ["DEF-5"], base(retries=True), False, "/retries"),
         dcase("def-retries-float", "retries 2.5", ["DEF-5"], base(retries=2.5), False, "/retries"),
-        dcase("def-priority-601", "priority 601", ["DEF-6"], base(priority=601), False, "/priority"),
-        dcase("def-enabled-string", "enabled \"yes\"", ["DEF-1"], base(enabled="yes"), False, "/enabled"),
+        dcase(
+            "def-priority-601", "priority 601", ["DEF-6"], base(priority=601), False, "/priority"
+        ),
+        dcase(
+            "def-enabled-string", 'enabled "yes"', ["DEF-1"], base(enabled="yes"), False, "/enabled"
+        ),
         dcase("def-version-empty", "empty version", ["DEF-4"], base(version=""), False, "/version"),
-        dcase("def-version-long", "version of 101 characters", ["DEF-4"], base(version="v" * 101), False,
-              "/version"),
-        dcase("def-concurrency-zero", "concurrency limit 0", ["DEF-7"], base(concurrency={"limit": 0}), False,
-              "/concurrency/limit"),
-        dcase("def-concurrency-11", "eleven concurrency rules", ["DEF-7"],
-              base(concurrency=[{"limit": 1}] * 11), False, "/concurrency"),
-        dcase("def-concurrency-unknown", "unknown member in a concurrency rule", ["DEF-7", "DEF-1"],
-              base(concurrency={"limit": 1, "scope": "env"}), False, "/concurrency/scope"),
-        dcase("def-throttle-no-period", "throttle without periodMs", ["DEF-8"], base(throttle={"limit": 1}),
-              False, "/throttle"),
-        dcase("def-rate-zero-period", "rateLimit periodMs 0", ["DEF-8"],
-              base(rateLimit={"limit": 1, "periodMs": 0}), False, "/rateLimit/periodMs"),
-        dcase("def-batch-too-big", "batch maxSize 101", ["DEF-10", "LIMIT-4"],
-              base(batch={"maxSize": 101, "timeoutMs": 1000}), False, "/batch/maxSize"),
-        dcase("def-batch-debounce", "batch excludes debounce", ["DEF-11"],
-              base(batch={"maxSize": 3, "timeoutMs": 1000}, debounce={"periodMs": 1000}), False, "/batch"),
-        dcase("def-batch-throttle", "batch excludes throttle", ["DEF-11"],
-              base(batch={"maxSize": 3, "timeoutMs": 1000}, throttle={"limit": 1, "periodMs": 1000}), False,
-              "/batch"),
-        dcase("def-debounce-ratelimit", "debounce excludes rateLimit", ["DEF-11"],
-              base(debounce={"periodMs": 1000}, rateLimit={"limit": 1, "periodMs": 1000}), False, "/debounce"),
-        dcase("def-key-empty-segment", "key path with an empty segment", ["DEF-13", "PATH-1"],
-              base(concurrency={"limit": 1, "key": "user..id"}), False, "/concurrency/key"),
-        dcase("def-key-empty", "empty key", ["DEF-13"], base(debounce={"periodMs": 10, "key": ""}), False,
-              "/debounce/key"),
-        dcase("def-timeout-negative", "timeoutMs -1", ["DEF-12"], base(timeoutMs=-1), False, "/timeoutMs"),
-        dcase("def-unknown-member", "unknown top-level member", ["DEF-1"], base(singleton=True), False,
-              "/singleton"),
+        dcase(
+            "def-version-long",
+            "version of 101 characters",
+            ["DEF-4"],
+            base(version="v" * 101),
+            False,
+            "/version",
+        ),
+        dcase(
+            "def-concurrency-zero",
+            "concurrency limit 0",
+            ["DEF-7"],
+            base(concurrency={"limit": 0}),
+            False,
+            "/concurrency/limit",
+        ),
+        dcase(
+            "def-concurrency-11",
+            "eleven concurrency rules",
+            ["DEF-7"],
+            base(concurrency=[{"limit": 1}] * 11),
+            False,
+            "/concurrency",
+        ),
+        dcase(
+            "def-concurrency-unknown",
+            "unknown member in a concurrency rule",
+            ["DEF-7", "DEF-1"],
+            base(concurrency={"limit": 1, "scope": "env"}),
+            False,
+            "/concurrency/scope",
+        ),
+        dcase(
+            "def-throttle-no-period",
+            "throttle without periodMs",
+            ["DEF-8"],
+            base(throttle={"limit": 1}),
+            False,
+            "/throttle",
+        ),
+        dcase(
+            "def-rate-zero-period",
+            "rateLimit periodMs 0",
+            ["DEF-8"],
+            base(rateLimit={"limit": 1, "periodMs": 0}),
+            False,
+            "/rateLimit/periodMs",
+        ),
+        dcase(
+            "def-batch-too-big",
+            "batch maxSize 101",
+            ["DEF-10", "LIMIT-4"],
+            base(batch={"maxSize": 101, "timeoutMs": 1000}),
+            False,
+            "/batch/maxSize",
+        ),
+        dcase(
+            "def-batch-debounce",
+            "batch excludes debounce",
+            ["DEF-11"],
+            base(batch={"maxSize": 3, "timeoutMs": 1000}, debounce={"periodMs": 1000}),
+            False,
+            "/batch",
+        ),
+        dcase(
+            "def-batch-throttle",
+            "batch excludes throttle",
+            ["DEF-11"],
+            base(batch={"maxSize": 3, "timeoutMs": 1000}, throttle={"limit": 1, "periodMs": 1000}),
+            False,
+            "/batch",
+        ),
+        dcase(
+            "def-debounce-ratelimit",
+            "debounce excludes rateLimit",
+            ["DEF-11"],
+            base(debounce={"periodMs": 1000}, rateLimit={"limit": 1, "periodMs": 1000}),
+            False,
+            "/debounce",
+        ),
+        dcase(
+            "def-key-empty-segment",
+            "key path with an empty segment",
+            ["DEF-13", "PATH-1"],
+            base(concurrency={"limit": 1, "key": "user..id"}),
+            False,
+            "/concurrency/key",
+        ),
+        dcase(
+            "def-key-empty",
+            "empty key",
+            ["DEF-13"],
+            base(debounce={"periodMs": 10, "key": ""}),
+            False,
+            "/debounce/key",
+        ),
+        dcase(
+            "def-timeout-negative",
+            "timeoutMs -1",
+            ["DEF-12"],
+            base(timeoutMs=-1),
+            False,
+            "/timeoutMs",
+        ),
+        dcase(
+            "def-unknown-member",
+            "unknown top-level member",
+            ["DEF-1"],
+            base(singleton=True),
+            False,
+            "/singleton",
+        ),
     ]
     write("definitions", "definitions", "FunctionDefinition validation", c)
 
 
 # ---------------------------------------------------------------- cron
 
+
 def cron() -> None:
     cases: list[dict[str, Any]] = []
 
-    def valid(case_id: str, description: str, requirements: list[str], expr: str, after: datetime,
-              count: int = 3, check_croniter: bool = True) -> None:
+    def valid(
+        case_id: str,
+        description: str,
+        requirements: list[str],
+        expr: str,
+        after: datetime,
+        count: int = 3,
+        check_croniter: bool = True,
+    ) -> None:
         nexts = Cron(expr).next_after(after, count)
         assert len(nexts) == count, expr
         if check_croniter:
@@ -601,8 +1600,17 @@ def cron() -> None:
             itr = croniter(expr, after, second_at_beginning=len(fields) == 6)
             theirs = [itr.get_next(datetime) for _ in range(count)]
             assert [iso(x) for x in theirs] == [iso(x) for x in nexts], (expr, theirs, nexts)
-        cases.append({"id": case_id, "description": description, "requirements": requirements, "expr": expr,
-                      "valid": True, "after": iso(after), "next": [iso(x) for x in nexts]})
+        cases.append(
+            {
+                "id": case_id,
+                "description": description,
+                "requirements": requirements,
+                "expr": expr,
+                "valid": True,
+                "after": iso(after),
+                "next": [iso(x) for x in nexts],
+            }
+        )
 
     def invalid(case_id: str, description: str, requirements: list[str], expr: str) -> None:
         try:
@@ -611,50 +1619,142 @@ def cron() -> None:
             pass
         else:
             raise AssertionError(f"{expr} should be invalid")
-        cases.append({"id": case_id, "description": description, "requirements": requirements, "expr": expr,
-                      "valid": False})
+        cases.append(
+            {
+                "id": case_id,
+                "description": description,
+                "requirements": requirements,
+                "expr": expr,
+                "valid": False,
+            }
+        )
 
-    utc = timezone.utc
+    utc = UTC
     t0 = datetime(2026, 1, 1, 0, 0, tzinfo=utc)
-    valid("cron-every-minute", "every minute", ["CRON-1"], "* * * * *", datetime(2026, 1, 1, 0, 0, 30, tzinfo=utc))
+    valid(
+        "cron-every-minute",
+        "every minute",
+        ["CRON-1"],
+        "* * * * *",
+        datetime(2026, 1, 1, 0, 0, 30, tzinfo=utc),
+    )
     valid("cron-nightly", "03:00 UTC daily", ["CRON-1", "CRON-3"], "0 3 * * *", t0)
-    valid("cron-strictly-after", "a fire time equal to after is not returned", ["CRON-1"], "0 3 * * *",
-          datetime(2026, 1, 1, 3, 0, tzinfo=utc))
-    valid("cron-step-minutes", "every 15 minutes", ["CRON-1"], "*/15 * * * *", datetime(2026, 1, 1, 0, 7, tzinfo=utc), 4)
+    valid(
+        "cron-strictly-after",
+        "a fire time equal to after is not returned",
+        ["CRON-1"],
+        "0 3 * * *",
+        datetime(2026, 1, 1, 3, 0, tzinfo=utc),
+    )
+    valid(
+        "cron-step-minutes",
+        "every 15 minutes",
+        ["CRON-1"],
+        "*/15 * * * *",
+        datetime(2026, 1, 1, 0, 7, tzinfo=utc),
+        4,
+    )
     valid("cron-range-list", "ranges and lists", ["CRON-1"], "0,30 9-10 * * *", t0, 5)
-    valid("cron-weekdays-names", "weekdays by name", ["CRON-1"], "0 9 * * MON-FRI", datetime(2026, 1, 2, 12, 0, tzinfo=utc), 3)
+    valid(
+        "cron-weekdays-names",
+        "weekdays by name",
+        ["CRON-1"],
+        "0 9 * * MON-FRI",
+        datetime(2026, 1, 2, 12, 0, tzinfo=utc),
+        3,
+    )
     valid("cron-sunday-7", "7 is Sunday as well as 0", ["CRON-1"], "0 0 * * 7", t0, 2)
-    valid("cron-dom-dow-or", "day of month and day of week both restricted: either matches", ["CRON-6"],
-          "0 0 13 * FRI", datetime(2026, 2, 1, tzinfo=utc), 4)
+    valid(
+        "cron-dom-dow-or",
+        "day of month and day of week both restricted: either matches",
+        ["CRON-6"],
+        "0 0 13 * FRI",
+        datetime(2026, 2, 1, tzinfo=utc),
+        4,
+    )
     valid("cron-month-names", "month names", ["CRON-1"], "0 0 1 JAN,JUL *", t0, 3)
     valid("cron-leap-day", "29 February", ["CRON-1"], "0 12 29 2 *", t0, 2)
-    valid("cron-six-seconds", "six fields: seconds first", ["CRON-2"], "*/20 * * * * *",
-          datetime(2026, 1, 1, 0, 0, 5, tzinfo=utc), 4)
+    valid(
+        "cron-six-seconds",
+        "six fields: seconds first",
+        ["CRON-2"],
+        "*/20 * * * * *",
+        datetime(2026, 1, 1, 0, 0, 5, tzinfo=utc),
+        4,
+    )
     valid("cron-six-specific", "six fields: 09:30:15 daily", ["CRON-2"], "15 30 9 * * *", t0, 2)
     valid("cron-range-step", "range with a step", ["CRON-1"], "0 8-18/4 * * *", t0, 4)
-    valid("cron-tz-new-york", "TZ= prefix: 09:00 in New York (EST)", ["CRON-3"], "TZ=America/New_York 0 9 * * *",
-          t0, 2, check_croniter=False)
+    valid(
+        "cron-tz-new-york",
+        "TZ= prefix: 09:00 in New York (EST)",
+        ["CRON-3"],
+        "TZ=America/New_York 0 9 * * *",
+        t0,
+        2,
+        check_croniter=False,
+    )
     # DST: Europe/Amsterdam 2026-03-29 02:00 -> 03:00; 2026-10-25 03:00 -> 02:00. Checked by hand:
     # spring: 02:30 does not exist on 29 March -> skipped (28 Mar 01:30Z, 30 Mar 00:30Z).
     # fall: 02:30 happens twice on 25 October -> fires at the first (00:30Z), not at 01:30Z.
-    valid("cron-dst-spring-skip", "Amsterdam spring forward: 02:30 does not exist and is skipped",
-          ["CRON-3", "CRON-4"], "TZ=Europe/Amsterdam 30 2 * * *", datetime(2026, 3, 28, 0, 0, tzinfo=utc), 3,
-          check_croniter=False)
-    valid("cron-dst-fall-once", "Amsterdam fall back: 02:30 happens twice and fires once, at the first",
-          ["CRON-3", "CRON-5", "CRON-8"], "TZ=Europe/Amsterdam 30 2 * * *",
-          datetime(2026, 10, 24, 0, 0, tzinfo=utc), 3, check_croniter=False)
-    valid("cron-dst-fall-hourly", "hourly across fall back: the repeated 02:00 fires once", ["CRON-5", "CRON-8"],
-          "TZ=Europe/Amsterdam 0 * * * *", datetime(2026, 10, 24, 23, 0, tzinfo=utc), 4, check_croniter=False)
-    valid("cron-dst-spring-hourly", "hourly across spring forward: 02:00 local does not exist",
-          ["CRON-4"], "TZ=Europe/Amsterdam 0 * * * *", datetime(2026, 3, 28, 23, 30, tzinfo=utc), 4,
-          check_croniter=False)
+    valid(
+        "cron-dst-spring-skip",
+        "Amsterdam spring forward: 02:30 does not exist and is skipped",
+        ["CRON-3", "CRON-4"],
+        "TZ=Europe/Amsterdam 30 2 * * *",
+        datetime(2026, 3, 28, 0, 0, tzinfo=utc),
+        3,
+        check_croniter=False,
+    )
+    valid(
+        "cron-dst-fall-once",
+        "Amsterdam fall back: 02:30 happens twice and fires once, at the first",
+        ["CRON-3", "CRON-5", "CRON-8"],
+        "TZ=Europe/Amsterdam 30 2 * * *",
+        datetime(2026, 10, 24, 0, 0, tzinfo=utc),
+        3,
+        check_croniter=False,
+    )
+    valid(
+        "cron-dst-fall-hourly",
+        "hourly across fall back: the repeated 02:00 fires once",
+        ["CRON-5", "CRON-8"],
+        "TZ=Europe/Amsterdam 0 * * * *",
+        datetime(2026, 10, 24, 23, 0, tzinfo=utc),
+        4,
+        check_croniter=False,
+    )
+    valid(
+        "cron-dst-spring-hourly",
+        "hourly across spring forward: 02:00 local does not exist",
+        ["CRON-4"],
+        "TZ=Europe/Amsterdam 0 * * * *",
+        datetime(2026, 3, 28, 23, 30, tzinfo=utc),
+        4,
+        check_croniter=False,
+    )
     expected = {
-        "cron-dst-spring-skip": ["2026-03-28T01:30:00.000Z", "2026-03-30T00:30:00.000Z", "2026-03-31T00:30:00.000Z"],
-        "cron-dst-fall-once": ["2026-10-24T00:30:00.000Z", "2026-10-25T00:30:00.000Z", "2026-10-26T01:30:00.000Z"],
-        "cron-dst-fall-hourly": ["2026-10-25T00:00:00.000Z", "2026-10-25T02:00:00.000Z",
-                                 "2026-10-25T03:00:00.000Z", "2026-10-25T04:00:00.000Z"],
-        "cron-dst-spring-hourly": ["2026-03-29T00:00:00.000Z", "2026-03-29T01:00:00.000Z",
-                                   "2026-03-29T02:00:00.000Z", "2026-03-29T03:00:00.000Z"],
+        "cron-dst-spring-skip": [
+            "2026-03-28T01:30:00.000Z",
+            "2026-03-30T00:30:00.000Z",
+            "2026-03-31T00:30:00.000Z",
+        ],
+        "cron-dst-fall-once": [
+            "2026-10-24T00:30:00.000Z",
+            "2026-10-25T00:30:00.000Z",
+            "2026-10-26T01:30:00.000Z",
+        ],
+        "cron-dst-fall-hourly": [
+            "2026-10-25T00:00:00.000Z",
+            "2026-10-25T02:00:00.000Z",
+            "2026-10-25T03:00:00.000Z",
+            "2026-10-25T04:00:00.000Z",
+        ],
+        "cron-dst-spring-hourly": [
+            "2026-03-29T00:00:00.000Z",
+            "2026-03-29T01:00:00.000Z",
+            "2026-03-29T02:00:00.000Z",
+            "2026-03-29T03:00:00.000Z",
+        ],
     }
     for case in cases:  # the hand-checked DST answers
         if case["id"] in expected:
@@ -676,26 +1776,67 @@ def cron() -> None:
 
 # ---------------------------------------------------------------- durations
 
+
 def durations() -> None:
     units = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
     cases: list[dict[str, Any]] = []
     for text in ("250ms", "2s", "5m", "1h", "2d", "0s", "1000ms", "90m", "007s", "104249991d"):
         number = int(text.rstrip("msdh"))
-        unit = text[len(str(text.rstrip("msdh"))):]
-        cases.append({"id": f"dur-{text}", "description": f"{text}", "requirements": ["DUR-1"], "input": text,
-                      "valid": True, "ms": number * units[unit]})
+        unit = text[len(str(text.rstrip("msdh"))) :]
+        cases.append(
+            {
+                "id": f"dur-{text}",
+                "description": f"{text}",
+                "requirements": ["DUR-1"],
+                "input": text,
+                "valid": True,
+                "ms": number * units[unit],
+            }
+        )
     for number in (0, 1500, 86_400_000):
-        cases.append({"id": f"dur-int-{number}", "description": "an integer is milliseconds",
-                      "requirements": ["DUR-2"], "input": number, "valid": True, "ms": number})
-    for text, why in (("", "empty"), ("s", "no number"), ("1.5s", "fraction"), ("-1s", "sign"), ("+1s", "sign"),
-                      ("1w", "unknown unit"), ("2 s", "space"), (" 2s", "leading space"), ("2S", "uppercase unit"),
-                      ("1h30m", "compound"), ("10", "string without a unit"),
-                      ("104249992d", "more than 2^53-1 ms")):
+        cases.append(
+            {
+                "id": f"dur-int-{number}",
+                "description": "an integer is milliseconds",
+                "requirements": ["DUR-2"],
+                "input": number,
+                "valid": True,
+                "ms": number,
+            }
+        )
+    for text, why in (
+        ("", "empty"),
+        ("s", "no number"),
+        ("1.5s", "fraction"),
+        ("-1s", "sign"),
+        ("+1s", "sign"),
+        ("1w", "unknown unit"),
+        ("2 s", "space"),
+        (" 2s", "leading space"),
+        ("2S", "uppercase unit"),
+        ("1h30m", "compound"),
+        ("10", "string without a unit"),
+        ("104249992d", "more than 2^53-1 ms"),
+    ):
         slug = "".join(ch if ch.isalnum() else "-" for ch in why.lower())
-        cases.append({"id": f"dur-bad-{slug}-{len(cases)}", "description": why,
-                      "requirements": ["DUR-3"], "input": text, "valid": False})
-    cases.append({"id": "dur-bad-negative-int", "description": "negative integer", "requirements": ["DUR-3"],
-                  "input": -1, "valid": False})
+        cases.append(
+            {
+                "id": f"dur-bad-{slug}-{len(cases)}",
+                "description": why,
+                "requirements": ["DUR-3"],
+                "input": text,
+                "valid": False,
+            }
+        )
+    cases.append(
+        {
+            "id": "dur-bad-negative-int",
+            "description": "negative integer",
+            "requirements": ["DUR-3"],
+            "input": -1,
+            "valid": False,
+        }
+    )
     write("durations", "durations", "Duration strings and integers", cases)
 
 
@@ -709,8 +1850,12 @@ def resolve(data: Any, path: str) -> Any:
     for segment in path.split("."):
         if isinstance(node, dict) and segment in node:
             node = node[segment]
-        elif isinstance(node, list) and segment.isdigit() and (segment == "0" or not segment.startswith("0")) \
-                and int(segment) < len(node):
+        elif (
+            isinstance(node, list)
+            and segment.isdigit()
+            and (segment == "0" or not segment.startswith("0"))
+            and int(segment) < len(node)
+        ):
             node = node[int(segment)]
         else:
             return MISSING
@@ -740,55 +1885,151 @@ def matches(match: dict[str, Any] | None, wait_event: str, event: dict[str, Any]
 
 
 def canonical(value: Any) -> str:
-    """Canonical JSON text (RFC 8785 for the values used here): sorted keys, no spaces, integral floats as ints."""
+    """Canonical JSON text (RFC 8785 for the values used here).
+
+    Sorted keys, no spaces, integral floats as integers.
+    """
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, dict):
-        return "{" + ",".join(json.dumps(k, ensure_ascii=False) + ":" + canonical(value[k])
-                              for k in sorted(value)) + "}"
+        return (
+            "{"
+            + ",".join(
+                json.dumps(k, ensure_ascii=False) + ":" + canonical(value[k]) for k in sorted(value)
+            )
+            + "}"
+        )
     if isinstance(value, list):
         return "[" + ",".join(canonical(v) for v in value) + "]"
     return json.dumps(value, ensure_ascii=False)
 
 
 def match_and_keys() -> None:
-    data = {"userId": "u1", "user": {"id": 7, "tags": ["a", "b"], "plan": None},
-            "items": [{"sku": "S-1", "qty": 2.0}], "flag": True, "amount": 1}
+    data = {
+        "userId": "u1",
+        "user": {"id": 7, "tags": ["a", "b"], "plan": None},
+        "items": [{"sku": "S-1", "qty": 2.0}],
+        "flag": True,
+        "amount": 1,
+    }
     incoming = {"id": "evt-m-1", "name": "order.approved", "data": data, "ts": NOW}
     specs: list[tuple[str, str, dict[str, Any] | None, str, list[str]]] = [
         ("match-null", "null matches any event of the name", None, "order.approved", ["MATCH-3"]),
         ("match-empty", "{} matches any event of the name", {}, "order.approved", ["MATCH-3"]),
         ("match-other-name", "the name must be equal", None, "order.created", ["MATCH-1"]),
-        ("match-top-level", "top-level field", {"userId": "u1"}, "order.approved", ["MATCH-2", "PATH-1"]),
-        ("match-top-level-differs", "different value", {"userId": "u2"}, "order.approved", ["MATCH-2"]),
+        (
+            "match-top-level",
+            "top-level field",
+            {"userId": "u1"},
+            "order.approved",
+            ["MATCH-2", "PATH-1"],
+        ),
+        (
+            "match-top-level-differs",
+            "different value",
+            {"userId": "u2"},
+            "order.approved",
+            ["MATCH-2"],
+        ),
         ("match-dotted", "dotted path", {"user.id": 7}, "order.approved", ["MATCH-2", "PATH-1"]),
         ("match-number-by-value", "7 equals 7.0", {"user.id": 7.0}, "order.approved", ["MATCH-2"]),
-        ("match-no-coercion", "\"7\" is not 7", {"user.id": "7"}, "order.approved", ["MATCH-2"]),
+        ("match-no-coercion", '"7" is not 7', {"user.id": "7"}, "order.approved", ["MATCH-2"]),
         ("match-bool-not-number", "true is not 1", {"amount": True}, "order.approved", ["MATCH-2"]),
-        ("match-array-index", "array index segment", {"items.0.sku": "S-1"}, "order.approved", ["PATH-1"]),
-        ("match-array-out-of-range", "index past the end is missing", {"items.1.sku": "S-1"}, "order.approved",
-         ["PATH-2"]),
-        ("match-missing-vs-null", "a missing path never matches, not even null", {"user.missing": None},
-         "order.approved", ["PATH-2", "MATCH-2"]),
-        ("match-present-null", "a present null matches null", {"user.plan": None}, "order.approved", ["MATCH-2"]),
-        ("match-array-equal", "arrays compare in order", {"user.tags": ["a", "b"]}, "order.approved", ["MATCH-2"]),
-        ("match-array-order", "arrays in another order differ", {"user.tags": ["b", "a"]}, "order.approved",
-         ["MATCH-2"]),
-        ("match-object-equal", "objects compare by keys and values, any order",
-         {"items.0": {"qty": 2, "sku": "S-1"}}, "order.approved", ["MATCH-2"]),
-        ("match-all-entries", "every entry must match", {"userId": "u1", "user.id": 8}, "order.approved",
-         ["MATCH-2"]),
-        ("match-all-entries-ok", "several entries all matching", {"userId": "u1", "flag": True, "user.tags.1": "b"},
-         "order.approved", ["MATCH-2"]),
-        ("match-through-scalar", "a path through a scalar is missing", {"userId.x": "u1"}, "order.approved",
-         ["PATH-2"]),
+        (
+            "match-array-index",
+            "array index segment",
+            {"items.0.sku": "S-1"},
+            "order.approved",
+            ["PATH-1"],
+        ),
+        (
+            "match-array-out-of-range",
+            "index past the end is missing",
+            {"items.1.sku": "S-1"},
+            "order.approved",
+            ["PATH-2"],
+        ),
+        (
+            "match-missing-vs-null",
+            "a missing path never matches, not even null",
+            {"user.missing": None},
+            "order.approved",
+            ["PATH-2", "MATCH-2"],
+        ),
+        (
+            "match-present-null",
+            "a present null matches null",
+            {"user.plan": None},
+            "order.approved",
+            ["MATCH-2"],
+        ),
+        (
+            "match-array-equal",
+            "arrays compare in order",
+            {"user.tags": ["a", "b"]},
+            "order.approved",
+            ["MATCH-2"],
+        ),
+        (
+            "match-array-order",
+            "arrays in another order differ",
+            {"user.tags": ["b", "a"]},
+            "order.approved",
+            ["MATCH-2"],
+        ),
+        (
+            "match-object-equal",
+            "objects compare by keys and values, any order",
+            {"items.0": {"qty": 2, "sku": "S-1"}},
+            "order.approved",
+            ["MATCH-2"],
+        ),
+        (
+            "match-all-entries",
+            "every entry must match",
+            {"userId": "u1", "user.id": 8},
+            "order.approved",
+            ["MATCH-2"],
+        ),
+        (
+            "match-all-entries-ok",
+            "several entries all matching",
+            {"userId": "u1", "flag": True, "user.tags.1": "b"},
+            "order.approved",
+            ["MATCH-2"],
+        ),
+        (
+            "match-through-scalar",
+            "a path through a scalar is missing",
+            {"userId.x": "u1"},
+            "order.approved",
+            ["PATH-2"],
+        ),
     ]
-    cases = [{"id": cid, "description": desc, "requirements": reqs, "match": m, "waitEvent": name,
-              "event": incoming, "matches": matches(m, name, incoming)} for cid, desc, m, name, reqs in specs]
+    cases = [
+        {
+            "id": cid,
+            "description": desc,
+            "requirements": reqs,
+            "match": m,
+            "waitEvent": name,
+            "event": incoming,
+            "matches": matches(m, name, incoming),
+        }
+        for cid, desc, m, name, reqs in specs
+    ]
     string_data = {"id": "evt-m-2", "name": "order.approved", "data": "u1", "ts": NOW}
-    cases.append({"id": "match-non-object-data", "description": "data that is not an object has no fields",
-                  "requirements": ["PATH-2"], "match": {"userId": "u1"}, "waitEvent": "order.approved",
-                  "event": string_data, "matches": matches({"userId": "u1"}, "order.approved", string_data)})
+    cases.append(
+        {
+            "id": "match-non-object-data",
+            "description": "data that is not an object has no fields",
+            "requirements": ["PATH-2"],
+            "match": {"userId": "u1"},
+            "waitEvent": "order.approved",
+            "event": string_data,
+            "matches": matches({"userId": "u1"}, "order.approved", string_data),
+        }
+    )
     write("match", "match", "wait match semantics", cases)
 
     key_specs = [
@@ -801,17 +2042,41 @@ def match_and_keys() -> None:
         ("key-null", "a present null", "user.plan", ["PATH-3"]),
         ("key-bool", "a boolean", "flag", ["PATH-3"]),
         ("key-index", "array index", "user.tags.1", ["PATH-1"]),
-        ("key-leading-zero-index", "01 is not an array index", "user.tags.01", ["PATH-1", "PATH-2"]),
+        (
+            "key-leading-zero-index",
+            "01 is not an array index",
+            "user.tags.01",
+            ["PATH-1", "PATH-2"],
+        ),
     ]
     kcases = []
     for cid, desc, key, reqs in key_specs:
         value = resolve(data, key)
-        kcases.append({"id": cid, "description": desc, "requirements": reqs, "key": key, "event": incoming,
-                       "value": "null" if value is MISSING else canonical(value)})
-    unicode_event = {"id": "evt-k-2", "name": "x", "data": {"tenant": {"name": "Zürich", "b": 1, "a": [1.5, "é"]}}}
-    kcases.append({"id": "key-unicode-object", "description": "non-ASCII stays unescaped; keys sorted",
-                   "requirements": ["PATH-3"], "key": "tenant", "event": unicode_event,
-                   "value": canonical(unicode_event["data"]["tenant"])})
+        kcases.append(
+            {
+                "id": cid,
+                "description": desc,
+                "requirements": reqs,
+                "key": key,
+                "event": incoming,
+                "value": "null" if value is MISSING else canonical(value),
+            }
+        )
+    unicode_event = {
+        "id": "evt-k-2",
+        "name": "x",
+        "data": {"tenant": {"name": "Zürich", "b": 1, "a": [1.5, "é"]}},
+    }
+    kcases.append(
+        {
+            "id": "key-unicode-object",
+            "description": "non-ASCII stays unescaped; keys sorted",
+            "requirements": ["PATH-3"],
+            "key": "tenant",
+            "event": unicode_event,
+            "value": canonical(unicode_event["data"]["tenant"]),
+        }
+    )
     write("keys", "keys", "flow-control key resolution", kcases)
 
 
