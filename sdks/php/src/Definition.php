@@ -14,7 +14,8 @@ final class Definition
         'id', 'trigger', 'priority', 'enabled', 'hasOnFailure', 'version', 'retries', 'timeoutMs',
         'concurrency', 'throttle', 'rateLimit', 'debounce', 'batch',
     ];
-    private const REQUIRED = ['id', 'trigger', 'priority', 'enabled', 'hasOnFailure'];
+    private const REQUIRED = ['id', 'trigger'];
+    private const MAX_BATCH_SIZE = 100;
     private const MAX_CONCURRENCY_RULES = 10;
 
     private function __construct()
@@ -22,11 +23,16 @@ final class Definition
     }
 
     /**
-     * @param array<array-key, mixed> $definition
+     * @param array<array-key, mixed>|JsonObject $definition
      * @throws DefinitionError
      */
-    public static function validate(array $definition): void
+    public static function validate(array|JsonObject $definition): void
     {
+        if ($definition instanceof JsonObject) {
+            $definition = $definition->toArray();
+        } elseif ($definition !== [] && array_is_list($definition)) {
+            throw new DefinitionError('', 'must be an object');
+        }
         $id = is_string($definition['id'] ?? null) ? $definition['id'] : null;
         foreach (array_keys($definition) as $field) {
             if (!in_array($field, self::FIELDS, true)) {
@@ -40,14 +46,14 @@ final class Definition
         }
         self::text($definition['id'], '/id', 200, $id);
         self::trigger($definition['trigger'], $id);
-        if (!is_int($definition['priority']) || $definition['priority'] < -600 || $definition['priority'] > 600) {
+        $priority = $definition['priority'] ?? 0;
+        if (!is_int($priority) || $priority < -600 || $priority > 600) {
             throw new DefinitionError('/priority', 'must be an integer from -600 to 600', $id);
         }
-        if (!is_bool($definition['enabled'])) {
-            throw new DefinitionError('/enabled', 'must be a boolean', $id);
-        }
-        if (!is_bool($definition['hasOnFailure'])) {
-            throw new DefinitionError('/hasOnFailure', 'must be a boolean', $id);
+        foreach (['enabled', 'hasOnFailure'] as $flag) {
+            if (array_key_exists($flag, $definition) && !is_bool($definition[$flag])) {
+                throw new DefinitionError("/{$flag}", 'must be a boolean', $id);
+            }
         }
         if (array_key_exists('version', $definition)) {
             self::text($definition['version'], '/version', 100, $id);
@@ -87,7 +93,7 @@ final class Definition
             as $field => $excluded) {
             foreach ($excluded as $other) {
                 if ($has($field) && $has($other)) {
-                    throw new DefinitionError("/{$other}", "cannot be combined with {$field}", $id);
+                    throw new DefinitionError("/{$field}", "cannot be combined with {$other}", $id);
                 }
             }
         }
@@ -142,11 +148,20 @@ final class Definition
             }
             self::positive($rule[$field], "{$path}/{$field}", $id);
         }
+        if ($path === '/batch' && $rule['maxSize'] > self::MAX_BATCH_SIZE) {
+            throw new DefinitionError('/batch/maxSize', 'must be at most ' . self::MAX_BATCH_SIZE, $id);
+        }
         if (isset($rule['key']) || (is_array($rule) && array_key_exists('key', $rule))) {
-            if (!is_string($rule['key']) || $rule['key'] === '' || mb_strlen($rule['key']) > 200) {
-                throw new DefinitionError("{$path}/key", 'must be a key path string of 1 to 200 characters', $id);
+            if (!self::isKeyPath($rule['key'])) {
+                throw new DefinitionError("{$path}/key", 'must be a key path ("tenantId", "user.id"): 1 to 200 characters, no empty segment', $id);
             }
         }
+    }
+
+    /** A dotted path into an event's data: non-empty segments separated by ".". */
+    public static function isKeyPath(mixed $path): bool
+    {
+        return is_string($path) && $path !== '' && mb_strlen($path) <= 200 && !in_array('', explode('.', $path), true);
     }
 
     private static function positive(mixed $value, string $path, ?string $id): void

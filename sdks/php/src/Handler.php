@@ -120,12 +120,14 @@ final class Handler
         }
         $timestamp = null;
         if ($this->has(Protocol::CAP_TIMESTAMPED_SIGNATURES)) {
+            // Both MACs: the v2 one binds the body to a fresh timestamp, the v1 one is still sent.
             $timestamp = $headers['x-durable-timestamp'] ?? null;
             if (!Signature::isFresh($timestamp, ($this->clock)())
                 || !Signature::verify($timestamp . '.' . $body, $headers['x-durable-signature-v2'] ?? null, $this->keys)) {
                 return self::text(401, 'invalid signature');
             }
-        } elseif (!Signature::verify($body, $headers['x-durable-signature'] ?? null, $this->keys)) {
+        }
+        if (!Signature::verify($body, $headers['x-durable-signature'] ?? null, $this->keys)) {
             return self::text(401, 'invalid signature');
         }
         try {
@@ -186,7 +188,8 @@ final class Handler
         $functionId = $request['functionId'];
         $function = $this->functions[$functionId] ?? null;
         if ($function === null) {
-            return Ops::error(null, "unknown function {$functionId}", 'UnknownFunctionError', Protocol::CODE_UNKNOWN_FUNCTION, false);
+            // Shape fixed by protocol v1: no name, no code.
+            return ['op' => Protocol::OP_ERROR, 'id' => null, 'message' => "unknown function {$functionId}", 'retryable' => false];
         }
         $event = $request['event'];
         $event = $event instanceof JsonObject ? $event->toArray() : $event;
