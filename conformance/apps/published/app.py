@@ -1,16 +1,14 @@
 """Conformance app on the published package dicabrio-durable-sdk==0.1.0 (import `durable`).
 
 Serves the function catalog of conformance/README.md with the package's own sans-IO
-`handle_request`, behind a small aiohttp server. The catalog comes from
-spec/compat/published_catalog.py when it exists (one definition for spec-compat and
-conformance), else from catalog.py next to this file.
+`handle_request`, behind a small aiohttp server. The catalog is the one written for
+spec-compat (spec/compat/published_catalog.py), imported by path: one definition.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 import os
 import sys
 from pathlib import Path
@@ -25,21 +23,17 @@ SHARED = HERE.parents[2] / "spec" / "compat" / "published_catalog.py"
 
 
 def load_catalog() -> ModuleType:
-    for path in (SHARED, HERE / "catalog.py"):
-        if path.is_file():
-            spec = importlib.util.spec_from_file_location(f"catalog_{path.parent.name}", path)
-            if spec is None or spec.loader is None:
-                continue
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            if hasattr(module, "functions"):
-                print(f"catalog from {path}", flush=True)
-                return module
-    raise SystemExit("no catalog module with `functions` found")
+    spec = importlib.util.spec_from_file_location("published_catalog", SHARED)
+    if spec is None or spec.loader is None or not SHARED.is_file():
+        raise SystemExit(f"catalog {SHARED} not found")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    print(f"catalog from {SHARED}", flush=True)
+    return module
 
 
 CATALOG = load_catalog()
-FUNCTIONS = list(CATALOG.functions() if callable(CATALOG.functions) else CATALOG.functions)
+FUNCTIONS = list(CATALOG.functions)
 OPTIONS: dict[str, Any] = {
     "signing_key": os.environ["DURABLE_SIGNING_KEY"],
     "app_id": os.environ.get("DURABLE_APP_ID"),
@@ -47,15 +41,6 @@ OPTIONS: dict[str, Any] = {
 
 
 def answer(method: str, headers: dict[str, str], body: bytes) -> web.Response:
-    # Handlers that need the invoke's `attempt` or batch `events` read them from here;
-    # the published API gives handlers only (event, step).
-    binder = getattr(CATALOG, "bind_request", None)
-    if binder is not None and method == "POST":
-        try:
-            request = json.loads(body)
-        except ValueError:
-            request = None
-        binder(request if isinstance(request, dict) else {})
     result = handle_request(method, headers, body, FUNCTIONS, **OPTIONS)
     return web.Response(status=result.status, body=result.body, headers=dict(result.headers))
 

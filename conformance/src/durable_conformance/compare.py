@@ -1,4 +1,5 @@
-"""Exact op comparison with the `$afterMs` time normalisation of spec/vectors/README.md."""
+"""Exact op comparison with the `$afterMs` time normalisation of spec/vectors/README.md
+and the `$type` wildcard (a field whose value the language decides, e.g. an error name)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,27 @@ TOLERANCE_MS = 5_000
 AFTER_MS_MARKER = "<$afterMs>"
 
 
+JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
+    "object": (dict,), "array": (list,), "null": (type(None),),
+}
+
+
 def is_after_ms(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"$afterMs"}
+
+
+def is_type(value: Any) -> bool:
+    """`{"$type": "string"}`: any value of that JSON type (e.g. a language's error name)."""
+    return isinstance(value, dict) and set(value) == {"$type"}
+
+
+def has_type(actual: Any, name: str) -> bool:
+    if isinstance(actual, bool) and name in ("number", "integer"):
+        return False
+    if name == "integer" and isinstance(actual, float):
+        return actual.is_integer()
+    return isinstance(actual, JSON_TYPES.get(name, ()))
 
 
 def parse_iso_ms(value: str) -> int:
@@ -30,6 +50,10 @@ def compare(expected: Any, actual: Any, invoked_at_ms: int, path: str = "") -> l
         drift = parse_iso_ms(actual) - target
         if abs(drift) > TOLERANCE_MS:
             return [f"{where}: {actual} is {drift} ms from invoke time + {expected['$afterMs']} ms"]
+        return []
+    if is_type(expected):
+        if not has_type(actual, str(expected["$type"])):
+            return [f"{where}: expected any {expected['$type']}, got {_short(actual)}"]
         return []
     if isinstance(expected, dict):
         if not isinstance(actual, dict):
@@ -69,6 +93,8 @@ def normalise(expected: Any, actual: Any) -> Any:
     """The actual op with every field the vector leaves to the clock replaced by a marker."""
     if is_after_ms(expected):
         return AFTER_MS_MARKER
+    if is_type(expected) and has_type(actual, str(expected["$type"])):
+        return f"<$type:{expected['$type']}>"
     if isinstance(expected, dict) and isinstance(actual, dict):
         return {k: normalise(expected.get(k), v) for k, v in actual.items()}
     if isinstance(expected, list) and isinstance(actual, list):

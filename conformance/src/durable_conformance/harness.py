@@ -4,7 +4,8 @@
 
     {"harness": 1, "kind": "sdk", "start": ["sdks/python/conformance/start"],
      "cwd": ".", "env": {}, "path": "/api/durable", "readyTimeoutSeconds": 60,
-     "expectedGaps": {"requirements": {"ID": "reason"}, "cases": {"case-id": "reason"}}}
+     "expectedGaps": {"requirements": {"ID": "reason"}, "cases": {"case-id": "reason"},
+                      "functions": {"catalog-function-id": "reason"}}}
 
 The runner sets PORT, DURABLE_SIGNING_KEY, DURABLE_APP_ID and, per case group,
 DURABLE_SIGNING_KEY_FALLBACK or DURABLE_CAPABILITIES=none; the app is ready when
@@ -45,6 +46,7 @@ class Harness:
     ready_timeout: float
     expected_requirements: dict[str, str] = field(default_factory=dict)
     expected_cases: dict[str, str] = field(default_factory=dict)
+    expected_functions: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -73,16 +75,9 @@ class Harness:
             ready_timeout=float(data.get("readyTimeoutSeconds", 60)),
             expected_requirements=dict(gaps.get("requirements", {})),
             expected_cases=dict(gaps.get("cases", {})),
+            expected_functions=dict(gaps.get("functions", {})),
             raw=data,
         )
-
-    def expected_gap(self, case_id: str, requirements: list[str]) -> str | None:
-        if case_id in self.expected_cases:
-            return self.expected_cases[case_id]
-        for requirement in requirements:
-            if requirement in self.expected_requirements:
-                return f"{requirement}: {self.expected_requirements[requirement]}"
-        return None
 
 
 def free_port() -> int:

@@ -22,6 +22,7 @@ class Result:
     failures: list[str] = field(default_factory=list)
     violated: list[str] = field(default_factory=list)
     op: Any = None  # the normalised answer, for the cross-check
+    function: str | None = None  # the catalog function a replay case drives
 
     def fail(self, requirement_ids: list[str], message: str) -> None:
         """Record one failed check; the message is prefixed with the IDs it violates."""
