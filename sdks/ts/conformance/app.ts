@@ -1,0 +1,42 @@
+/**
+ * The TypeScript SDK's conformance app (harness protocol v1, conformance/README.md):
+ * serves the catalog at http://127.0.0.1:$PORT/api/durable through the node:http adapter.
+ */
+import { createServer } from "node:http";
+import { nodeHandler, type Capability } from "../src/index.js";
+import { catalog } from "./catalog.js";
+
+const env = process.env;
+const signingKey = env.DURABLE_SIGNING_KEY;
+if (!signingKey) {
+  console.error("DURABLE_SIGNING_KEY is required");
+  process.exit(2);
+}
+const port = Number(env.PORT ?? "3000");
+const capabilities: readonly Capability[] | "none" | "all" = env.DURABLE_CAPABILITIES === "none" ? "none" : "all";
+
+const listener = nodeHandler({
+  functions: catalog,
+  signingKey,
+  signingKeyFallback: env.DURABLE_SIGNING_KEY_FALLBACK || undefined,
+  appId: env.DURABLE_APP_ID || undefined,
+  appName: "conformance-ts",
+  capabilities,
+});
+
+const server = createServer((request, response) => {
+  const path = (request.url ?? "/").split("?")[0];
+  if (path !== "/api/durable") {
+    response.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found");
+    return;
+  }
+  listener(request, response);
+});
+
+server.listen(port, "127.0.0.1", () => {
+  console.log(`conformance-ts listening on http://127.0.0.1:${port}/api/durable`);
+});
+
+const stop = () => server.close(() => process.exit(0));
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

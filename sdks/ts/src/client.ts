@@ -1,0 +1,367 @@
+/** The engine API client: signed JSON POSTs, retries with backoff on 408/429/5xx, no redirects. */
+import { randomUUID } from "node:crypto";
+import { HEADERS, LIMITS, SDK_VERSION } from "./constants.js";
+import type { FunctionDefinition } from "./definition.js";
+import { DurableError } from "./errors.js";
+import type { DurableFunction } from "./function.js";
+import { byteLength, isPlainObject, toJson } from "./json.js";
+import { sign, signV2 } from "./signing.js";
+
+export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled" | "skipped";
+
+export interface EventInput<TData = unknown> {
+  /** Idempotency id; generated when absent (a resend with the same id starts nothing). */
+  id?: string;
+  name: string;
+  data?: TData;
+  ts?: number;
+}
+
+export interface EventReceipt {
+  id: string;
+  duplicate?: boolean;
+  [field: string]: unknown;
+}
+
+export interface RunSummary {
+  runId: string;
+  functionId: string;
+  status: RunStatus;
+  [field: string]: unknown;
+}
+
+export interface RunPage {
+  runs: RunSummary[];
+  cursor?: string | null;
+  [field: string]: unknown;
+}
+
+export interface RunDetail extends RunSummary {
+  steps?: unknown[];
+}
+
+export interface RerunResult {
+  runId: string;
+  [field: string]: unknown;
+}
+
+export interface DeliveryFailure {
+  deliveryId: string;
+  [field: string]: unknown;
+}
+
+export interface VersionStatus {
+  functionId: string;
+  [field: string]: unknown;
+}
+
+export interface SyncResult {
+  [field: string]: unknown;
+}
+
+export interface ProvisionedApp {
+  id: string;
+  key: string;
+  [field: string]: unknown;
+}
+
+export interface SearchRunsOptions {
+  functionId?: string;
+  status?: RunStatus;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface ClientOptions {
+  /** Engine URL, e.g. http://localhost:3030 */
+  baseUrl: string;
+  /** Workspace (app) id. */
+  appId: string;
+  signingKey: string;
+  /** Also sign with the timestamped v2 scheme (default true; v1 is always sent). */
+  signatureV2?: boolean;
+  /** Retries after the first attempt on 408, 429, 5xx and network errors (default 2). */
+  retries?: number;
+  /** Per-attempt timeout (default 30,000 ms). */
+  timeoutMs?: number;
+  maxRequestBytes?: number;
+  maxResponseBytes?: number;
+  /** Base backoff (ms) before retry k: base * 2^(k-1), jittered, capped at 2 s. Default 100. */
+  backoffMs?: number;
+  /** Clock in unix ms; injectable for tests. */
+  now?: () => number;
+  /** fetch implementation; defaults to the global one. */
+  fetch?: typeof fetch;
+}
+
+export interface ProvisionOptions {
+  baseUrl: string;
+  name: string;
+  appUrl: string;
+  environment?: string;
+  adminToken?: string;
+  timeoutMs?: number;
+  maxResponseBytes?: number;
+  fetch?: typeof fetch;
+}
+
+async function readLimited(response: Response, limit: number): Promise<string> {
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > limit) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new DurableError(`durable response exceeds ${limit} bytes`, response.status);
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw new DurableError(`durable response exceeds ${limit} bytes`, response.status);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function retryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+async function post(
+  fetchImpl: typeof fetch,
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  maxResponseBytes: number,
+): Promise<{ status: number; text: string }> {
+  const response = await fetchImpl(url, {
+    method: "POST",
+    body,
+    headers,
+    redirect: "manual",
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  return { status: response.status, text: await readLimited(response, maxResponseBytes) };
+}
+
+export class Client {
+  readonly baseUrl: string;
+  readonly appId: string;
+  private readonly signingKey: string;
+  private readonly signatureV2: boolean;
+  private readonly retries: number;
+  private readonly timeoutMs: number;
+  private readonly maxRequestBytes: number;
+  private readonly maxResponseBytes: number;
+  private readonly backoffMs: number;
+  private readonly now: () => number;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(options: ClientOptions) {
+    if (!options || typeof options.baseUrl !== "string" || !options.baseUrl) throw new TypeError("baseUrl: required");
+    if (typeof options.appId !== "string" || !options.appId) throw new TypeError("appId: required");
+    if (typeof options.signingKey !== "string" || !options.signingKey) throw new TypeError("signingKey: required");
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.appId = options.appId;
+    this.signingKey = options.signingKey;
+    this.signatureV2 = options.signatureV2 ?? true;
+    this.retries = options.retries ?? 2;
+    if (!Number.isSafeInteger(this.retries) || this.retries < 0) throw new TypeError("retries: must be an integer >= 0");
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxRequestBytes = options.maxRequestBytes ?? LIMITS.maxRequestBytes;
+    this.maxResponseBytes = options.maxResponseBytes ?? LIMITS.maxResponseBytes;
+    this.backoffMs = options.backoffMs ?? 100;
+    this.now = options.now ?? Date.now;
+    this.fetchImpl = options.fetch ?? globalThis.fetch;
+  }
+
+  /** The headers an API call carries: v1 always, v2 (timestamped) unless switched off. */
+  signHeaders(body: string): Record<string, string> {
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      [HEADERS.app]: this.appId,
+      [HEADERS.signature]: sign(this.signingKey, body),
+    };
+    if (this.signatureV2) {
+      const timestamp = String(this.now());
+      headers[HEADERS.timestamp] = timestamp;
+      headers[HEADERS.signatureV2] = signV2(this.signingKey, timestamp, body);
+    }
+    return headers;
+  }
+
+  /** POST a signed JSON body to `path`; the answer must be a 200 JSON object. */
+  async request<T = Record<string, unknown>>(path: string, payload: unknown, retries = this.retries): Promise<T> {
+    const body = toJson(payload);
+    if (byteLength(body) > this.maxRequestBytes) {
+      throw new DurableError(`durable ${path} request exceeds ${this.maxRequestBytes} bytes`);
+    }
+    for (let attempt = 0; ; attempt++) {
+      let failure: DurableError;
+      try {
+        const { status, text } = await post(
+          this.fetchImpl,
+          this.baseUrl + path,
+          body,
+          this.signHeaders(body),
+          this.timeoutMs,
+          this.maxResponseBytes,
+        );
+        if (status === 200) {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            parsed = undefined;
+          }
+          if (isPlainObject(parsed)) return parsed as T;
+          failure = new DurableError(`durable ${path} returned invalid JSON`, status, text);
+        } else {
+          failure = new DurableError(`durable ${path} failed: ${status} ${text}`, status, text);
+          if (!retryableStatus(status)) throw failure;
+        }
+      } catch (error) {
+        if (error instanceof DurableError && error.status !== undefined && !retryableStatus(error.status) && error.status !== 200) {
+          throw error;
+        }
+        failure =
+          error instanceof DurableError
+            ? error
+            : new DurableError(`durable ${path} request failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      if (attempt >= retries) throw failure;
+      const base = Math.min(2_000, this.backoffMs * 2 ** attempt);
+      await sleep(base * (0.5 + Math.random() / 2));
+    }
+  }
+
+  /** Register the app's function definitions with the engine. */
+  sync(functions: readonly (DurableFunction<any, any> | FunctionDefinition)[]): Promise<SyncResult> {
+    const definitions = functions.map((fn) => ("definition" in fn && typeof fn.definition === "function" ? fn.definition() : fn));
+    return this.request("/fn/sync", { sdkVersion: SDK_VERSION, functions: definitions });
+  }
+
+  /** Send one event; resending the same `id` is idempotent. */
+  async send<TData = unknown>(event: EventInput<TData>): Promise<EventReceipt>;
+  async send<TData = unknown>(name: string, data?: TData, options?: { id?: string }): Promise<EventReceipt>;
+  async send(first: string | EventInput, data?: unknown, options: { id?: string } = {}): Promise<EventReceipt> {
+    const event = typeof first === "string" ? { name: first, data, id: options.id } : first;
+    const normalized = this.normalizeEvent(event);
+    try {
+      return await this.request<EventReceipt>("/e", normalized);
+    } catch (error) {
+      if (error instanceof DurableError) error.eventIds = [normalized.id];
+      throw error;
+    }
+  }
+
+  /** Send 1-100 events in one call. */
+  async sendMany(events: readonly EventInput[]): Promise<EventReceipt[]> {
+    if (!Array.isArray(events) || events.length < 1 || events.length > 100) {
+      throw new TypeError("sendMany requires 1-100 events");
+    }
+    const normalized = events.map((event) => this.normalizeEvent(event));
+    try {
+      const answer = await this.request<{ events?: unknown }>("/e/bulk", { events: normalized });
+      if (!Array.isArray(answer.events)) throw new DurableError("durable /e/bulk answer has no events list", 200);
+      return answer.events as EventReceipt[];
+    } catch (error) {
+      if (error instanceof DurableError) error.eventIds = normalized.map((event) => event.id);
+      throw error;
+    }
+  }
+
+  searchRuns(options: SearchRunsOptions = {}): Promise<RunPage> {
+    const filters: Record<string, unknown> = {};
+    for (const name of ["functionId", "status", "cursor", "limit"] as const) {
+      if (options[name] !== undefined && options[name] !== null) filters[name] = options[name];
+    }
+    return this.request("/runs/search", filters);
+  }
+
+  getRun(runId: string): Promise<RunDetail> {
+    return this.request("/runs/get", { runId });
+  }
+
+  async cancelRun(runId: string): Promise<boolean> {
+    const answer = await this.request<{ ok?: unknown }>("/runs/cancel", { runId });
+    return answer.ok === true;
+  }
+
+  /** Run the function again from the top with the same event. */
+  rerun(runId: string, options: { idempotencyKey?: string } = {}): Promise<RerunResult> {
+    return this.rerunCall({ runId }, options.idempotencyKey);
+  }
+
+  /** Run again, keeping the memos before `stepId`. */
+  rerunFromStep(runId: string, stepId: string, options: { idempotencyKey?: string } = {}): Promise<RerunResult> {
+    return this.rerunCall({ runId, stepId }, options.idempotencyKey);
+  }
+
+  private async rerunCall(payload: { runId: string; stepId?: string }, idempotencyKey?: string): Promise<RerunResult> {
+    const key = idempotencyKey ?? randomUUID();
+    try {
+      return await this.request("/runs/rerun", { ...payload, idempotencyKey: key });
+    } catch (error) {
+      if (error instanceof DurableError) error.idempotencyKey = key;
+      throw error;
+    }
+  }
+
+  async listFailures(limit = 50): Promise<DeliveryFailure[]> {
+    const answer = await this.request<{ failures?: unknown }>("/failures/search", { limit });
+    if (!Array.isArray(answer.failures)) throw new DurableError("durable /failures/search answer has no failures list", 200);
+    return answer.failures as DeliveryFailure[];
+  }
+
+  async retryFailure(deliveryId: string): Promise<boolean> {
+    const answer = await this.request<{ ok?: unknown }>("/failures/retry", { deliveryId });
+    return answer.ok === true;
+  }
+
+  getVersionStatus(functionId: string): Promise<VersionStatus> {
+    return this.request("/versions/status", { functionId });
+  }
+
+  private normalizeEvent(event: EventInput): { id: string; name: string; data: unknown; ts?: number } {
+    if (!isPlainObject(event) || typeof event.name !== "string" || event.name.length === 0) {
+      throw new TypeError("an event needs a non-empty name");
+    }
+    const normalized: { id: string; name: string; data: unknown; ts?: number } = {
+      id: typeof event.id === "string" && event.id ? event.id : randomUUID(),
+      name: event.name,
+      data: event.data === undefined || event.data === null ? {} : event.data,
+    };
+    if (event.ts !== undefined) normalized.ts = event.ts;
+    return normalized;
+  }
+}
+
+/** Create a workspace (app x environment) on an engine; answers its id and signing key. */
+export async function provisionApp(options: ProvisionOptions): Promise<ProvisionedApp> {
+  const body = toJson({ name: options.name, environment: options.environment ?? "dev", appUrl: options.appUrl });
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (options.adminToken) headers.authorization = `Bearer ${options.adminToken}`;
+  const { status, text } = await post(
+    options.fetch ?? globalThis.fetch,
+    `${options.baseUrl.replace(/\/+$/, "")}/api/apps`,
+    body,
+    headers,
+    options.timeoutMs ?? 30_000,
+    options.maxResponseBytes ?? LIMITS.maxResponseBytes,
+  );
+  if (status !== 200) throw new DurableError(`provision failed: ${status} ${text}`, status, text);
+  const parsed: unknown = JSON.parse(text);
+  if (!isPlainObject(parsed)) throw new DurableError("provision answer is not a JSON object", status, text);
+  return parsed as ProvisionedApp;
+}

@@ -1,0 +1,64 @@
+/** Protocol constants. Tests check every one of them against spec/registry.json. */
+
+export const SDK_NAME = "ts";
+export const SDK_VERSION_NUMBER = "0.1.0";
+export const SDK_VERSION = `${SDK_NAME}/${SDK_VERSION_NUMBER}`;
+
+export const HEADERS = {
+  signature: "x-durable-signature",
+  signatureV2: "x-durable-signature-v2",
+  timestamp: "x-durable-timestamp",
+  app: "x-durable-app",
+  discovery: "x-durable-discovery",
+} as const;
+
+export const CAPABILITIES = {
+  timestampedSignatures: "timestamped-signatures",
+  keyRotation: "key-rotation",
+  stepOccurrences: "step-occurrences",
+  strictReplay: "strict-replay",
+} as const;
+
+export type Capability = (typeof CAPABILITIES)[keyof typeof CAPABILITIES];
+
+/** Every capability this SDK implements, advertised by default (secure by default). */
+export const ALL_CAPABILITIES: readonly Capability[] = [
+  CAPABILITIES.timestampedSignatures,
+  CAPABILITIES.keyRotation,
+  CAPABILITIES.stepOccurrences,
+  CAPABILITIES.strictReplay,
+];
+
+export const OPS = ["step", "error", "sendEvent", "sleep", "wait", "done"] as const;
+export type OpName = (typeof OPS)[number];
+
+export const STEP_TYPES = ["run", "sleep", "wait", "sendEvent"] as const;
+export type StepType = (typeof STEP_TYPES)[number];
+
+export const ERROR_CODES = {
+  nonDeterministic: "NON_DETERMINISTIC",
+  missingFailureHandler: "MISSING_FAILURE_HANDLER",
+  unknownFunction: "UNKNOWN_FUNCTION",
+  invalidParallel: "INVALID_PARALLEL",
+  invalidEvents: "INVALID_EVENTS",
+} as const;
+
+export const LIMITS = {
+  signatureWindowMs: 300_000,
+  maxRequestBytes: 1_048_576,
+  maxResponseBytes: 1_048_576,
+  maxErrorCodeChars: 100,
+  maxErrorDetailsBytes: 65_536,
+  maxEventsPerSend: 100,
+  maxParallelTasks: 20,
+  maxFunctionIdChars: 200,
+  maxVersionChars: 100,
+  maxRetries: 20,
+  maxConcurrencyRules: 10,
+  minPriority: -600,
+  maxPriority: 600,
+  batchMaxSize: 100,
+  keyPathChars: 200,
+  eventNameChars: 200,
+  maxDurationMs: Number.MAX_SAFE_INTEGER,
+} as const;

@@ -1,0 +1,37 @@
+export { createFunction } from "./function.js";
+export type {
+  BatchOption,
+  ConcurrencyOption,
+  DebounceOption,
+  DurableEvent,
+  DurableFunction,
+  FailureContext,
+  FunctionConfig,
+  HandlerContext,
+  KeyOption,
+  WindowOption,
+} from "./function.js";
+export { Step } from "./step.js";
+export type { EventReceipt, Op, OutgoingEvent, StepMemo, WaitForEventOptions } from "./step.js";
+export { NonRetriableError, FailureError, DefinitionError, DurableError } from "./errors.js";
+export type { NonRetriableErrorOptions } from "./errors.js";
+export { parseDuration, InvalidDurationError } from "./duration.js";
+export type { Duration, DurationUnit } from "./duration.js";
+export { validateDefinition, cronProblem } from "./definition.js";
+export type { FunctionDefinition, DefinitionProblem, Trigger } from "./definition.js";
+export { serve, nodeHandler, expressHandler } from "./serve.js";
+export type { ServeHandler, ServeOptions } from "./serve.js";
+export { DurableCore, createCore, normalizeHeaders } from "./core.js";
+export type { CoreOptions, CoreResponse, HeaderInput, InvokeRequest, Manifest } from "./core.js";
+export { sign, signV2, matchesAnyKey, freshTimestamp } from "./signing.js";
+export { Client, provisionApp } from "./client.js";
+export type * from "./client.js";
+export {
+  SDK_VERSION,
+  HEADERS,
+  CAPABILITIES,
+  ALL_CAPABILITIES,
+  ERROR_CODES,
+  LIMITS,
+} from "./constants.js";
+export type { Capability } from "./constants.js";

@@ -1,0 +1,313 @@
+/**
+ * The step API and the replay machinery behind it. A handler is replayed from the top on
+ * every invoke: a step whose id is memoized resolves at once with its memo; the first step
+ * that is not memoized becomes the invocation's one op, and the handler never resumes
+ * (its promise stays pending, so user try/catch cannot swallow the stop).
+ */
+import { ERROR_CODES, LIMITS, type StepType } from "./constants.js";
+import { parseDuration, type Duration } from "./duration.js";
+import { NonRetriableError } from "./errors.js";
+import { byteLength, SerializationError, toJson } from "./json.js";
+import type { DurableEvent } from "./function.js";
+
+export interface StepMemo {
+  type: StepType;
+  data?: unknown;
+}
+
+export type Op =
+  | { op: "step"; id: string; data: unknown }
+  | {
+      op: "error";
+      id: string | null;
+      message: string;
+      name?: string;
+      code?: string;
+      details?: unknown;
+      retryable: boolean;
+    }
+  | { op: "sendEvent"; id: string; events: OutgoingEvent[] }
+  | { op: "sleep"; id: string; until: string }
+  | { op: "wait"; id: string; event: string; match: Record<string, unknown> | null; until: string }
+  | { op: "done"; data: unknown };
+
+export interface OutgoingEvent<TData = unknown> {
+  id?: string;
+  name: string;
+  data?: TData;
+  ts?: number;
+  [extra: string]: unknown;
+}
+
+export interface EventReceipt {
+  id: string;
+  [field: string]: unknown;
+}
+
+export interface WaitForEventOptions {
+  /** Name of the event to wait for. */
+  event: string;
+  /** `{path: expected}` over the incoming event's data; null or omitted matches any. */
+  match?: Record<string, unknown> | null;
+  timeout: Duration;
+}
+
+const NEVER: Promise<never> = new Promise<never>(() => undefined);
+
+/** Fields of an `error` op for anything a workflow threw. */
+export function errorFields(error: unknown): { message: string; name: string; code?: string; details?: unknown } {
+  if (!(error instanceof Error)) {
+    return { message: typeof error === "string" ? error : safeString(error), name: "Error" };
+  }
+  const fields: { message: string; name: string; code?: string; details?: unknown } = {
+    message: error.message,
+    name: typeof error.name === "string" && error.name ? error.name : "Error",
+  };
+  if (error instanceof NonRetriableError) {
+    if (error.code) fields.code = error.code.slice(0, LIMITS.maxErrorCodeChars);
+    if (error.details !== undefined) fields.details = boundedDetails(error.details);
+  }
+  return fields;
+}
+
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return "unknown error";
+  }
+}
+
+function boundedDetails(details: unknown): unknown {
+  try {
+    const text = toJson(details);
+    if (byteLength(text) > LIMITS.maxErrorDetailsBytes) {
+      return { truncated: true, reason: "error details exceed 64 KiB" };
+    }
+    return JSON.parse(text);
+  } catch (error) {
+    if (error instanceof SerializationError) {
+      return { serializationError: "error details are not JSON-serializable" };
+    }
+    throw error;
+  }
+}
+
+export function errorOp(id: string | null, error: unknown): Op {
+  return {
+    op: "error",
+    id,
+    ...errorFields(error),
+    retryable: !(error instanceof NonRetriableError),
+  };
+}
+
+function untilFrom(now: number, ms: number): string {
+  return new Date(now + ms).toISOString();
+}
+
+/** Per-invoke replay state. Counts step ids, holds memos, and captures the one op. */
+export class Invocation {
+  private readonly counts = new Map<string, number>();
+  private resolveStop!: (op: Op) => void;
+  /** Settles with the op once a step ends the invocation. */
+  readonly stopped: Promise<Op>;
+  claimed = false;
+  private running = 0;
+
+  constructor(
+    private readonly memos: Record<string, StepMemo>,
+    private readonly occurrences: boolean,
+    private readonly strict: boolean,
+    readonly now: () => number,
+  ) {
+    this.stopped = new Promise<Op>((resolve) => {
+      this.resolveStop = resolve;
+    });
+  }
+
+  /** The id a step call is memoized under: `id`, then `id#2`, `id#3`... (decision 0003). */
+  stepId(id: unknown): string {
+    if (typeof id !== "string" || id.length === 0) throw new TypeError("step id must be a non-empty string");
+    if (!this.occurrences) return id;
+    const count = (this.counts.get(id) ?? 0) + 1;
+    this.counts.set(id, count);
+    return count === 1 ? id : `${id}#${count}`;
+  }
+
+  /**
+   * The memo for `id`, undefined when none. A memo of another type stops the invocation
+   * with NON_DETERMINISTIC (strict replay), or throws a plain error (v1 behaviour).
+   */
+  memo(id: string, type: StepType): StepMemo | undefined | null {
+    if (!Object.prototype.hasOwnProperty.call(this.memos, id)) return undefined;
+    const memo = this.memos[id] as StepMemo;
+    if (memo.type !== type) {
+      if (!this.strict) throw new Error(`step "${id}" already used as a ${String(memo.type)}`);
+      this.stop({
+        op: "error",
+        id,
+        message: `step "${id}" is memoized as ${String(memo.type)}, but the code now calls it as ${type}`,
+        name: "NonDeterministicError",
+        code: ERROR_CODES.nonDeterministic,
+        retryable: false,
+      });
+      return null;
+    }
+    return memo;
+  }
+
+  /** Ends the invocation with `op` unless another step already did. */
+  stop(op: Op): void {
+    if (this.claimed) return;
+    this.claimed = true;
+    this.resolveStop(op);
+  }
+
+  /** A step call after the invocation has stopped: never settles, except inside a running step. */
+  halted(): Promise<never> {
+    if (this.running > 0) {
+      return Promise.reject(new Error("steps cannot be called inside step.run callbacks"));
+    }
+    return NEVER;
+  }
+
+  async execute(id: string, callback: () => unknown): Promise<void> {
+    this.claimed = true;
+    this.running++;
+    let op: Op;
+    try {
+      const data = await callback();
+      op = { op: "step", id, data: data === undefined ? null : data };
+    } catch (error) {
+      op = errorOp(id, error);
+    } finally {
+      this.running--;
+    }
+    this.resolveStop(op);
+  }
+}
+
+/** The `step` object a handler receives. */
+export class Step {
+  /** @internal */
+  constructor(private readonly invocation: Invocation) {}
+
+  /** Run `callback` once; its JSON result is memoized and returned on every replay. */
+  run<T>(id: string, callback: () => T | Promise<T>): Promise<Awaited<T>> {
+    const invocation = this.invocation;
+    if (invocation.claimed) return invocation.halted();
+    let stepId: string;
+    let memo: StepMemo | undefined | null;
+    try {
+      stepId = invocation.stepId(id);
+      memo = invocation.memo(stepId, "run");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (memo === null) return NEVER;
+    if (memo !== undefined) return Promise.resolve(memo.data as Awaited<T>);
+    if (typeof callback !== "function") {
+      return Promise.reject(new TypeError("step.run needs a callback"));
+    }
+    void invocation.execute(stepId, callback);
+    return NEVER;
+  }
+
+  /** Park the run for `duration` ("2d", "30s", or milliseconds). */
+  sleep(id: string, duration: Duration): Promise<void> {
+    const invocation = this.invocation;
+    if (invocation.claimed) return invocation.halted();
+    try {
+      const stepId = invocation.stepId(id);
+      const memo = invocation.memo(stepId, "sleep");
+      if (memo === null) return NEVER;
+      if (memo !== undefined) return Promise.resolve();
+      invocation.stop({ op: "sleep", id: stepId, until: untilFrom(invocation.now(), parseDuration(duration)) });
+      return NEVER;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Park until a matching event arrives (resolves to it) or `timeout` passes (resolves to null). */
+  waitForEvent<TEvent extends DurableEvent = DurableEvent>(
+    id: string,
+    options: WaitForEventOptions,
+  ): Promise<TEvent | null> {
+    const invocation = this.invocation;
+    if (invocation.claimed) return invocation.halted();
+    try {
+      const stepId = invocation.stepId(id);
+      const memo = invocation.memo(stepId, "wait");
+      if (memo === null) return NEVER;
+      if (memo !== undefined) return Promise.resolve((memo.data ?? null) as TEvent | null);
+      if (typeof options !== "object" || options === null) {
+        throw new TypeError("step.waitForEvent needs { event, timeout, match? }");
+      }
+      if (typeof options.event !== "string" || options.event.length === 0) {
+        throw new TypeError("step.waitForEvent: event must be a non-empty string");
+      }
+      const match = options.match ?? null;
+      if (match !== null && (typeof match !== "object" || Array.isArray(match))) {
+        throw new TypeError("step.waitForEvent: match must be an object or null");
+      }
+      invocation.stop({
+        op: "wait",
+        id: stepId,
+        event: options.event,
+        match,
+        until: untilFrom(invocation.now(), parseDuration(options.timeout)),
+      });
+      return NEVER;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Send 1-100 events from the workflow; resolves to the engine's receipts. */
+  sendEvent(id: string, events: OutgoingEvent | OutgoingEvent[]): Promise<EventReceipt[]> {
+    const invocation = this.invocation;
+    if (invocation.claimed) return invocation.halted();
+    try {
+      const stepId = invocation.stepId(id);
+      const memo = invocation.memo(stepId, "sendEvent");
+      if (memo === null) return NEVER;
+      if (memo !== undefined) return Promise.resolve((memo.data ?? []) as EventReceipt[]);
+      const list = Array.isArray(events) ? events : [events];
+      if (list.length < 1 || list.length > LIMITS.maxEventsPerSend) {
+        throw new NonRetriableError(`step.sendEvent requires 1-${LIMITS.maxEventsPerSend} events`, {
+          code: ERROR_CODES.invalidEvents,
+        });
+      }
+      invocation.stop({ op: "sendEvent", id: stepId, events: list });
+      return NEVER;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Run 1-20 callables concurrently inside one `run` step; memoizes `{name: result}`. */
+  parallel<T extends Record<string, () => unknown>>(
+    id: string,
+    tasks: T,
+  ): Promise<{ [K in keyof T]: Awaited<ReturnType<T[K]>> }> {
+    const names = typeof tasks === "object" && tasks !== null ? Object.keys(tasks) : [];
+    if (names.length < 1 || names.length > LIMITS.maxParallelTasks) {
+      if (this.invocation.claimed) return this.invocation.halted();
+      return Promise.reject(
+        new NonRetriableError(`step.parallel requires 1-${LIMITS.maxParallelTasks} tasks`, {
+          code: ERROR_CODES.invalidParallel,
+        }),
+      );
+    }
+    return this.run(id, async () => {
+      const results = await Promise.all(names.map((name) => (tasks[name] as () => unknown)()));
+      const out: Record<string, unknown> = {};
+      names.forEach((name, index) => {
+        out[name] = results[index];
+      });
+      return out as { [K in keyof T]: Awaited<ReturnType<T[K]>> };
+    });
+  }
+}
