@@ -260,10 +260,15 @@ class DurableApp:
         request_timestamp: str | None = None
         if self._timestamped:
             request_timestamp = normalized.get(HEADER_TIMESTAMP)
-            if not fresh(request_timestamp, self._clock()) or not verify(
-                self._keys,
-                v2_message(request_timestamp or "", body),
-                normalized.get(HEADER_SIGNATURE_V2),
+            # Both MACs are checked: the engine sends v1 alongside v2 (decision 0001).
+            if (
+                not fresh(request_timestamp, self._clock())
+                or not verify(
+                    self._keys,
+                    v2_message(request_timestamp or "", body),
+                    normalized.get(HEADER_SIGNATURE_V2),
+                )
+                or not verify(self._keys, body, normalized.get(HEADER_SIGNATURE))
             ):
                 return _plain(401, "invalid signature")
         elif not verify(self._keys, body, normalized.get(HEADER_SIGNATURE)):

@@ -22,6 +22,7 @@ from ._protocol import (
 )
 from .cron import validate_cron
 from .errors import DefinitionError
+from .paths import valid_key_path
 
 _FIELDS = {
     "id",
@@ -70,6 +71,8 @@ def _rule(
         check(value[name], f"{path}/{name}")
     if "key" in value:
         _string(value["key"], f"{path}/key", 1, KEY_PATH_CHARS)
+        if not valid_key_path(value["key"]):
+            raise DefinitionError(f"{path}/key", "a key path has no empty segment")
 
 
 def _positive(value: Any, path: str) -> None:
@@ -139,14 +142,15 @@ def _check(definition: Any) -> None:
     if "batch" in definition:
         _rule(definition["batch"], "/batch", {"maxSize": _batch_size, "timeoutMs": _positive})
 
+    # The pointer names the rule that excludes the others.
     if "batch" in definition:
         for other in ("debounce", "throttle", "rateLimit"):
             if other in definition:
-                raise DefinitionError(f"/{other}", "cannot be combined with batch")
+                raise DefinitionError("/batch", f"cannot be combined with {other}")
     if "debounce" in definition:
         for other in ("throttle", "rateLimit"):
             if other in definition:
-                raise DefinitionError(f"/{other}", "cannot be combined with debounce")
+                raise DefinitionError("/debounce", f"cannot be combined with {other}")
 
 
 def validate_definition(definition: Any) -> DefinitionError | None:

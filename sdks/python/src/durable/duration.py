@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from ._protocol import DURATION_UNITS_MS, MAX_DURATION_MS
 
-_DURATION = re.compile(r"([0-9]+)\s*(ms|s|m|h|d)")
+_DURATION = re.compile(r"([0-9]+)(ms|s|m|h|d)")
 
 
 def parse_duration(value: str | int) -> int:
@@ -17,7 +17,7 @@ def parse_duration(value: str | int) -> int:
     if isinstance(value, int):
         milliseconds = value
     else:
-        match = _DURATION.fullmatch(value.strip())
+        match = _DURATION.fullmatch(value)
         if match is None:
             raise ValueError(f"invalid duration: {value}")
         milliseconds = int(match.group(1)) * DURATION_UNITS_MS[match.group(2)]
