@@ -308,7 +308,8 @@ class Engine:
             rows = await cur.fetchall()
             if rows:
                 await conn.execute(self.q("runs_mark_running"),
-                                   {"ids": [r["run_id"] for r in rows if r["kind"] == "invoke"],
+                                   {"ids": [r["run_id"] for r in rows
+                                            if r["kind"] == "invoke" and r["namespace"] == "main"],
                                     "now": now})
         return [Claim(r["run_id"], r["workspace_id"], r["namespace"], r["kind"], r["attempt"],
                       r["due_at"], r["lease_token"]) for r in rows]
@@ -465,6 +466,9 @@ class Engine:
         now = self.clock()
         op = outcome.op
         error_text = outcome.error
+        if op is not None and op["op"] == "error":
+            # The HTTP exchange worked but the run did not progress: a failure for the view.
+            error_text = f"{op.get('name') or 'Error'}: {op.get('message')}"
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 cur = await conn.execute(self.q("fence"), {

@@ -25,7 +25,7 @@ RETURNING q.run_id, q.workspace_id, q.namespace, q.kind, q.attempt, q.due_at, q.
 
 -- name: runs_mark_running
 UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s)
-WHERE id = ANY(%(ids)s) AND status IN ('queued', 'sleeping', 'waiting', 'failed', 'running');
+WHERE id = ANY(%(ids)s) AND status IN ('queued', 'sleeping', 'waiting');
 
 -- name: next_due
 SELECT min(CASE WHEN lease_token IS NULL THEN due_at ELSE lease_until END) AS at FROM queue;
@@ -78,7 +78,9 @@ WHERE run_id = %(run_id)s;
 DELETE FROM queue WHERE run_id = %(run_id)s;
 
 -- name: run_set_status
-UPDATE runs SET status = %(status)s WHERE id = %(run_id)s;
+-- A run in its failure handler stays 'failed' (decision 0009).
+UPDATE runs SET status = %(status)s
+WHERE id = %(run_id)s AND status IN ('queued', 'running', 'sleeping', 'waiting');
 
 -- name: run_complete
 UPDATE runs SET status = 'completed', output = %(output)s, ended_at = %(now)s

@@ -1,0 +1,217 @@
+"""Fixtures: a real Postgres (DATABASE_URL or an embedded one), a fresh database per test
+module, the engine on a free loopback port, and apps written with the published SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import psycopg
+import pytest
+from durable import Client, DurableFunction, provision_app, wsgi
+from durable_engine.db import migrate
+from durable_engine.engine import Config
+from durable_engine.pg import EmbeddedPostgres
+from durable_engine.server import Options, Server
+from psycopg.rows import dict_row
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    base = Path(tempfile.mkdtemp(prefix="durable-test-"))
+    pg = EmbeddedPostgres(base / "pgdata", free_port())
+    pg.start()
+    try:
+        yield pg.url
+    finally:
+        pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="module")
+def database_url(server_url: str) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(server_url, name)
+    migrate(url)
+    yield url
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def query(url: str, sql: str, *params: Any) -> list[dict[str, Any]]:
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+class EngineHandle:
+    """The engine (API + workers) on its own event loop in a thread."""
+
+    def __init__(self, database_url: str, *, dev: bool = False,
+                 admin_token: str | None = ADMIN_TOKEN,
+                 dev_app_url: str = "", **config: Any) -> None:
+        settings = {"backoff_base_ms": 50, "lease_margin_s": 1.0, "idle_poll_s": 1.0,
+                    "default_timeout_ms": 5000, "pool_size": 6, **config}
+        self.config = Config(database_url=database_url, **settings)
+        self.options = Options(port=0, dev=dev, admin_token=admin_token,
+                               dev_app_url=dev_app_url, discovery_interval_s=0.2)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.server: Server | None = None
+        self.lines: list[str] = []
+
+    def start(self) -> EngineHandle:
+        self.thread.start()
+
+        async def boot() -> Server:
+            server = Server(self.config, self.options, say=self.lines.append)
+            await server.start()
+            return server
+
+        self.server = asyncio.run_coroutine_threadsafe(boot(), self.loop).result(30)
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def stop(self, crash: bool = False) -> None:
+        if self.server is not None:
+            asyncio.run_coroutine_threadsafe(self.server.stop(crash=crash), self.loop).result(30)
+            self.server = None
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def engine(database_url: str) -> Iterator[EngineHandle]:
+    handle = EngineHandle(database_url).start()
+    yield handle
+    handle.stop()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class AppServer:
+    """A WSGI app on a free loopback port, in a thread."""
+
+    def __init__(self, application: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.httpd = make_server("127.0.0.1", self.port, application,
+                                 server_class=_ThreadingServer, handler_class=_QuietHandler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/durable"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class App:
+    """A workspace provisioned through the admin API plus its published-SDK app."""
+
+    def __init__(self, engine: EngineHandle, functions: list[DurableFunction],
+                 name: str | None = None, sync: bool = True) -> None:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/api/durable"
+        created = provision_app(base_url=engine.url, name=name or f"app-{uuid.uuid4().hex[:8]}",
+                                app_url=url, environment="test",
+                                admin_token=engine.options.admin_token)
+        self.id: str = created["id"]
+        self.key: str = created["key"]
+        self.functions = functions
+        self.server = AppServer(wsgi(functions, signing_key=self.key), port)
+        self.client = Client(engine.url, self.id, self.key, timeout=10)
+        if sync:
+            self.client.sync(functions)
+
+    def send(self, name: str, data: Any = None, event_id: str | None = None) -> dict[str, Any]:
+        return self.client.send(name, data or {}, event_id=event_id)
+
+    def run_of(self, receipt: dict[str, Any], index: int = 0) -> str:
+        return str(receipt["runIds"][index])
+
+    def wait_run(self, run_id: str, statuses: tuple[str, ...] = ("completed", "failed",
+                                                                 "cancelled"),
+                 timeout: float = 15.0) -> dict[str, Any]:
+        def done() -> dict[str, Any] | None:
+            run = self.client.get_run(run_id)
+            return run if run["status"] in statuses else None
+
+        return wait_for(done, timeout)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def make_app(engine: EngineHandle) -> Iterator[Callable[..., App]]:
+    apps: list[App] = []
+
+    def make(functions: list[DurableFunction], **kwargs: Any) -> App:
+        app = App(engine, functions, **kwargs)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.close()
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
