@@ -43,11 +43,19 @@ final class Cron
         if (count($fields) === 6) {
             array_unshift($ranges, [0, 59, []]);
         }
+        $sets = [];
         foreach ($fields as $index => $field) {
             [$min, $max, $names] = $ranges[$index];
-            if (!self::validField($field, $min, $max, $names)) {
+            $set = self::values($field, $min, $max, $names);
+            if ($set === null) {
                 return 'invalid field ' . ($index + 1) . " \"{$field}\"";
             }
+            $sets[] = $set;
+        }
+        [$daysOfMonth, $months] = array_slice($sets, -3, 2);
+        $dayOfWeek = $fields[count($fields) - 1];
+        if ($dayOfWeek === '*' && !self::someDayExists($daysOfMonth, $months)) {
+            return 'the day-of-month and month never meet (e.g. February 30)';
         }
         return null;
     }
@@ -59,33 +67,62 @@ final class Cron
         return $zone === 'UTC' || isset($zones[$zone]);
     }
 
-    /** @param list<string> $names */
-    private static function validField(string $field, int $min, int $max, array $names): bool
+    /**
+     * The values a field selects, or null when it is malformed.
+     *
+     * @param list<string> $names
+     * @return array<int, true>|null
+     */
+    private static function values(string $field, int $min, int $max, array $names): ?array
     {
+        $selected = [];
         foreach (explode(',', $field) as $item) {
             if (preg_match('/^(\*|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:\/(\d{1,2}))?$/D', $item, $m) !== 1) {
-                return false;
+                return null;
             }
-            if (isset($m[2]) && (int) $m[2] === 0) {
-                return false;
+            $step = isset($m[2]) ? (int) $m[2] : 1;
+            if ($step === 0) {
+                return null;
             }
             if ($m[1] === '*') {
-                continue;
-            }
-            $bounds = explode('-', $m[1]);
-            $values = [];
-            foreach ($bounds as $bound) {
-                $value = self::value($bound, $min, $names);
-                if ($value === null || $value < $min || $value > $max) {
-                    return false;
+                [$from, $to] = [$min, $max];
+            } else {
+                $bounds = [];
+                foreach (explode('-', $m[1]) as $bound) {
+                    $value = self::value($bound, $min, $names);
+                    if ($value === null || $value < $min || $value > $max) {
+                        return null;
+                    }
+                    $bounds[] = $value;
                 }
-                $values[] = $value;
+                // "a/n" means from a to the end of the range, every n.
+                [$from, $to] = [$bounds[0], $bounds[1] ?? (isset($m[2]) ? $max : $bounds[0])];
+                if ($from > $to) {
+                    return null;
+                }
             }
-            if (count($values) === 2 && $values[0] > $values[1]) {
-                return false;
+            for ($value = $from; $value <= $to; $value += $step) {
+                $selected[$value] = true;
             }
         }
-        return true;
+        return $selected;
+    }
+
+    /**
+     * @param array<int, true> $days
+     * @param array<int, true> $months
+     */
+    private static function someDayExists(array $days, array $months): bool
+    {
+        $lengths = [1 => 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        foreach (array_keys($months) as $month) {
+            foreach (array_keys($days) as $day) {
+                if ($day <= $lengths[$month]) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** @param list<string> $names */
