@@ -38,7 +38,6 @@ export type StepType = (typeof STEP_TYPES)[number];
 export const ERROR_CODES = {
   nonDeterministic: "NON_DETERMINISTIC",
   missingFailureHandler: "MISSING_FAILURE_HANDLER",
-  unknownFunction: "UNKNOWN_FUNCTION",
   invalidParallel: "INVALID_PARALLEL",
   invalidEvents: "INVALID_EVENTS",
 } as const;

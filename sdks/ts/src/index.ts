@@ -23,7 +23,7 @@ export { serve, nodeHandler, expressHandler } from "./serve.js";
 export type { ServeHandler, ServeOptions } from "./serve.js";
 export { DurableCore, createCore, normalizeHeaders } from "./core.js";
 export type { CoreOptions, CoreResponse, HeaderInput, InvokeRequest, Manifest } from "./core.js";
-export { sign, signV2, matchesAnyKey, freshTimestamp } from "./signing.js";
+export { sign, signV2, matchesAnyKey, freshTimestamp, verifyAnswer, verifyApiRequest } from "./signing.js";
 export { Client, provisionApp } from "./client.js";
 export type * from "./client.js";
 export {

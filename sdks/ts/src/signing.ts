@@ -42,3 +42,36 @@ export function freshTimestamp(
   if (typeof timestamp !== "string" || !/^[0-9]{1,16}$/.test(timestamp)) return false;
   return Math.abs(now - Number(timestamp)) <= windowMs;
 }
+
+/**
+ * Verify a signed answer of the app (what the engine checks): the v1 body signature, and
+ * with `requestTimestamp` also the V2 signature binding the answer to that request.
+ */
+export function verifyAnswer(
+  keys: readonly string[],
+  body: Bytes,
+  headers: Record<string, string | undefined>,
+  requestTimestamp?: string,
+): boolean {
+  if (!matchesAnyKey(keys, body, headers["x-durable-signature"])) return false;
+  if (requestTimestamp === undefined) return true;
+  return matchesAnyKey(keys, v2Message(requestTimestamp, body), headers["x-durable-signature-v2"]);
+}
+
+/**
+ * Verify an app -> engine API call (what the engine checks): `X-Durable-App` must be
+ * present; with a timestamp the V2 signature (window included) decides, else v1.
+ */
+export function verifyApiRequest(
+  keys: readonly string[],
+  body: Bytes,
+  headers: Record<string, string | undefined>,
+  now: number,
+): boolean {
+  if (!headers["x-durable-app"]) return false;
+  const timestamp = headers["x-durable-timestamp"];
+  if (timestamp !== undefined || headers["x-durable-signature-v2"] !== undefined) {
+    return freshTimestamp(timestamp, now) && matchesAnyKey(keys, v2Message(timestamp ?? "", body), headers["x-durable-signature-v2"]);
+  }
+  return matchesAnyKey(keys, body, headers["x-durable-signature"]);
+}
