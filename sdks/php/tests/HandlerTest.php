@@ -1,0 +1,263 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Durable\Tests;
+
+use Durable\DurableFunction;
+use Durable\FailureError;
+use Durable\Handler;
+use Durable\Json;
+use Durable\NonRetriableError;
+use Durable\Signature;
+use Durable\Step;
+use Durable\Tests\Support\Invoker;
+use InvalidArgumentException;
+use PHPUnit\Framework\TestCase;
+
+final class HandlerTest extends TestCase
+{
+    private const KEY = 'handler-test-key';
+
+    /** @param list<DurableFunction> $functions */
+    private static function handler(array $functions, mixed ...$options): Handler
+    {
+        return new Handler($functions, self::KEY, ...$options);
+    }
+
+    /** @return array<string, mixed> */
+    private static function op(Handler $handler, array $request, bool $v2 = true): array
+    {
+        $response = (new Invoker($handler, self::KEY, $v2))->invoke($request + ['runId' => 'run-1', 'event' => ['name' => 'e', 'data' => []]]);
+        self::assertSame(200, $response->status, $response->body);
+        return json_decode($response->body, true, 512, JSON_THROW_ON_ERROR);
+    }
+
+    private static function fn(string $id, callable $handler, mixed ...$options): DurableFunction
+    {
+        return new DurableFunction(...(['id' => $id, 'trigger' => ['event' => "t.{$id}"], 'handler' => $handler] + $options));
+    }
+
+    public function testManifestRequiresAFreshSignedTimestamp(): void
+    {
+        $now = 1_767_225_600_000;
+        $handler = self::handler([self::fn('a', fn () => 1)], clock: fn (): int => $now);
+        $get = fn (string $ts, string $key = self::KEY) => $handler->handle('GET', ['X-Durable-Timestamp' => $ts, 'X-Durable-Signature' => Signature::sign($ts, $key)], '');
+        $ok = $get((string) ($now - 1000));
+        self::assertSame(200, $ok->status);
+        self::assertSame(Signature::sign($ok->body, self::KEY), $ok->header('x-durable-signature'));
+        $manifest = json_decode($ok->body, true);
+        self::assertSame('php/0.1.0', $manifest['sdkVersion']);
+        self::assertSame(['timestamped-signatures', 'key-rotation', 'step-occurrences', 'strict-replay'], $manifest['capabilities']);
+        self::assertSame(1_048_576, $manifest['maxRequestBytes']);
+        self::assertSame(401, $get((string) ($now - 300_001))->status);
+        self::assertSame(401, $get((string) $now, 'other-key')->status);
+        self::assertSame(401, $handler->handle('GET', [], '')->status);
+    }
+
+    public function testPlainV1ManifestHasNoCapabilities(): void
+    {
+        $handler = self::handler([self::fn('a', fn () => 1)], capabilities: []);
+        self::assertSame(['functions', 'sdkVersion'], array_keys($handler->manifest()));
+    }
+
+    public function testDiscoveryOnlyInDevMode(): void
+    {
+        $fn = self::fn('a', fn () => 1);
+        $dev = self::handler([$fn], dev: true, appId: 'app-1', appName: 'Shop');
+        $answer = $dev->handle('GET', ['x-durable-discovery' => 'true'], '');
+        self::assertSame(200, $answer->status);
+        $body = json_decode($answer->body, true);
+        self::assertSame([self::KEY, 'app-1', 'Shop'], [$body['signingKey'], $body['appId'], $body['appName']]);
+        $prod = self::handler([$fn], appId: 'app-1');
+        self::assertSame(401, $prod->handle('GET', ['x-durable-discovery' => 'true'], '')->status);
+    }
+
+    public function testHttpErrorsAreClear4xx(): void
+    {
+        $handler = self::handler([self::fn('a', fn () => 1)], maxRequestBytes: 100);
+        $put = $handler->handle('PUT', [], '');
+        self::assertSame([405, 'GET, POST'], [$put->status, $put->header('Allow')]);
+        self::assertSame(413, $handler->handle('POST', [], str_repeat('x', 101))->status);
+        $invoker = new Invoker($handler, self::KEY);
+        self::assertSame(400, $invoker->invokeRaw('{nope')->status);
+        self::assertSame(400, $invoker->invokeRaw('"text"')->status);
+        $missing = $invoker->invokeRaw('{"functionId":"a"}');
+        self::assertSame(400, $missing->status);
+        self::assertStringContainsString('runId', $missing->body);
+        self::assertSame(400, $invoker->invokeRaw('{"functionId":"a","runId":"r","event":{},"steps":{"x":1}}')->status);
+        self::assertSame(400, $invoker->invokeRaw('{"functionId":"a","runId":"r","event":{},"attempt":-1}')->status);
+    }
+
+    public function testTimestampedInvokeNeedsBothSignaturesAndAFreshTimestamp(): void
+    {
+        $handler = self::handler([self::fn('a', fn () => 'ok')]);
+        $body = '{"functionId":"a","runId":"r","event":{"name":"e"}}';
+        $fresh = Invoker::headers($body, self::KEY, true);
+        $answer = $handler->handle('POST', $fresh, $body);
+        self::assertSame(200, $answer->status);
+        self::assertSame(Signature::signV2($fresh['X-Durable-Timestamp'], $answer->body, self::KEY), $answer->header('X-Durable-Signature-V2'));
+        self::assertSame(401, $handler->handle('POST', Invoker::headers($body, self::KEY, false), $body)->status);
+        self::assertSame(401, $handler->handle('POST', Invoker::headers($body, self::KEY, true, Signature::nowMs() - 400_000), $body)->status);
+        // A v1 app ignores the V2 headers and answers without a V2 signature.
+        $v1 = self::handler([self::fn('a', fn () => 'ok')], capabilities: []);
+        $plain = $v1->handle('POST', Invoker::headers($body, self::KEY, false), $body);
+        self::assertSame(200, $plain->status);
+        self::assertNull($plain->header('X-Durable-Signature-V2'));
+    }
+
+    public function testKeyRotationAcceptsTheFallbackAndSignsWithThePrimary(): void
+    {
+        $handler = new Handler([self::fn('a', fn () => 'ok')], 'new-key', signingKeyFallback: 'old-key');
+        $body = '{"functionId":"a","runId":"r","event":{"name":"e"}}';
+        foreach (['old-key', 'new-key'] as $key) {
+            $answer = $handler->handle('POST', Invoker::headers($body, $key, true), $body);
+            self::assertSame(200, $answer->status, $key);
+            self::assertSame(Signature::sign($answer->body, 'new-key'), $answer->header('X-Durable-Signature'));
+        }
+        self::assertSame(401, $handler->handle('POST', Invoker::headers($body, 'third-key', true), $body)->status);
+    }
+
+    public function testStepContextAttemptRunIdAndBatchEvents(): void
+    {
+        $seen = null;
+        $fn = self::fn('ctx', function (array $event, Step $step) use (&$seen) {
+            $seen = [$step->attempt(), $step->runId(), $step->functionId(), count($step->events())];
+            return 'ok';
+        });
+        self::op(self::handler([$fn]), ['functionId' => 'ctx', 'runId' => 'run-9', 'attempt' => 2, 'events' => [['name' => 'e'], ['name' => 'e']]]);
+        self::assertSame([2, 'run-9', 'ctx', 2], $seen);
+        self::op(self::handler([$fn]), ['functionId' => 'ctx']);
+        self::assertSame([0, 'run-1', 'ctx', 1], $seen);
+    }
+
+    public function testEmptyObjectsSurviveTheRoundTrip(): void
+    {
+        $fn = self::fn('obj', function (array $event, Step $step) {
+            $memo = $step->run('s', fn () => new \stdClass());
+            return ['memo' => $memo, 'data' => $event['data']];
+        });
+        $handler = self::handler([$fn]);
+        self::assertSame('{"op":"step","id":"s","data":{}}', (new Invoker($handler, self::KEY))->invokeRaw('{"functionId":"obj","runId":"r","event":{"name":"e","data":{}}}')->body);
+        self::assertSame(
+            '{"op":"done","data":{"memo":{},"data":{}}}',
+            (new Invoker($handler, self::KEY))->invokeRaw('{"functionId":"obj","runId":"r","event":{"name":"e","data":{}},"steps":{"s":{"type":"run","data":{}}}}')->body,
+        );
+    }
+
+    public function testFloatsKeepTheirFraction(): void
+    {
+        $fn = self::fn('f', fn (array $event, Step $step) => $step->run('x', fn () => ['a' => 1.0, 'b' => 0.1 + 0.2]));
+        $body = (new Invoker(self::handler([$fn]), self::KEY))->invokeRaw('{"functionId":"f","runId":"r","event":{"name":"e"}}')->body;
+        self::assertSame('{"op":"step","id":"x","data":{"a":1.0,"b":0.30000000000000004}}', $body);
+    }
+
+    public function testSwallowedInterruptCannotChangeTheAnswer(): void
+    {
+        $fn = self::fn('greedy', function (array $event, Step $step) {
+            try {
+                $step->run('first', fn () => 1);
+            } catch (\Throwable) {
+                // A user catching everything must not skip the step.
+            }
+            $step->run('second', fn () => 2);
+            return 'wrong';
+        });
+        self::assertSame(['op' => 'step', 'id' => 'first', 'data' => 1], self::op(self::handler([$fn]), ['functionId' => 'greedy']));
+    }
+
+    public function testNestedStepsAreRefused(): void
+    {
+        $fn = self::fn('nested', fn (array $event, Step $step) => $step->run('outer', fn () => $step->run('inner', fn () => 1)));
+        $op = self::op(self::handler([$fn]), ['functionId' => 'nested']);
+        self::assertSame(['error', 'outer', false, 'NESTED_STEP'], [$op['op'], $op['id'], $op['retryable'], $op['code']]);
+    }
+
+    public function testErrorDetailsAreTruncatedOver64KiB(): void
+    {
+        $fn = self::fn('details', fn (array $event, Step $step) => $step->run('s', fn () => throw new NonRetriableError('big', details: str_repeat('x', 70_000))));
+        $op = self::op(self::handler([$fn]), ['functionId' => 'details']);
+        self::assertSame(['truncated' => true, 'reason' => 'error details exceed 64 KiB'], $op['details']);
+        self::assertFalse($op['retryable']);
+    }
+
+    public function testOccurrencesOffInPlainV1ReuseTheFirstMemo(): void
+    {
+        $fn = self::fn('loop', function (array $event, Step $step) {
+            return [$step->run('item', fn () => 'a'), $step->run('item', fn () => 'b')];
+        });
+        $request = ['functionId' => 'loop', 'steps' => ['item' => ['type' => 'run', 'data' => 'a']]];
+        self::assertSame(['op' => 'done', 'data' => ['a', 'a']], self::op(self::handler([$fn], capabilities: []), $request, false));
+        self::assertSame(['op' => 'step', 'id' => 'item#2', 'data' => 'b'], self::op(self::handler([$fn]), $request));
+    }
+
+    public function testWaitSendAndSleepOps(): void
+    {
+        $fn = self::fn('ops', function (array $event, Step $step) {
+            $step->sendEvent('many', [['name' => 'x', 'data' => []], ['name' => 'y', 'data' => ['k' => 1]]]);
+            $got = $step->waitForEvent('w', ['event' => 'approved', 'timeout' => 1000, 'match' => []]);
+            $step->sleep('s', 500);
+            return $got;
+        });
+        $handler = self::handler([$fn]);
+        self::assertSame(
+            '{"op":"sendEvent","id":"many","events":[{"name":"x","data":{}},{"name":"y","data":{"k":1}}]}',
+            (new Invoker($handler, self::KEY))->invoke(['functionId' => 'ops', 'runId' => 'r', 'event' => ['name' => 'e']])->body,
+        );
+        $before = Signature::nowMs();
+        $wait = self::op($handler, ['functionId' => 'ops', 'steps' => ['many' => ['type' => 'sendEvent', 'data' => []]]]);
+        self::assertSame(['op', 'id', 'event', 'match', 'until'], array_keys($wait));
+        self::assertSame([], $wait['match']);
+        $until = (int) (new \DateTimeImmutable($wait['until']))->format('Uv');
+        self::assertEqualsWithDelta($before + 1000, $until, 2000);
+        $memos = ['many' => ['type' => 'sendEvent', 'data' => []], 'w' => ['type' => 'wait', 'data' => null], 's' => ['type' => 'sleep', 'data' => null]];
+        self::assertSame(['op' => 'done', 'data' => null], self::op($handler, ['functionId' => 'ops', 'steps' => $memos]));
+    }
+
+    public function testInvalidStepUseIsAnErrorOpNotACrash(): void
+    {
+        $fn = self::fn('bad', fn (array $event, Step $step) => $step->sleep('s', 'forever'));
+        $op = self::op(self::handler([$fn]), ['functionId' => 'bad']);
+        self::assertSame(['error', null, true], [$op['op'], $op['id'], $op['retryable']]);
+        self::assertStringContainsString('invalid duration', $op['message']);
+        $tooMany = self::fn('many', fn (array $event, Step $step) => $step->parallel('p', []));
+        $op = self::op(self::handler([$tooMany]), ['functionId' => 'many']);
+        self::assertSame(['INVALID_PARALLEL', false], [$op['code'], $op['retryable']]);
+    }
+
+    public function testOnFailureReceivesTheFailure(): void
+    {
+        $fn = self::fn('f', fn () => null, onFailure: function (array $event, Step $step, FailureError $failure) {
+            return [$failure->getMessage(), $failure->name, $failure->errorCode, $failure->stepId, $failure->details];
+        });
+        $op = self::op(self::handler([$fn]), ['functionId' => 'f', 'failure' => ['message' => 'm', 'name' => 'N', 'code' => 'C', 'stepId' => 's', 'details' => ['d' => 1]]]);
+        self::assertSame(['op' => 'done', 'data' => ['m', 'N', 'C', 's', ['d' => 1]]], $op);
+    }
+
+    public function testUnserializableResultIsANonRetryableError(): void
+    {
+        $fn = self::fn('nan', fn () => NAN);
+        $op = self::op(self::handler([$fn]), ['functionId' => 'nan']);
+        self::assertSame(['op' => 'error', 'id' => null, 'message' => 'workflow response is not serializable or exceeds the response limit', 'retryable' => false], $op);
+    }
+
+    public function testDuplicateRuntimeIdsAreRefused(): void
+    {
+        $this->expectException(InvalidArgumentException::class);
+        self::handler([self::fn('a', fn () => 1), self::fn('a', fn () => 2)]);
+    }
+
+    public function testHeadersFromServer(): void
+    {
+        self::assertSame(
+            ['x-durable-signature' => 'abc', 'content-type' => 'application/json'],
+            Handler::headersFromServer(['HTTP_X_DURABLE_SIGNATURE' => 'abc', 'CONTENT_TYPE' => 'application/json', 'argv' => []]),
+        );
+    }
+
+    public function testEmptyStepsObjectIsAccepted(): void
+    {
+        $invoker = new Invoker(self::handler([self::fn('a', fn () => 1)]), self::KEY);
+        self::assertSame('{"op":"done","data":1}', $invoker->invokeRaw('{"functionId":"a","runId":"r","event":{"name":"e"},"steps":{}}')->body);
+    }
+}
