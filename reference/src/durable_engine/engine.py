@@ -426,7 +426,7 @@ class Engine:
         try:
             async with self.session.post(ctx["app_url"], data=body, headers=headers,
                                          timeout=timeout, allow_redirects=False) as resp:
-                answer = await resp.content.read(MAX_ANSWER_BYTES + 1)
+                answer = await read_limited(resp, MAX_ANSWER_BYTES)
                 status = resp.status
                 resp_headers = resp.headers
         except TimeoutError:
@@ -636,7 +636,7 @@ class Engine:
         try:
             async with self.session.get(url, headers=headers, allow_redirects=False,
                                         timeout=aiohttp.ClientTimeout(total=5)) as resp:
-                body = await resp.content.read(MAX_ANSWER_BYTES + 1)
+                body = await read_limited(resp, MAX_ANSWER_BYTES)
                 if resp.status != 200 or len(body) > MAX_ANSWER_BYTES:
                     return None
                 signature = resp.headers.get("X-Durable-Signature", "")
@@ -654,6 +654,21 @@ class Engine:
         if not signing.matches_any(check_keys, body, signature):
             return None
         return manifest
+
+
+async def read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """Read at most limit + 1 bytes: enough to tell an oversized answer, never more."""
+    if resp.content_length is not None and resp.content_length > limit:
+        return b"x" * (limit + 1)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = await resp.content.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def parse_iso(value: str) -> datetime:
