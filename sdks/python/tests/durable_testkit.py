@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import socket
+import threading
 import time
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -84,3 +85,91 @@ class ThreadedWSGIServer(ThreadingMixIn, WSGIServer):
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+class FakeEngine:
+    """A loopback engine API: verifies signatures like the engine and records calls.
+
+    `script[path]` may hold a list of (status, body) answers served in order before the
+    default answer for that path.
+    """
+
+    def __init__(self, app_id: str = "app_1", key: str = KEY, admin_token: str = "admin") -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from durable.signing import fresh, verify
+
+        self.app_id, self.key, self.admin_token = app_id, key, admin_token
+        self.calls: list[dict[str, Any]] = []
+        self.script: dict[str, list[tuple[int, bytes]]] = {}
+        engine = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server naming
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                engine.calls.append({"path": self.path, "headers": headers, "body": body})
+                status, answer = engine.answer(self.path, headers, body, verify, fresh)
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeEngine:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def answer(
+        self, path: str, headers: dict[str, str], body: bytes, verify: Any, fresh: Any
+    ) -> tuple[int, bytes]:
+        if path == "/api/apps":
+            if headers.get("authorization") != f"Bearer {self.admin_token}":
+                return 401, encode({"error": {"code": "UNAUTHORIZED"}})
+            request = json.loads(body)
+            return 200, encode({"id": self.app_id, "key": self.key, "name": request["name"],
+                                "environment": request["environment"], "appUrl": request["appUrl"]})
+        if headers.get("x-durable-app") != self.app_id:
+            return 401, encode({"error": {"code": "INVALID_SIGNATURE"}})
+        if "x-durable-signature-v2" in headers:
+            timestamp = headers.get("x-durable-timestamp")
+            ok = fresh(timestamp, now_ms()) and verify(
+                [self.key], f"{timestamp}.".encode() + body, headers["x-durable-signature-v2"]
+            )
+        else:
+            ok = verify([self.key], body, headers.get("x-durable-signature"))
+        if not ok:
+            return 401, encode({"error": {"code": "INVALID_SIGNATURE"}})
+        scripted = self.script.get(path)
+        if scripted:
+            return scripted.pop(0)
+        request = json.loads(body)
+        defaults: dict[str, Any] = {
+            "/fn/sync": {"ok": True, "functions": len(request.get("functions", []))},
+            "/e": {"id": request.get("id"), "name": request.get("name"), "ts": 1,
+                   "duplicate": False, "runIds": []},
+            "/e/bulk": {"events": [{"id": e["id"], "duplicate": False}
+                                   for e in request.get("events", [])]},
+            "/runs/search": {"runs": [], "cursor": None},
+            "/runs/get": {"id": request.get("runId"), "status": "completed"},
+            "/runs/cancel": {"ok": True},
+            "/runs/rerun": {"runId": "r2", "idempotencyKey": request.get("idempotencyKey")},
+            "/failures/search": {"failures": [{"deliveryId": "d1"}]},
+            "/failures/retry": {"ok": True},
+            "/versions/status": {"functionId": request.get("functionId"), "versions": []},
+        }
+        if path not in defaults:
+            return 404, encode({"error": {"code": "NOT_FOUND"}})
+        return 200, encode(defaults[path])

@@ -1,0 +1,109 @@
+"""Client and provision_app against a loopback engine API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from durable import (
+    BulkEventSendError,
+    Client,
+    DurableError,
+    DurableFunction,
+    EventSendError,
+    RunActionError,
+    provision_app,
+)
+from durable.signing import sign, sign_v2
+from durable_testkit import KEY, FakeEngine
+
+FUNCTIONS = [DurableFunction(id="f", trigger={"event": "e"}, handler=lambda event, step: 1)]
+
+
+@pytest.fixture
+def engine() -> Any:
+    with FakeEngine() as running:
+        yield running
+
+
+def test_every_call_round_trips_signed(engine: FakeEngine) -> None:
+    client = Client(engine.url, "app_1", KEY)
+    assert client.sync(FUNCTIONS)["functions"] == 1
+    assert client.send("e", {"x": 1}, event_id="ev1")["id"] == "ev1"
+    assert [r["id"] for r in client.send_many([{"id": "a", "name": "e"}, {"name": "e"}])][0] == "a"
+    assert client.search_runs(function_id="f", limit=5) == {"runs": [], "cursor": None}
+    assert client.get_run("r1")["status"] == "completed"
+    assert client.cancel_run("r1") is True
+    assert client.rerun("r1", idempotency_key="k1")["idempotencyKey"] == "k1"
+    assert client.rerun_from_step("r1", "s", idempotency_key="k2")["idempotencyKey"] == "k2"
+    assert client.list_failures(10) == [{"deliveryId": "d1"}]
+    assert client.retry_failure("d1") is True
+    assert client.get_version_status("f")["functionId"] == "f"
+
+    paths = [call["path"] for call in engine.calls]
+    assert paths == ["/fn/sync", "/e", "/e/bulk", "/runs/search", "/runs/get", "/runs/cancel",
+                     "/runs/rerun", "/runs/rerun", "/failures/search", "/failures/retry",
+                     "/versions/status"]
+    for call in engine.calls:
+        headers = call["headers"]
+        assert headers["x-durable-signature"] == sign(KEY, call["body"])
+        assert headers["x-durable-signature-v2"] == sign_v2(
+            KEY, headers["x-durable-timestamp"], call["body"])
+    sync = json.loads(engine.calls[0]["body"])
+    assert sync["sdkVersion"].startswith("python/") and sync["functions"][0]["id"] == "f"
+    assert json.loads(engine.calls[3]["body"]) == {"functionId": "f", "limit": 5}
+    rerun_from = json.loads(engine.calls[7]["body"])
+    assert rerun_from == {"runId": "r1", "stepId": "s", "idempotencyKey": "k2"}
+
+
+def test_v1_only_client(engine: FakeEngine) -> None:
+    Client(engine.url, "app_1", KEY, timestamped_signatures=False).send("e", event_id="x")
+    assert "x-durable-signature-v2" not in engine.calls[0]["headers"]
+
+
+def test_retries_5xx_with_a_fresh_signature_then_succeeds(engine: FakeEngine) -> None:
+    engine.script["/e"] = [(503, b"busy"), (429, b"slow down")]
+    receipt = Client(engine.url, "app_1", KEY).send("e", event_id="ev-retry")
+    assert receipt["id"] == "ev-retry"
+    assert len(engine.calls) == 3
+    assert {json.loads(c["body"])["id"] for c in engine.calls} == {"ev-retry"}
+
+
+def test_failures_carry_the_ids_for_idempotent_retries(engine: FakeEngine) -> None:
+    bad = Client(engine.url, "app_1", "wrong-key")
+    with pytest.raises(EventSendError) as sent:
+        bad.send("e", event_id="keep-me")
+    assert sent.value.event_id == "keep-me" and "401" in str(sent.value)
+    with pytest.raises(BulkEventSendError) as bulk:
+        bad.send_many([{"id": "b1", "name": "e"}, {"id": "b2", "name": "e"}])
+    assert bulk.value.event_ids == ["b1", "b2"]
+    with pytest.raises(RunActionError) as rerun:
+        bad.rerun("r1", idempotency_key="idem")
+    assert rerun.value.idempotency_key == "idem"
+    # 401 is not retried.
+    assert sum(1 for c in engine.calls if c["path"] == "/e") == 1
+
+
+def test_errors_and_limits(engine: FakeEngine) -> None:
+    client = Client(engine.url, "app_1", KEY, max_request_bytes=100)
+    with pytest.raises(DurableError, match="exceeds"):
+        client.get_run("r" * 200)
+    engine.script["/runs/get"] = [(200, b"[1]")]
+    with pytest.raises(DurableError, match="invalid JSON"):
+        Client(engine.url, "app_1", KEY).get_run("r")
+    engine.script["/runs/get"] = [(200, b"x" * 300)]
+    with pytest.raises(DurableError, match="exceeds"):
+        Client(engine.url, "app_1", KEY, max_response_bytes=200).get_run("r")
+    with pytest.raises(ValueError):
+        Client(engine.url, "app_1", KEY).send_many([])
+    with pytest.raises(DurableError):
+        Client("http://127.0.0.1:9", "app_1", KEY, timeout=2).get_run("r")
+
+
+def test_provision_app(engine: FakeEngine) -> None:
+    created = provision_app(base_url=engine.url, name="n", app_url="http://a/api/durable",
+                            environment="prod", admin_token="admin")
+    assert (created["id"], created["key"], created["environment"]) == ("app_1", KEY, "prod")
+    with pytest.raises(DurableError, match="401"):
+        provision_app(base_url=engine.url, name="n", app_url="u", admin_token="nope")
