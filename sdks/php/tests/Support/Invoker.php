@@ -13,10 +13,13 @@ use stdClass;
 /** Signs invoke requests the way the engine does and drives a run to its end in memory. */
 final class Invoker
 {
+    /** Invokes $handler in memory, or over real HTTP when $server is given. */
     public function __construct(
-        private readonly Handler $handler,
+        private readonly ?Handler $handler,
         private readonly string $key,
         private readonly bool $v2 = true,
+        private readonly ?PhpServer $server = null,
+        private readonly string $path = '/api/durable',
     ) {
     }
 
@@ -28,7 +31,12 @@ final class Invoker
 
     public function invokeRaw(string $body): Response
     {
-        return $this->handler->handle('POST', self::headers($body, $this->key, $this->v2), $body);
+        $headers = self::headers($body, $this->key, $this->v2);
+        if ($this->server !== null) {
+            $answer = $this->server->request('POST', $this->path, $headers, $body);
+            return new Response($answer['status'], $answer['headers'], $answer['body']);
+        }
+        return $this->handler->handle('POST', $headers, $body);
     }
 
     /** @return array<string, string> */
