@@ -27,6 +27,10 @@ CHECKS: dict[str, list[str]] = {
     "wrong-method": ["INV-6"],
     "key-rotation": ["KEY-2"],
     # engine side (fake app checks the engine)
+    "engine-sync": ["SYNC-1"],
+    "engine-invoke": ["INV-1"],
+    "engine-status": ["RUN-1"],
+    "engine-timer": ["OP-5"],
     "engine-request-signature": ["SIG-1"],
     "engine-request-signature-v2": ["SIG-8"],
     "engine-manifest-request": ["SIG-2"],

@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ class Harness:
     env: dict[str, str]
     path: str
     ready_timeout: float
+    stop_timeout: float = 10.0
     expected_requirements: dict[str, str] = field(default_factory=dict)
     expected_cases: dict[str, str] = field(default_factory=dict)
     expected_functions: dict[str, str] = field(default_factory=dict)
@@ -73,6 +75,7 @@ class Harness:
             env={str(k): str(v) for k, v in data.get("env", {}).items()},
             path=data.get("path", "/api/durable"),
             ready_timeout=float(data.get("readyTimeoutSeconds", 60)),
+            stop_timeout=float(data.get("stopTimeoutSeconds", 10)),
             expected_requirements=dict(gaps.get("requirements", {})),
             expected_cases=dict(gaps.get("cases", {})),
             expected_functions=dict(gaps.get("functions", {})),
@@ -97,6 +100,7 @@ class RunningApp:
     capabilities_none: bool
     process: subprocess.Popen[bytes]
     log_path: Path
+    scratch: str | None = None
 
     @property
     def url(self) -> str:
@@ -110,6 +114,13 @@ class RunningApp:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
+        try:
+            self._stop()
+        finally:
+            if self.scratch:
+                shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _stop(self) -> None:
         if self.process.poll() is not None:
             return
         # The app may spawn children (npm, php -S): signal its own process group only.
@@ -118,7 +129,7 @@ class RunningApp:
         except ProcessLookupError:
             return
         try:
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=self.harness.stop_timeout)
         except subprocess.TimeoutExpired:
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -141,7 +152,10 @@ def start_app(
     global _counter
     if not harness.start:
         raise HarnessError(f"harness {harness.target}: no start command")
-    command = list(harness.start)
+    # Placeholders let an engine harness take its port and a scratch folder as arguments.
+    scratch = tempfile.mkdtemp(prefix=f"durable-conf-{harness.target}-")
+    values = {"port": str(port := free_port()), "tmp": scratch, "free_port": str(free_port())}
+    command = [arg.format(**values) if "{" in arg else arg for arg in harness.start]
     executable = command[0]
     candidate = repo_root() / executable
     if candidate.exists():
@@ -152,7 +166,6 @@ def start_app(
         raise HarnessError(
             f"start command {executable!r} not found (is the SDK's harness written?)"
         )
-    port = free_port()
     env = dict(os.environ)
     env.update(harness.env)
     # Lets a Python start script use the runner's interpreter (the nox session's venv).
@@ -174,10 +187,11 @@ def start_app(
         stdin=subprocess.DEVNULL, start_new_session=True,
     )
     log.close()
-    app = RunningApp(harness, port, key, fallback, capabilities_none, process, log_path)
+    app = RunningApp(harness, port, key, fallback, capabilities_none, process, log_path, scratch)
     deadline = time.monotonic() + harness.ready_timeout
     while True:
         if process.poll() is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
             raise HarnessError(
                 f"{harness.target} app exited with {process.returncode} before it was ready;"
                 f" log {log_path}:\n{app.log_tail()}"

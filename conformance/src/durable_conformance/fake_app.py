@@ -1,0 +1,466 @@
+"""The fake app: a scripted app on loopback that the reference engine calls.
+
+The suite starts the engine through its harness (`conformance/harnesses/engine.json`),
+registers the fake app with the admin API, syncs a few scripted functions, sends events
+and records every request the engine makes. Each script answers from the request alone
+(its memo map, its `attempt`), so what is checked is what the engine sends: signatures
+(v1 and v2), the invoke shape, memo contents, order of calls, retries and backoff, and
+how the engine survives garbage answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from . import signing
+from .checks import ids
+from .client import call
+from .harness import Harness, HarnessError, RunningApp, free_port, start_app
+from .results import ERROR, Result
+from .spec import Spec
+
+WINDOW_MS = 300_000
+RUN_TIMEOUT_S = 60.0
+TERMINAL = {"completed", "failed", "cancelled", "skipped"}
+# Timing tolerance over real HTTP and a real queue: early is never allowed beyond the
+# clock resolution; late is allowed by this much (the engine's wake-up latency).
+EARLY_MS = 50
+LATE_MS = 2_500
+
+
+@dataclass
+class Received:
+    method: str
+    headers: dict[str, str]
+    body: bytes
+    at_ms: int
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Answer:
+    status: int = 200
+    op: Any = None
+    raw: bytes | None = None  # sent as is, unsigned (garbage)
+    wrong_signature: bool = False
+
+
+Script = Callable[[dict[str, Any]], Answer]
+
+
+def _serial(request: dict[str, Any]) -> Answer:
+    steps = request.get("steps") or {}
+    if "a" not in steps:
+        return Answer(op={"op": "step", "id": "a", "data": {"n": 1}})
+    if "b" not in steps:
+        return Answer(op={"op": "step", "id": "b", "data": {"n": steps["a"]["data"]["n"] + 1}})
+    return Answer(op={"op": "done", "data": {"a": steps["a"]["data"], "b": steps["b"]["data"]}})
+
+
+def _flaky(request: dict[str, Any]) -> Answer:
+    steps = request.get("steps") or {}
+    if "flaky" in steps:
+        return Answer(op={"op": "done", "data": {"result": steps["flaky"]["data"]}})
+    if request.get("attempt", 0) < 2:
+        return Answer(op={"op": "error", "id": "flaky", "message": "boom", "name": "Error",
+                          "retryable": True})
+    return Answer(op={"op": "step", "id": "flaky", "data": "ok"})
+
+
+def _garbage(request: dict[str, Any]) -> Answer:
+    attempt = request.get("attempt", 0)
+    if attempt == 0:
+        return Answer(status=500, raw=b"internal oops")
+    if attempt == 1:
+        return Answer(raw=b"this is not json")
+    if attempt == 2:
+        return Answer(op={"op": "done", "data": "forged"}, wrong_signature=True)
+    return Answer(op={"op": "done", "data": "survived"})
+
+
+def _exhaust(request: dict[str, Any]) -> Answer:
+    return Answer(op={"op": "error", "id": None, "message": "always", "name": "Error",
+                      "retryable": True})
+
+
+def _sleeper(request: dict[str, Any]) -> Answer:
+    steps = request.get("steps") or {}
+    if "before" not in steps:
+        return Answer(op={"op": "step", "id": "before", "data": "x"})
+    if "nap" not in steps:
+        until = time.time() + 1.0
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(until))
+        return Answer(op={"op": "sleep", "id": "nap",
+                          "until": f"{stamp}.{int(until * 1000) % 1000:03d}Z"})
+    return Answer(op={"op": "done", "data": "slept"})
+
+
+SCRIPTS: dict[str, tuple[dict[str, Any], Script]] = {
+    "serial": ({}, _serial),
+    "flaky": ({"retries": 2}, _flaky),
+    "garbage": ({"retries": 3}, _garbage),
+    "exhaust": ({"retries": 1}, _exhaust),
+    "sleeper": ({}, _sleeper),
+}
+
+
+# What each scenario exercises (check names of checks.py).
+COVERS: dict[str, list[str]] = {
+    "serial": ["engine-memo", "engine-status"],
+    "flaky": ["engine-retries", "engine-backoff", "engine-memo"],
+    "garbage": ["engine-garbage-answer", "engine-retries", "engine-backoff"],
+    "exhaust": ["engine-retries", "engine-status"],
+    "sleeper": ["engine-timer", "engine-memo"],
+}
+
+
+@dataclass
+class FakeApp:
+    key: str = ""
+    capabilities: list[str] = field(default_factory=lambda: ["timestamped-signatures"])
+    port: int = field(default_factory=free_port)
+    received: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _runner: web.AppRunner | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/durable"
+
+    def definitions(self) -> list[dict[str, Any]]:
+        return [{"id": fid, "trigger": {"event": f"conf.fake.{fid}"}, "priority": 0,
+                 "enabled": True, "hasOnFailure": False, **options}
+                for fid, (options, _) in SCRIPTS.items()]
+
+    def manifest(self) -> dict[str, Any]:
+        return {"functions": self.definitions(), "sdkVersion": "conformance-fake-app/1",
+                "capabilities": self.capabilities, "maxRequestBytes": 1_048_576}
+
+    def _signed(self, value: Any, request_stamp: str | None, wrong: bool = False) -> web.Response:
+        body = json.dumps(value, separators=(",", ":")).encode()
+        key = ("forged-" + self.key) if wrong else self.key
+        headers = {signing.SIG: signing.mac(key, body)}
+        if request_stamp is not None:
+            headers[signing.SIG_V2] = signing.mac(key, signing.v2_input(request_stamp, body))
+        return web.Response(body=body, content_type="application/json", headers=headers)
+
+    async def _endpoint(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        with self.lock:
+            self.received.append(Received(request.method, headers, body, signing.now_ms()))
+        if request.method == "GET":
+            return self._signed(self.manifest(), None)
+        try:
+            invoke = json.loads(body)
+            _, script = SCRIPTS[invoke["functionId"]]
+        except (ValueError, KeyError, TypeError):
+            return web.Response(status=400, text="unexpected request")
+        answer = script(invoke)
+        if answer.raw is not None:
+            return web.Response(status=answer.status, body=answer.raw,
+                                headers={signing.SIG: signing.mac(self.key, answer.raw)})
+        stamp = headers.get(signing.TIMESTAMP) if "timestamped-signatures" in \
+            self.capabilities else None
+        return self._signed(answer.op, stamp, answer.wrong_signature)
+
+    def start(self) -> None:
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application()
+            app.router.add_route("*", "/api/durable", self._endpoint)
+            self._runner = web.AppRunner(app)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+            loop.run_until_complete(site.start())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-app", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise HarnessError("the fake app did not start")
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def invokes(self, function_id: str) -> list[Received]:
+        with self.lock:
+            found = [r for r in self.received if r.method == "POST"]
+        out = []
+        for item in found:
+            try:
+                if item.json().get("functionId") == function_id:
+                    out.append(item)
+            except (ValueError, AttributeError):
+                continue
+        return out
+
+
+class EngineSuite:
+    def __init__(self, harness: Harness, spec: Spec, log: Callable[[str], None] = print) -> None:
+        self.harness = harness
+        self.spec = spec
+        self.log = log
+        self.app = FakeApp()
+        self.engine: RunningApp | None = None
+        self.base = ""
+        self.app_id = ""
+        self.admin_token = "conf-admin-" + secrets.token_hex(8)
+
+    def run(self) -> list[Result]:
+        results: list[Result] = []
+        try:
+            self.app.start()
+            self.harness.env.setdefault("DURABLE_ADMIN_TOKEN", self.admin_token)
+            self.admin_token = self.harness.env["DURABLE_ADMIN_TOKEN"]
+            self.log("starting the engine (this creates a database, may take a while)")
+            self.engine = start_app(self.harness, key="unused-by-the-engine")
+            self.base = f"http://127.0.0.1:{self.engine.port}"
+            results.append(self.register())
+            if results[-1].status == "pass":
+                results += self.scenarios()
+        except HarnessError as error:
+            result = Result("start", "harness", [], status=ERROR)
+            result.failures.append(
+                f"the engine could not run, so nothing engine-side was verified "
+                f"(registration, {', '.join(SCRIPTS)}): {error}")
+            results.append(result)
+        finally:
+            if self.engine is not None:
+                self.engine.stop()
+            self.app.stop()
+        return results
+
+    # ---- engine API calls ------------------------------------------------------------
+
+    def api(self, path: str, payload: Any) -> tuple[int, Any]:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        headers = {"content-type": "application/json", "x-durable-app": self.app_id,
+                   signing.SIG: signing.mac(self.app.key, body)}
+        reply = call(self.base + path, "POST", body, headers)
+        try:
+            return reply.status, reply.json()
+        except ValueError:
+            return reply.status, reply.text()
+
+    def register(self) -> Result:
+        result = Result("register-and-sync", "engine", ids("engine-sync"))
+        payload = {"name": "conformance-fake-app-" + secrets.token_hex(4),
+                   "environment": "dev", "appUrl": self.app.url}
+        reply = call(self.base + "/api/apps", "POST", json.dumps(payload).encode(),
+                     {"content-type": "application/json",
+                      "authorization": f"Bearer {self.admin_token}"})
+        try:
+            created = reply.json()
+            self.app_id, self.app.key = created["id"], created["key"]
+        except (ValueError, KeyError, TypeError):
+            result.fail(ids("engine-sync"), f"POST /api/apps answered {reply.status}:"
+                                            f" {reply.text()!r}")
+            return result
+        status, answer = self.api("/fn/sync", {**self.app.manifest()})
+        if status != 200:
+            result.fail(ids("engine-sync"), f"/fn/sync answered {status}: {answer!r}")
+        return result
+
+    def send(self, function_id: str) -> str:
+        event_id = f"conf-{function_id}-{secrets.token_hex(4)}"
+        status, answer = self.api("/e", {"id": event_id, "name": f"conf.fake.{function_id}",
+                                         "data": {"scenario": function_id}})
+        if status != 200:
+            raise HarnessError(f"/e answered {status}: {answer!r}")
+        return event_id
+
+    def wait_terminal(self, function_id: str) -> tuple[str | None, str | None]:
+        """(runId, status) once the run is terminal, or the last seen status on timeout."""
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        run_id, status = None, None
+        while time.monotonic() < deadline:
+            invokes = self.app.invokes(function_id)
+            if invokes and run_id is None:
+                run_id = invokes[0].json().get("runId")
+            if run_id is not None:
+                code, answer = self.api("/runs/get", {"runId": run_id})
+                if code == 200 and isinstance(answer, dict):
+                    run = answer.get("run", answer)
+                    status = run.get("status") if isinstance(run, dict) else None
+                    if status in TERMINAL:
+                        return run_id, status
+            time.sleep(0.2)
+        return run_id, status
+
+    # ---- scenarios ---------------------------------------------------------------------
+
+    def scenarios(self) -> list[Result]:
+        events = {fid: self.send(fid) for fid in SCRIPTS}
+        outcomes = {fid: self.wait_terminal(fid) for fid in SCRIPTS}
+        time.sleep(1.0)  # a late extra invoke (a retry too many) would show up now
+        results = [self.check_requests()]
+        wanted = {"serial": "completed", "flaky": "completed", "garbage": "completed",
+                  "exhaust": "failed", "sleeper": "completed"}
+        for fid, check in (("serial", self.check_serial), ("flaky", self.check_flaky),
+                           ("garbage", self.check_garbage), ("exhaust", self.check_exhaust),
+                           ("sleeper", self.check_sleeper)):
+            result = Result(fid, "engine", [i for c in COVERS[fid] for i in ids(c)])
+            run_id, status = outcomes[fid]
+            invokes = self.app.invokes(fid)
+            if not invokes:
+                result.fail(ids("engine-invoke"), f"event {events[fid]} never reached the app")
+            else:
+                check(result, invokes, events[fid])
+                if status != wanted[fid]:
+                    result.fail(ids("engine-status"),
+                                f"run {run_id} ended {status!r}, expected {wanted[fid]!r}")
+            results.append(result)
+        health = call(self.base + "/health", "GET")
+        alive = Result("engine-stays-up", "engine", ids("engine-garbage-answer"))
+        if health.status != 200:
+            alive.fail(ids("engine-garbage-answer"), f"engine /health answered {health.status}")
+        results.append(alive)
+        return results
+
+    def check_requests(self) -> Result:
+        """Every request the engine sent: signed right, fresh, well-formed."""
+        result = Result("every-request-signed-and-valid", "engine",
+                        ids("engine-request-signature") + ids("engine-invoke-schema"))
+        with self.app.lock:
+            received = list(self.app.received)
+        v2 = "timestamped-signatures" in self.app.capabilities
+        for item in received:
+            stamp = item.headers.get(signing.TIMESTAMP)
+            if item.method == "GET":
+                if stamp is None or not stamp.isdigit():
+                    result.fail(ids("engine-manifest-request"),
+                                f"manifest GET without a ms timestamp ({stamp!r})")
+                    continue
+                if abs(int(stamp) - item.at_ms) > WINDOW_MS or not signing.matches(
+                        signing.mac(self.app.key, stamp.encode()), item.headers.get(signing.SIG)):
+                    result.fail(ids("engine-manifest-request"),
+                                "manifest GET signature or timestamp invalid")
+                continue
+            if item.method != "POST":
+                result.fail(ids("engine-invoke"), f"unexpected {item.method} to the app")
+                continue
+            if not signing.matches(signing.mac(self.app.key, item.body),
+                                   item.headers.get(signing.SIG)):
+                result.fail(ids("engine-request-signature"),
+                            "invoke X-Durable-Signature is not HMAC(key, body)")
+            if v2:
+                if stamp is None or not stamp.isdigit() or abs(int(stamp) - item.at_ms) > 5_000:
+                    result.fail(ids("engine-request-signature-v2"),
+                                f"invoke to a v2 app without a current timestamp ({stamp!r})")
+                elif not signing.matches(signing.mac(self.app.key, signing.v2_input(
+                        stamp, item.body)), item.headers.get(signing.SIG_V2)):
+                    result.fail(ids("engine-request-signature-v2"),
+                                "invoke X-Durable-Signature-V2 is not HMAC(key, ts.body)")
+            try:
+                invoke = item.json()
+            except ValueError:
+                result.fail(ids("engine-invoke-schema"), "invoke body is not JSON")
+                continue
+            problem = self.spec.validate("invoke", invoke)
+            if problem:
+                result.fail(ids("engine-invoke-schema"), f"invoke does not match: {problem}")
+            for name, kind in (("functionId", str), ("runId", str), ("event", dict),
+                               ("steps", dict), ("attempt", int)):
+                if not isinstance(invoke.get(name), kind):
+                    result.fail(ids("engine-invoke-schema"),
+                                f"invoke field {name} is {invoke.get(name)!r}")
+        if not received:
+            result.fail(ids("engine-invoke"), "the engine sent nothing to the app")
+        return result
+
+    def _common(self, result: Result, invokes: list[Received], event_id: str) -> None:
+        bodies = [i.json() for i in invokes]
+        run_ids = {b.get("runId") for b in bodies}
+        if len(run_ids) != 1:
+            result.fail(ids("engine-memo"), f"one run expected, invokes carry runIds {run_ids}")
+        for body in bodies:
+            event = body.get("event") or {}
+            if event.get("id") != event_id or event.get("data") != {
+                    "scenario": body.get("functionId")}:
+                result.fail(ids("engine-invoke-schema"),
+                            f"invoke event is {json.dumps(event)[:160]}, not the event sent")
+                break
+
+    def check_serial(self, result: Result, invokes: list[Received], event_id: str) -> None:
+        self._common(result, invokes, event_id)
+        seen = [(i.json().get("steps"), i.json().get("attempt")) for i in invokes]
+        want = [({}, 0), ({"a": {"type": "run", "data": {"n": 1}}}, 0),
+                ({"a": {"type": "run", "data": {"n": 1}}, "b": {"type": "run", "data": {"n": 2}}},
+                 0)]
+        if seen != want:
+            result.fail(ids("engine-memo"), f"invokes carried (steps, attempt) {seen}, "
+                                            f"expected {want}")
+
+    def _attempt_gaps(self, result: Result, invokes: list[Received], attempts: list[int]
+                      ) -> None:
+        seen = [i.json().get("attempt") for i in invokes]
+        if seen != attempts:
+            result.fail(ids("engine-retries"), f"attempts {seen}, expected {attempts}")
+            return
+        for k in range(1, len(attempts)):
+            if attempts[k] == 0:
+                continue
+            retry = attempts[k]
+            base = min(1000 * 2 ** (retry - 1), 300_000)
+            gap = invokes[k].at_ms - invokes[k - 1].at_ms
+            if not base * 0.5 - EARLY_MS <= gap <= base + LATE_MS:
+                result.fail(ids("engine-backoff"),
+                            f"retry {retry} came {gap} ms after the previous attempt; backoff"
+                            f" is {base // 2}..{base} ms (+{LATE_MS} ms latency allowed)")
+
+    def check_flaky(self, result: Result, invokes: list[Received], event_id: str) -> None:
+        self._common(result, invokes, event_id)
+        self._attempt_gaps(result, invokes, [0, 1, 2, 0])
+        if invokes and invokes[-1].json().get("steps") != {"flaky": {"type": "run",
+                                                                     "data": "ok"}}:
+            result.fail(ids("engine-memo"), "after the retried step succeeded, the memo is "
+                                            f"{invokes[-1].json().get('steps')}")
+
+    def check_garbage(self, result: Result, invokes: list[Received], event_id: str) -> None:
+        self._common(result, invokes, event_id)
+        self._attempt_gaps(result, invokes, [0, 1, 2, 3])
+        if any(i.json().get("steps") for i in invokes):
+            result.fail(ids("engine-garbage-answer"),
+                        "a garbage or forged answer was memoized: "
+                        f"{[i.json().get('steps') for i in invokes]}")
+
+    def check_exhaust(self, result: Result, invokes: list[Received], event_id: str) -> None:
+        self._common(result, invokes, event_id)
+        self._attempt_gaps(result, invokes, [0, 1])
+
+    def check_sleeper(self, result: Result, invokes: list[Received], event_id: str) -> None:
+        self._common(result, invokes, event_id)
+        steps = [i.json().get("steps") or {} for i in invokes]
+        if [sorted(s) for s in steps] != [[], ["before"], ["before", "nap"]]:
+            result.fail(ids("engine-memo"), f"invokes carried memo keys "
+                                            f"{[sorted(s) for s in steps]}")
+            return
+        if steps[2]["nap"].get("type") != "sleep" or steps[2]["before"] != {"type": "run",
+                                                                             "data": "x"}:
+            result.fail(ids("engine-memo"), f"memo after the sleep is {steps[2]}")
+        gap = invokes[2].at_ms - invokes[1].at_ms
+        if not 1000 - EARLY_MS <= gap <= 1000 + LATE_MS:
+            result.fail(ids("engine-timer"), f"the sleep of 1000 ms resumed after {gap} ms")
