@@ -848,11 +848,11 @@ def replay() -> None:
             {"op": "done", "data": {"event": e_echo}},
         )
     )
-    e_echo2 = {"id": "evt-echo-2", "name": "conf.echo", "data": "plain string data"}
+    e_echo2 = {"id": "evt-echo-2", "name": "conf.echo", "data": ["plain", 1], "ts": NOW}
     cases.append(
         rcase(
             "replay-echo-nonobject-data",
-            "data may be any JSON value; ts may be absent",
+            "data may be any JSON value, here an array",
             "echo",
             ["EVT-1"],
             req("echo", "run-echo-2", e_echo2),
