@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from ._protocol import (
@@ -356,7 +357,7 @@ class DurableApp:
         if (
             not isinstance(event, dict)
             or not isinstance(steps, dict)
-            or not all(isinstance(memo, dict) for memo in steps.values())
+            or not all(map(isinstance, steps.values(), repeat(dict)))
             or isinstance(attempt, bool)
             or not isinstance(attempt, int)
             or attempt < 0

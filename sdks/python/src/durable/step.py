@@ -120,8 +120,9 @@ class _Replay:
         self.events: list[Event] = events if events is not None else []
 
     def _claim(self, step_id: str, expected: str) -> tuple[str, bool, Any]:
-        """(wire id, found, memo data) for the next use of `step_id`."""
-        if not isinstance(step_id, str) or not step_id:
+        """(wire id, found, memo data) for the next use of `step_id`. On the replay hot
+        path: keep it to a few dict operations."""
+        if type(step_id) is not str or not step_id:
             raise TypeError("step id must be a non-empty string")
         wire_id = step_id
         if self._occurrences:
