@@ -1,0 +1,176 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Durable\Tests;
+
+use Durable\Client;
+use Durable\DurableException;
+use Durable\DurableFunction;
+use Durable\EventSendError;
+use Durable\Step;
+use Durable\Tests\Support\PhpServer;
+use PHPUnit\Framework\TestCase;
+
+/** The curl Client against a fake engine API served by `php -S` on loopback. */
+final class ClientTest extends TestCase
+{
+    private static ?PhpServer $server = null;
+    private static string $log = '';
+
+    public static function setUpBeforeClass(): void
+    {
+        self::$log = (string) tempnam(sys_get_temp_dir(), 'durable-fake-engine-');
+        $fixtures = __DIR__ . '/fixtures';
+        self::$server = PhpServer::php($fixtures . '/engine.php', $fixtures, ['FAKE_ENGINE_LOG' => self::$log]);
+    }
+
+    public static function tearDownAfterClass(): void
+    {
+        self::$server?->stop();
+        @unlink(self::$log);
+    }
+
+    protected function setUp(): void
+    {
+        file_put_contents(self::$log, '');
+    }
+
+    private static function client(bool $v2 = true, string $key = 'client-key'): Client
+    {
+        return new Client(self::$server->url(''), 'app-1', $key, timeout: 5, backoffMs: 10, timestampedSignatures: $v2);
+    }
+
+    /** @return list<array{path: string, headers: array<string, string>, body: string}> */
+    private static function requests(): array
+    {
+        return array_map(static fn (string $line): array => json_decode($line, true), file(self::$log, FILE_IGNORE_NEW_LINES) ?: []);
+    }
+
+    public function testEveryEngineCall(): void
+    {
+        $client = self::client();
+        $fn = new DurableFunction(id: 'fn', trigger: ['event' => 'e'], handler: fn (array $event, Step $step) => null);
+        self::assertSame(['ok' => true, 'functions' => 1], $client->sync([$fn]));
+        $receipt = $client->send('user.created', ['id' => 1], id: 'evt-1');
+        self::assertSame(['evt-1', false], [$receipt['id'], $receipt['duplicate']]);
+        self::assertCount(2, $client->sendMany([['name' => 'a'], ['name' => 'b', 'id' => 'evt-b']]));
+        self::assertSame(['functionId' => 'fn', 'limit' => 10], $client->searchRuns(functionId: 'fn', limit: 10)['filters']);
+        self::assertSame('completed', $client->getRun('run-1')['status']);
+        self::assertTrue($client->cancelRun('run-1'));
+        self::assertSame('rerun-of-run-1', $client->rerun('run-1', idempotencyKey: 'k1')['runId']);
+        self::assertSame(['runId' => 'run-1', 'stepId' => 's', 'idempotencyKey' => 'k2'], $client->rerunFromStep('run-1', 's', 'k2')['request']);
+        self::assertSame([['deliveryId' => 'd1']], $client->listFailures(5));
+        self::assertTrue($client->retryFailure('d1'));
+        self::assertSame('fn', $client->getVersionStatus('fn')['functionId']);
+
+        $requests = self::requests();
+        self::assertSame(
+            ['/fn/sync', '/e', '/e/bulk', '/runs/search', '/runs/get', '/runs/cancel', '/runs/rerun', '/runs/rerun',
+                '/failures/search', '/failures/retry', '/versions/status'],
+            array_column($requests, 'path'),
+        );
+        self::assertSame('{"sdkVersion":"php/0.1.0","functions":[{"id":"fn","trigger":{"event":"e"},"priority":0,"enabled":true,"hasOnFailure":false}]}', $requests[0]['body']);
+        self::assertSame('{"id":"evt-1","name":"user.created","data":{"id":1}}', $requests[1]['body']);
+        $bulk = json_decode($requests[2]['body'], true)['events'];
+        self::assertMatchesRegularExpression('/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/', $bulk[0]['id']);
+        self::assertSame('evt-b', $bulk[1]['id']);
+        self::assertStringContainsString('"data":{}', $requests[2]['body']);
+        self::assertSame('{"limit":5}', $requests[8]['body']);
+        foreach ($requests as $request) {
+            self::assertSame('app-1', $request['headers']['x-durable-app']);
+            self::assertSame(hash_hmac('sha256', $request['body'], 'client-key'), $request['headers']['x-durable-signature']);
+            self::assertArrayHasKey('x-durable-signature-v2', $request['headers']);
+        }
+    }
+
+    public function testV1OnlySigning(): void
+    {
+        self::assertSame('completed', self::client(v2: false)->getRun('r')['status']);
+        self::assertArrayNotHasKey('x-durable-timestamp', self::requests()[0]['headers']);
+    }
+
+    public function testWrongKeyIsRefusedWithoutRetry(): void
+    {
+        try {
+            self::client(key: 'wrong')->getRun('r');
+            self::fail('accepted a wrong key');
+        } catch (DurableException $error) {
+            self::assertSame(401, $error->status);
+            self::assertStringContainsString('INVALID_SIGNATURE', $error->getMessage());
+        }
+        self::assertCount(1, self::requests());
+    }
+
+    public function testRetriesServerErrorsWithBackoff(): void
+    {
+        $started = microtime(true);
+        self::assertSame(['ok' => true, 'calls' => 3], self::client()->post('/flaky', ['x' => 1]));
+        self::assertCount(3, self::requests());
+        self::assertGreaterThan(0.01, microtime(true) - $started);
+    }
+
+    public function testGivesUpAfterRetriesOn429(): void
+    {
+        try {
+            self::client()->post('/always-429', ['x' => 1]);
+            self::fail('no error');
+        } catch (DurableException $error) {
+            self::assertSame(429, $error->status);
+        }
+        self::assertCount(3, self::requests());
+    }
+
+    public function testClientErrorsAreNotRetried(): void
+    {
+        $this->expectException(DurableException::class);
+        $this->expectExceptionMessage('400');
+        try {
+            self::client()->post('/bad-request', ['x' => 1]);
+        } finally {
+            self::assertCount(1, self::requests());
+        }
+    }
+
+    public function testRefusesOversizedInvalidAndRedirectedAnswers(): void
+    {
+        foreach (['/huge' => 'exceeds', '/not-json' => 'invalid JSON', '/redirect' => '302'] as $path => $message) {
+            try {
+                self::client()->post($path, ['x' => 1]);
+                self::fail("accepted {$path}");
+            } catch (DurableException $error) {
+                self::assertStringContainsString($message, $error->getMessage(), $path);
+            }
+        }
+    }
+
+    public function testSendErrorCarriesTheEventIds(): void
+    {
+        try {
+            self::client(key: 'wrong')->send('x', id: 'evt-9');
+            self::fail('no error');
+        } catch (EventSendError $error) {
+            self::assertSame(['evt-9'], $error->eventIds);
+        }
+    }
+
+    public function testNetworkErrorIsADurableException(): void
+    {
+        $client = new Client('http://127.0.0.1:1', 'app-1', 'k', timeout: 2, retries: 1, backoffMs: 1);
+        $this->expectException(DurableException::class);
+        $this->expectExceptionMessage('request failed');
+        $client->getRun('r');
+    }
+
+    public function testProvisionAndRotationUseTheAdminToken(): void
+    {
+        $base = self::$server->url('');
+        $app = Client::provisionApp($base, 'shop', 'http://127.0.0.1:3000/api/durable', 'prod', 'admin-token');
+        self::assertSame(['app-1', 'client-key', 'prod'], [$app['id'], $app['key'], $app['environment']]);
+        self::assertSame(2, Client::rotateKey($base, 'app-1', 'admin-token')['keys']);
+        Client::retireKey($base, 'app-1', 'admin-token');
+        self::assertSame(['/api/apps', '/api/apps/app-1/rotate-key', '/api/apps/app-1/retire-key'], array_column(self::requests(), 'path'));
+        $this->expectException(DurableException::class);
+        Client::provisionApp($base, 'shop', 'http://x', 'dev', 'wrong-token');
+    }
+}
