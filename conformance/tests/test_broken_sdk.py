@@ -25,6 +25,7 @@ APP = HERE / "broken_app.py"
 
 def transcripts(function: str, op: str | None = None) -> list[Any]:
     cases = [c for c in Spec().vectors("replay") if c.data.get("function") == function
+             and c.data["request"].get("functionId") == function
              and c.data.get("expectStatus", 200) == 200 and not c.capabilities
              and "failure" not in c.data["request"]]
     if op is not None:

@@ -10,35 +10,35 @@ from __future__ import annotations
 # check name -> requirement IDs (kept in step with spec/wire-protocol.md; `python -m
 # durable_conformance ids` lists any ID here that the spec does not define).
 CHECKS: dict[str, list[str]] = {
-    # app side (fake engine checks the SDK)
+    # app side (the fake engine checks an SDK's app)
     "response-signature": ["SIG-7"],
     "response-signature-v2": ["SIG-10"],
     "request-signature": ["SIG-4"],
+    "signature-format": ["SIG-2", "SIG-4"],
     "request-signature-v2": ["SIG-9"],
     "manifest-signature": ["SIG-5"],
     "timestamp-window": ["LIMIT-1"],
     "op-schema": ["OP-1"],
     "manifest-schema": ["MAN-1"],
-    "manifest-catalog": ["MAN-1"],
-    "capabilities": ["MAN-3"],
+    "manifest-catalog": ["MAN-4"],
+    "capabilities": ["VER-3", "VER-4"],
     "malformed-body": ["INV-6"],
     "unknown-function": ["ERR-4"],
-    "oversized-body": ["HTTP-4"],
+    "oversized-body": ["INV-6", "LIMIT-2"],
     "wrong-method": ["INV-6"],
-    "key-rotation": ["KEY-2"],
-    # engine side (fake app checks the engine)
-    "engine-sync": ["SYNC-1"],
+    # engine side (the fake app checks the engine)
+    "engine-sync": ["API-6"],
     "engine-invoke": ["INV-1"],
-    "engine-status": ["RUN-1"],
-    "engine-timer": ["OP-5"],
-    "engine-request-signature": ["SIG-1"],
-    "engine-request-signature-v2": ["SIG-8"],
-    "engine-manifest-request": ["SIG-2"],
+    "engine-request-signature": ["SIG-1", "SIG-13"],
+    "engine-request-signature-v2": ["SIG-9", "MAN-5"],
+    "engine-manifest-request": ["SIG-5", "SIG-6"],
     "engine-invoke-schema": ["INV-1"],
-    "engine-memo": ["INV-2"],
-    "engine-retries": ["RETRY-1"],
-    "engine-backoff": ["RETRY-2"],
-    "engine-garbage-answer": ["RETRY-3"],
+    "engine-memo": ["REPLAY-7"],
+    "engine-retries": ["RETRY-1", "RETRY-2"],
+    "engine-backoff": ["RETRY-4"],
+    "engine-garbage-answer": ["RETRY-3", "OP-10"],
+    "engine-status": ["STATUS-1", "RETRY-5"],
+    "engine-timer": ["OP-5"],
 }
 
 

@@ -80,6 +80,10 @@ class FakeEngine:
         return self.results
 
     def _run_all(self) -> None:
+        for kind in ("op", "manifest"):
+            if self.spec.schema_name(kind) is None:
+                self.log(f"WARNING: no {kind} schema in spec/schemas yet: {kind} answers are"
+                         " checked against the vectors only")
         try:
             app = self.pool.get(self.key)
         except HarnessError as error:
@@ -179,6 +183,7 @@ class FakeEngine:
         if not self.check_status(result, reply, 200, ids("manifest-signature")):
             return result
         self.check_signed(result, reply, app.key, None)
+        result.cover(ids("manifest-catalog"))
         try:
             manifest = reply.json()
         except ValueError:
@@ -264,11 +269,11 @@ class FakeEngine:
         return [
             ("tampered-signature", ids("request-signature"), self.neg_tampered),
             ("wrong-key", ids("request-signature"), self.neg_wrong_key),
-            ("missing-signature", ids("request-signature"), self.neg_missing_signature),
-            ("malformed-signature", ids("request-signature"), self.neg_malformed_signature),
+            ("missing-signature", ids("signature-format"), self.neg_missing_signature),
+            ("malformed-signature", ids("signature-format"), self.neg_malformed_signature),
             ("missing-v2-signature", ids("request-signature-v2"), self.neg_missing_v2),
-            ("stale-v2-timestamp", ids("timestamp-window"), self.neg_stale_v2),
-            ("stale-manifest-timestamp", ids("timestamp-window"), self.neg_stale_manifest),
+            ("stale-v2-timestamp", ids("request-signature-v2"), self.neg_stale_v2),
+            ("stale-manifest-timestamp", ids("manifest-signature"), self.neg_stale_manifest),
             ("unsigned-manifest", ids("manifest-signature"), self.neg_unsigned_manifest),
             ("malformed-json", ids("malformed-body"), self.neg_malformed_json),
             ("body-not-object", ids("malformed-body"), self.neg_not_object),
@@ -302,9 +307,9 @@ class FakeEngine:
         return result
 
     def neg_missing_signature(self, app: RunningApp) -> Result:
-        result = Result("missing-signature", "negative", ids("request-signature"))
+        result = Result("missing-signature", "negative", ids("signature-format"))
         reply = call(app.url, "POST", self._serial_body(), {"content-type": "application/json"})
-        self.check_status(result, reply, 401, ids("request-signature"))
+        self.check_status(result, reply, 401, ids("signature-format"))
         return result
 
     def neg_malformed_signature(self, app: RunningApp) -> Result:
@@ -314,9 +319,9 @@ class FakeEngine:
         headers[signing.SIG] = "z" * 64
         if signing.SIG_V2 in headers:
             headers[signing.SIG_V2] = "z" * 64
-        result = Result("malformed-signature", "negative", ids("request-signature"))
+        result = Result("malformed-signature", "negative", ids("signature-format"))
         self.check_status(result, call(app.url, "POST", body, headers), 401,
-                          ids("request-signature"))
+                          ids("signature-format"))
         return result
 
     def neg_missing_v2(self, app: RunningApp) -> Result:
@@ -330,7 +335,8 @@ class FakeEngine:
         return result
 
     def neg_stale_v2(self, app: RunningApp) -> Result:
-        result = Result("stale-v2-timestamp", "negative", ids("timestamp-window"))
+        window = ids("request-signature-v2") + ids("timestamp-window")
+        result = Result("stale-v2-timestamp", "negative", window)
         if not self.needs(result, [TIMESTAMPED]):
             return result
         body = self._serial_body()
@@ -339,18 +345,19 @@ class FakeEngine:
                                              timestamp=signing.now_ms() + offset)
             reply = call(app.url, "POST", body, headers)
             if reply.status != 401:
-                result.fail(ids("timestamp-window"),
+                result.fail(window,
                             f"invoke with a timestamp {offset:+d} ms away answered"
                             f" {reply.status or reply.error} (expected 401)")
         return result
 
     def neg_stale_manifest(self, app: RunningApp) -> Result:
-        result = Result("stale-manifest-timestamp", "negative", ids("timestamp-window"))
+        window = ids("manifest-signature") + ids("timestamp-window")
+        result = Result("stale-manifest-timestamp", "negative", window)
         for offset in (-305_001, 305_001):
             headers = signing.manifest_headers(app.key, signing.now_ms() + offset)
             reply = call(app.url, "GET", None, headers)
             if reply.status != 401:
-                result.fail(ids("timestamp-window"),
+                result.fail(window,
                             f"manifest GET with a timestamp {offset:+d} ms away answered"
                             f" {reply.status or reply.error} (expected 401)")
         return result
