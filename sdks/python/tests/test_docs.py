@@ -1,0 +1,61 @@
+"""The README quick start and the example app work as written."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from typing import Any
+
+import pytest
+from durable import handle_request
+from durable_testkit import KEY, SDK, encode, invoke_headers, manifest_headers
+from test_adapters import request
+
+
+def readme_python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (SDK / "README.md").read_text(), re.S)
+
+
+def test_quick_start_serves_and_runs(serve_wsgi: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DURABLE_SIGNING_KEY", KEY)
+    namespace: dict[str, Any] = {"__name__": "quickstart"}
+    exec(compile(readme_python_blocks()[0], "<README quick start>", "exec"), namespace)
+    base = serve_wsgi(namespace["application"])
+    assert request(base + "/api/durable")[0] == 401
+    assert request(base + "/elsewhere")[0] == 404
+    assert request(base + "/api/durable", headers=manifest_headers())[0] == 200
+    body = encode({"functionId": "onboarding", "runId": "r", "steps": {},
+                   "event": {"name": "user.created", "data": {"userId": "u1"}}})
+    status, _, answer = request(base + "/api/durable", "POST", body, invoke_headers(body))
+    assert (status, json.loads(answer)) == (
+        200, {"op": "step", "id": "load-user", "data": {"id": "u1", "plan": "free"}})
+
+
+def load_example() -> Any:
+    spec = importlib.util.spec_from_file_location("durable_example", SDK / "examples" / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_async_workflow_replays_to_the_end() -> None:
+    functions = load_example().functions
+    steps: dict[str, Any] = {}
+    event = {"name": "user.welcomed", "data": {"userId": "u9"}}
+    ops = []
+    for _ in range(10):
+        body = encode({"functionId": "enrich", "runId": "r", "event": event, "steps": steps})
+        answer = json.loads(
+            handle_request("POST", invoke_headers(body), body, functions, signing_key=KEY).body
+        )
+        ops.append(answer)
+        if answer["op"] != "step":
+            break
+        steps[answer["id"]] = {"type": "run", "data": answer["data"]}
+    assert [o.get("id") for o in ops[:-1]] == ["lookups", "score", "score#2", "score#3"]
+    assert ops[-1] == {"op": "done", "data": {
+        "profiles": {"crm": {"source": "crm", "userId": "u9"},
+                     "billing": {"source": "billing", "userId": "u9"}},
+        "scores": [0, 10, 20]}}
