@@ -142,9 +142,46 @@ final class Handler
         return $this->signedJson($this->invoke($request), $timestamp);
     }
 
-    /** Serves the current request of a plain PHP SAPI (`php -S`, php-fpm, mod_php) and emits the answer. */
-    public function serve(): void
+    /**
+     * A handler configured from the environment: DURABLE_SIGNING_KEY (required),
+     * DURABLE_SIGNING_KEY_FALLBACK, DURABLE_APP_ID, DURABLE_APP_NAME, DURABLE_DEV=1,
+     * DURABLE_CAPABILITIES ("none" for plain protocol v1, or a comma-separated list).
+     *
+     * @param iterable<DurableFunction> $functions
+     * @param array<string, string>|null $env defaults to getenv()
+     */
+    public static function fromEnv(iterable $functions, ?array $env = null): self
     {
+        $env ??= getenv();
+        $get = static fn (string $name): ?string => (isset($env[$name]) && $env[$name] !== '') ? (string) $env[$name] : null;
+        $key = $get('DURABLE_SIGNING_KEY')
+            ?? throw new InvalidArgumentException('DURABLE_SIGNING_KEY is not set: the app needs its workspace signing key');
+        $capabilities = $get('DURABLE_CAPABILITIES');
+        return new self(
+            $functions,
+            $key,
+            signingKeyFallback: $get('DURABLE_SIGNING_KEY_FALLBACK'),
+            appId: $get('DURABLE_APP_ID'),
+            appName: $get('DURABLE_APP_NAME'),
+            dev: in_array(strtolower($get('DURABLE_DEV') ?? ''), ['1', 'true', 'yes'], true),
+            capabilities: match ($capabilities) {
+                null => null,
+                'none' => [],
+                default => array_values(array_filter(array_map('trim', explode(',', $capabilities)))),
+            },
+        );
+    }
+
+    /**
+     * Serves the current request of a plain PHP SAPI (`php -S`, php-fpm, mod_php) and emits
+     * the answer. With $path, other request paths get 404 (handy as a `php -S` router script).
+     */
+    public function serve(?string $path = null): void
+    {
+        if ($path !== null && parse_url((string) ($_SERVER['REQUEST_URI'] ?? '/'), PHP_URL_PATH) !== $path) {
+            self::text(404, 'not found')->emit();
+            return;
+        }
         $method = strtoupper((string) ($_SERVER['REQUEST_METHOD'] ?? 'GET'));
         $headers = self::headersFromServer($_SERVER);
         $length = $_SERVER['CONTENT_LENGTH'] ?? '';
