@@ -29,6 +29,7 @@ CHECKS: dict[str, list[str]] = {
     # engine side (the fake app checks the engine)
     "engine-sync": ["API-6"],
     "engine-invoke": ["INV-1"],
+    "engine-event": ["EVT-2"],
     "engine-request-signature": ["SIG-1", "SIG-13"],
     "engine-request-signature-v2": ["SIG-9", "MAN-5"],
     "engine-manifest-request": ["SIG-5", "SIG-6"],

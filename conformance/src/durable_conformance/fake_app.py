@@ -287,13 +287,14 @@ class EngineSuite:
             result.fail(ids("engine-sync"), f"/fn/sync answered {status}: {answer!r}")
         return result
 
-    def send(self, function_id: str) -> str:
+    def send(self, function_id: str) -> tuple[str, str | None]:
+        """Send the scenario's event as the published client does ({id, name, data})."""
         event_id = f"conf-{function_id}-{secrets.token_hex(4)}"
         status, answer = self.api("/e", {"id": event_id, "name": f"conf.fake.{function_id}",
                                          "data": {"scenario": function_id}})
         if status != 200:
-            raise HarnessError(f"/e answered {status}: {answer!r}")
-        return event_id
+            return event_id, f"/e refused the event {{id, name, data}}: {status} {answer!r}"
+        return event_id, None
 
     def wait_terminal(self, function_id: str) -> tuple[str | None, str | None]:
         """(runId, status) once the run is terminal, or the last seen status on timeout."""
@@ -316,10 +317,14 @@ class EngineSuite:
     # ---- scenarios ---------------------------------------------------------------------
 
     def scenarios(self) -> list[Result]:
-        events = {fid: self.send(fid) for fid in SCRIPTS}
-        outcomes = {fid: self.wait_terminal(fid) for fid in SCRIPTS}
+        sent = {fid: self.send(fid) for fid in SCRIPTS}
+        events = {fid: event_id for fid, (event_id, _) in sent.items()}
+        outcomes = {fid: self.wait_terminal(fid) if problem is None else (None, None)
+                    for fid, (_, problem) in sent.items()}
         time.sleep(1.0)  # a late extra invoke (a retry too many) would show up now
-        results = [self.check_requests()]
+        accepted = [fid for fid, (_, problem) in sent.items() if problem is None]
+        results = [self.check_requests() if accepted else Result(
+            "every-request-signed-and-valid", "engine", []).skip("no event was accepted")]
         wanted = {"serial": "completed", "flaky": "completed", "garbage": "completed",
                   "exhaust": "failed", "sleeper": "completed"}
         for fid, check in (("serial", self.check_serial), ("flaky", self.check_flaky),
@@ -328,7 +333,9 @@ class EngineSuite:
             result = Result(fid, "engine", [i for c in COVERS[fid] for i in ids(c)])
             run_id, status = outcomes[fid]
             invokes = self.app.invokes(fid)
-            if not invokes:
+            if sent[fid][1] is not None:
+                result.fail(ids("engine-event"), str(sent[fid][1]))
+            elif not invokes:
                 result.fail(ids("engine-invoke"), f"event {events[fid]} never reached the app")
             else:
                 check(result, invokes, events[fid])
