@@ -158,7 +158,10 @@ def markdown(matrix: dict[str, Any]) -> str:
         lines.append("")
         for row in rows:
             if not row["identical"]:
-                lines.append(f"- **{row['case']}** differs: " + "; ".join(
+                off = [f"{t} ({s})" for t, s in row["statuses"].items() if s != PASS]
+                why = (f" (not passing the transcript: {', '.join(off)})" if off
+                       else " although every one passes the transcript: **FAIL**")
+                lines.append(f"- **{row['case']}** differs{why}: " + "; ".join(
                     f"{t}: `{json.dumps(op)[:160]}`" for t, op in row["ops"].items()))
     return "\n".join(lines) + "\n"
 
