@@ -39,18 +39,25 @@ final class Client
     }
 
     /**
-     * Registers the functions with the engine.
+     * Registers the functions with the engine (replacing the workspace's live set). Given the
+     * app's Handler, also sends its capabilities and maxRequestBytes, as the manifest would.
      *
-     * @param iterable<DurableFunction> $functions
-     * @return array<string, mixed>
+     * @param Handler|iterable<DurableFunction> $functions
+     * @return array<string, mixed> {ok, functions, deactivated}
      */
-    public function sync(iterable $functions): array
+    public function sync(Handler|iterable $functions): array
     {
+        $handler = $functions instanceof Handler ? $functions : null;
         $definitions = [];
-        foreach ($functions as $function) {
+        foreach ($handler?->functions() ?? $functions as $function) {
             $definitions[] = $function->definition();
         }
-        return $this->post('/fn/sync', ['sdkVersion' => Protocol::SDK_VERSION, 'functions' => $definitions]);
+        $request = ['sdkVersion' => Protocol::SDK_VERSION, 'functions' => $definitions];
+        if ($handler !== null && $handler->capabilities() !== []) {
+            $request['capabilities'] = $handler->capabilities();
+            $request['maxRequestBytes'] = $handler->maxRequestBytes();
+        }
+        return $this->post('/fn/sync', $request);
     }
 
     /**
@@ -248,7 +255,8 @@ final class Client
                 $message = $transportError !== null
                     ? "durable {$path} request failed: {$transportError}"
                     : "durable {$path} failed: {$status} " . mb_strimwidth($answer, 0, 500, '...');
-                throw new DurableException($message, $transportError !== null ? null : $status);
+                $code = json_decode($answer, true)['error']['code'] ?? null;
+                throw new DurableException($message, $transportError !== null ? null : $status, null, is_string($code) ? $code : null);
             }
             // Exponential backoff with jitter in [0.5, 1.0], capped at 2 s.
             $delayMs = min(2000, $backoffMs * (2 ** $attempt)) * (0.5 + mt_rand() / mt_getrandmax() / 2);

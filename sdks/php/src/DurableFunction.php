@@ -36,7 +36,8 @@ final class DurableFunction
      * @param array<string, mixed>|null $batch {maxSize, timeout, key?}: one run per batch of events
      * @param int|null $retries retries after the first attempt (0-20; engine default 3)
      * @param string|int|null $timeout the whole run's timeout
-     * @param callable(array, Step, FailureError): mixed|null $onFailure runs once the run has failed
+     * @param callable(array, Step, FailureError, string): mixed|null $onFailure runs once the run has failed;
+     *        receives the event, a Step (its own memo namespace), the error and the run id
      */
     public function __construct(
         public readonly string $id,

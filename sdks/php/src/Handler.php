@@ -18,6 +18,9 @@ use Throwable;
  */
 final class Handler
 {
+    /** The smallest maxRequestBytes a manifest may state. */
+    public const MIN_MAX_REQUEST_BYTES = 65_536;
+
     /** @var array<string, DurableFunction> by runtime id */
     private readonly array $functions;
     /** @var list<string> */
@@ -64,14 +67,20 @@ final class Handler
                 throw new InvalidArgumentException("unknown capability \"{$capability}\"");
             }
         }
-        if ($maxRequestBytes <= 0 || $maxResponseBytes <= 0) {
-            throw new InvalidArgumentException('maxRequestBytes and maxResponseBytes must be positive');
+        if ($maxRequestBytes < self::MIN_MAX_REQUEST_BYTES || $maxResponseBytes <= 0) {
+            throw new InvalidArgumentException('maxRequestBytes must be at least ' . self::MIN_MAX_REQUEST_BYTES . ' and maxResponseBytes positive');
         }
         $this->functions = $byId;
         $this->capabilities = array_values($capabilities);
         $this->keys = ($signingKeyFallback === null || $signingKeyFallback === '')
             ? [$signingKey] : [$signingKey, $signingKeyFallback];
         $this->clock = $clock ?? static fn (): int => Signature::nowMs();
+    }
+
+    /** @return list<DurableFunction> in registration order */
+    public function functions(): array
+    {
+        return array_values($this->functions);
     }
 
     /** @return list<string> */
@@ -135,9 +144,8 @@ final class Handler
         } catch (JsonException) {
             return self::text(400, 'invalid JSON');
         }
-        $problem = self::requestProblem($request);
-        if ($problem !== null) {
-            return self::text(400, "invalid request: {$problem}");
+        if (!Definition::isObject($request)) {
+            return self::text(400, 'invalid request');
         }
         return $this->signedJson($this->invoke($request), $timestamp);
     }
@@ -219,14 +227,20 @@ final class Handler
         return $headers;
     }
 
-    /** @param array<string, mixed>|JsonObject $request a validated invoke request */
+    /** @param array<string, mixed>|JsonObject $request an invoke request (a JSON object) */
     private function invoke(array|JsonObject $request): array
     {
-        $functionId = $request['functionId'];
-        $function = $this->functions[$functionId] ?? null;
+        $functionId = $request['functionId'] ?? null;
+        $function = is_string($functionId) ? ($this->functions[$functionId] ?? null) : null;
         if ($function === null) {
             // Shape fixed by protocol v1: no name, no code.
-            return ['op' => Protocol::OP_ERROR, 'id' => null, 'message' => "unknown function {$functionId}", 'retryable' => false];
+            $shown = $functionId === null ? '?' : (is_string($functionId) ? $functionId : Json::encode($functionId));
+            return ['op' => Protocol::OP_ERROR, 'id' => null, 'message' => "unknown function {$shown}", 'retryable' => false];
+        }
+        $problem = self::requestProblem($request);
+        if ($problem !== null) {
+            // A signed object with malformed members still gets one op (INV-6); replaying it cannot help.
+            return Ops::error(null, "invalid request: {$problem}", 'InvalidRequestError', null, false);
         }
         $event = $request['event'];
         $event = $event instanceof JsonObject ? $event->toArray() : $event;
@@ -246,7 +260,7 @@ final class Handler
                 if ($function->onFailure === null) {
                     return Ops::error(null, 'onFailure handler not found', 'MissingFailureHandlerError', Protocol::CODE_MISSING_FAILURE_HANDLER, false);
                 }
-                $result = ($function->onFailure)($event, $step, FailureError::fromWire($failure));
+                $result = ($function->onFailure)($event, $step, FailureError::fromWire($failure), $request['runId']);
             } else {
                 $result = ($function->handler)($event, $step);
             }
@@ -313,15 +327,13 @@ final class Handler
         return in_array($capability, $this->capabilities, true);
     }
 
-    /** Why an invoke body is not a valid request, or null. */
-    private static function requestProblem(mixed $request): ?string
+    /**
+     * Why an invoke request's members are malformed, or null.
+     *
+     * @param array<string, mixed>|JsonObject $request
+     */
+    private static function requestProblem(array|JsonObject $request): ?string
     {
-        if (!Definition::isObject($request)) {
-            return 'body must be a JSON object';
-        }
-        if (!is_string($request['functionId'] ?? null) || $request['functionId'] === '') {
-            return 'functionId must be a non-empty string';
-        }
         if (!is_string($request['runId'] ?? null) || $request['runId'] === '') {
             return 'runId must be a non-empty string';
         }

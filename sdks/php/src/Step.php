@@ -227,7 +227,7 @@ final class Step
             }
             $this->decide(Ops::error(
                 $id,
-                "step \"{$id}\" was memoized as {$memo['type']} but the code now calls {$type}: the function changed in a way replay cannot follow",
+                "step \"{$id}\" was memoized as {$memo['type']}, not {$type}",
                 'NonDeterministicError',
                 Protocol::CODE_NON_DETERMINISTIC,
                 false,

@@ -84,6 +84,16 @@ final class ClientTest extends TestCase
         }
     }
 
+    public function testSyncWithAHandlerSendsCapabilitiesAndLimit(): void
+    {
+        $fn = new DurableFunction(id: 'fn', trigger: ['event' => 'e'], handler: fn (array $event, Step $step) => null);
+        self::client()->sync(new \Durable\Handler([$fn], 'k', maxRequestBytes: 200_000));
+        $sent = json_decode(self::requests()[0]['body'], true);
+        self::assertSame(['sdkVersion', 'functions', 'capabilities', 'maxRequestBytes'], array_keys($sent));
+        self::assertSame(200_000, $sent['maxRequestBytes']);
+        self::assertContains('strict-replay', $sent['capabilities']);
+    }
+
     public function testV1OnlySigning(): void
     {
         self::assertSame('completed', self::client(v2: false)->getRun('r')['status']);
@@ -96,8 +106,7 @@ final class ClientTest extends TestCase
             self::client(key: 'wrong')->getRun('r');
             self::fail('accepted a wrong key');
         } catch (DurableException $error) {
-            self::assertSame(401, $error->status);
-            self::assertStringContainsString('INVALID_SIGNATURE', $error->getMessage());
+            self::assertSame([401, 'INVALID_SIGNATURE'], [$error->status, $error->errorCode]);
         }
         self::assertCount(1, self::requests());
     }

@@ -75,18 +75,45 @@ final class HandlerTest extends TestCase
 
     public function testHttpErrorsAreClear4xx(): void
     {
-        $handler = self::handler([self::fn('a', fn () => 1)], maxRequestBytes: 100);
+        $handler = self::handler([self::fn('a', fn () => 1)], maxRequestBytes: 65_536);
         $put = $handler->handle('PUT', [], '');
         self::assertSame([405, 'GET, POST'], [$put->status, $put->header('Allow')]);
-        self::assertSame(413, $handler->handle('POST', [], str_repeat('x', 101))->status);
+        // 413 comes before the signature check.
+        self::assertSame(413, $handler->handle('POST', [], str_repeat('x', 65_537))->status);
         $invoker = new Invoker($handler, self::KEY);
-        self::assertSame(400, $invoker->invokeRaw('{nope')->status);
-        self::assertSame(400, $invoker->invokeRaw('"text"')->status);
-        $missing = $invoker->invokeRaw('{"functionId":"a"}');
-        self::assertSame(400, $missing->status);
-        self::assertStringContainsString('runId', $missing->body);
-        self::assertSame(400, $invoker->invokeRaw('{"functionId":"a","runId":"r","event":{},"steps":{"x":1}}')->status);
-        self::assertSame(400, $invoker->invokeRaw('{"functionId":"a","runId":"r","event":{},"attempt":-1}')->status);
+        self::assertSame([400, 'invalid JSON'], [$invoker->invokeRaw('{nope')->status, $invoker->invokeRaw('{nope')->body]);
+        self::assertSame([400, 'invalid request'], [$invoker->invokeRaw('"text"')->status, $invoker->invokeRaw('"text"')->body]);
+        $unsigned = $handler->handle('POST', [], '{}');
+        self::assertSame([401, 'invalid signature', []], [$unsigned->status, $unsigned->body, array_filter([$unsigned->header('X-Durable-Signature')])]);
+        $this->expectException(InvalidArgumentException::class);
+        self::handler([], maxRequestBytes: 65_535);
+    }
+
+    /** @return array<string, array{string, string}> */
+    public static function malformedRequests(): array
+    {
+        return [
+            'no functionId' => ['{"runId":"r","event":{}}', '{"op":"error","id":null,"message":"unknown function ?","retryable":false}'],
+            'numeric functionId' => ['{"functionId":5}', '{"op":"error","id":null,"message":"unknown function 5","retryable":false}'],
+            'no runId' => ['{"functionId":"a","event":{}}', 'runId'],
+            'event not an object' => ['{"functionId":"a","runId":"r","event":3}', 'event'],
+            'memo not an object' => ['{"functionId":"a","runId":"r","event":{},"steps":{"x":1}}', 'steps.x'],
+            'negative attempt' => ['{"functionId":"a","runId":"r","event":{},"attempt":-1}', 'attempt'],
+        ];
+    }
+
+    /** @dataProvider malformedRequests */
+    public function testMalformedMembersGetOneNonRetryableOp(string $body, string $expected): void
+    {
+        $answer = (new Invoker(self::handler([self::fn('a', fn () => 1)]), self::KEY))->invokeRaw($body);
+        self::assertSame(200, $answer->status);
+        if (str_starts_with($expected, '{')) {
+            self::assertSame($expected, $answer->body);
+            return;
+        }
+        $op = json_decode($answer->body, true);
+        self::assertSame(['error', null, 'InvalidRequestError', false], [$op['op'], $op['id'], $op['name'], $op['retryable']]);
+        self::assertStringContainsString($expected, $op['message']);
     }
 
     public function testTimestampedInvokeNeedsBothSignaturesAndAFreshTimestamp(): void
@@ -191,6 +218,17 @@ final class HandlerTest extends TestCase
         self::assertSame(['op' => 'step', 'id' => 'item#2', 'data' => 'b'], self::op(self::handler([$fn]), $request));
     }
 
+    public function testStrictReplayMessageAndV1Fallback(): void
+    {
+        $fn = self::fn('m', fn (array $event, Step $step) => $step->run('x', fn () => 1));
+        $request = ['functionId' => 'm', 'steps' => ['x' => ['type' => 'sleep', 'data' => null]]];
+        $strict = self::op(self::handler([$fn]), $request);
+        self::assertSame('step "x" was memoized as sleep, not run', $strict['message']);
+        $v1 = self::op(self::handler([$fn], capabilities: []), $request, false);
+        self::assertSame([null, true], [$v1['id'], $v1['retryable']]);
+        self::assertArrayNotHasKey('code', $v1);
+    }
+
     public function testWaitSendAndSleepOps(): void
     {
         $fn = self::fn('ops', function (array $event, Step $step) {
@@ -227,11 +265,11 @@ final class HandlerTest extends TestCase
 
     public function testOnFailureReceivesTheFailure(): void
     {
-        $fn = self::fn('f', fn () => null, onFailure: function (array $event, Step $step, FailureError $failure) {
-            return [$failure->getMessage(), $failure->name, $failure->errorCode, $failure->stepId, $failure->details];
+        $fn = self::fn('f', fn () => null, onFailure: function (array $event, Step $step, FailureError $failure, string $runId) {
+            return [$failure->getMessage(), $failure->name, $failure->errorCode, $failure->stepId, $failure->details, $runId];
         });
         $op = self::op(self::handler([$fn]), ['functionId' => 'f', 'failure' => ['message' => 'm', 'name' => 'N', 'code' => 'C', 'stepId' => 's', 'details' => ['d' => 1]]]);
-        self::assertSame(['op' => 'done', 'data' => ['m', 'N', 'C', 's', ['d' => 1]]], $op);
+        self::assertSame(['op' => 'done', 'data' => ['m', 'N', 'C', 's', ['d' => 1], 'run-1']], $op);
     }
 
     public function testUnserializableResultIsANonRetryableError(): void
