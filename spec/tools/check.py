@@ -1,0 +1,455 @@
+"""The spec check (`nox -s spec`).
+
+1. every schema under spec/schemas is a valid JSON Schema 2020-12 and every $ref resolves;
+2. every vector file validates against spec/schemas/vectors/<area>.schema.json; case ids
+   are unique; capability names exist in registry.json;
+3. replay requests/expected ops validate against the message schemas;
+4. definitions cases agree with the function-definition schema plus the semantic rules
+   the schema cannot express (SEMANTIC_RULES below), including the errorPath;
+5. signature, cron, duration, match and key cases agree with reference implementations
+   of the spec's rules (recomputed here, so a wrong vector fails);
+6. requirement IDs in wire-protocol.md are unique, every cited ID exists, and the IDs no
+   vector covers are printed with their count;
+7. openapi.yaml is a valid OpenAPI 3.1 document whose $refs point into schemas/ and whose
+   paths are exactly the engine API of registry.json.
+
+Exit status 1 on any failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cronref import Cron, CronError, iso  # noqa: E402
+
+SPEC = Path(__file__).resolve().parent.parent
+SCHEMAS = SPEC / "schemas"
+VECTORS = SPEC / "vectors"
+
+# Rules of spec/wire-protocol.md that the JSON Schemas cannot decide; checked here.
+SEMANTIC_RULES = {
+    "DEF-14": "a cron trigger must parse per CRON-1..CRON-3 (checked with tools/cronref.py)",
+    "DEF-15": "runtime ids unique within one sync (no single-definition vector can break it)",
+    "SIG-*": "signature vectors: expected MACs and validity recomputed from the rules",
+    "CRON-*": "cron vectors: validity and next fire times recomputed with tools/cronref.py",
+    "DUR-*": "duration vectors: recomputed from DUR-1..DUR-3",
+    "MATCH-*/PATH-*": "match and key vectors: recomputed from PATH-1..3 and MATCH-1..3",
+}
+
+failures: list[str] = []
+
+
+def fail(message: str) -> None:
+    failures.append(message)
+
+
+# ------------------------------------------------------------------ schemas
+
+
+def load_schemas() -> tuple[dict[str, dict[str, Any]], Registry]:
+    by_file: dict[str, dict[str, Any]] = {}
+    resources = []
+    for path in sorted(SCHEMAS.rglob("*.schema.json")):
+        schema = json.loads(path.read_text())
+        rel = str(path.relative_to(SCHEMAS))
+        try:
+            Draft202012Validator.check_schema(schema)
+        except Exception as error:  # noqa: BLE001 - report every bad schema
+            fail(f"schemas/{rel}: not a valid 2020-12 schema: {error}")
+        if schema.get("$schema") != "https://json-schema.org/draft/2020-12/schema":
+            fail(f"schemas/{rel}: $schema must be 2020-12")
+        if "$id" not in schema:
+            fail(f"schemas/{rel}: no $id")
+        by_file[rel] = schema
+        resources.append((schema.get("$id", rel), Resource.from_contents(schema, DRAFT202012)))
+    registry: Registry = Registry().with_resources(resources)
+    for rel, schema in by_file.items():
+        for ref in find_refs(schema):
+            try:
+                registry.resolver(base_uri=schema["$id"]).lookup(ref)
+            except Exception as error:  # noqa: BLE001
+                fail(f"schemas/{rel}: $ref {ref} does not resolve: {error}")
+    return by_file, registry
+
+
+def find_refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from find_refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from find_refs(value)
+
+
+def validator(schemas: dict[str, dict[str, Any]], registry: Registry, name: str) -> Draft202012Validator:
+    return Draft202012Validator(schemas[name], registry=registry)
+
+
+def pointer(parts: Any) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def error_pointers(error: ValidationError) -> set[str]:
+    """Every JSON Pointer an error can be said to point at (leaf errors included)."""
+    base = pointer(error.absolute_path)
+    found = {base}
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        found |= {f"{base}/{name}" for name in error.instance if name not in allowed}
+    path = list(error.absolute_schema_path)
+    if "dependentSchemas" in path:
+        found.add(f"{base}/{path[path.index('dependentSchemas') + 1]}")
+    for sub in error.context or []:
+        found |= error_pointers(sub)
+    return found
+
+
+# ------------------------------------------------------------------ vectors
+
+
+def load_vectors() -> dict[str, list[dict[str, Any]]]:
+    areas: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(VECTORS.glob("*/*.json")):
+        document = json.loads(path.read_text())
+        area = path.parent.name
+        schema_path = SCHEMAS / "vectors" / f"{area}.schema.json"
+        if not schema_path.exists():
+            fail(f"vectors/{area}: no schemas/vectors/{area}.schema.json")
+            continue
+        for error in Draft202012Validator(json.loads(schema_path.read_text())).iter_errors(document):
+            fail(f"{path.relative_to(SPEC)}{pointer(error.absolute_path)}: {error.message}")
+        if document.get("area") != area:
+            fail(f"{path.relative_to(SPEC)}: area must be {area!r}")
+        areas.setdefault(area, []).extend(document.get("cases", []))
+    return areas
+
+
+def substitute(expect: Any) -> Any:
+    if isinstance(expect, dict):
+        if set(expect) == {"$afterMs"}:
+            return "2026-01-01T00:00:00.000Z"
+        if set(expect) == {"$type"}:
+            return "x"
+        return {k: substitute(v) for k, v in expect.items()}
+    if isinstance(expect, list):
+        return [substitute(v) for v in expect]
+    return expect
+
+
+def catalog_ids() -> set[str]:
+    readme = SPEC.parent / "conformance" / "README.md"
+    if not readme.exists():
+        return set()
+    return set(re.findall(r"^\| `([a-z-]+)` \|", readme.read_text(), re.M))
+
+
+def check_replay(cases: list[dict[str, Any]], schemas: dict[str, Any], registry: Registry) -> None:
+    invoke = validator(schemas, registry, "invoke-request.schema.json")
+    op = validator(schemas, registry, "op.schema.json")
+    catalog = catalog_ids()
+    for case in cases:
+        where = f"replay {case['id']}"
+        if catalog and case["function"] not in catalog:
+            fail(f"{where}: function {case['function']!r} is not in the catalog")
+        if "rawBody" not in case:
+            for error in invoke.iter_errors(case["request"]):
+                fail(f"{where}: request{pointer(error.absolute_path)}: {error.message}")
+        if "expect" in case:
+            errors = list(op.iter_errors(substitute(case["expect"])))
+            for error in errors:
+                fail(f"{where}: expect{pointer(error.absolute_path)}: {error.message}")
+
+
+def check_definitions(cases: list[dict[str, Any]], schemas: dict[str, Any], registry: Registry) -> None:
+    definition = validator(schemas, registry, "function-definition.schema.json")
+    for case in cases:
+        where = f"definitions {case['id']}"
+        errors = list(definition.iter_errors(case["definition"]))
+        pointers: set[str] = set()
+        for error in errors:
+            pointers |= error_pointers(error)
+        trigger = case["definition"].get("trigger") if isinstance(case["definition"], dict) else None
+        if not errors and isinstance(trigger, dict) and "cron" in trigger:
+            try:
+                Cron(trigger["cron"])
+            except CronError:
+                pointers.add("/trigger/cron")  # DEF-14
+        accepted = not pointers
+        if accepted != case["valid"]:
+            fail(f"{where}: schema+rules say valid={accepted}, vector says {case['valid']}")
+        elif not case["valid"] and case["errorPath"] not in pointers:
+            fail(f"{where}: errorPath {case['errorPath']!r} not among {sorted(pointers)}")
+
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def mac(key: str, message: str) -> str:
+    return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def sig_ok(value: str | None, keys: list[str], message: str) -> bool:
+    return value is not None and bool(HEX64.match(value)) and any(
+        hmac.compare_digest(mac(k, message), value) for k in keys
+    )
+
+
+def fresh(timestamp: str | None, now: int) -> bool:
+    return timestamp is not None and timestamp.isdigit() and abs(now - int(timestamp)) <= 300_000
+
+
+def check_signatures(cases: list[dict[str, Any]]) -> None:
+    for case in cases:
+        h, keys, body, now = case["headers"], case["keys"], case["body"], case["now"]
+        v1 = h.get("x-durable-signature")
+        v2 = h.get("x-durable-signature-v2")
+        ts = h.get("x-durable-timestamp")
+        hop = case["hop"]
+        if hop in ("invoke", "response"):
+            valid = sig_ok(v1, keys, body)
+        elif hop == "manifest":
+            valid = fresh(ts, now) and sig_ok(v1, keys, ts or "")
+        elif hop == "api":
+            valid = "x-durable-app" in h and sig_ok(v1, keys, body)
+        elif hop == "invoke-v2":
+            valid = sig_ok(v1, keys, body) and fresh(ts, now) and sig_ok(v2, keys, f"{ts}.{body}")
+        elif hop == "response-v2":
+            valid = sig_ok(v1, keys, body) and sig_ok(v2, keys, f"{case['requestTimestamp']}.{body}")
+        else:  # api-v2: the v1 header is ignored
+            valid = "x-durable-app" in h and fresh(ts, now) and sig_ok(v2, keys, f"{ts}.{body}")
+        if valid != case["valid"]:
+            fail(f"signatures {case['id']}: rules say valid={valid}")
+        if "timestamp" in case and case["timestamp"] != ts:
+            fail(f"signatures {case['id']}: timestamp differs from the header")
+        if case["valid"]:
+            inputs = {
+                "x-durable-signature": case.get("timestamp", "") if hop == "manifest" else body,
+                "x-durable-signature-v2": f"{case.get('timestamp', case.get('requestTimestamp'))}.{body}",
+            }
+            for name, value in case["expectedSignatures"].items():
+                if value != mac(case["signingKey"], inputs[name]):
+                    fail(f"signatures {case['id']}: expected {name} is not the MAC of its input")
+            if len(keys) == 2 and "key-rotation" not in case.get("capabilities", []):
+                fail(f"signatures {case['id']}: two keys need the key-rotation capability")
+
+
+def check_cron(cases: list[dict[str, Any]]) -> None:
+    for case in cases:
+        try:
+            cron = Cron(case["expr"])
+        except CronError:
+            if case["valid"]:
+                fail(f"cron {case['id']}: reference rejects {case['expr']!r}")
+            continue
+        if not case["valid"]:
+            fail(f"cron {case['id']}: reference accepts {case['expr']!r}")
+            continue
+        after = datetime.fromisoformat(case["after"].replace("Z", "+00:00"))
+        got = [iso(x) for x in cron.next_after(after, len(case["next"]))]
+        if got != case["next"]:
+            fail(f"cron {case['id']}: reference gives {got}")
+
+
+DURATION = re.compile(r"^([0-9]+)(ms|s|m|h|d)$")
+UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def check_durations(cases: list[dict[str, Any]]) -> None:
+    for case in cases:
+        value = case["input"]
+        ms: int | None = None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            ms = value
+        elif isinstance(value, str) and (m := DURATION.match(value)):
+            ms = int(m.group(1)) * UNITS[m.group(2)]
+        if ms is not None and ms > 2**53 - 1:
+            ms = None
+        if (ms is not None) != case["valid"] or (ms is not None and ms != case["ms"]):
+            fail(f"durations {case['id']}: rules give {ms}")
+
+
+MISSING = object()
+
+
+def resolve(data: Any, path: str) -> Any:
+    node = data
+    for segment in path.split("."):
+        if isinstance(node, dict) and segment in node:
+            node = node[segment]
+        elif (
+            isinstance(node, list)
+            and re.fullmatch(r"0|[1-9][0-9]*", segment)
+            and int(segment) < len(node)
+        ):
+            node = node[int(segment)]
+        else:
+            return MISSING
+    return node
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def canonical(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, dict):
+        items = (json.dumps(k, ensure_ascii=False) + ":" + canonical(value[k]) for k in sorted(value))
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(canonical(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def check_match_and_keys(match_cases: list[dict[str, Any]], key_cases: list[dict[str, Any]]) -> None:
+    for case in match_cases:
+        event = case["event"]
+        result = event["name"] == case["waitEvent"] and all(
+            (value := resolve(event.get("data"), path)) is not MISSING and json_equal(value, expected)
+            for path, expected in (case["match"] or {}).items()
+        )
+        if result != case["matches"]:
+            fail(f"match {case['id']}: rules give {result}")
+    for case in key_cases:
+        value = resolve(case["event"].get("data"), case["key"])
+        text = "null" if value is MISSING else canonical(value)
+        if text != case["value"]:
+            fail(f"keys {case['id']}: rules give {text}")
+
+
+# ------------------------------------------------------------------ requirements
+
+DEFINED = re.compile(r"^\s*- \[([A-Z]+-[0-9]+)\]", re.M)
+CITED = re.compile(r"\[([A-Z]+-[0-9]+)\]")
+
+
+def check_requirements(areas: dict[str, list[dict[str, Any]]]) -> tuple[list[str], set[str]]:
+    text = (SPEC / "wire-protocol.md").read_text()
+    defined = DEFINED.findall(text)
+    seen: set[str] = set()
+    for rid in defined:
+        if rid in seen:
+            fail(f"wire-protocol.md: requirement {rid} defined twice")
+        seen.add(rid)
+    for rid in set(CITED.findall(text)) - seen:
+        fail(f"wire-protocol.md cites [{rid}], which is not defined")
+    covered: set[str] = set()
+    ids: set[str] = set()
+    for area, cases in areas.items():
+        for case in cases:
+            if case["id"] in ids:
+                fail(f"vector id {case['id']} is not unique")
+            ids.add(case["id"])
+            for rid in case["requirements"]:
+                if rid not in seen:
+                    fail(f"{area} {case['id']} cites {rid}, which wire-protocol.md does not define")
+                covered.add(rid)
+    return defined, covered
+
+
+def check_registry(areas: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    registry = json.loads((SPEC / "registry.json").read_text())
+    known = set(registry["capabilities"])
+    for area, cases in areas.items():
+        for case in cases:
+            for capability in case.get("capabilities", []):
+                if capability not in known:
+                    fail(f"{area} {case['id']}: capability {capability!r} not in registry.json")
+    text = (SPEC / "wire-protocol.md").read_text()
+    for code in registry["errorCodes"]:
+        if code not in text:
+            fail(f"registry error code {code} is not described in wire-protocol.md")
+    for capability in known:
+        if capability not in text:
+            fail(f"registry capability {capability} is not described in wire-protocol.md")
+    return registry
+
+
+# ------------------------------------------------------------------ openapi
+
+
+def check_openapi(registry: dict[str, Any], schema_files: dict[str, Any]) -> None:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.readers import read_from_filename
+
+    path = SPEC / "openapi.yaml"
+    document = yaml.safe_load(path.read_text())
+    if not str(document.get("openapi", "")).startswith("3.1"):
+        fail("openapi.yaml: openapi must be 3.1.x")
+    try:
+        spec_dict, base_uri = read_from_filename(str(path))
+        validate(spec_dict, base_uri=base_uri)
+    except Exception as error:  # noqa: BLE001
+        fail(f"openapi.yaml: not a valid OpenAPI 3.1 document: {str(error)[:500]}")
+    for ref in find_refs(document):
+        target = ref.split("#", 1)[0]
+        if target and target.removeprefix("schemas/") not in schema_files:
+            fail(f"openapi.yaml: $ref {ref} names no file in schemas/")
+    expected = set(registry["engineApi"]["paths"])
+    actual = set(document.get("paths", {}))
+    if expected != actual:
+        fail(f"openapi.yaml paths differ from registry: missing {expected - actual}, extra {actual - expected}")
+
+
+def main() -> int:
+    schemas, registry = load_schemas()
+    areas = load_vectors()
+    message_schemas = {k: v for k, v in schemas.items() if not k.startswith("vectors/")}
+    check_replay(areas.get("replay", []), message_schemas, registry)
+    check_definitions(areas.get("definitions", []), message_schemas, registry)
+    check_signatures(areas.get("signatures", []))
+    check_cron(areas.get("cron", []))
+    check_durations(areas.get("durations", []))
+    check_match_and_keys(areas.get("match", []), areas.get("keys", []))
+    defined, covered = check_requirements(areas)
+    reg = check_registry(areas)
+    check_openapi(reg, message_schemas)
+
+    print(f"schemas: {len(schemas)} files")
+    for area, cases in sorted(areas.items()):
+        v1 = sum(1 for c in cases if not c.get("capabilities"))
+        print(f"vectors {area}: {len(cases)} cases ({v1} need no capability)")
+    print("semantic rules checked beyond the schemas:")
+    for rule, what in SEMANTIC_RULES.items():
+        print(f"  {rule}: {what}")
+    uncovered = [rid for rid in defined if rid not in covered]
+    print(f"requirements: {len(defined)} defined, {len(defined) - len(uncovered)} covered by vectors")
+    print(f"uncovered requirements ({len(uncovered)}): {' '.join(uncovered)}")
+    if failures:
+        print(f"\nFAILED: {len(failures)} problem(s)")
+        for message in failures:
+            print("  -", message)
+        return 1
+    print("spec check passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
