@@ -45,6 +45,8 @@ export const ERROR_CODES = {
 export const LIMITS = {
   signatureWindowMs: 300_000,
   maxRequestBytes: 1_048_576,
+  /** Smallest maxRequestBytes a manifest may state ([MAN-1]). */
+  minRequestBytes: 65_536,
   maxResponseBytes: 1_048_576,
   maxErrorCodeChars: 100,
   maxErrorDetailsBytes: 65_536,

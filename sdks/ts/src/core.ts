@@ -173,11 +173,11 @@ export class DurableCore {
     this.capabilities = resolveCapabilities(options.capabilities);
     this.maxRequestBytes = options.maxRequestBytes ?? LIMITS.maxRequestBytes;
     this.maxResponseBytes = options.maxResponseBytes ?? LIMITS.maxResponseBytes;
-    for (const [name, value] of [
-      ["maxRequestBytes", this.maxRequestBytes],
-      ["maxResponseBytes", this.maxResponseBytes],
-    ] as const) {
-      if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`${name}: must be a positive integer`);
+    if (!Number.isSafeInteger(this.maxRequestBytes) || this.maxRequestBytes < LIMITS.minRequestBytes) {
+      throw new TypeError(`maxRequestBytes: must be an integer >= ${LIMITS.minRequestBytes}`);
+    }
+    if (!Number.isSafeInteger(this.maxResponseBytes) || this.maxResponseBytes < 1) {
+      throw new TypeError("maxResponseBytes: must be a positive integer");
     }
     this.now = options.now ?? Date.now;
   }
@@ -213,9 +213,11 @@ export class DurableCore {
     const now = this.now();
     let requestTimestamp: string | undefined;
     if (this.has(CAPABILITIES.timestampedSignatures)) {
+      // [SIG-9]: the V2 signature and the window, in addition to the v1 signature of [SIG-4].
       const valid =
         freshTimestamp(timestamp, now) &&
-        matchesAnyKey(this.keys, Buffer.concat([Buffer.from(`${timestamp}.`), toBuffer(body)]), headers[HEADERS.signatureV2]);
+        matchesAnyKey(this.keys, Buffer.concat([Buffer.from(`${timestamp}.`), toBuffer(body)]), headers[HEADERS.signatureV2]) &&
+        matchesAnyKey(this.keys, body, headers[HEADERS.signature]);
       if (!valid) return text(401, "invalid signature");
       requestTimestamp = timestamp;
     } else if (!matchesAnyKey(this.keys, body, headers[HEADERS.signature])) {

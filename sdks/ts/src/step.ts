@@ -61,13 +61,21 @@ export function errorFields(error: unknown): { message: string; name: string; co
   }
   const fields: { message: string; name: string; code?: string; details?: unknown } = {
     message: error.message,
-    name: typeof error.name === "string" && error.name ? error.name : "Error",
+    name: errorName(error),
   };
   if (error instanceof NonRetriableError) {
     if (error.code) fields.code = error.code.slice(0, LIMITS.maxErrorCodeChars);
     if (error.details !== undefined) fields.details = boundedDetails(error.details);
   }
   return fields;
+}
+
+/** The error's class name: `name`, or the subclass name when `name` was left at "Error". */
+function errorName(error: Error): string {
+  const name = typeof error.name === "string" && error.name ? error.name : "Error";
+  const constructorName = (error.constructor as { name?: unknown } | undefined)?.name;
+  if (name === "Error" && typeof constructorName === "string" && constructorName) return constructorName;
+  return name;
 }
 
 function safeString(value: unknown): string {
@@ -100,6 +108,26 @@ export function errorOp(id: string | null, error: unknown): Op {
     ...errorFields(error),
     retryable: !(error instanceof NonRetriableError),
   };
+}
+
+const ENVELOPE = new Set(["id", "name", "data", "ts"]);
+
+/** Why an event cannot be sent ([EVT-1], [EVT-2]), or null. */
+export function outgoingEventProblem(event: unknown): string | null {
+  if (typeof event !== "object" || event === null || Array.isArray(event)) return "must be an object";
+  const record = event as Record<string, unknown>;
+  for (const name of Object.keys(record)) if (!ENVELOPE.has(name)) return `has unknown member "${name}"`;
+  const limit = LIMITS.eventNameChars;
+  if (typeof record.name !== "string" || record.name.length < 1 || record.name.length > limit) {
+    return `needs a name of 1-${limit} characters`;
+  }
+  if (record.id !== undefined && (typeof record.id !== "string" || record.id.length < 1 || record.id.length > 200)) {
+    return "id must be 1-200 characters";
+  }
+  if (record.ts !== undefined && (typeof record.ts !== "number" || !Number.isSafeInteger(record.ts) || record.ts < 0)) {
+    return "ts must be unix milliseconds";
+  }
+  return null;
 }
 
 function untilFrom(now: number, ms: number): string {
@@ -147,7 +175,7 @@ export class Invocation {
       this.stop({
         op: "error",
         id,
-        message: `step "${id}" is memoized as ${String(memo.type)}, but the code now calls it as ${type}`,
+        message: `step "${id}" was memoized as ${String(memo.type)}, not ${type}`,
         name: "NonDeterministicError",
         code: ERROR_CODES.nonDeterministic,
         retryable: false,
@@ -219,11 +247,12 @@ export class Step {
     const invocation = this.invocation;
     if (invocation.claimed) return invocation.halted();
     try {
+      const ms = parseDuration(duration);
       const stepId = invocation.stepId(id);
       const memo = invocation.memo(stepId, "sleep");
       if (memo === null) return NEVER;
       if (memo !== undefined) return Promise.resolve();
-      invocation.stop({ op: "sleep", id: stepId, until: untilFrom(invocation.now(), parseDuration(duration)) });
+      invocation.stop({ op: "sleep", id: stepId, until: untilFrom(invocation.now(), ms) });
       return NEVER;
     } catch (error) {
       return Promise.reject(error);
@@ -238,6 +267,7 @@ export class Step {
     const invocation = this.invocation;
     if (invocation.claimed) return invocation.halted();
     try {
+      const ms = parseDuration(options?.timeout);
       const stepId = invocation.stepId(id);
       const memo = invocation.memo(stepId, "wait");
       if (memo === null) return NEVER;
@@ -257,7 +287,7 @@ export class Step {
         id: stepId,
         event: options.event,
         match,
-        until: untilFrom(invocation.now(), parseDuration(options.timeout)),
+        until: untilFrom(invocation.now(), ms),
       });
       return NEVER;
     } catch (error) {
@@ -280,6 +310,12 @@ export class Step {
           code: ERROR_CODES.invalidEvents,
         });
       }
+      list.forEach((event, index) => {
+        const problem = outgoingEventProblem(event);
+        if (problem) {
+          throw new NonRetriableError(`step.sendEvent: event ${index} ${problem}`, { code: ERROR_CODES.invalidEvents });
+        }
+      });
       invocation.stop({ op: "sendEvent", id: stepId, events: list });
       return NEVER;
     } catch (error) {

@@ -9,7 +9,7 @@ import { invokeHeaders, manifestHeaders } from "./helpers.js";
 const KEY = "adapter-key";
 const options: ServeOptions = {
   signingKey: KEY,
-  maxRequestBytes: 4096,
+  maxRequestBytes: 65_536,
   functions: [
     createFunction({
       id: "hello",
@@ -145,7 +145,7 @@ for (const name of Object.keys(servers)) {
       const put = await fetch(urls[name] as string, { method: "PUT", body: "x" });
       expect(put.status).toBe(405);
       expect(put.headers.get("allow")).toBe("GET, POST");
-      const big = "x".repeat(5000);
+      const big = "x".repeat(70_000);
       const tooLarge = await fetch(urls[name] as string, { method: "POST", headers: invokeHeaders(KEY, big, { v2: true }), body: big });
       expect(tooLarge.status).toBe(413);
     });

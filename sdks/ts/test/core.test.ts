@@ -114,7 +114,7 @@ describe("replay", () => {
     expect(op).toEqual({
       op: "error",
       id: "x#2",
-      message: 'step "x#2" is memoized as wait, but the code now calls it as run',
+      message: 'step "x#2" was memoized as wait, not run',
       name: "NonDeterministicError",
       code: "NON_DETERMINISTIC",
       retryable: false,
@@ -260,8 +260,9 @@ describe("HTTP-level answers of the core", () => {
     const put = await core.handle("PUT", {}, "");
     expect(put.status).toBe(405);
     expect(put.headers.allow).toBe("GET, POST");
-    const small = app([fn("f", () => "ok")], { maxRequestBytes: 10 });
-    expect((await small.handle("POST", {}, "x".repeat(11))).status).toBe(413);
+    const small = app([fn("f", () => "ok")], { maxRequestBytes: 65_536 });
+    expect((await small.handle("POST", {}, "x".repeat(65_537))).status).toBe(413);
+    expect(() => app([], { maxRequestBytes: 65_535 })).toThrow(/maxRequestBytes/);
     for (const [body, text] of [
       ["{nope", "invalid JSON"],
       ["[]", "invalid request"],
