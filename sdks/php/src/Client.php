@@ -100,10 +100,15 @@ final class Client
     }
 
     /** @return array<string, mixed> a page of runs */
-    public function searchRuns(?string $functionId = null, ?string $status = null, ?string $cursor = null, ?int $limit = null): array
-    {
+    public function searchRuns(
+        ?string $functionId = null,
+        ?string $status = null,
+        ?string $cursor = null,
+        ?int $limit = null,
+    ): array {
         $filters = ['functionId' => $functionId, 'status' => $status, 'cursor' => $cursor, 'limit' => $limit];
-        return $this->post('/runs/search', array_filter($filters, static fn (mixed $value): bool => $value !== null) ?: new JsonObject());
+        $filters = array_filter($filters, static fn (mixed $value): bool => $value !== null);
+        return $this->post('/runs/search', $filters === [] ? new JsonObject() : $filters);
     }
 
     /** @return array<string, mixed> */
@@ -165,7 +170,8 @@ final class Client
         float $timeout = 30.0,
         int $retries = 2,
     ): array {
-        return self::admin($baseUrl, '/api/apps', ['name' => $name, 'environment' => $environment, 'appUrl' => $appUrl], $adminToken, $timeout, $retries);
+        $request = ['name' => $name, 'environment' => $environment, 'appUrl' => $appUrl];
+        return self::admin($baseUrl, '/api/apps', $request, $adminToken, $timeout, $retries);
     }
 
     /**
@@ -173,9 +179,14 @@ final class Client
      *
      * @return array<string, mixed>
      */
-    public static function rotateKey(string $baseUrl, string $appId, ?string $adminToken = null, float $timeout = 30.0): array
-    {
-        return self::admin($baseUrl, '/api/apps/' . rawurlencode($appId) . '/rotate-key', new JsonObject(), $adminToken, $timeout, 0);
+    public static function rotateKey(
+        string $baseUrl,
+        string $appId,
+        ?string $adminToken = null,
+        float $timeout = 30.0,
+    ): array {
+        $path = '/api/apps/' . rawurlencode($appId) . '/rotate-key';
+        return self::admin($baseUrl, $path, new JsonObject(), $adminToken, $timeout, 0);
     }
 
     /**
@@ -183,9 +194,14 @@ final class Client
      *
      * @return array<string, mixed>
      */
-    public static function retireKey(string $baseUrl, string $appId, ?string $adminToken = null, float $timeout = 30.0): array
-    {
-        return self::admin($baseUrl, '/api/apps/' . rawurlencode($appId) . '/retire-key', new JsonObject(), $adminToken, $timeout, 0);
+    public static function retireKey(
+        string $baseUrl,
+        string $appId,
+        ?string $adminToken = null,
+        float $timeout = 30.0,
+    ): array {
+        $path = '/api/apps/' . rawurlencode($appId) . '/retire-key';
+        return self::admin($baseUrl, $path, new JsonObject(), $adminToken, $timeout, 0);
     }
 
     /**
@@ -214,29 +230,53 @@ final class Client
             }
             return $headers;
         };
-        return self::exchange($this->baseUrl . $path, $path, $body, $sign, $this->timeout, $this->retries, $this->backoffMs, $this->maxResponseBytes);
+        return self::exchange(
+            $this->baseUrl . $path,
+            $path,
+            $body,
+            $sign,
+            $this->timeout,
+            $this->retries,
+            $this->backoffMs,
+            $this->maxResponseBytes,
+        );
     }
 
     /**
      * @param array<string, mixed>|JsonObject $payload
      * @return array<string, mixed>
      */
-    private static function admin(string $baseUrl, string $path, array|JsonObject $payload, ?string $adminToken, float $timeout, int $retries): array
-    {
+    private static function admin(
+        string $baseUrl,
+        string $path,
+        array|JsonObject $payload,
+        ?string $adminToken,
+        float $timeout,
+        int $retries,
+    ): array {
         $body = Json::encode($payload);
         $headers = ['Content-Type' => 'application/json'];
         if ($adminToken !== null && $adminToken !== '') {
             $headers['Authorization'] = "Bearer {$adminToken}";
         }
-        return self::exchange(rtrim($baseUrl, '/') . $path, $path, $body, static fn (): array => $headers, $timeout, $retries, 100, 1_048_576);
+        $url = rtrim($baseUrl, '/') . $path;
+        return self::exchange($url, $path, $body, static fn (): array => $headers, $timeout, $retries, 100, 1_048_576);
     }
 
     /**
      * @param callable(): array<string, string> $headers
      * @return array<string, mixed>
      */
-    private static function exchange(string $url, string $path, string $body, callable $headers, float $timeout, int $retries, int $backoffMs, int $maxResponseBytes): array
-    {
+    private static function exchange(
+        string $url,
+        string $path,
+        string $body,
+        callable $headers,
+        float $timeout,
+        int $retries,
+        int $backoffMs,
+        int $maxResponseBytes,
+    ): array {
         for ($attempt = 0;; $attempt++) {
             [$status, $answer, $transportError] = self::request($url, $body, $headers(), $timeout, $maxResponseBytes);
             if ($status === 200) {
@@ -256,7 +296,12 @@ final class Client
                     ? "durable {$path} request failed: {$transportError}"
                     : "durable {$path} failed: {$status} " . mb_strimwidth($answer, 0, 500, '...');
                 $code = json_decode($answer, true)['error']['code'] ?? null;
-                throw new DurableException($message, $transportError !== null ? null : $status, null, is_string($code) ? $code : null);
+                throw new DurableException(
+                    $message,
+                    $transportError !== null ? null : $status,
+                    null,
+                    is_string($code) ? $code : null,
+                );
             }
             // Exponential backoff with jitter in [0.5, 1.0], capped at 2 s.
             $delayMs = min(2000, $backoffMs * (2 ** $attempt)) * (0.5 + mt_rand() / mt_getrandmax() / 2);
@@ -268,8 +313,13 @@ final class Client
      * @param array<string, string> $headers
      * @return array{int, string, ?string} status (0 on transport error), body, transport error
      */
-    private static function request(string $url, string $body, array $headers, float $timeout, int $maxResponseBytes): array
-    {
+    private static function request(
+        string $url,
+        string $body,
+        array $headers,
+        float $timeout,
+        int $maxResponseBytes,
+    ): array {
         $received = '';
         $tooLarge = false;
         $curl = curl_init($url);
@@ -289,7 +339,14 @@ final class Client
             CURLOPT_TIMEOUT_MS => (int) ($timeout * 1000),
             CURLOPT_CONNECTTIMEOUT_MS => (int) (min($timeout, 10.0) * 1000),
             CURLOPT_PROTOCOLS => CURLPROTO_HTTP | CURLPROTO_HTTPS,
-            CURLOPT_WRITEFUNCTION => static function ($handle, string $chunk) use (&$received, &$tooLarge, $maxResponseBytes): int {
+            CURLOPT_WRITEFUNCTION => static function (
+                $handle,
+                string $chunk,
+            ) use (
+                &$received,
+                &$tooLarge,
+                $maxResponseBytes,
+            ): int {
                 if (strlen($received) + strlen($chunk) > $maxResponseBytes) {
                     $tooLarge = true;
                     return 0;

@@ -17,6 +17,18 @@ final class Definition
     private const REQUIRED = ['id', 'trigger'];
     private const MAX_BATCH_SIZE = 100;
     private const MAX_CONCURRENCY_RULES = 10;
+    /** Flow-control options => their required positive integers. */
+    private const RULE_NUMBERS = [
+        'throttle' => ['limit', 'periodMs'],
+        'rateLimit' => ['limit', 'periodMs'],
+        'debounce' => ['periodMs'],
+        'batch' => ['maxSize', 'timeoutMs'],
+    ];
+    /** Options that cannot be combined; the error points at the key. */
+    private const EXCLUSIONS = [
+        'batch' => ['debounce', 'throttle', 'rateLimit'],
+        'debounce' => ['throttle', 'rateLimit'],
+    ];
 
     private function __construct()
     {
@@ -82,15 +94,13 @@ final class Definition
                 throw new DefinitionError('/concurrency', 'must be a rule object or a list of rules', $id);
             }
         }
-        foreach (['throttle' => ['limit', 'periodMs'], 'rateLimit' => ['limit', 'periodMs'],
-            'debounce' => ['periodMs'], 'batch' => ['maxSize', 'timeoutMs']] as $field => $numbers) {
+        foreach (self::RULE_NUMBERS as $field => $numbers) {
             if (array_key_exists($field, $definition)) {
                 self::rule($definition[$field], "/{$field}", $numbers, $id);
             }
         }
         $has = static fn (string $field): bool => array_key_exists($field, $definition);
-        foreach (['batch' => ['debounce', 'throttle', 'rateLimit'], 'debounce' => ['throttle', 'rateLimit']]
-            as $field => $excluded) {
+        foreach (self::EXCLUSIONS as $field => $excluded) {
             foreach ($excluded as $other) {
                 if ($has($field) && $has($other)) {
                     throw new DefinitionError("/{$field}", "cannot be combined with {$other}", $id);
@@ -153,7 +163,8 @@ final class Definition
         }
         if (isset($rule['key']) || (is_array($rule) && array_key_exists('key', $rule))) {
             if (!self::isKeyPath($rule['key'])) {
-                throw new DefinitionError("{$path}/key", 'must be a key path ("tenantId", "user.id"): 1 to 200 characters, no empty segment', $id);
+                $reason = 'must be a key path ("tenantId", "user.id"): 1 to 200 characters, no empty segment';
+                throw new DefinitionError("{$path}/key", $reason, $id);
             }
         }
     }

@@ -22,6 +22,10 @@ use InvalidArgumentException;
  */
 final class DurableFunction
 {
+    /** User-facing option fields => wire fields (durations become milliseconds). */
+    private const WINDOW_FIELDS = ['limit' => 'limit', 'period' => 'periodMs'];
+    private const BATCH_FIELDS = ['maxSize' => 'maxSize', 'timeout' => 'timeoutMs'];
+
     public readonly Closure $handler;
     public readonly ?Closure $onFailure;
     /** @var array<string, mixed> the FunctionDefinition sent in the manifest and /fn/sync */
@@ -96,16 +100,16 @@ final class DurableFunction
             $definition['concurrency'] = $this->concurrency;
         }
         if ($this->throttle !== null) {
-            $definition['throttle'] = $this->option('throttle', $this->throttle, ['limit' => 'limit', 'period' => 'periodMs']);
+            $definition['throttle'] = $this->option('throttle', $this->throttle, self::WINDOW_FIELDS);
         }
         if ($this->rateLimit !== null) {
-            $definition['rateLimit'] = $this->option('rateLimit', $this->rateLimit, ['limit' => 'limit', 'period' => 'periodMs']);
+            $definition['rateLimit'] = $this->option('rateLimit', $this->rateLimit, self::WINDOW_FIELDS);
         }
         if ($this->debounce !== null) {
             $definition['debounce'] = $this->option('debounce', $this->debounce, ['period' => 'periodMs']);
         }
         if ($this->batch !== null) {
-            $definition['batch'] = $this->option('batch', $this->batch, ['maxSize' => 'maxSize', 'timeout' => 'timeoutMs']);
+            $definition['batch'] = $this->option('batch', $this->batch, self::BATCH_FIELDS);
         }
         return $definition;
     }
@@ -121,7 +125,11 @@ final class DurableFunction
     {
         $wire = [];
         foreach ($fields as $field => $wireField) {
-            $given = array_key_exists($field, $value) ? $field : (array_key_exists($wireField, $value) ? $wireField : null);
+            $given = match (true) {
+                array_key_exists($field, $value) => $field,
+                array_key_exists($wireField, $value) => $wireField,
+                default => null,
+            };
             if ($given === null) {
                 throw new DefinitionError("/{$name}", "missing required field \"{$field}\"", $this->id);
             }

@@ -20,7 +20,8 @@ final class Duration
     {
         if (is_int($value)) {
             if ($value < 0 || $value > Protocol::MAX_DURATION_MS) {
-                throw new InvalidArgumentException("invalid duration: {$value} (must be 0 to " . Protocol::MAX_DURATION_MS . ' ms)');
+                $max = Protocol::MAX_DURATION_MS;
+                throw new InvalidArgumentException("invalid duration: {$value} (must be 0 to {$max} ms)");
             }
             return $value;
         }

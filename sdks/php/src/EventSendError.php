@@ -8,8 +8,12 @@ namespace Durable;
 final class EventSendError extends DurableException
 {
     /** @param list<string> $eventIds */
-    public function __construct(public readonly array $eventIds, string $message, ?int $status = null, ?\Throwable $previous = null)
-    {
+    public function __construct(
+        public readonly array $eventIds,
+        string $message,
+        ?int $status = null,
+        ?\Throwable $previous = null,
+    ) {
         parent::__construct($message, $status, $previous);
     }
 }

@@ -57,7 +57,9 @@ final class Handler
             }
             $runtimeId = $function->runtimeId();
             if (isset($byId[$runtimeId])) {
-                throw new InvalidArgumentException("function \"{$runtimeId}\" is defined twice (id and version must be unique)");
+                throw new InvalidArgumentException(
+                    "function \"{$runtimeId}\" is defined twice (id and version must be unique)",
+                );
             }
             $byId[$runtimeId] = $function;
         }
@@ -68,7 +70,8 @@ final class Handler
             }
         }
         if ($maxRequestBytes < self::MIN_MAX_REQUEST_BYTES || $maxResponseBytes <= 0) {
-            throw new InvalidArgumentException('maxRequestBytes must be at least ' . self::MIN_MAX_REQUEST_BYTES . ' and maxResponseBytes positive');
+            $min = self::MIN_MAX_REQUEST_BYTES;
+            throw new InvalidArgumentException("maxRequestBytes must be at least {$min}, maxResponseBytes positive");
         }
         $this->functions = $byId;
         $this->capabilities = array_values($capabilities);
@@ -131,8 +134,10 @@ final class Handler
         if ($this->has(Protocol::CAP_TIMESTAMPED_SIGNATURES)) {
             // Both MACs: the v2 one binds the body to a fresh timestamp, the v1 one is still sent.
             $timestamp = $headers['x-durable-timestamp'] ?? null;
-            if (!Signature::isFresh($timestamp, ($this->clock)())
-                || !Signature::verify($timestamp . '.' . $body, $headers['x-durable-signature-v2'] ?? null, $this->keys)) {
+            if (
+                !Signature::isFresh($timestamp, ($this->clock)())
+                || !Signature::verify($timestamp . '.' . $body, $headers['x-durable-signature-v2'] ?? null, $this->keys)
+            ) {
                 return self::text(401, 'invalid signature');
             }
         }
@@ -161,9 +166,11 @@ final class Handler
     public static function fromEnv(iterable $functions, ?array $env = null): self
     {
         $env ??= getenv();
-        $get = static fn (string $name): ?string => (isset($env[$name]) && $env[$name] !== '') ? (string) $env[$name] : null;
-        $key = $get('DURABLE_SIGNING_KEY')
-            ?? throw new InvalidArgumentException('DURABLE_SIGNING_KEY is not set: the app needs its workspace signing key');
+        $get = static fn (string $name): ?string
+            => (isset($env[$name]) && $env[$name] !== '') ? (string) $env[$name] : null;
+        $key = $get('DURABLE_SIGNING_KEY') ?? throw new InvalidArgumentException(
+            'DURABLE_SIGNING_KEY is not set: the app needs its workspace signing key',
+        );
         $capabilities = $get('DURABLE_CAPABILITIES');
         return new self(
             $functions,
@@ -235,7 +242,12 @@ final class Handler
         if ($function === null) {
             // Shape fixed by protocol v1: no name, no code.
             $shown = $functionId === null ? '?' : (is_string($functionId) ? $functionId : Json::encode($functionId));
-            return ['op' => Protocol::OP_ERROR, 'id' => null, 'message' => "unknown function {$shown}", 'retryable' => false];
+            return [
+                'op' => Protocol::OP_ERROR,
+                'id' => null,
+                'message' => "unknown function {$shown}",
+                'retryable' => false,
+            ];
         }
         $problem = self::requestProblem($request);
         if ($problem !== null) {
@@ -258,7 +270,13 @@ final class Handler
         try {
             if ($failure !== null) {
                 if ($function->onFailure === null) {
-                    return Ops::error(null, 'onFailure handler not found', 'MissingFailureHandlerError', Protocol::CODE_MISSING_FAILURE_HANDLER, false);
+                    return Ops::error(
+                        null,
+                        'onFailure handler not found',
+                        'MissingFailureHandlerError',
+                        Protocol::CODE_MISSING_FAILURE_HANDLER,
+                        false,
+                    );
                 }
                 $result = ($function->onFailure)($event, $step, FailureError::fromWire($failure), $request['runId']);
             } else {
@@ -286,8 +304,10 @@ final class Handler
             return $this->signedJson($discovery, null);
         }
         $timestamp = $headers['x-durable-timestamp'] ?? null;
-        if (!Signature::isFresh($timestamp, ($this->clock)())
-            || !Signature::verify((string) $timestamp, $headers['x-durable-signature'] ?? null, $this->keys)) {
+        if (
+            !Signature::isFresh($timestamp, ($this->clock)())
+            || !Signature::verify((string) $timestamp, $headers['x-durable-signature'] ?? null, $this->keys)
+        ) {
             return self::text(401, 'invalid signature');
         }
         return $this->signedJson($this->manifest(), null);

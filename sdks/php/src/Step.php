@@ -88,14 +88,18 @@ final class Step
         }
         $event = $options['event'] ?? null;
         if (!is_string($event) || $event === '') {
-            throw new InvalidArgumentException("waitForEvent(\"{$id}\"): option \"event\" must be a non-empty event name");
+            throw new InvalidArgumentException(
+                "waitForEvent(\"{$id}\"): option \"event\" must be a non-empty event name",
+            );
         }
         if (!array_key_exists('timeout', $options)) {
             throw new InvalidArgumentException("waitForEvent(\"{$id}\"): option \"timeout\" is required");
         }
         $match = $options['match'] ?? null;
         if ($match !== null && !Definition::isObject($match)) {
-            throw new InvalidArgumentException("waitForEvent(\"{$id}\"): option \"match\" must be an object of key path => value");
+            throw new InvalidArgumentException(
+                "waitForEvent(\"{$id}\"): option \"match\" must be an object of key path => value",
+            );
         }
         $unknown = array_diff(array_keys($options), ['event', 'timeout', 'match']);
         if ($unknown !== []) {
@@ -129,7 +133,10 @@ final class Step
         }
         foreach ($list as $index => $event) {
             if (!is_array($event) || !is_string($event['name'] ?? null) || $event['name'] === '') {
-                throw new NonRetriableError("step.sendEvent(\"{$id}\"): event {$index} needs a non-empty \"name\"", Protocol::CODE_INVALID_EVENTS);
+                throw new NonRetriableError(
+                    "step.sendEvent(\"{$id}\"): event {$index} needs a non-empty \"name\"",
+                    Protocol::CODE_INVALID_EVENTS,
+                );
             }
             if (($event['data'] ?? null) === []) {
                 // An event's data is an object: [] means {} here.
@@ -205,7 +212,10 @@ final class Step
             throw new InvalidArgumentException('step id must be a non-empty string');
         }
         if ($this->insideRun) {
-            throw new NonRetriableError("step \"{$id}\" called inside another step's callback; steps cannot be nested", 'NESTED_STEP');
+            throw new NonRetriableError(
+                "step \"{$id}\" called inside another step's callback; steps cannot be nested",
+                'NESTED_STEP',
+            );
         }
         if (!$this->occurrences) {
             return $id;

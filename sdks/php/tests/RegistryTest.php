@@ -56,8 +56,10 @@ final class RegistryTest extends TestCase
     public function testErrorCodesUsedInOpsAreRegistered(): void
     {
         $codes = $this->registry['errorCodes'];
-        foreach ([Protocol::CODE_NON_DETERMINISTIC, Protocol::CODE_MISSING_FAILURE_HANDLER,
-            Protocol::CODE_INVALID_PARALLEL, Protocol::CODE_INVALID_EVENTS] as $code) {
+        foreach (
+            [Protocol::CODE_NON_DETERMINISTIC, Protocol::CODE_MISSING_FAILURE_HANDLER,
+            Protocol::CODE_INVALID_PARALLEL, Protocol::CODE_INVALID_EVENTS] as $code
+        ) {
             self::assertArrayHasKey($code, $codes);
             self::assertSame('op', $codes[$code]['where'], $code);
             self::assertFalse($codes[$code]['retryable'], $code);
