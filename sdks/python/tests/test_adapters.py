@@ -36,7 +36,7 @@ FUNCTIONS = [
     DurableFunction(id="sync", trigger={"event": "a.sync"}, handler=sync_handler),
     DurableFunction(id="async", trigger={"event": "a.async"}, handler=async_handler),
 ]
-OPTIONS: dict[str, Any] = {"signing_key": KEY, "max_body_bytes": 4096}
+OPTIONS: dict[str, Any] = {"signing_key": KEY, "max_body_bytes": 65_536}
 
 
 def request(
@@ -122,7 +122,7 @@ def test_manifest_over_http(url: str) -> None:
     assert headers["x-durable-signature"] == sign(KEY, body)
     manifest = json.loads(body)
     assert [f["id"] for f in manifest["functions"]] == ["sync", "async"]
-    assert manifest["maxRequestBytes"] == 4096
+    assert manifest["maxRequestBytes"] == 65_536
 
 
 @pytest.mark.parametrize(
@@ -147,7 +147,8 @@ def test_invoke_over_http(url: str, function_id: str, steps: dict[str, Any], exp
 def test_refusals_over_http(url: str) -> None:
     body = invoke_body("sync")
     assert request(url, "POST", body, {"X-Durable-Signature": sign(KEY, body)})[0] == 401
-    assert request(url, "POST", b"x" * 5000, invoke_headers(b"x" * 5000))[0] == 413
+    too_big = b"x" * 70_000
+    assert request(url, "POST", too_big, invoke_headers(too_big))[0] == 413
     bad_json = b"{nope"
     assert request(url, "POST", bad_json, invoke_headers(bad_json))[0] == 400
     status, headers, _ = request(url, "PUT", b"", {})

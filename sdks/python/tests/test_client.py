@@ -9,12 +9,14 @@ import pytest
 from durable import (
     BulkEventSendError,
     Client,
+    DurableApp,
     DurableError,
     DurableFunction,
     EventSendError,
     RunActionError,
     provision_app,
 )
+from durable._protocol import CAPABILITIES as DEFAULT_ORDER
 from durable.signing import sign, sign_v2
 from durable_testkit import KEY, FakeEngine
 
@@ -52,9 +54,29 @@ def test_every_call_round_trips_signed(engine: FakeEngine) -> None:
             KEY, headers["x-durable-timestamp"], call["body"])
     sync = json.loads(engine.calls[0]["body"])
     assert sync["sdkVersion"].startswith("python/") and sync["functions"][0]["id"] == "f"
+    assert sync["capabilities"] == list(DEFAULT_ORDER) and sync["maxRequestBytes"] == 1_048_576
     assert json.loads(engine.calls[3]["body"]) == {"functionId": "f", "limit": 5}
     rerun_from = json.loads(engine.calls[7]["body"])
     assert rerun_from == {"runId": "r1", "stepId": "s", "idempotencyKey": "k2"}
+
+
+def test_sync_carries_the_served_apps_capabilities(engine: FakeEngine) -> None:
+    client = Client(engine.url, "app_1", KEY)
+    client.sync(DurableApp(FUNCTIONS, signing_key=KEY, capabilities=[],
+                           max_body_bytes=200_000))
+    client.sync(FUNCTIONS, capabilities=["key-rotation"])
+    plain, chosen = (json.loads(call["body"]) for call in engine.calls)
+    assert "capabilities" not in plain and plain["maxRequestBytes"] == 200_000
+    assert chosen["capabilities"] == ["key-rotation"]
+
+
+def test_error_bodies_are_parsed(engine: FakeEngine) -> None:
+    engine.script["/runs/get"] = [
+        (400, b'{"error": {"code": "INVALID_REQUEST", "message": "bad", "path": "/runId"}}')]
+    with pytest.raises(DurableError) as raised:
+        Client(engine.url, "app_1", KEY).get_run("r")
+    assert (raised.value.status, raised.value.code, raised.value.path) == (
+        400, "INVALID_REQUEST", "/runId")
 
 
 def test_v1_only_client(engine: FakeEngine) -> None:
@@ -75,6 +97,7 @@ def test_failures_carry_the_ids_for_idempotent_retries(engine: FakeEngine) -> No
     with pytest.raises(EventSendError) as sent:
         bad.send("e", event_id="keep-me")
     assert sent.value.event_id == "keep-me" and "401" in str(sent.value)
+    assert (sent.value.status, sent.value.code) == (401, "INVALID_SIGNATURE")
     with pytest.raises(BulkEventSendError) as bulk:
         bad.send_many([{"id": "b1", "name": "e"}, {"id": "b2", "name": "e"}])
     assert bulk.value.event_ids == ["b1", "b2"]

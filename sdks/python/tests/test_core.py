@@ -249,8 +249,13 @@ def test_oversized_answer_becomes_a_non_retryable_error() -> None:
         "POST", invoke_headers(body), body, [function], signing_key=KEY, max_response_bytes=1000
     )
     result = op(response)
-    assert result["op"] == "error" and result["retryable"] is False
+    assert result == {"op": "error", "id": None, "retryable": False, "message":
+                      "workflow response is not serializable or exceeds the response limit"}
     assert len(response.body) <= 1000
+    tiny = handle_request(
+        "POST", invoke_headers(body), body, [function], signing_key=KEY, max_response_bytes=50
+    )
+    assert tiny.status == 413
 
 
 def test_send_event_and_wait_ops() -> None:
@@ -348,7 +353,7 @@ def test_fallback_key_is_accepted_but_answers_use_the_primary() -> None:
 
 
 def test_manifest_requires_a_fresh_signed_timestamp() -> None:
-    app = DurableApp(FUNCTIONS, signing_key=KEY, max_body_bytes=2048)
+    app = DurableApp(FUNCTIONS, signing_key=KEY, max_body_bytes=131_072)
     assert app.handle("GET", {}, b"").status == 401
     stale = manifest_headers(timestamp=now_ms() - 301_000)
     assert app.handle("GET", stale, b"").status == 401
@@ -356,7 +361,7 @@ def test_manifest_requires_a_fresh_signed_timestamp() -> None:
     assert response.status == 200
     manifest = json.loads(response.body)
     assert manifest["sdkVersion"].startswith("python/")
-    assert manifest["maxRequestBytes"] == 2048
+    assert manifest["maxRequestBytes"] == 131_072
     assert "timestamped-signatures" in manifest["capabilities"]
     assert [f["id"] for f in manifest["functions"]] == [f.id for f in FUNCTIONS]
     assert dict(response.headers)["x-durable-signature"] == sign(KEY, response.body)
@@ -379,25 +384,40 @@ def test_discovery_only_in_dev() -> None:
 # -- bad input ------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[1, 2]", b'"text"'])
+def test_non_json_or_non_object_bodies_get_400(body: bytes) -> None:
+    response = post(body)
+    assert response.status == 400
+    assert response.body in (b"invalid JSON", b"invalid request")
+    assert "x-durable-signature" not in dict(response.headers)
+
+
 @pytest.mark.parametrize(
-    ("body", "status"),
+    "request_body",
     [
-        (b"{not json", 400),
-        (b"[1, 2]", 400),
-        (b'{"functionId": "serial", "steps": []}', 400),
-        (b'{"functionId": "serial", "steps": {"a": 1}}', 400),
-        (b'{"functionId": "serial", "attempt": -1}', 400),
-        (b'{"functionId": "serial", "event": "x"}', 400),
-        (b"\xff\xfe", 400),
+        {"functionId": "serial", "steps": []},
+        {"functionId": "serial", "steps": {"a": 1}},
+        {"functionId": "serial", "attempt": -1},
+        {"functionId": "serial", "attempt": True},
+        {"functionId": "serial", "event": "x"},
+        {"functionId": "serial", "failure": "x"},
+        {"functionId": "serial", "runId": 5},
     ],
 )
-def test_malformed_invokes_get_a_4xx(body: bytes, status: int) -> None:
-    assert post(body).status == status
+def test_malformed_members_get_a_non_retryable_error_op(request_body: dict[str, Any]) -> None:
+    result = op(post(request_body))
+    assert result["op"] == "error" and result["id"] is None and result["retryable"] is False
+    assert result["message"].startswith("invalid invoke request")
+
+
+def test_unknown_members_are_ignored() -> None:
+    result = op(post(invoke("serial", future={"x": 1})))
+    assert result == {"op": "step", "id": "a", "data": {"n": 1}}
 
 
 def test_oversized_body_and_wrong_method() -> None:
-    body = encode(invoke("serial", event={"data": "x" * 3000}))
-    assert post(body, max_body_bytes=1000).status == 413
+    body = encode(invoke("serial", event={"data": "x" * 70_000}))
+    assert post(body, max_body_bytes=65_536).status == 413
     app = DurableApp(FUNCTIONS, signing_key=KEY)
     response = app.handle("PUT", {}, b"")
     assert response.status == 405 and ("allow", "GET, POST") in response.headers
@@ -410,3 +430,5 @@ def test_configuration_errors_are_raised_early() -> None:
         DurableApp(FUNCTIONS, signing_key=KEY, capabilities=["telepathy"])
     with pytest.raises(ValueError):
         DurableApp([*FUNCTIONS, FUNCTIONS[0]], signing_key=KEY)
+    with pytest.raises(ValueError, match="65536"):
+        DurableApp(FUNCTIONS, signing_key=KEY, max_body_bytes=65_535)

@@ -13,10 +13,12 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from ._protocol import MAX_EVENTS_PER_SEND
+from ._protocol import CAPABILITIES, MAX_BODY_BYTES, MAX_EVENTS_PER_SEND
 from ._version import SDK_VERSION
+from .core import DurableApp
 from .errors import BulkEventSendError, DurableError, EventSendError, RunActionError
 from .function import DurableFunction
 from .signing import sign, sign_v2
@@ -61,6 +63,26 @@ def _post(
             error.close()
 
 
+def _status_error(path: str, status: int, answer: bytes) -> DurableError:
+    error = DurableError(f"durable {path} failed: {status} {answer.decode(errors='replace')}")
+    error.status = status
+    try:
+        body = json.loads(answer)
+    except ValueError:
+        return error
+    detail = body.get("error") if isinstance(body, dict) else None
+    if isinstance(detail, dict):
+        code, pointer = detail.get("code"), detail.get("path")
+        error.code = code if isinstance(code, str) else None
+        error.path = pointer if isinstance(pointer, str) else None
+    return error
+
+
+def _chain(wrapper: DurableError, cause: DurableError) -> DurableError:
+    wrapper.status, wrapper.code, wrapper.path = cause.status, cause.code, cause.path
+    return wrapper
+
+
 def provision_app(
     *,
     base_url: str,
@@ -86,7 +108,7 @@ def provision_app(
     except (urllib.error.URLError, TimeoutError, OSError) as error:
         raise DurableError(f"provision request failed: {error}") from error
     if status != 200:
-        raise DurableError(f"provision failed: {status} {answer.decode(errors='replace')}")
+        raise _status_error("/api/apps", status, answer)
     try:
         result = json.loads(answer)
     except ValueError as error:
@@ -163,21 +185,39 @@ class Client:
                 else:
                     retryable = status in (408, 429) or status >= 500
                     if not retryable or last:
-                        raise DurableError(
-                            f"durable {path} failed: {status} {answer.decode(errors='replace')}"
-                        )
+                        raise _status_error(path, status, answer)
             time.sleep(min(2.0, 0.1 * (2**attempt)))
         raise AssertionError("unreachable")
 
-    def sync(self, functions: list[DurableFunction]) -> dict[str, Any]:
-        """Register the functions (and their definitions) with the engine."""
-        return self._post(
-            "/fn/sync",
-            {
-                "sdkVersion": SDK_VERSION,
-                "functions": [function.definition() for function in functions],
-            },
-        )
+    def sync(
+        self,
+        functions: Iterable[DurableFunction] | DurableApp,
+        *,
+        capabilities: Iterable[str] | None = None,
+        max_request_bytes: int | None = None,
+    ) -> dict[str, Any]:
+        """Register the functions with the engine (it deactivates the ones left out).
+
+        The engine also learns the app's capabilities and `maxRequestBytes` from a sync
+        ([MAN-5]), so they must match how the app is served: pass the served `DurableApp`
+        itself, or the same `capabilities` / `max_request_bytes` options. A plain list
+        syncs the SDK defaults (every capability, 1 MiB), which is what `wsgi(...)`,
+        `asgi(...)` and `DurableApp(...)` serve by default.
+        """
+        if isinstance(functions, DurableApp):
+            app = functions
+            definitions = [function.definition() for function in app.functions]
+            advertised = list(app.capabilities if capabilities is None else capabilities)
+            limit = app.max_body_bytes if max_request_bytes is None else max_request_bytes
+        else:
+            definitions = [function.definition() for function in functions]
+            advertised = list(CAPABILITIES if capabilities is None else capabilities)
+            limit = MAX_BODY_BYTES if max_request_bytes is None else max_request_bytes
+        payload: dict[str, Any] = {"sdkVersion": SDK_VERSION, "functions": definitions}
+        if advertised:
+            payload["capabilities"] = advertised
+        payload["maxRequestBytes"] = limit
+        return self._post("/fn/sync", payload)
 
     def send(
         self, name: str, data: Any = None, *, event_id: str | None = None, retries: int = 2
@@ -189,7 +229,7 @@ class Client:
                 "/e", {"id": event_id, "name": name, "data": {} if data is None else data}, retries
             )
         except DurableError as error:
-            raise EventSendError(event_id, str(error)) from error
+            raise _chain(EventSendError(event_id, str(error)), error) from error
 
     def send_many(self, events: list[dict[str, Any]], *, retries: int = 2) -> list[dict[str, Any]]:
         """Send 1-100 events in one call; returns their receipts in order."""
@@ -205,8 +245,13 @@ class Client:
         ]
         try:
             receipts = self._post("/e/bulk", {"events": normalized}, retries)["events"]
-        except (DurableError, KeyError) as error:
-            raise BulkEventSendError([event["id"] for event in normalized], str(error)) from error
+        except DurableError as error:
+            wrapper = BulkEventSendError([event["id"] for event in normalized], str(error))
+            raise _chain(wrapper, error) from error
+        except KeyError as error:
+            raise BulkEventSendError(
+                [event["id"] for event in normalized], "durable /e/bulk returned no receipts"
+            ) from error
         if not isinstance(receipts, list):
             raise BulkEventSendError(
                 [event["id"] for event in normalized], "durable /e/bulk returned no receipts"
@@ -237,7 +282,7 @@ class Client:
         try:
             return self._post("/runs/rerun", {"runId": run_id, "idempotencyKey": key}, 2)
         except DurableError as error:
-            raise RunActionError(key, str(error)) from error
+            raise _chain(RunActionError(key, str(error)), error) from error
 
     def rerun_from_step(
         self, run_id: str, step_id: str, *, idempotency_key: str | None = None
@@ -248,7 +293,7 @@ class Client:
                 "/runs/rerun", {"runId": run_id, "stepId": step_id, "idempotencyKey": key}, 2
             )
         except DurableError as error:
-            raise RunActionError(key, str(error)) from error
+            raise _chain(RunActionError(key, str(error)), error) from error
 
     def list_failures(self, limit: int = 50) -> list[dict[str, Any]]:
         failures = self._post("/failures/search", {"limit": limit}).get("failures")

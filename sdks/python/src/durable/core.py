@@ -33,6 +33,7 @@ from ._protocol import (
     HEADER_TIMESTAMP,
     MAX_BODY_BYTES,
     MAX_RESPONSE_BYTES,
+    MIN_MAX_REQUEST_BYTES,
     OP_DONE,
     OP_ERROR,
 )
@@ -226,6 +227,9 @@ class DurableApp:
         self.app_name = app_name
         self.dev = dev
         self.max_body_bytes = int(max_body_bytes)
+        if self.max_body_bytes < MIN_MAX_REQUEST_BYTES:
+            # The manifest's maxRequestBytes has this floor ([MAN-1]).
+            raise ValueError(f"max_body_bytes must be at least {MIN_MAX_REQUEST_BYTES}")
         self.max_response_bytes = int(max_response_bytes)
         self._clock = clock or (lambda: time.time() * 1000)
         self._timestamped = CAP_TIMESTAMPED_SIGNATURES in self.capabilities
@@ -280,10 +284,7 @@ class DurableApp:
             return _plain(400, "invalid JSON")
         if not isinstance(request, dict):
             return _plain(400, "invalid request")
-        invocation = self._invocation(request, request_timestamp)
-        if invocation is None:
-            return _plain(400, "invalid request")
-        return invocation
+        return self._invocation(request, request_timestamp)
 
     def answer(self, operation: dict[str, Any], request_timestamp: str | None = None) -> Response:
         """Serialize and sign one op; an unserializable or oversized op becomes an error op."""
@@ -301,6 +302,8 @@ class DurableApp:
                     "retryable": False,
                 }
             )
+            if len(body) > self.max_response_bytes:
+                return _plain(413, "response too large")
         return self._signed(body, request_timestamp)
 
     def handle(self, method: str, headers: Mapping[str, str], body: bytes) -> Response:
@@ -346,26 +349,10 @@ class DurableApp:
 
     def _invocation(
         self, request: dict[str, Any], request_timestamp: str | None
-    ) -> Invocation | Response | None:
-        """None when the request is malformed; an unknown function is answered at once."""
-        event = request.get("event", {})
-        steps = request.get("steps", {})
-        attempt = request.get("attempt", 0)
-        failure = request.get("failure")
-        events = request.get("events")
-        run_id = request.get("runId", "")
-        if (
-            not isinstance(event, dict)
-            or not isinstance(steps, dict)
-            or not all(map(isinstance, steps.values(), repeat(dict)))
-            or isinstance(attempt, bool)
-            or not isinstance(attempt, int)
-            or attempt < 0
-            or not (failure is None or isinstance(failure, dict))
-            or not (events is None or isinstance(events, list))
-            or not isinstance(run_id, str)
-        ):
-            return None
+    ) -> Invocation | Response:
+        """An Invocation, or the answer when there is nothing to replay: an unknown
+        function ([ERR-4]) or members of the wrong type (a signed JSON object is always
+        answered 200 with one op, [INV-6]; retrying the same request cannot help)."""
         function = self._by_id.get(request.get("functionId"))  # type: ignore[arg-type]
         if function is None:
             unknown = {
@@ -375,6 +362,37 @@ class DurableApp:
                 "retryable": False,
             }
             return self.answer(unknown, request_timestamp)
+        # Members are optional here: v1 engines may omit `attempt`; unknown ones are ignored.
+        event = request.get("event", {})
+        steps = request.get("steps", {})
+        attempt = request.get("attempt", 0)
+        failure = request.get("failure")
+        events = request.get("events")
+        run_id = request.get("runId", "")
+        problem = None
+        if not isinstance(event, dict):
+            problem = "event must be an object"
+        elif not isinstance(steps, dict) or not all(
+            map(isinstance, steps.values(), repeat(dict))
+        ):
+            problem = "steps must be an object of memos"
+        elif isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
+            problem = "attempt must be a non-negative integer"
+        elif failure is not None and not isinstance(failure, dict):
+            problem = "failure must be an object"
+        elif events is not None and not isinstance(events, list):
+            problem = "events must be an array"
+        elif not isinstance(run_id, str):
+            problem = "runId must be a string"
+        if problem is not None:
+            invalid = {
+                "op": OP_ERROR,
+                "id": None,
+                "message": f"invalid invoke request: {problem}",
+                "name": "InvalidRequestError",
+                "retryable": False,
+            }
+            return self.answer(invalid, request_timestamp)
         return Invocation(
             function=function,
             event=event,

@@ -104,8 +104,10 @@ def _check(definition: Any) -> None:
     ((kind, expression),) = trigger.items()
     if kind not in ("event", "cron"):
         raise DefinitionError(f"/trigger/{_escape(kind)}", "is not allowed")
-    _string(expression, f"/trigger/{kind}", 1, 200)
-    if kind == "cron":
+    if kind == "event":
+        _string(expression, "/trigger/event", 1, 200)
+    else:
+        _string(expression, "/trigger/cron", 1, 1_000_000)
         reason = validate_cron(expression)
         if reason is not None:
             raise DefinitionError("/trigger/cron", reason)

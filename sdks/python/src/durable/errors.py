@@ -44,7 +44,15 @@ class FailureError(RuntimeError):
 
 
 class DurableError(RuntimeError):
-    """A call to the engine API failed."""
+    """A call to the engine API failed.
+
+    `status` is the HTTP status when the engine answered, `code` and `path` come from
+    its error body (`{"error": {"code", "message", "path"?}}`) when it had one.
+    """
+
+    status: int | None = None
+    code: str | None = None
+    path: str | None = None
 
 
 class EventSendError(DurableError):

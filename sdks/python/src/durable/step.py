@@ -142,8 +142,7 @@ class _Replay:
                 {
                     "op": OP_ERROR,
                     "id": wire_id,
-                    "message": f'step "{wire_id}" is memoized as {kind}, '
-                    f"but the code now calls it as {expected}",
+                    "message": f'step "{wire_id}" was memoized as {kind}, not {expected}',
                     "name": "NonDeterministicError",
                     "code": CODE_NON_DETERMINISTIC,
                     "retryable": False,
