@@ -690,7 +690,7 @@ def signatures() -> None:
             "sig-rotation-api-either",
             "the engine accepts an API call under the new key while two keys are active",
             "api",
-            ["KEY-2"],
+            ["KEY-2", "KEY-3"],
             keys=[OLD_KEY, NEW_KEY],
             signing_key=NEW_KEY,
             body=API_BODY,
@@ -934,7 +934,7 @@ def replay() -> None:
             "replay-sender-send",
             "sendEvent op with the events to store",
             "sender",
-            ["OP-4"],
+            ["OP-4", "EVT-2"],
             req("sender", "run-send-1", e_send),
             {
                 "op": "sendEvent",
