@@ -68,6 +68,8 @@ for ($round = 0; $round < $rounds + 10; $round++) {
 sort($timings);
 $median = $timings[intdiv(count($timings), 2)];
 $p90 = $timings[(int) floor(count($timings) * 0.9)];
-printf("PHP %s replay: %d memoized steps in one invoke (request %d KiB), %d rounds\n", PHP_VERSION, $steps, intdiv(strlen($body), 1024), $rounds);
+$kib = intdiv(strlen($body), 1024);
+printf("PHP %s replay: %d memoized steps in one invoke (%d KiB), %d rounds\n", PHP_VERSION, $steps, $kib, $rounds);
 printf("median %.3f ms  p90 %.3f ms  (target < 5 ms)\n", $median, $p90);
-echo json_encode(['sdk' => 'php', 'steps' => $steps, 'rounds' => $rounds, 'medianMs' => round($median, 3), 'p90Ms' => round($p90, 3)]), "\n";
+$figures = ['medianMs' => round($median, 3), 'p90Ms' => round($p90, 3)];
+echo json_encode(['sdk' => 'php', 'steps' => $steps, 'rounds' => $rounds] + $figures), "\n";

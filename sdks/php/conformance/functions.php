@@ -19,7 +19,11 @@ function conformanceFunctions(): array
             $b = $step->run('b', fn () => ['n' => $a['n'] + 1]);
             return ['a' => $a, 'b' => $b];
         }),
-        new DurableFunction(id: 'echo', trigger: $event('echo'), handler: fn (array $event, Step $step) => ['event' => $event]),
+        new DurableFunction(
+            id: 'echo',
+            trigger: $event('echo'),
+            handler: fn (array $event, Step $step) => ['event' => $event],
+        ),
         new DurableFunction(id: 'sleeper', trigger: $event('sleeper'), handler: function (array $event, Step $step) {
             $step->run('before', fn () => 'x');
             $step->sleep('nap', '2s');
@@ -42,21 +46,32 @@ function conformanceFunctions(): array
             ]);
             return ['receipts' => $receipts];
         }),
-        new DurableFunction(id: 'flaky', trigger: $event('flaky'), retries: 2, handler: function (array $event, Step $step) {
-            $result = $step->run('flaky', function () use ($event, $step) {
-                if ($step->attempt() < ($event['data']['failTimes'] ?? 0)) {
-                    throw new Exception('boom');
-                }
-                return 'ok';
-            });
-            return ['result' => $result];
-        }),
+        new DurableFunction(
+            id: 'flaky',
+            trigger: $event('flaky'),
+            retries: 2,
+            handler: function (array $event, Step $step) {
+                $result = $step->run('flaky', function () use ($event, $step) {
+                    if ($step->attempt() < ($event['data']['failTimes'] ?? 0)) {
+                        throw new Exception('boom');
+                    }
+                    return 'ok';
+                });
+                return ['result' => $result];
+            },
+        ),
         new DurableFunction(id: 'fatal', trigger: $event('fatal'), handler: function (array $event, Step $step) {
-            $step->run('fatal', fn () => throw new NonRetriableError('no way', code: 'E_FATAL', details: ['why' => 'test']));
+            $step->run('fatal', fn () => throw new NonRetriableError(
+                'no way',
+                code: 'E_FATAL',
+                details: ['why' => 'test'],
+            ));
         }),
-        new DurableFunction(id: 'handler-error', trigger: $event('handler-error'), handler: function (array $event, Step $step) {
-            throw new Exception('handler broke');
-        }),
+        new DurableFunction(
+            id: 'handler-error',
+            trigger: $event('handler-error'),
+            handler: fn (array $event, Step $step) => throw new Exception('handler broke'),
+        ),
         new DurableFunction(
             id: 'with-failure',
             trigger: $event('with-failure'),
@@ -96,7 +111,16 @@ function conformanceFunctions(): array
             batch: ['maxSize' => 3, 'timeout' => '1s'],
             handler: fn (array $event, Step $step) => ['count' => count($step->events())],
         ),
-        new DurableFunction(id: 'versioned', trigger: $event('versioned'), version: '2', handler: fn (array $event, Step $step) => 'v2'),
-        new DurableFunction(id: 'nightly', trigger: ['cron' => '0 3 * * *'], handler: fn (array $event, Step $step) => 'tick'),
+        new DurableFunction(
+            id: 'versioned',
+            trigger: $event('versioned'),
+            version: '2',
+            handler: fn (array $event, Step $step) => 'v2',
+        ),
+        new DurableFunction(
+            id: 'nightly',
+            trigger: ['cron' => '0 3 * * *'],
+            handler: fn (array $event, Step $step) => 'tick',
+        ),
     ];
 }
