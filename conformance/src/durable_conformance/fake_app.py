@@ -106,12 +106,37 @@ def _sleeper(request: dict[str, Any]) -> Answer:
     return Answer(op={"op": "done", "data": "slept"})
 
 
+def _in(ms: int) -> str:
+    until = time.time() + ms / 1000
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(until))
+    return f"{stamp}.{int(until * 1000) % 1000:03d}Z"
+
+
+def _waiter(request: dict[str, Any]) -> Answer:
+    steps = request.get("steps") or {}
+    if "approve" not in steps:
+        return Answer(op={"op": "wait", "id": "approve", "event": "conf.fake.approved",
+                          "match": {"userId": request["event"]["data"]["userId"]},
+                          "until": _in(60_000)})
+    return Answer(op={"op": "done", "data": {"got": steps["approve"]["data"]}})
+
+
+def _sender(request: dict[str, Any]) -> Answer:
+    steps = request.get("steps") or {}
+    if "emit" not in steps:
+        child = {"id": f"child-{request['runId']}", "name": "conf.fake.child", "data": {"n": 1}}
+        return Answer(op={"op": "sendEvent", "id": "emit", "events": [child]})
+    return Answer(op={"op": "done", "data": {"receipts": steps["emit"]["data"]}})
+
+
 SCRIPTS: dict[str, tuple[dict[str, Any], Script]] = {
     "serial": ({}, _serial),
     "flaky": ({"retries": 2}, _flaky),
     "garbage": ({"retries": 3}, _garbage),
     "exhaust": ({"retries": 1}, _exhaust),
     "sleeper": ({}, _sleeper),
+    "waiter": ({}, _waiter),
+    "sender": ({}, _sender),
 }
 
 
@@ -122,6 +147,8 @@ COVERS: dict[str, list[str]] = {
     "garbage": ["engine-garbage-answer", "engine-retries", "engine-backoff"],
     "exhaust": ["engine-retries", "engine-status"],
     "sleeper": ["engine-timer", "engine-memo"],
+    "waiter": ["engine-wait", "engine-memo"],
+    "sender": ["engine-send-event", "engine-memo"],
 }
 
 
@@ -228,6 +255,7 @@ class EngineSuite:
         self.base = ""
         self.app_id = ""
         self.admin_token = "conf-admin-" + secrets.token_hex(8)
+        self.matching_event: str | None = None
 
     def run(self) -> list[Result]:
         results: list[Result] = []
@@ -291,7 +319,7 @@ class EngineSuite:
         """Send the scenario's event as the published client does ({id, name, data})."""
         event_id = f"conf-{function_id}-{secrets.token_hex(4)}"
         status, answer = self.api("/e", {"id": event_id, "name": f"conf.fake.{function_id}",
-                                         "data": {"scenario": function_id}})
+                                         "data": {"scenario": function_id, "userId": "u1"}})
         if status != 200:
             return event_id, f"/e refused the event {{id, name, data}}: {status} {answer!r}"
         return event_id, None
@@ -319,17 +347,19 @@ class EngineSuite:
     def scenarios(self) -> list[Result]:
         sent = {fid: self.send(fid) for fid in SCRIPTS}
         events = {fid: event_id for fid, (event_id, _) in sent.items()}
+        if sent["waiter"][1] is None:
+            self.matching_event = self.release_waiter()
         outcomes = {fid: self.wait_terminal(fid) if problem is None else (None, None)
                     for fid, (_, problem) in sent.items()}
         time.sleep(1.0)  # a late extra invoke (a retry too many) would show up now
         accepted = [fid for fid, (_, problem) in sent.items() if problem is None]
         results = [self.check_requests() if accepted else Result(
             "every-request-signed-and-valid", "engine", []).skip("no event was accepted")]
-        wanted = {"serial": "completed", "flaky": "completed", "garbage": "completed",
-                  "exhaust": "failed", "sleeper": "completed"}
+        wanted = {fid: "completed" for fid in SCRIPTS} | {"exhaust": "failed"}
         for fid, check in (("serial", self.check_serial), ("flaky", self.check_flaky),
                            ("garbage", self.check_garbage), ("exhaust", self.check_exhaust),
-                           ("sleeper", self.check_sleeper)):
+                           ("sleeper", self.check_sleeper), ("waiter", self.check_waiter),
+                           ("sender", self.check_sender)):
             result = Result(fid, "engine", [i for c in COVERS[fid] for i in ids(c)])
             run_id, status = outcomes[fid]
             invokes = self.app.invokes(fid)
@@ -409,7 +439,7 @@ class EngineSuite:
         for body in bodies:
             event = body.get("event") or {}
             if event.get("id") != event_id or event.get("data") != {
-                    "scenario": body.get("functionId")}:
+                    "scenario": body.get("functionId"), "userId": "u1"}:
                 result.fail(ids("engine-invoke-schema"),
                             f"invoke event is {json.dumps(event)[:160]}, not the event sent")
                 break
@@ -474,3 +504,61 @@ class EngineSuite:
         gap = invokes[2].at_ms - invokes[1].at_ms
         if not 1000 - EARLY_MS <= gap <= 1000 + LATE_MS:
             result.fail(ids("engine-timer"), f"the sleep of 1000 ms resumed after {gap} ms")
+
+    def release_waiter(self) -> str | None:
+        """Once the waiter run waits: a non-matching event, then the matching one."""
+        deadline = time.monotonic() + RUN_TIMEOUT_S / 2
+        while time.monotonic() < deadline:
+            invokes = self.app.invokes("waiter")
+            if invokes:
+                code, answer = self.api("/runs/get", {"runId": invokes[0].json()["runId"]})
+                run = answer.get("run", answer) if isinstance(answer, dict) else {}
+                if code == 200 and run.get("status") == "waiting":
+                    break
+            time.sleep(0.2)
+        else:
+            return None
+        for user in ("someone-else", "u1"):
+            event_id = f"conf-approved-{user}-{secrets.token_hex(4)}"
+            status, _ = self.api("/e", {"id": event_id, "name": "conf.fake.approved",
+                                        "data": {"userId": user}})
+            if status != 200:
+                return None
+        return event_id
+
+    def check_waiter(self, result: Result, invokes: list[Received], event_id: str) -> None:
+        self._common(result, invokes, event_id)
+        if not self.matching_event:
+            result.fail(ids("engine-wait"), "the run never reached status waiting after the"
+                                            " wait op (or the approval event was refused)")
+            return
+        if len(invokes) != 2:
+            result.fail(ids("engine-wait"), f"{len(invokes)} invokes, expected 2 (wait, then"
+                                            " resumed once by the matching event)")
+            return
+        memo = (invokes[1].json().get("steps") or {}).get("approve") or {}
+        got = memo.get("data") if isinstance(memo.get("data"), dict) else {}
+        if memo.get("type") != "wait" or got.get("id") != self.matching_event or \
+                got.get("data") != {"userId": "u1"} or not isinstance(got.get("ts"), int):
+            result.fail(ids("engine-wait"), f"memo approve is {json.dumps(memo)[:200]}; "
+                                            f"expected the matching event {self.matching_event}"
+                                            " as stored (with ts)")
+
+    def check_sender(self, result: Result, invokes: list[Received], event_id: str) -> None:
+        self._common(result, invokes, event_id)
+        if len(invokes) != 2:
+            result.fail(ids("engine-send-event"), f"{len(invokes)} invokes, expected 2")
+            return
+        run_id = invokes[0].json().get("runId")
+        memo = (invokes[1].json().get("steps") or {}).get("emit") or {}
+        receipts = memo.get("data")
+        if memo.get("type") != "sendEvent" or not isinstance(receipts, list) or \
+                len(receipts) != 1 or not isinstance(receipts[0], dict) or \
+                receipts[0].get("id") != f"child-{run_id}":
+            result.fail(ids("engine-send-event"),
+                        f"memo emit is {json.dumps(memo)[:200]}; expected sendEvent receipts"
+                        f" for child-{run_id}")
+            return
+        problem = self.spec.validate("receipt", receipts[0])
+        if problem:
+            result.fail(ids("engine-send-event"), f"receipt does not match: {problem}")

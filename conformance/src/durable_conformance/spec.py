@@ -23,7 +23,8 @@ REQUIREMENT_ID = re.compile(r"\[([A-Z][A-Z0-9]*-\d+[a-z]?)\]")
 SCHEMA_CANDIDATES: dict[str, tuple[str, ...]] = {
     "op": ("op.schema.json", "operation.schema.json", "invoke-response.schema.json"),
     "manifest": ("manifest.schema.json",),
-    "invoke": ("invoke-request.schema.json", "invoke.schema.json", "invoke-request.json"),
+    "invoke": ("invoke-request.schema.json", "invoke.schema.json"),
+    "receipt": ("receipt.schema.json",),
 }
 
 
