@@ -31,6 +31,35 @@ from psycopg.rows import dict_row
 ADMIN_TOKEN = "test-admin-token"
 
 
+ANSWER_SCHEMAS = {
+    "/fn/sync": "sync-answer", "/e": "receipt", "/e/bulk": "bulk-answer",
+    "/runs/search": "runs-search-answer", "/runs/get": "run", "/runs/cancel": "runs-cancel-answer",
+    "/failures/search": "failures-search-answer", "/failures/retry": "ok-answer",
+    "/versions/status": "versions-status-answer",
+}
+
+
+def spec_check(schema: str, value: Any) -> None:
+    """Assert that value matches spec/schemas/<schema>.schema.json (skipped without the spec)."""
+    from durable_engine.validation import Invalid, _schema_validator, validate_schema
+
+    if _schema_validator(schema) is None:
+        return
+    try:
+        validate_schema(schema, value)
+    except Invalid as error:
+        raise AssertionError(f"{schema}: {error.path} {error.message}: {value!r}") from None
+
+
+class CheckedClient(Client):
+    """The published client, with every engine answer checked against the spec's schemas."""
+
+    def _post(self, path: str, payload: Any, retries: int = 0) -> dict[str, Any]:
+        answer = super()._post(path, payload, retries)
+        spec_check(ANSWER_SCHEMAS[path], answer)
+        return answer
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -176,7 +205,7 @@ class App:
         self.key: str = created["key"]
         self.functions = functions
         self.server = AppServer(wsgi(functions, signing_key=self.key), port)
-        self.client = Client(engine.url, self.id, self.key, timeout=10)
+        self.client = CheckedClient(engine.url, self.id, self.key, timeout=10)
         if sync:
             self.client.sync(functions)
 

@@ -7,8 +7,8 @@ import threading
 import uuid
 from typing import Any
 
-from conftest import AppServer, EngineHandle, query, wait_for
-from durable import Client, DurableFunction, NonRetriableError, Step, wsgi
+from conftest import AppServer, CheckedClient, EngineHandle, query, wait_for
+from durable import DurableFunction, NonRetriableError, Step, wsgi
 
 
 def test_published_sdk_app_end_to_end(make_app: Any, database_url: str) -> None:
@@ -68,10 +68,11 @@ def test_published_sdk_app_end_to_end(make_app: Any, database_url: str) -> None:
     assert child["output"] == "hello u1"
 
     order_run = app.run_of(app.send(order, {"amount": 5}))
-    failed = wait_for(lambda: (r := app.client.get_run(order_run))["failureHandler"]
-                      == "completed" and r)
+    failed = wait_for(lambda: (r := app.client.get_run(order_run)).get("failureHandler", {})
+                      .get("status") == "completed" and r)
     assert failed["status"] == "failed" and failed["error"]["code"] == "DECLINED"
-    assert failed["failureOutput"] == {"refunded": True, "why": "card declined"}
+    output = query(database_url, "SELECT failure_output FROM runs WHERE id = %s", order_run)
+    assert output[0]["failure_output"] == {"refunded": True, "why": "card declined"}
     # the definition (including flow control to come) is stored as synced
     stored = query(database_url, "SELECT definition FROM functions WHERE workspace_id = %s AND"
                    " runtime_id = 'onboarding'", app.id)[0]["definition"]
@@ -91,7 +92,7 @@ def test_dev_mode_discovers_the_app_and_creates_its_workspace(database_url: str)
                                       "workspaces WHERE id = %s", app_id), 10)
         assert rows[0] == {"name": "My app", "environment": "dev", "app_url": server.url}
         assert any("dev app found" in line and app_id in line for line in handle.lines)
-        client = Client(handle.url, app_id, key)
+        client = CheckedClient(handle.url, app_id, key)
         run_id = client.send(name, {"who": "there"})["runIds"][0]
         run = wait_for(lambda: (r := client.get_run(run_id))["status"] == "completed" and r)
         assert run["output"] == "hi there"

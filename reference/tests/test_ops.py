@@ -45,19 +45,20 @@ def test_step_runs_are_memoized_and_timed(make_app: Any, database_url: str) -> N
     assert run["status"] == "completed"
     assert run["output"] == {"a": {"n": 1}, "b": {"n": 2}}
     assert calls == {"a": 1, "b": 1}  # each step executed exactly once across 3 invocations
-    assert [s["id"] for s in run["steps"]] == ["a", "b"]
-    for step in run["steps"]:
-        assert step["type"] == "run"
-        assert step["appMs"] is not None and step["appMs"] >= 0
-        assert step["durableMs"] is not None and step["durableMs"] >= 0
-        assert parse(step["queuedAt"]) <= parse(step["startedAt"]) <= parse(step["endedAt"])
+    assert [(s["id"], s["type"], s["data"]) for s in run["steps"]] == [
+        ("a", "run", {"n": 1}), ("b", "run", {"n": 2})]
+    timings = query(database_url, "SELECT queued_at, started_at, app_ms, ended_at FROM steps"
+                    " WHERE run_id = %s ORDER BY position", run["runId"])
+    for t in timings:  # stored per step for the dashboard: queue wait, app time, commit
+        assert t["queued_at"] <= t["started_at"] <= t["ended_at"]
+        assert t["app_ms"] is not None and t["app_ms"] >= 0
     deliveries = query(database_url, "SELECT op, status, error FROM deliveries WHERE run_id = %s"
-                       " ORDER BY at", run["id"])
+                       " ORDER BY at", run["runId"])
     assert [d["op"] for d in deliveries] == ["step", "step", "done"]
     assert all(d["status"] == 200 and d["error"] is None for d in deliveries)
 
 
-def test_sleep_parks_the_run_until_its_due_time(make_app: Any) -> None:
+def test_sleep_parks_the_run_until_its_due_time(make_app: Any, database_url: str) -> None:
     def handler(event: dict[str, Any], step: Step) -> Any:
         step.run("before", lambda: "x")
         step.sleep("nap", "300ms")
@@ -72,8 +73,10 @@ def test_sleep_parks_the_run_until_its_due_time(make_app: Any) -> None:
     assert time.monotonic() - started >= 0.3
     assert run["status"] == "completed" and run["output"] == "slept"
     nap = next(s for s in run["steps"] if s["id"] == "nap")
-    assert nap["type"] == "sleep"
-    assert 250 <= (parse(nap["endedAt"]) - parse(nap["queuedAt"])).total_seconds() * 1000 < 2000
+    assert nap["type"] == "sleep" and nap["data"] is None
+    row = query(database_url, "SELECT queued_at, ended_at FROM steps WHERE run_id = %s AND "
+                "step_id = 'nap'", run_id)[0]
+    assert 250 <= (row["ended_at"] - row["queued_at"]).total_seconds() * 1000 < 2000
 
 
 def _waiter(name: str, approved: str, timeout: str) -> DurableFunction:
@@ -130,6 +133,7 @@ def test_send_event_stores_fans_out_and_memoizes_receipts(make_app: Any) -> None
     run = app.wait_run(app.run_of(app.send(name, {"n": 5})))
     receipts = run["output"]["receipts"]
     assert len(receipts) == 1 and receipts[0]["id"] == f"child-5-{name}"
+    assert receipts[0]["name"] == child and receipts[0]["duplicate"] is False
     child_run = app.wait_run(receipts[0]["runIds"][0])
     assert child_run["functionId"] == "receiver" and child_run["output"] == {"got": 5}
     assert run["steps"][0]["type"] == "sendEvent" and run["steps"][0]["data"] == receipts
@@ -157,7 +161,7 @@ def test_retryable_errors_retry_with_backoff_then_succeed(make_app: Any,
     # backoff base is 50 ms in tests: retry 1 waits 25-50 ms, retry 2 waits 50-100 ms
     assert attempts[1] - attempts[0] >= 0.025 and attempts[2] - attempts[1] >= 0.05
     rows = query(database_url, "SELECT attempt, op FROM deliveries WHERE run_id = %s ORDER BY at",
-                 run["id"])
+                 run["runId"])
     assert [(r["attempt"], r["op"]) for r in rows] == [(0, "error"), (1, "error"), (2, "step"),
                                                       (0, "done")]
 
@@ -179,8 +183,9 @@ def test_retries_exhausted_fail_the_run(make_app: Any) -> None:
     assert run["status"] == "failed" and count["n"] == 2  # first attempt + 1 retry
     assert run["error"]["message"] == "always broken"
     assert run["error"]["name"] == "ValueError" and run["error"]["stepId"] == "breaks"
-    failures = [f for f in app.client.list_failures(50) if f["runId"] == run["id"]]
-    assert len(failures) == 2 and all(f["runStatus"] == "failed" for f in failures)
+    failures = [f for f in app.client.list_failures(50) if f["runId"] == run["runId"]]
+    assert len(failures) == 1  # one entry per failed run: its last failed invocation
+    assert failures[0]["attempt"] == 1 and failures[0]["error"] == run["error"]
 
 
 def test_non_retriable_error_fails_at_once(make_app: Any) -> None:
@@ -202,7 +207,7 @@ def test_non_retriable_error_fails_at_once(make_app: Any) -> None:
                             "details": {"why": "test"}, "stepId": "fatal"}
 
 
-def test_failure_handler_runs_with_its_own_memos(make_app: Any) -> None:
+def test_failure_handler_runs_with_its_own_memos(make_app: Any, database_url: str) -> None:
     def handler(event: dict[str, Any], step: Step) -> Any:
         step.run("explode", lambda: (_ for _ in ()).throw(RuntimeError("exploded")))
 
@@ -214,11 +219,15 @@ def test_failure_handler_runs_with_its_own_memos(make_app: Any) -> None:
     app = make_app([DurableFunction(id="with-failure", trigger={"event": name},
                                     handler=handler, retries=0, on_failure=on_failure)])
     run_id = app.run_of(app.send(name))
-    run = wait_for(lambda: (r := app.client.get_run(run_id))["failureHandler"] == "completed"
-                   and r, 10)
+    run = wait_for(lambda: (r := app.client.get_run(run_id)).get("failureHandler", {})
+                   .get("status") == "completed" and r, 10)
     assert run["status"] == "failed" and run["error"]["message"] == "exploded"
-    assert run["failureOutput"] == {"cleanup": "cleaned", "message": "exploded", "runId": run_id}
-    assert [(s["handler"], s["id"]) for s in run["steps"]] == [("failure", "cleanup")]
+    assert run["steps"] == []  # the handler's memos live in their own namespace
+    rows = query(database_url, "SELECT namespace, step_id FROM steps WHERE run_id = %s", run_id)
+    assert [(r["namespace"], r["step_id"]) for r in rows] == [("failure", "cleanup")]
+    output = query(database_url, "SELECT failure_output FROM runs WHERE id = %s", run_id)
+    assert output[0]["failure_output"] == {"cleanup": "cleaned", "message": "exploded",
+                                           "runId": run_id}
 
 
 def test_event_ids_are_idempotent(make_app: Any, database_url: str) -> None:
@@ -250,6 +259,7 @@ def test_every_enabled_function_and_version_is_triggered(make_app: Any) -> None:
     status = app.client.get_version_status("two")
     assert [v["runtimeId"] for v in status["versions"]] == ["two@2"]
     assert status["versions"][0]["runs"] == {"completed": 1}
+    assert status["versions"][0]["active"] is True and status["versions"][0]["version"] == "2"
 
 
 def test_cancel_stops_a_sleeping_run(make_app: Any) -> None:
@@ -263,8 +273,11 @@ def test_cancel_stops_a_sleeping_run(make_app: Any) -> None:
     run_id = app.run_of(app.send(name))
     app.wait_run(run_id, ("sleeping",))
     assert app.client.cancel_run(run_id) is True
-    assert app.client.cancel_run(run_id) is False
+    assert app.client.cancel_run(run_id) is True  # [API-10]: cancelled now or before
     assert app.client.get_run(run_id)["status"] == "cancelled"
+    other = app.run_of(app.send(name))
+    app.wait_run(other, ("sleeping",))
+    assert app.client.cancel_run(other) is True
 
 
 def test_failures_retry_requeues_a_failed_run(make_app: Any) -> None:
@@ -285,7 +298,7 @@ def test_failures_retry_requeues_a_failed_run(make_app: Any) -> None:
     run_id = app.run_of(app.send(name))
     assert app.wait_run(run_id)["status"] == "failed"
     failure = next(f for f in app.client.list_failures(10) if f["runId"] == run_id)
-    assert "downstream is down" in failure["error"]
+    assert "downstream is down" in failure["error"]["message"]
     broken.clear()
     assert app.client.retry_failure(failure["deliveryId"]) is True
     run = app.wait_run(run_id, ("completed",))
@@ -304,7 +317,7 @@ def test_runs_search_pages_and_filters(make_app: Any) -> None:
     while True:
         page = app.client.search_runs(function_id="many", status="completed", limit=2,
                                       cursor=cursor)
-        seen += [r["id"] for r in page["runs"]]
+        seen += [r["runId"] for r in page["runs"]]
         cursor = page["nextCursor"]
         if cursor is None:
             break

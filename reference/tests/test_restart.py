@@ -9,8 +9,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from conftest import ADMIN_TOKEN, AppServer, EngineHandle, query, wait_for
-from durable import Client, DurableFunction, Step, provision_app, wsgi
+from conftest import ADMIN_TOKEN, AppServer, CheckedClient, EngineHandle, query, wait_for
+from durable import DurableFunction, Step, provision_app, wsgi
 from durable_engine.engine import Claim, Outcome
 
 
@@ -47,14 +47,14 @@ def test_engine_crash_mid_step_resumes_without_double_commit(database_url: str) 
           server.url, created["id"])
     second = None
     try:
-        client = Client(first.url, created["id"], created["key"])
+        client = CheckedClient(first.url, created["id"], created["key"])
         client.sync([fn])
         run_id = client.send(name)["runIds"][0]
         assert entered.wait(10)
         first.stop(crash=True)
         release.set()  # the first attempt's answer now goes nowhere
         second = EngineHandle(database_url, lease_margin_s=0.5).start()
-        client = Client(second.url, created["id"], created["key"])
+        client = CheckedClient(second.url, created["id"], created["key"])
         run = wait_for(lambda: (r := client.get_run(run_id))["status"] == "completed" and r, 15)
         assert run["output"] == ["b", "s", "a"]
         assert counts == {"before": 1, "slow": 2, "after": 1}  # at-least-once execution...
@@ -82,7 +82,7 @@ def test_a_stale_attempt_cannot_commit(engine: EngineHandle, database_url: str) 
     query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
           server.url, created["id"])
     try:
-        client = Client(engine.url, created["id"], created["key"])
+        client = CheckedClient(engine.url, created["id"], created["key"])
         client.sync([fn])
         run_id = client.send(name)["runIds"][0]
         wait_for(lambda: client.get_run(run_id)["status"] == "sleeping")

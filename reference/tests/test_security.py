@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import ADMIN_TOKEN, AppServer, EngineHandle, query, wait_for
-from durable import Client, DurableError, DurableFunction, provision_app, wsgi
+from conftest import ADMIN_TOKEN, AppServer, CheckedClient, EngineHandle, query, wait_for
+from durable import DurableError, DurableFunction, provision_app, wsgi
 
 Behaviour = Callable[[str, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
 
@@ -67,7 +67,7 @@ def test_engine_api_rejects_bad_signatures(engine: EngineHandle) -> None:
     for label, headers in cases.items():
         status, answer = post(engine.url + "/e", body, headers)
         assert status == 401, label
-        assert answer["error"]["code"] == "UNAUTHORIZED", label
+        assert answer["error"]["code"] == "INVALID_SIGNATURE", label
     status, answer = post(engine.url + "/e", body, {
         "X-Durable-App": created["id"], "X-Durable-Signature": mac(created["key"], body)})
     assert status == 200 and answer["duplicate"] is False
@@ -118,7 +118,12 @@ def test_bad_input_gets_clear_4xx(engine: EngineHandle) -> None:
     status, answer = signed("/runs/search", json.dumps({"status": "weird"}).encode())
     assert status == 400 and answer["error"]["path"] == "/status"
     status, answer = signed("/e", b"x" * 1_100_000)
-    assert status == 413 and answer["error"]["code"] == "TOO_LARGE"
+    assert status == 413 and answer["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    big = {"events": [{"name": "ok"}, {"name": "big", "data": "x" * 270_000}]}
+    status, answer = signed("/e/bulk", json.dumps(big).encode())
+    assert status == 413 and answer["error"]["path"] == "/events/1"
+    status, answer = signed("/versions/status", json.dumps({"functionId": "nope"}).encode())
+    assert status == 404 and answer["error"]["code"] == "UNKNOWN_FUNCTION"
     status, answer = post(engine.url + "/nowhere", b"{}", {})
     assert status == 404 and answer["error"]["code"] == "NOT_FOUND"
     with pytest.raises(urllib.error.HTTPError) as info:
@@ -164,12 +169,12 @@ def test_app_rejects_an_invoke_signed_with_the_wrong_key(engine: EngineHandle) -
     server = AppServer(wsgi([fn], signing_key="not-the-workspace-key"))
     try:
         created = provision(engine, server.url)
-        client = Client(engine.url, created["id"], created["key"])
+        client = CheckedClient(engine.url, created["id"], created["key"])
         client.sync([fn])
         run_id = client.send(name)["runIds"][0]
         run = wait_for(lambda: (r := client.get_run(run_id))["status"] == "failed" and r)
         assert "HTTP 401" in run["error"]["message"]
-        assert run["error"]["code"] == "DELIVERY_FAILED"
+        assert run["error"]["code"] == "RETRIES_EXHAUSTED"
     finally:
         server.close()
 
@@ -195,8 +200,8 @@ def _answering(key: str, make: Callable[[dict[str, Any]], tuple[int, dict[str, s
     ("oversized", "exceeds 1048576 bytes"),
     ("http-500", "HTTP 500"),
 ])
-def test_invalid_answers_fail_the_attempt_readably(engine: EngineHandle, label: str,
-                                                   expected: str) -> None:
+def test_invalid_answers_fail_the_attempt_readably(engine: EngineHandle, database_url: str,
+                                                   label: str, expected: str) -> None:
     holder: dict[str, str] = {}
 
     def make(request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
@@ -217,15 +222,19 @@ def test_invalid_answers_fail_the_attempt_readably(engine: EngineHandle, label: 
     try:
         created = provision(engine, server.url)
         holder["key"] = created["key"]
-        client = Client(engine.url, created["id"], created["key"])
+        client = CheckedClient(engine.url, created["id"], created["key"])
         name = f"raw.{uuid.uuid4().hex[:6]}"
         client.sync([DurableFunction(id="raw", trigger={"event": name},
                                      handler=lambda e, s: None, retries=1)])
         run_id = client.send(name)["runIds"][0]
         run = wait_for(lambda: (r := client.get_run(run_id))["status"] == "failed" and r)
         assert expected in run["error"]["message"]
+        assert run["error"]["code"] == "RETRIES_EXHAUSTED"
         failures = [f for f in client.list_failures(10) if f["runId"] == run_id]
-        assert len(failures) == 2 and all(expected in f["error"] for f in failures)
+        assert len(failures) == 1 and failures[0]["attempt"] == 1
+        assert failures[0]["error"] == run["error"]
+        errors = query(database_url, "SELECT error FROM deliveries WHERE run_id = %s", run_id)
+        assert len(errors) == 2 and all(expected in e["error"] for e in errors)
     finally:
         server.close()
 
@@ -261,7 +270,7 @@ def test_timestamped_signatures_for_apps_that_ask(engine: EngineHandle,
     try:
         created = provision(engine, server.url)
         holder["key"] = created["key"]
-        client = Client(engine.url, created["id"], created["key"])
+        client = CheckedClient(engine.url, created["id"], created["key"])
         name = f"v2.{uuid.uuid4().hex[:6]}"
         client.sync([DurableFunction(id="v2", trigger={"event": name},
                                      handler=lambda e, s: None, retries=0)])
@@ -290,21 +299,21 @@ def test_key_rotation_accepts_both_then_only_the_new(engine: EngineHandle) -> No
     assert status == 200 and rotated["activeKeys"] == 2 and rotated["key"] != created["key"]
     assert admin("rotate-key")[0] == 409
     for key in (created["key"], rotated["key"]):
-        assert Client(engine.url, created["id"], key).search_runs()["runs"] == []
+        assert CheckedClient(engine.url, created["id"], key).search_runs()["runs"] == []
     status, retired = admin("retire-key")
     assert status == 200 and retired["activeKeys"] == 1
     assert admin("retire-key")[0] == 409
     with pytest.raises(DurableError, match="401"):
-        Client(engine.url, created["id"], created["key"]).search_runs()
-    assert Client(engine.url, created["id"], rotated["key"]).search_runs()["runs"] == []
+        CheckedClient(engine.url, created["id"], created["key"]).search_runs()
+    assert CheckedClient(engine.url, created["id"], rotated["key"]).search_runs()["runs"] == []
 
 
 def test_workspaces_are_isolated(engine: EngineHandle) -> None:
     name = f"iso.{uuid.uuid4().hex[:6]}"
     fn = DurableFunction(id="iso", trigger={"event": name}, handler=lambda e, s: "mine")
     a, b = provision(engine, "http://127.0.0.1:9/a"), provision(engine, "http://127.0.0.1:9/b")
-    client_a = Client(engine.url, a["id"], a["key"])
-    client_b = Client(engine.url, b["id"], b["key"])
+    client_a = CheckedClient(engine.url, a["id"], a["key"])
+    client_b = CheckedClient(engine.url, b["id"], b["key"])
     client_a.sync([fn])
     receipt_b = client_b.send(name, event_id="shared-id")
     assert receipt_b["runIds"] == []  # b has no function for it; a's is not triggered
@@ -316,6 +325,7 @@ def test_workspaces_are_isolated(engine: EngineHandle) -> None:
     with pytest.raises(DurableError, match="404"):
         client_b.cancel_run(run_id)
     assert client_b.search_runs()["runs"] == []
-    assert client_b.get_version_status("iso")["versions"] == []
+    with pytest.raises(DurableError, match="404"):
+        client_b.get_version_status("iso")
     assert client_b.list_failures(10) == []
     assert client_a.get_run(run_id)["functionId"] == "iso"

@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 
 from . import signing
 from .engine import Engine, iso, to_ms
-from .validation import Invalid, spec_dir, validate_request, validate_schema
+from .validation import Invalid, TooLarge, spec_dir, validate_request, validate_schema
 
 log = logging.getLogger("durable.api")
 
@@ -28,9 +28,9 @@ MAX_BODY = 1_048_576
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SCHEMA_NAMES = {
-    "/fn/sync": "sync-request", "/e": "event", "/e/bulk": "bulk-request",
-    "/runs/search": "runs-search-request", "/runs/get": "runs-get-request",
-    "/runs/cancel": "runs-cancel-request", "/failures/search": "failures-search-request",
+    "/fn/sync": "sync-request", "/e": "event-input", "/e/bulk": "bulk-request",
+    "/runs/search": "runs-search-request", "/runs/get": "run-id-request",
+    "/runs/cancel": "run-id-request", "/failures/search": "failures-search-request",
     "/failures/retry": "failures-retry-request", "/versions/status": "versions-status-request",
 }
 
@@ -58,6 +58,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ApiError as error:
         return error_response(error.status, error.code, error.message, error.path)
+    except TooLarge as error:
+        return error_response(413, "PAYLOAD_TOO_LARGE", error.message, error.path)
     except Invalid as error:
         return error_response(400, "INVALID_REQUEST", error.message, error.path)
     except web.HTTPMethodNotAllowed as error:
@@ -66,23 +68,27 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except web.HTTPNotFound:
         return error_response(404, "NOT_FOUND", f"no such endpoint: {request.path}")
     except web.HTTPRequestEntityTooLarge:
-        return error_response(413, "TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
+        return error_response(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
     except web.HTTPException as error:
         return error_response(error.status, "HTTP_ERROR", error.reason)
-    except (psycopg.OperationalError, psycopg.errors.AdminShutdown, OSError) as error:
-        log.warning("database unavailable: %s", error)
-        return error_response(503, "UNAVAILABLE", "the database is unavailable; retry")
-    except Exception:  # noqa: BLE001 - never a 500 with a stack trace for bad input
+    except Exception:  # noqa: BLE001 - a JSON error body, never a stack trace
+        # Bad input never lands here (it is a 4xx above); this is the database being away
+        # or a bug: INTERNAL per the registry, which clients retry with backoff.
         log.exception("unexpected error on %s", request.path)
-        return error_response(503, "INTERNAL", "the engine could not handle this request; retry")
+        return error_response(500, "INTERNAL", "the engine could not handle this request; retry")
 
 
 async def read_body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY:
-        raise ApiError(413, "TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
     body = await request.content.read(MAX_BODY + 1)
+    while len(body) <= MAX_BODY:
+        chunk = await request.content.read(MAX_BODY + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
     if len(body) > MAX_BODY:
-        raise ApiError(413, "TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
+        raise ApiError(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
     return body
 
 
@@ -124,7 +130,7 @@ class Api:
             body = await read_body(request)
             app_id = request.headers.get("X-Durable-App")
             if not app_id:
-                raise ApiError(401, "UNAUTHORIZED", "missing X-Durable-App")
+                raise ApiError(401, "INVALID_SIGNATURE", "missing X-Durable-App")
             async with self.engine.pool.connection() as conn:
                 cur = await conn.execute(self.engine.q("workspace_get"), {"id": app_id})
                 workspace = await cur.fetchone()
@@ -138,10 +144,11 @@ class Api:
                 elif "window" in problem or "Timestamp" in problem:
                     reason = problem
             if reason:
-                raise ApiError(401, "UNAUTHORIZED", reason)
+                raise ApiError(401, "INVALID_SIGNATURE", reason)
             value = parse_json(body)
-            validate_schema(SCHEMA_NAMES[path], value)
+            # Hand checks first for their precise paths, then the spec's schema as the judge.
             payload = validate_request(path, value)
+            validate_schema(SCHEMA_NAMES[path], value)
             return web.json_response(await handler(app_id, payload),
                                      dumps=lambda v: json.dumps(v, separators=(",", ":")))
         return endpoint
@@ -149,12 +156,13 @@ class Api:
     async def sync(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
         now = self.engine.clock()
         async with self.engine.pool.connection() as conn, conn.transaction():
-            await store_functions(self.engine, conn, workspace_id, body["functions"], now)
+            live, deactivated = await store_functions(self.engine, conn, workspace_id,
+                                                      body["functions"], now)
             await conn.execute(self.engine.q("workspace_set_sdk"), {
                 "id": workspace_id, "sdk_version": body.get("sdkVersion"),
                 "capabilities": Jsonb(body["capabilities"]) if "capabilities" in body else None,
                 "max_request_bytes": body.get("maxRequestBytes")})
-        return {"ok": True, "functions": len(body["functions"])}
+        return {"ok": True, "functions": live, "deactivated": deactivated}
 
     async def send(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
         return (await self._ingest(workspace_id, [body]))[0]
@@ -208,9 +216,16 @@ class Api:
             cur = await conn.execute(self.engine.q("run_steps"), {"run_id": run["id"]})
             steps = await cur.fetchall()
         result = run_summary(run)
-        result.update({"event": run["event"], "output": run["output"], "error": run["error"],
-                       "failureOutput": run["failure_output"],
-                       "steps": [step_view(s) for s in steps]})
+        result["event"] = run["event"]
+        result["attempt"] = run["attempt"]
+        if run["status"] == "completed":
+            result["output"] = run["output"]
+        if run["error"] is not None:
+            result["error"] = run["error"]
+        # The handler's own memos and per-step timing stay in the database (dashboard).
+        result["steps"] = [step_view(s) for s in steps if s["namespace"] == "main"]
+        if run["failure_handler"] is not None:
+            result["failureHandler"] = {"status": run["failure_handler"]}
         return result
 
     async def runs_cancel(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -219,14 +234,15 @@ class Api:
                 "run_id": body["runId"], "workspace_id": workspace_id,
                 "now": self.engine.clock()})
             if await cur.fetchone() is None:
-                cur = await conn.execute(self.engine.q("run_get"),
+                cur = await conn.execute(self.engine.q("run_status"),
                                          {"run_id": body["runId"], "workspace_id": workspace_id})
-                if await cur.fetchone() is None:
+                row = await cur.fetchone()
+                if row is None:
                     raise ApiError(404, "NOT_FOUND", "no such run", "/runId")
-                return {"ok": False}
+                return {"ok": row["status"] == "cancelled", "status": row["status"]}
             await conn.execute(self.engine.q("queue_delete"), {"run_id": body["runId"]})
             await conn.execute(self.engine.q("waits_delete_run"), {"run_id": body["runId"]})
-        return {"ok": True}
+        return {"ok": True, "status": "cancelled"}
 
     async def failures_search(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
         async with self.engine.pool.connection() as conn:
@@ -236,9 +252,9 @@ class Api:
             rows = await cur.fetchall()
         return {"failures": [{
             "deliveryId": r["id"], "runId": r["run_id"], "functionId": r["function_id"],
-            "handler": r["namespace"], "attempt": r["attempt"], "httpStatus": r["status"],
-            "durationMs": round(r["duration_ms"], 3), "error": r["error"], "at": iso(r["at"]),
-            "runStatus": r["run_status"]} for r in rows]}
+            "attempt": r["attempt"], "at": iso(r["at"]),
+            "error": r["error"] or {"message": r["delivery_error"], "name": "DurableError"}}
+            for r in rows]}
 
     async def failures_retry(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
         now = self.engine.clock()
@@ -250,7 +266,8 @@ class Api:
                 raise ApiError(404, "NOT_FOUND", "no such delivery", "/deliveryId")
             if row["status"] != "failed":
                 return {"ok": False}
-            await conn.execute(self.engine.q("run_requeue"), {"run_id": row["run_id"]})
+            await conn.execute(self.engine.q("run_requeue"), {"run_id": row["run_id"],
+                                                              "now": now})
             await conn.execute(self.engine.q("queue_requeue"), {
                 "run_id": row["run_id"], "workspace_id": workspace_id,
                 "priority": row["priority"] or 0, "now": now})
@@ -263,10 +280,15 @@ class Api:
             cur = await conn.execute(self.engine.q("versions_status"),
                                      {"workspace_id": workspace_id, "function_id": function_id})
             rows = await cur.fetchall()
+            if not rows:
+                cur = await conn.execute(self.engine.q("function_known"), {
+                    "workspace_id": workspace_id, "function_id": function_id})
+                if await cur.fetchone() is None:
+                    raise ApiError(404, "UNKNOWN_FUNCTION", f"no function {function_id!r}",
+                                   "/functionId")
         return {"functionId": function_id, "versions": [{
-            "runtimeId": r["runtime_id"], "version": r["version"], "enabled": r["enabled"],
-            "live": not r["removed"], "syncedAt": iso(r["synced_at"]), "runs": r["runs"]}
-            for r in rows]}
+            "version": r["version"], "runtimeId": r["runtime_id"], "active": not r["removed"],
+            "runs": r["runs"]} for r in rows]}
 
     # ---- admin API -------------------------------------------------------------------------
 
@@ -292,8 +314,8 @@ class Api:
     async def apps_create(self, request: web.Request) -> web.Response:
         self._admin(request)
         value = parse_json(await read_body(request))
-        validate_schema("apps-create-request", value)
         body = validate_request("/api/apps", value)
+        validate_schema("apps-create-request", value)
         environment = body.get("environment", "dev")
         key = new_key()
         async with self.engine.pool.connection() as conn:
@@ -305,19 +327,14 @@ class Api:
         if row is None:
             raise ApiError(409, "CONFLICT",
                            f"app {body['name']!r} already exists in {environment!r}", "/name")
-        return web.json_response({"id": row["id"], "key": key, "name": row["name"],
-                                  "environment": row["environment"], "appUrl": row["app_url"]})
+        return web.json_response({**app_view(row), "key": key})
 
     async def apps_list(self, request: web.Request) -> web.Response:
         self._admin(request)
         async with self.engine.pool.connection() as conn:
             cur = await conn.execute(self.engine.q("workspace_list"))
             rows = await cur.fetchall()
-        return web.json_response({"apps": [{
-            "id": r["id"], "name": r["name"], "environment": r["environment"],
-            "appUrl": r["app_url"], "activeKeys": r["key_count"],
-            "capabilities": r["capabilities"], "createdAt": iso(r["created_at"])}
-            for r in rows]})
+        return web.json_response({"apps": [app_view(r) for r in rows]})
 
     async def apps_rotate(self, request: web.Request) -> web.Response:
         self._admin(request)
@@ -362,30 +379,30 @@ class Api:
 
 
 def new_key() -> str:
-    return "signkey_" + secrets.token_hex(24)
+    return "signkey_" + secrets.token_hex(32)  # [ADMIN-2]: 32 random bytes
+
+
+def app_view(r: dict[str, Any]) -> dict[str, Any]:
+    return {"id": r["id"], "name": r["name"], "environment": r["environment"],
+            "appUrl": r["app_url"], "activeKeys": r["key_count"],
+            "createdAt": iso(r["created_at"])}
 
 
 def run_summary(r: dict[str, Any]) -> dict[str, Any]:
-    return {"id": r["id"], "functionId": r["function_id"], "eventId": r["event_id"],
-            "status": r["status"], "failureHandler": r["failure_handler"],
-            "createdAt": iso(r["created_at"]), "startedAt": iso(r["started_at"]),
-            "endedAt": iso(r["ended_at"])}
+    return {"runId": r["id"], "functionId": r["function_id"], "status": r["status"],
+            "eventId": r["event_id"], "createdAt": iso(r["created_at"]),
+            "updatedAt": iso(r["updated_at"])}
 
 
 def step_view(s: dict[str, Any]) -> dict[str, Any]:
-    waited = None
-    if s["queued_at"] is not None:
-        waited = ((s["started_at"] or s["ended_at"]) - s["queued_at"]).total_seconds() * 1000
-    return {"id": s["step_id"], "handler": s["namespace"], "type": s["type"], "data": s["data"],
-            "queuedAt": iso(s["queued_at"]), "startedAt": iso(s["started_at"]),
-            "endedAt": iso(s["ended_at"]),
-            "appMs": None if s["app_ms"] is None else round(s["app_ms"], 3),
-            "durableMs": None if waited is None else round(waited, 3)}
+    return {"id": s["step_id"], "type": s["type"], "data": s["data"], "at": iso(s["ended_at"])}
 
 
 async def store_functions(engine: Engine, conn: Any, workspace_id: str,
-                          functions: list[dict[str, Any]], now: datetime) -> None:
-    keep = []
+                          functions: list[dict[str, Any]], now: datetime
+                          ) -> tuple[list[str], list[str]]:
+    """Replace the workspace's live functions ([API-6]); returns (live, deactivated)."""
+    keep: list[str] = []
     for d in functions:
         runtime_id = f"{d['id']}@{d['version']}" if d.get("version") else d["id"]
         keep.append(runtime_id)
@@ -394,5 +411,6 @@ async def store_functions(engine: Engine, conn: Any, workspace_id: str,
             "version": d.get("version"), "trigger_event": d["trigger"].get("event"),
             "trigger_cron": d["trigger"].get("cron"), "enabled": d.get("enabled", True),
             "priority": d.get("priority", 0), "definition": Jsonb(d), "now": now})
-    await conn.execute(engine.q("functions_mark_removed"),
-                       {"workspace_id": workspace_id, "keep": keep})
+    cur = await conn.execute(engine.q("functions_mark_removed"),
+                             {"workspace_id": workspace_id, "keep": keep})
+    return keep, sorted(r["runtime_id"] for r in await cur.fetchall())

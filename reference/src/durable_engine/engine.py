@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 from . import signing
 from .db import load_queries
 from .paths import event_matches
-from .validation import Invalid, validate_op
+from .validation import Invalid, parse_instant, validate_op, validate_schema
 
 log = logging.getLogger("durable.engine")
 
@@ -63,7 +63,7 @@ class Config:
     database_url: str
     worker_slots: int = 16
     lease_margin_s: float = 30.0
-    default_timeout_ms: int = 30_000
+    default_timeout_ms: int = 300_000  # [RETRY-3] default timeoutMs
     backoff_base_ms: int = 1000
     backoff_cap_ms: int = 300_000
     manifest_ttl_s: float = 60.0
@@ -91,6 +91,7 @@ class Outcome:
     status: int | None
     started: datetime
     duration_ms: float
+    code: str = "INVALID_RESPONSE"
 
 
 @dataclass
@@ -168,7 +169,8 @@ class Engine:
                 await self._resolve_wait(conn, wait["run_id"], wait["namespace"],
                                          wait["step_id"], event, wait["created_at"], now)
                 woke = True
-            receipt = {"id": event["id"], "ts": event["ts"], "runIds": run_ids}
+            receipt = {"id": event["id"], "name": event["name"], "ts": event["ts"],
+                       "runIds": run_ids}
             await conn.execute(self.q("event_set_receipt"), {
                 "workspace_id": workspace_id, "id": event["id"], "receipt": Jsonb(receipt)})
             receipts.append({**receipt, "duplicate": False})
@@ -186,7 +188,8 @@ class Engine:
         await self._memo(conn, run_id, namespace, step_id, "wait", data,
                          queued_at=created_at, started_at=None, app_ms=None, ended_at=now)
         await conn.execute(self.q("queue_resume"), {"run_id": run_id, "now": now})
-        await conn.execute(self.q("run_set_status"), {"run_id": run_id, "status": "queued"})
+        await conn.execute(self.q("run_set_status"),
+                           {"run_id": run_id, "status": "queued", "now": now})
         return True
 
     async def _memo(self, conn: psycopg.AsyncConnection[Any], run_id: str, namespace: str,
@@ -361,7 +364,7 @@ class Engine:
                                  app_ms=None, ended_at=now)
             await conn.execute(self.q("queue_resume"), {"run_id": claim.run_id, "now": now})
             await conn.execute(self.q("run_set_status"),
-                               {"run_id": claim.run_id, "status": "running"})
+                               {"run_id": claim.run_id, "status": "running", "now": now})
         claim.kind = "invoke"
         return True
 
@@ -389,13 +392,10 @@ class Engine:
         }
         if claim.namespace == "failure":
             body["failure"] = ctx["error"] or {"message": "run failed", "name": "Error"}
-        if ctx["definition"] is None or ctx["removed"]:
+        if ctx["definition"] is None:
             return await self._apply_local_error(
-                claim, ctx, "FUNCTION_NOT_FOUND",
+                claim, ctx, "UNKNOWN_FUNCTION",
                 f"function {ctx['function_id']} is not registered in this workspace")
-        if len(ctx["steps"]) >= MAX_STEPS:
-            return await self._apply_local_error(
-                claim, ctx, "TOO_MANY_STEPS", f"a run may memoize at most {MAX_STEPS} steps")
         raw = dumps(body)
         if len(raw) > ctx["max_request_bytes"]:
             return await self._apply_local_error(
@@ -420,8 +420,9 @@ class Engine:
         timeout = aiohttp.ClientTimeout(total=(timeout_ms or self.config.default_timeout_ms)
                                         / 1000)
 
-        def done(op: dict[str, Any] | None, error: str | None, status: int | None) -> Outcome:
-            return Outcome(op, error, status, started, (time.perf_counter() - t0) * 1000)
+        def done(op: dict[str, Any] | None, error: str | None, status: int | None,
+                 code: str = "INVALID_RESPONSE") -> Outcome:
+            return Outcome(op, error, status, started, (time.perf_counter() - t0) * 1000, code)
 
         try:
             async with self.session.post(ctx["app_url"], data=body, headers=headers,
@@ -430,7 +431,8 @@ class Engine:
                 status = resp.status
                 resp_headers = resp.headers
         except TimeoutError:
-            return done(None, f"app did not answer within {timeout.total * 1000:.0f} ms", None)
+            return done(None, f"app did not answer within {timeout.total * 1000:.0f} ms", None,
+                        "TIMEOUT")
         except aiohttp.ClientError as error:
             return done(None, f"app unreachable: {type(error).__name__}: {error}", None)
         if len(answer) > MAX_ANSWER_BYTES:
@@ -445,6 +447,7 @@ class Engine:
             return done(None, "app answer has an invalid X-Durable-Signature-V2", status)
         try:
             op = validate_op(json.loads(answer))
+            validate_schema("op", op)
         except (json.JSONDecodeError, UnicodeDecodeError):
             return done(None, "app answer is not JSON", status)
         except Invalid as error:
@@ -454,7 +457,7 @@ class Engine:
 
     async def _apply_local_error(self, claim: Claim, ctx: dict[str, Any], code: str,
                                  message: str) -> uuid.UUID | None:
-        op = {"op": "error", "id": None, "message": message, "name": "DurableEngineError",
+        op = {"op": "error", "id": None, "message": message, "name": "DurableError",
               "code": code, "retryable": False}
         now = self.clock()
         return await self._apply(claim, ctx, Outcome(op, None, None, now, 0.0), deliver=False)
@@ -487,8 +490,8 @@ class Engine:
                     return None  # lease lost (expired, cancelled): this answer is void
                 if op is None:
                     op = {"op": "error", "id": None, "message": error_text,
-                          "name": "DeliveryError", "code": "DELIVERY_FAILED",
-                          "retryable": True}
+                          "name": "DurableError", "code": outcome.code, "retryable": True,
+                          "delivery": True}
                 return await self._transition(conn, claim, ctx, op, outcome, now)
         except psycopg.errors.UniqueViolation:
             return None
@@ -498,6 +501,15 @@ class Engine:
                           now: datetime) -> uuid.UUID | None:
         kind = op["op"]
         ns = claim.namespace
+        if kind in ("step", "sendEvent", "sleep", "wait"):
+            if op["id"] in ctx["steps"]:  # [OP-10]
+                return await self._fail(conn, claim, ctx, {
+                    "message": f"step {op['id']!r} is already memoized", "name": "DurableError",
+                    "code": "NON_DETERMINISTIC", "stepId": op["id"]}, now)
+            if len(ctx["steps"]) + 1 > MAX_STEPS:  # [ERR-7]
+                return await self._fail(conn, claim, ctx, {
+                    "message": f"a run may memoize at most {MAX_STEPS} steps",
+                    "name": "DurableError", "code": "TOO_MANY_STEPS"}, now)
         timing = {"queued_at": claim.due_at, "started_at": outcome.started,
                   "app_ms": outcome.duration_ms}
         definition = ctx["definition"] or {}
@@ -506,10 +518,6 @@ class Engine:
                 data = op.get("data")
             else:
                 data = await self.ingest(conn, ctx["workspace_id"], op["events"], now)
-            if op["id"] in ctx["steps"]:
-                return await self._fail(conn, claim, ctx, {
-                    "message": f"step {op['id']!r} is already memoized", "name": "Error",
-                    "code": "NON_DETERMINISTIC", "stepId": op["id"]}, now)
             await self._memo(conn, claim.run_id, ns, op["id"], "run" if kind == "step" else
                              "sendEvent", data, ended_at=now, **timing)
             ctx["steps"][op["id"]] = {"type": "run" if kind == "step" else "sendEvent",
@@ -538,7 +546,7 @@ class Engine:
             if ns == "failure":
                 await conn.execute(self.q("run_failure_handler_end"), {
                     "run_id": claim.run_id, "state": "completed",
-                    "output": Jsonb(op.get("data"))})
+                    "output": Jsonb(op.get("data")), "now": now})
             else:
                 await conn.execute(self.q("run_complete"), {
                     "run_id": claim.run_id, "output": Jsonb(op.get("data")), "now": now})
@@ -556,9 +564,11 @@ class Engine:
                 "run_id": claim.run_id, "attempt": attempt, "kind": "invoke",
                 "namespace": ns, "due_at": now + timedelta(milliseconds=delay)})
             await conn.execute(self.q("run_set_status"),
-                               {"run_id": claim.run_id, "status": "queued"})
+                               {"run_id": claim.run_id, "status": "queued", "now": now})
             await conn.execute(self.q("notify_queue"))
             return None
+        if op.get("delivery"):
+            error["code"] = "RETRIES_EXHAUSTED"  # [RETRY-5]: the last failure was no error op
         return await self._fail(conn, claim, ctx, error, now)
 
     async def _fail(self, conn: psycopg.AsyncConnection[Any], claim: Claim,
@@ -567,7 +577,8 @@ class Engine:
         if claim.namespace == "failure":
             await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
             await conn.execute(self.q("run_failure_handler_end"), {
-                "run_id": claim.run_id, "state": "failed", "output": Jsonb({"error": error})})
+                "run_id": claim.run_id, "state": "failed", "output": Jsonb({"error": error}),
+                "now": now})
             return None
         handler = definition.get("hasOnFailure") is True
         await conn.execute(self.q("run_fail"), {
@@ -589,7 +600,8 @@ class Engine:
         await conn.execute(self.q("queue_schedule"), {
             "run_id": claim.run_id, "attempt": 0, "kind": kind, "namespace": claim.namespace,
             "due_at": until})
-        await conn.execute(self.q("run_set_status"), {"run_id": claim.run_id, "status": status})
+        await conn.execute(self.q("run_set_status"),
+                           {"run_id": claim.run_id, "status": status, "now": until})
         await conn.execute(self.q("notify_queue"))
 
     # ---- manifests -------------------------------------------------------------------------
@@ -672,4 +684,4 @@ async def read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return parse_instant(value)

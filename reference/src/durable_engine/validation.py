@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-DURATION_OPS = {"step", "error", "sendEvent", "sleep", "wait", "done"}
-ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 class Invalid(Exception):
@@ -22,6 +22,19 @@ class Invalid(Exception):
         super().__init__(message)
         self.path = path
         self.message = message
+
+
+class TooLarge(Invalid):
+    """An event over eventBytes: 413 PAYLOAD_TOO_LARGE rather than 400 ([EVT-3])."""
+
+
+def parse_instant(value: str) -> datetime:
+    """An ISO instant with any number of fraction digits ([OP-9])."""
+    text = value.replace("Z", "+00:00")
+    match = re.match(r"^(.*T\d{2}:\d{2}:\d{2})(\.\d+)?(.*)$", text)
+    if match and match.group(2):
+        text = match.group(1) + match.group(2)[:7].ljust(7, "0") + match.group(3)
+    return datetime.fromisoformat(text).astimezone(UTC)
 
 
 def spec_dir() -> Path | None:
@@ -114,9 +127,11 @@ def _window(value: Any, path: str, fields: tuple[str, ...]) -> None:
     _only(rule, path, {*fields, "key"})
     _require(rule, path, fields)
     for name in fields:
-        _int(rule[name], f"{path}/{name}", 1 if name != "periodMs" else 1)
+        _int(rule[name], f"{path}/{name}", 1, 100 if name == "maxSize" else None)
     if "key" in rule:
-        _str(rule["key"], f"{path}/key")
+        key = _str(rule["key"], f"{path}/key")
+        if any(segment == "" for segment in key.split(".")):  # [DEF-13]
+            raise Invalid(f"{path}/key", "must be a key path: no empty segment")
 
 
 def validate_definition(value: Any, path: str = "") -> dict[str, Any]:
@@ -185,8 +200,8 @@ def validate_event(value: Any, path: str) -> dict[str, Any]:
     _str(e["name"], f"{path}/name")
     if "ts" in e:
         _int(e["ts"], f"{path}/ts", 0)
-    if len(json.dumps(e, separators=(",", ":")).encode()) > 262_144:
-        raise Invalid(path, "event exceeds 256 KiB")
+    if len(json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode()) > 262_144:
+        raise TooLarge(path, "event exceeds 262144 bytes")
     return e
 
 
@@ -219,7 +234,7 @@ def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
         ):
             raise Invalid("/capabilities", "must be an array of strings")
         if "maxRequestBytes" in body:
-            _int(body["maxRequestBytes"], "/maxRequestBytes", 1024)
+            _int(body["maxRequestBytes"], "/maxRequestBytes", 65_536)
     elif endpoint == "/e":
         validate_event(body, "")
     elif endpoint == "/e/bulk":
@@ -235,15 +250,15 @@ def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
         if "cursor" in body:
             _str(body["cursor"], "/cursor", 1, 500)
         if "limit" in body:
-            _int(body["limit"], "/limit", 1, 1000)
+            _int(body["limit"], "/limit", 1, 100)
     elif endpoint in ("/runs/get", "/runs/cancel"):
         _only(body, "", {"runId"})
         _require(body, "", ("runId",))
         _str(body["runId"], "/runId")
     elif endpoint == "/failures/search":
-        _only(body, "", {"limit", "cursor"})
+        _only(body, "", {"limit"})
         if "limit" in body:
-            _int(body["limit"], "/limit", 1, 1000)
+            _int(body["limit"], "/limit", 1, 100)
     elif endpoint == "/failures/retry":
         _only(body, "", {"deliveryId"})
         _require(body, "", ("deliveryId",))
@@ -268,34 +283,51 @@ RUN_STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed
                 "skipped")
 
 
+OP_MEMBERS = {
+    "step": {"op", "id", "data"},
+    "error": {"op", "id", "message", "name", "code", "details", "retryable"},
+    "sendEvent": {"op", "id", "events"},
+    "sleep": {"op", "id", "until"},
+    "wait": {"op", "id", "event", "match", "until"},
+    "done": {"op", "data"},
+}
+
+
 def validate_op(value: Any) -> dict[str, Any]:
-    """Validate one operation answered by an app."""
+    """Validate one operation answered by an app ([OP-1]: ops are closed)."""
     op = _obj(value, "")
     kind = op.get("op")
-    if kind not in DURATION_OPS:
+    if kind not in OP_MEMBERS:
         raise Invalid("/op", f"unknown op {kind!r}")
+    _only(op, "", OP_MEMBERS[kind])
     if kind == "step":
         _require(op, "", ("id",))
         _str(op["id"], "/id", 1, 500)
     elif kind == "error":
-        _require(op, "", ("message",))
+        _require(op, "", ("id", "message", "retryable"))
+        for name in ("name", "code"):
+            if name in op and not isinstance(op[name], str):
+                raise Invalid(f"/{name}", "must be a string")
         if op.get("id") is not None:
             _str(op["id"], "/id", 1, 500)
         if not isinstance(op["message"], str):
             raise Invalid("/message", "must be a string")
-        if "retryable" in op and not isinstance(op["retryable"], bool):
+        if not isinstance(op["retryable"], bool):
             raise Invalid("/retryable", "must be a boolean")
     elif kind == "sendEvent":
         _require(op, "", ("id", "events"))
         _str(op["id"], "/id", 1, 500)
         _events(op["events"], "/events")
     elif kind in ("sleep", "wait"):
-        _require(op, "", ("id", "until"))
+        _require(op, "", ("id", "until", *(("event",) if kind == "wait" else ())))
         _str(op["id"], "/id", 1, 500)
         if not isinstance(op["until"], str) or not ISO_UTC.match(op["until"]):
-            raise Invalid("/until", "must be an ISO-8601 UTC timestamp ending in Z")
+            raise Invalid("/until", "must be an ISO-8601 instant")
+        try:
+            parse_instant(op["until"])
+        except ValueError:
+            raise Invalid("/until", "must be an ISO-8601 instant") from None
         if kind == "wait":
-            _require(op, "", ("event",))
             _str(op["event"], "/event")
             if op.get("match") is not None:
                 _obj(op["match"], "/match")

@@ -56,6 +56,7 @@ CREATE TABLE runs (
     failure_handler text,
     failure_output  jsonb,
     created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
     started_at      timestamptz,
     ended_at        timestamptz
 );

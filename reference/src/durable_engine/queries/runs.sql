@@ -1,6 +1,7 @@
 -- name: run_insert
-INSERT INTO runs (id, workspace_id, function_id, event_id, event, status, created_at)
-VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s, 'queued', %(now)s);
+INSERT INTO runs (id, workspace_id, function_id, event_id, event, status, created_at, updated_at)
+VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s, 'queued', %(now)s,
+        %(now)s);
 
 -- name: queue_insert
 INSERT INTO queue (run_id, workspace_id, priority, due_at)
@@ -24,7 +25,7 @@ FROM ready WHERE q.run_id = ready.run_id
 RETURNING q.run_id, q.workspace_id, q.namespace, q.kind, q.attempt, q.due_at, q.lease_token;
 
 -- name: runs_mark_running
-UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s)
+UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s), updated_at = %(now)s
 WHERE id = ANY(%(ids)s) AND status IN ('queued', 'sleeping', 'waiting');
 
 -- name: next_due
@@ -38,6 +39,9 @@ FROM runs r
 JOIN workspaces w ON w.id = r.workspace_id
 LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.function_id
 WHERE r.id = %(run_id)s;
+
+-- name: run_status
+SELECT status FROM runs WHERE id = %(run_id)s AND workspace_id = %(workspace_id)s;
 
 -- name: steps_for_run
 SELECT step_id, type, data FROM steps
@@ -79,20 +83,21 @@ DELETE FROM queue WHERE run_id = %(run_id)s;
 
 -- name: run_set_status
 -- A run in its failure handler stays 'failed' (decision 0009).
-UPDATE runs SET status = %(status)s
+UPDATE runs SET status = %(status)s, updated_at = %(now)s
 WHERE id = %(run_id)s AND status IN ('queued', 'running', 'sleeping', 'waiting');
 
 -- name: run_complete
-UPDATE runs SET status = 'completed', output = %(output)s, ended_at = %(now)s
+UPDATE runs SET status = 'completed', output = %(output)s, ended_at = %(now)s, updated_at = %(now)s
 WHERE id = %(run_id)s;
 
 -- name: run_fail
-UPDATE runs SET status = 'failed', error = %(error)s, ended_at = %(now)s,
+UPDATE runs SET status = 'failed', error = %(error)s, ended_at = %(now)s, updated_at = %(now)s,
                 failure_handler = %(failure_handler)s
 WHERE id = %(run_id)s;
 
 -- name: run_failure_handler_end
-UPDATE runs SET failure_handler = %(state)s, failure_output = %(output)s WHERE id = %(run_id)s;
+UPDATE runs SET failure_handler = %(state)s, failure_output = %(output)s, updated_at = %(now)s
+WHERE id = %(run_id)s;
 
 -- name: wait_insert
 INSERT INTO waits (run_id, namespace, step_id, workspace_id, event_name, match, until, created_at)
@@ -113,16 +118,19 @@ UPDATE queue SET kind = 'invoke', attempt = 0, due_at = %(now)s
 WHERE run_id = %(run_id)s;
 
 -- name: run_get
-SELECT id, function_id, event_id, event, status, output, error, failure_handler,
-       failure_output, created_at, started_at, ended_at
-FROM runs WHERE id = %(run_id)s AND workspace_id = %(workspace_id)s;
+SELECT r.id, r.function_id, r.event_id, r.event, r.status, r.output, r.error, r.failure_handler,
+       r.failure_output, r.created_at, r.updated_at, r.started_at, r.ended_at,
+       coalesce(q.attempt, 0) AS attempt
+FROM runs r LEFT JOIN queue q ON q.run_id = r.id
+WHERE r.id = %(run_id)s AND r.workspace_id = %(workspace_id)s;
 
 -- name: run_steps
 SELECT namespace, step_id, type, data, position, queued_at, started_at, app_ms, ended_at
 FROM steps WHERE run_id = %(run_id)s ORDER BY namespace DESC, position;
 
 -- name: runs_search
-SELECT id, function_id, event_id, status, failure_handler, created_at, started_at, ended_at
+SELECT id, function_id, event_id, status, failure_handler, created_at, updated_at, started_at,
+       ended_at
 FROM runs
 WHERE workspace_id = %(workspace_id)s
   AND (%(function_id)s::text IS NULL OR function_id = %(function_id)s
@@ -133,7 +141,7 @@ ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
 -- name: run_cancel
-UPDATE runs SET status = 'cancelled', ended_at = %(now)s
+UPDATE runs SET status = 'cancelled', ended_at = %(now)s, updated_at = %(now)s
 WHERE id = %(run_id)s AND workspace_id = %(workspace_id)s
   AND status IN ('queued', 'running', 'sleeping', 'waiting')
 RETURNING id;
@@ -142,11 +150,15 @@ RETURNING id;
 DELETE FROM waits WHERE run_id = %(run_id)s;
 
 -- name: failures_search
-SELECT d.id, d.run_id, d.function_id, d.namespace, d.attempt, d.status, d.duration_ms, d.error,
-       d.at, r.status AS run_status
-FROM deliveries d JOIN runs r ON r.id = d.run_id
-WHERE d.workspace_id = %(workspace_id)s AND d.error IS NOT NULL
-ORDER BY d.at DESC, d.id
+-- One entry per failed run: its last failed invocation.
+SELECT * FROM (
+    SELECT DISTINCT ON (r.id) d.id, d.run_id, r.function_id, d.attempt, d.status, d.error AS
+           delivery_error, d.at, r.error
+    FROM runs r JOIN deliveries d ON d.run_id = r.id AND d.error IS NOT NULL
+                                  AND d.namespace = 'main'
+    WHERE r.workspace_id = %(workspace_id)s AND r.status = 'failed'
+    ORDER BY r.id, d.at DESC
+) f ORDER BY at DESC, id
 LIMIT %(limit)s;
 
 -- name: failure_get
@@ -157,7 +169,8 @@ WHERE d.id = %(id)s AND d.workspace_id = %(workspace_id)s
 FOR UPDATE OF r;
 
 -- name: run_requeue
-UPDATE runs SET status = 'queued', error = NULL, ended_at = NULL, failure_handler = NULL
+UPDATE runs SET status = 'queued', error = NULL, ended_at = NULL, failure_handler = NULL,
+                failure_output = NULL, updated_at = %(now)s
 WHERE id = %(run_id)s;
 
 -- name: queue_requeue

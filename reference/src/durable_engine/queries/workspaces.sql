@@ -5,7 +5,7 @@ SELECT * FROM workspaces WHERE id = %(id)s;
 INSERT INTO workspaces (id, name, environment, app_url, keys, created_at)
 VALUES (%(id)s, %(name)s, %(environment)s, %(app_url)s, ARRAY[%(key)s], %(now)s)
 ON CONFLICT DO NOTHING
-RETURNING id, name, environment, app_url;
+RETURNING id, name, environment, app_url, cardinality(keys) AS key_count, created_at;
 
 -- name: workspace_list
 SELECT id, name, environment, app_url, cardinality(keys) AS key_count, capabilities, created_at
@@ -55,7 +55,8 @@ ON CONFLICT (workspace_id, runtime_id) DO UPDATE SET
 
 -- name: functions_mark_removed
 UPDATE functions SET removed = true
-WHERE workspace_id = %(workspace_id)s AND NOT (runtime_id = ANY(%(keep)s));
+WHERE workspace_id = %(workspace_id)s AND NOT removed AND NOT (runtime_id = ANY(%(keep)s))
+RETURNING runtime_id;
 
 -- name: functions_for_event
 SELECT runtime_id, priority FROM functions
@@ -70,4 +71,11 @@ SELECT f.runtime_id, f.version, f.enabled, f.removed, f.synced_at,
                   GROUP BY status) s), '{}'::jsonb) AS runs
 FROM functions f
 WHERE f.workspace_id = %(workspace_id)s AND f.function_id = %(function_id)s
+  AND (NOT f.removed OR EXISTS (
+      SELECT 1 FROM runs r WHERE r.workspace_id = f.workspace_id AND r.function_id = f.runtime_id
+        AND r.status IN ('queued', 'running', 'sleeping', 'waiting')))
 ORDER BY f.synced_at, f.runtime_id;
+
+-- name: function_known
+SELECT 1 FROM functions WHERE workspace_id = %(workspace_id)s AND function_id = %(function_id)s
+LIMIT 1;
