@@ -5,6 +5,7 @@ import type { FunctionDefinition } from "./definition.js";
 import { DurableError } from "./errors.js";
 import type { DurableFunction } from "./function.js";
 import { byteLength, isPlainObject, toJson } from "./json.js";
+import { DurableCore } from "./core.js";
 import { sign, signV2 } from "./signing.js";
 
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled" | "skipped";
@@ -17,52 +18,91 @@ export interface EventInput<TData = unknown> {
   ts?: number;
 }
 
+/** [EVT-4] */
 export interface EventReceipt {
   id: string;
-  duplicate?: boolean;
-  [field: string]: unknown;
+  name: string;
+  ts: number;
+  duplicate: boolean;
+  runIds: string[];
 }
 
+/** [API-8] */
 export interface RunSummary {
   runId: string;
   functionId: string;
   status: RunStatus;
-  [field: string]: unknown;
+  eventId: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface RunPage {
   runs: RunSummary[];
-  cursor?: string | null;
-  [field: string]: unknown;
+  nextCursor: string | null;
 }
 
-export interface RunDetail extends RunSummary {
-  steps?: unknown[];
+export interface RunError {
+  message: string;
+  name: string;
+  code?: string;
+  stepId?: string;
+  details?: unknown;
 }
 
-export interface RerunResult {
+/** [API-9]: a run with its event, error and committed steps. */
+export interface Run extends RunSummary {
+  event: Record<string, unknown>;
+  events?: Record<string, unknown>[];
+  attempt: number;
+  output?: unknown;
+  error?: RunError;
+  skipReason?: string;
+  failureHandler?: { status: "running" | "completed" | "failed" };
+  steps: { id: string; type: "run" | "sleep" | "wait" | "sendEvent"; data: unknown; at: string }[];
+}
+
+export interface CancelAnswer {
+  ok: boolean;
+  status: RunStatus;
+}
+
+export interface RerunAnswer {
   runId: string;
-  [field: string]: unknown;
+  rerunOf: string;
+  fromStepId?: string;
+  duplicate: boolean;
 }
 
 export interface DeliveryFailure {
   deliveryId: string;
-  [field: string]: unknown;
+  runId: string;
+  functionId: string;
+  attempt: number;
+  at: string;
+  error: RunError;
 }
 
 export interface VersionStatus {
   functionId: string;
-  [field: string]: unknown;
+  versions: { version: string | null; runtimeId: string; active: boolean; runs: Partial<Record<RunStatus, number>> }[];
 }
 
-export interface SyncResult {
-  [field: string]: unknown;
+export interface SyncAnswer {
+  ok: boolean;
+  functions: string[];
+  deactivated: string[];
 }
 
+/** [ADMIN-2]: the created workspace, with its signing key (only ever returned here). */
 export interface ProvisionedApp {
   id: string;
+  name: string;
+  environment: string;
+  appUrl: string;
+  activeKeys: number;
+  createdAt: string;
   key: string;
-  [field: string]: unknown;
 }
 
 export interface SearchRunsOptions {
@@ -154,6 +194,32 @@ async function post(
   return { status: response.status, text: await readLimited(response, maxResponseBytes) };
 }
 
+/** A function list to sync: createFunction results, raw definitions, or a served app (brings its capabilities). */
+export type SyncSource =
+  | readonly (DurableFunction<any, any> | FunctionDefinition)[]
+  | { core: DurableCore }
+  | DurableCore;
+
+function apiError(path: string, status: number, text: string): DurableError {
+  let code: string | undefined;
+  let message = text;
+  let pointer: string | undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (isPlainObject(parsed) && isPlainObject(parsed.error)) {
+      if (typeof parsed.error.code === "string") code = parsed.error.code;
+      if (typeof parsed.error.message === "string") message = parsed.error.message;
+      if (typeof parsed.error.path === "string") pointer = parsed.error.path;
+    }
+  } catch {
+    // a plain-text answer: keep it as the message
+  }
+  const error = new DurableError(`durable ${path} failed: ${status}${code ? ` ${code}` : ""} ${message}`.trim(), status, text);
+  error.code = code;
+  error.path = pointer;
+  return error;
+}
+
 export class Client {
   readonly baseUrl: string;
   readonly appId: string;
@@ -185,7 +251,7 @@ export class Client {
     this.fetchImpl = options.fetch ?? globalThis.fetch;
   }
 
-  /** The headers an API call carries: v1 always, v2 (timestamped) unless switched off. */
+  /** The headers an API call carries: v1 always ([SIG-8]), v2 unless switched off ([SIG-11]). */
   signHeaders(body: string): Record<string, string> {
     const headers: Record<string, string> = {
       "content-type": "application/json",
@@ -200,7 +266,11 @@ export class Client {
     return headers;
   }
 
-  /** POST a signed JSON body to `path`; the answer must be a 200 JSON object. */
+  /**
+   * POST a signed JSON body to `path`; the answer must be a 200 JSON object. Retries 408,
+   * 429, 5xx, network errors and unreadable 200s with jittered exponential backoff;
+   * redirects are never followed (a 3xx is an error).
+   */
   async request<T = Record<string, unknown>>(path: string, payload: unknown, retries = this.retries): Promise<T> {
     const body = toJson(payload);
     if (byteLength(body) > this.maxRequestBytes) {
@@ -208,50 +278,50 @@ export class Client {
     }
     for (let attempt = 0; ; attempt++) {
       let failure: DurableError;
+      let status: number | undefined;
+      let text = "";
       try {
-        const { status, text } = await post(
-          this.fetchImpl,
-          this.baseUrl + path,
-          body,
-          this.signHeaders(body),
-          this.timeoutMs,
-          this.maxResponseBytes,
-        );
-        if (status === 200) {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            parsed = undefined;
-          }
-          if (isPlainObject(parsed)) return parsed as T;
-          failure = new DurableError(`durable ${path} returned invalid JSON`, status, text);
-        } else {
-          failure = new DurableError(`durable ${path} failed: ${status} ${text}`, status, text);
-          if (!retryableStatus(status)) throw failure;
-        }
+        // Signed per attempt: a v2 timestamp must be fresh on every retry.
+        ({ status, text } = await post(this.fetchImpl, this.baseUrl + path, body, this.signHeaders(body), this.timeoutMs, this.maxResponseBytes));
       } catch (error) {
-        if (error instanceof DurableError && error.status !== undefined && !retryableStatus(error.status) && error.status !== 200) {
-          throw error;
-        }
-        failure =
-          error instanceof DurableError
-            ? error
-            : new DurableError(`durable ${path} request failed: ${error instanceof Error ? error.message : String(error)}`);
+        if (error instanceof DurableError) throw error; // answer over the size limit: retrying will not shrink it
+        failure = new DurableError(`durable ${path} request failed: ${error instanceof Error ? error.message : String(error)}`);
       }
-      if (attempt >= retries) throw failure;
+      if (status === 200) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+        if (isPlainObject(parsed)) return parsed as T;
+        failure = new DurableError(`durable ${path} returned invalid JSON`, status, text);
+      } else if (status !== undefined) {
+        failure = apiError(path, status, text);
+        if (!retryableStatus(status)) throw failure;
+      }
+      if (attempt >= retries) throw failure!;
       const base = Math.min(2_000, this.backoffMs * 2 ** attempt);
       await sleep(base * (0.5 + Math.random() / 2));
     }
   }
 
-  /** Register the app's function definitions with the engine. */
-  sync(functions: readonly (DurableFunction<any, any> | FunctionDefinition)[]): Promise<SyncResult> {
-    const definitions = functions.map((fn) => ("definition" in fn && typeof fn.definition === "function" ? fn.definition() : fn));
+  /** Register the app's functions ([API-6]); a served app also sends its capabilities. */
+  sync(source: SyncSource): Promise<SyncAnswer> {
+    const core = source instanceof DurableCore ? source : "core" in source && source.core instanceof DurableCore ? source.core : null;
+    if (core) {
+      const manifest = core.manifest();
+      const payload: Record<string, unknown> = { sdkVersion: SDK_VERSION, functions: manifest.functions };
+      if (manifest.capabilities) payload.capabilities = manifest.capabilities;
+      if (manifest.maxRequestBytes !== undefined) payload.maxRequestBytes = manifest.maxRequestBytes;
+      return this.request("/fn/sync", payload);
+    }
+    const list = source as readonly (DurableFunction<any, any> | FunctionDefinition)[];
+    const definitions = list.map((fn) => ("definition" in fn && typeof fn.definition === "function" ? fn.definition() : fn));
     return this.request("/fn/sync", { sdkVersion: SDK_VERSION, functions: definitions });
   }
 
-  /** Send one event; resending the same `id` is idempotent. */
+  /** Send one event; resending the same `id` is idempotent ([EVT-4]). */
   async send<TData = unknown>(event: EventInput<TData>): Promise<EventReceipt>;
   async send<TData = unknown>(name: string, data?: TData, options?: { id?: string }): Promise<EventReceipt>;
   async send(first: string | EventInput, data?: unknown, options: { id?: string } = {}): Promise<EventReceipt> {
@@ -265,10 +335,10 @@ export class Client {
     }
   }
 
-  /** Send 1-100 events in one call. */
+  /** Send 1-100 events in one all-or-nothing call; receipts in request order. */
   async sendMany(events: readonly EventInput[]): Promise<EventReceipt[]> {
-    if (!Array.isArray(events) || events.length < 1 || events.length > 100) {
-      throw new TypeError("sendMany requires 1-100 events");
+    if (!Array.isArray(events) || events.length < 1 || events.length > LIMITS.maxEventsPerSend) {
+      throw new TypeError(`sendMany requires 1-${LIMITS.maxEventsPerSend} events`);
     }
     const normalized = events.map((event) => this.normalizeEvent(event));
     try {
@@ -281,6 +351,7 @@ export class Client {
     }
   }
 
+  /** A page of runs, newest first; pass `nextCursor` back for the next page. */
   searchRuns(options: SearchRunsOptions = {}): Promise<RunPage> {
     const filters: Record<string, unknown> = {};
     for (const name of ["functionId", "status", "cursor", "limit"] as const) {
@@ -289,26 +360,26 @@ export class Client {
     return this.request("/runs/search", filters);
   }
 
-  getRun(runId: string): Promise<RunDetail> {
+  getRun(runId: string): Promise<Run> {
     return this.request("/runs/get", { runId });
   }
 
-  async cancelRun(runId: string): Promise<boolean> {
-    const answer = await this.request<{ ok?: unknown }>("/runs/cancel", { runId });
-    return answer.ok === true;
+  /** `ok` is true when the run is cancelled after the call. */
+  cancelRun(runId: string): Promise<CancelAnswer> {
+    return this.request("/runs/cancel", { runId });
   }
 
-  /** Run the function again from the top with the same event. */
-  rerun(runId: string, options: { idempotencyKey?: string } = {}): Promise<RerunResult> {
+  /** Run the function again from the top with the same event(s). */
+  rerun(runId: string, options: { idempotencyKey?: string } = {}): Promise<RerunAnswer> {
     return this.rerunCall({ runId }, options.idempotencyKey);
   }
 
-  /** Run again, keeping the memos before `stepId`. */
-  rerunFromStep(runId: string, stepId: string, options: { idempotencyKey?: string } = {}): Promise<RerunResult> {
+  /** Run again, keeping the memos committed before `stepId`. */
+  rerunFromStep(runId: string, stepId: string, options: { idempotencyKey?: string } = {}): Promise<RerunAnswer> {
     return this.rerunCall({ runId, stepId }, options.idempotencyKey);
   }
 
-  private async rerunCall(payload: { runId: string; stepId?: string }, idempotencyKey?: string): Promise<RerunResult> {
+  private async rerunCall(payload: { runId: string; stepId?: string }, idempotencyKey?: string): Promise<RerunAnswer> {
     const key = idempotencyKey ?? randomUUID();
     try {
       return await this.request("/runs/rerun", { ...payload, idempotencyKey: key });
@@ -318,17 +389,20 @@ export class Client {
     }
   }
 
+  /** Failed runs (their last failed delivery), newest first. */
   async listFailures(limit = 50): Promise<DeliveryFailure[]> {
     const answer = await this.request<{ failures?: unknown }>("/failures/search", { limit });
     if (!Array.isArray(answer.failures)) throw new DurableError("durable /failures/search answer has no failures list", 200);
     return answer.failures as DeliveryFailure[];
   }
 
+  /** Move a failed run back to the queue at its current position. */
   async retryFailure(deliveryId: string): Promise<boolean> {
     const answer = await this.request<{ ok?: unknown }>("/failures/retry", { deliveryId });
     return answer.ok === true;
   }
 
+  /** Every live version of a function (id without `@version`) and its run counts. */
   getVersionStatus(functionId: string): Promise<VersionStatus> {
     return this.request("/versions/status", { functionId });
   }
@@ -360,8 +434,42 @@ export async function provisionApp(options: ProvisionOptions): Promise<Provision
     options.timeoutMs ?? 30_000,
     options.maxResponseBytes ?? LIMITS.maxResponseBytes,
   );
-  if (status !== 200) throw new DurableError(`provision failed: ${status} ${text}`, status, text);
+  if (status !== 200) throw apiError("/api/apps", status, text);
   const parsed: unknown = JSON.parse(text);
   if (!isPlainObject(parsed)) throw new DurableError("provision answer is not a JSON object", status, text);
-  return parsed as ProvisionedApp;
+  return parsed as unknown as ProvisionedApp;
+}
+
+export interface AdminOptions {
+  baseUrl: string;
+  appId: string;
+  adminToken?: string;
+  timeoutMs?: number;
+  fetch?: typeof fetch;
+}
+
+async function adminPost<T>(options: AdminOptions, action: string): Promise<T> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (options.adminToken) headers.authorization = `Bearer ${options.adminToken}`;
+  const path = `/api/apps/${encodeURIComponent(options.appId)}/${action}`;
+  const { status, text } = await post(
+    options.fetch ?? globalThis.fetch,
+    `${options.baseUrl.replace(/\/+$/, "")}${path}`,
+    "{}",
+    headers,
+    options.timeoutMs ?? 30_000,
+    LIMITS.maxResponseBytes,
+  );
+  if (status !== 200) throw apiError(path, status, text);
+  return JSON.parse(text) as T;
+}
+
+/** Add a second signing key to a workspace (key rotation step 1); answers the new key. */
+export function rotateAppKey(options: AdminOptions): Promise<{ id: string; key: string; activeKeys: number }> {
+  return adminPost(options, "rotate-key");
+}
+
+/** Drop the older key once apps verify with the new one (key rotation step 3). */
+export function retireAppKey(options: AdminOptions): Promise<{ id: string; activeKeys: number }> {
+  return adminPost(options, "retire-key");
 }

@@ -59,6 +59,10 @@ export class DurableError extends Error {
   eventIds: string[] | undefined;
   /** Idempotency key of a failed rerun (retry with the same key). */
   idempotencyKey: string | undefined;
+  /** The engine's error code (registry.json), when it answered one. */
+  code: string | undefined;
+  /** JSON Pointer of the offending request member, when the engine named one. */
+  path: string | undefined;
 
   constructor(
     message: string,

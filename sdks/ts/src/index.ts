@@ -24,7 +24,7 @@ export type { ServeHandler, ServeOptions } from "./serve.js";
 export { DurableCore, createCore, normalizeHeaders } from "./core.js";
 export type { CoreOptions, CoreResponse, HeaderInput, InvokeRequest, Manifest } from "./core.js";
 export { sign, signV2, matchesAnyKey, freshTimestamp, verifyAnswer, verifyApiRequest } from "./signing.js";
-export { Client, provisionApp } from "./client.js";
+export { Client, provisionApp, rotateAppKey, retireAppKey } from "./client.js";
 export type * from "./client.js";
 export {
   SDK_VERSION,
