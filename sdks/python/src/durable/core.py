@@ -413,14 +413,31 @@ def handle_request(
     headers: Mapping[str, str],
     body: bytes,
     functions: Iterable[DurableFunction],
-    **options: Any,
+    *,
+    signing_key: str,
+    signing_key_fallback: str | None = None,
+    app_id: str | None = None,
+    app_name: str | None = None,
+    dev: bool = False,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    capabilities: Iterable[str] | None = None,
 ) -> Response:
-    """One request through a DurableApp built from `functions` and `options`.
+    """One request through a DurableApp built from `functions` and the options.
 
-    Options are DurableApp's: signing_key, signing_key_fallback, app_id, app_name, dev,
-    max_body_bytes, max_response_bytes, capabilities.
+    Long-lived servers should build one `DurableApp` and call its `handle`.
     """
-    return DurableApp(functions, **options).handle(method, headers, body)
+    return DurableApp(
+        functions,
+        signing_key=signing_key,
+        signing_key_fallback=signing_key_fallback,
+        app_id=app_id,
+        app_name=app_name,
+        dev=dev,
+        max_body_bytes=max_body_bytes,
+        max_response_bytes=max_response_bytes,
+        capabilities=capabilities,
+    ).handle(method, headers, body)
 
 
 async def handle_request_async(
@@ -430,4 +447,5 @@ async def handle_request_async(
     functions: Iterable[DurableFunction],
     **options: Any,
 ) -> Response:
+    """handle_request for async servers (same options)."""
     return await DurableApp(functions, **options).handle_async(method, headers, body)

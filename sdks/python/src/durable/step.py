@@ -34,7 +34,18 @@ from ._protocol import (
     OP_WAIT,
 )
 from .duration import iso_utc, parse_duration
-from .errors import NonRetriableError
+from .errors import FailureError, NonRetriableError
+
+# Importable from here too, as in dicabrio-durable-sdk 0.1.0.
+__all__ = [
+    "AsyncStep",
+    "FailureError",
+    "NonRetriableError",
+    "Step",
+    "StepInterrupt",
+    "error_fields",
+    "parse_duration",
+]
 
 Event = dict[str, Any]
 
