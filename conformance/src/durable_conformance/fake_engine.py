@@ -155,6 +155,10 @@ class FakeEngine:
         return True
 
     def parse_op(self, result: Result, reply: Reply) -> Any:
+        content_type = reply.headers.get("content-type", "")
+        if not content_type.lower().startswith("application/json"):
+            result.fail(ids("op-schema"), f"200 answer has Content-Type {content_type!r},"
+                                          " not application/json")
         try:
             op = reply.json()
         except ValueError:
