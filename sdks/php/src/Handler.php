@@ -209,7 +209,17 @@ final class Handler
             // Read one byte past the limit so an over-long body without Content-Length is caught too.
             $body = (string) file_get_contents('php://input', false, null, 0, $this->maxRequestBytes + 1);
         }
-        $this->handle($method, $headers, $body)->emit();
+        // Stray output (an echo or a displayed warning in user code) would corrupt the signed body.
+        ob_start();
+        try {
+            $response = $this->handle($method, $headers, $body);
+        } finally {
+            $stray = (string) ob_get_clean();
+        }
+        if ($stray !== '') {
+            error_log('durable: discarded ' . strlen($stray) . ' bytes of output written during the request');
+        }
+        $response->emit();
     }
 
     /**

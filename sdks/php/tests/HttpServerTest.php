@@ -81,4 +81,33 @@ final class HttpServerTest extends TestCase
             $server->stop();
         }
     }
+
+    public function testStrayOutputDoesNotCorruptTheSignedAnswer(): void
+    {
+        $dir = sys_get_temp_dir() . '/durable-noisy-' . bin2hex(random_bytes(4));
+        mkdir($dir);
+        $autoload = var_export(dirname(__DIR__) . '/src/autoload.php', true);
+        file_put_contents("{$dir}/index.php", <<<PHP
+            <?php
+            declare(strict_types=1);
+            require {$autoload};
+            use Durable\\{DurableFunction, Handler, Step};
+            \$noisy = new DurableFunction(id: 'noisy', trigger: ['event' => 'n'], handler: function (array \$event, Step \$step) {
+                echo 'debug output';
+                return \$step->run('s', fn () => 'ok');
+            });
+            (new Handler([\$noisy], 'noisy-key'))->serve('/api/durable');
+            PHP);
+        $server = PhpServer::php("{$dir}/index.php", $dir);
+        try {
+            $body = '{"functionId":"noisy","runId":"r","event":{"name":"n"}}';
+            $answer = $server->request('POST', '/api/durable', Invoker::headers($body, 'noisy-key', true), $body);
+            self::assertSame([200, '{"op":"step","id":"s","data":"ok"}'], [$answer['status'], $answer['body']]);
+            self::assertSame(Signature::sign($answer['body'], 'noisy-key'), $answer['headers']['x-durable-signature']);
+        } finally {
+            $server->stop();
+            @unlink("{$dir}/index.php");
+            @rmdir($dir);
+        }
+    }
 }
