@@ -40,6 +40,7 @@ CHECKS: dict[str, list[str]] = {
     "engine-garbage-answer": ["RETRY-3", "OP-10"],
     "engine-status": ["STATUS-1", "RETRY-5"],
     "engine-timer": ["OP-5"],
+    "engine-rotation": ["KEY-1", "KEY-2", "KEY-5"],
     "engine-wait": ["OP-6", "MATCH-2"],
     "engine-send-event": ["OP-4"],
 }

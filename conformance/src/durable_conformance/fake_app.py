@@ -373,12 +373,71 @@ class EngineSuite:
                     result.fail(ids("engine-status"),
                                 f"run {run_id} ended {status!r}, expected {wanted[fid]!r}")
             results.append(result)
+        results.append(self.rotation())
         health = call(self.base + "/health", "GET")
         alive = Result("engine-stays-up", "engine", ids("engine-garbage-answer"))
         if health.status != 200:
             alive.fail(ids("engine-garbage-answer"), f"engine /health answered {health.status}")
         results.append(alive)
         return results
+
+    def _run_serial_once(self) -> tuple[list[Received], str | None]:
+        before = len(self.app.invokes("serial"))
+        event_id, problem = self.send("serial")
+        if problem:
+            return [], problem
+        deadline = time.monotonic() + RUN_TIMEOUT_S / 2
+        while time.monotonic() < deadline:
+            fresh = self.app.invokes("serial")[before:]
+            if len(fresh) >= 3:
+                return fresh, None
+            time.sleep(0.2)
+        return self.app.invokes("serial")[before:], "the run did not reach its third invoke"
+
+    def rotation(self) -> Result:
+        """rotate-key: the engine signs with the older key and accepts both (app answers
+        signed with the new one); retire-key: it signs with the new key, refuses the old."""
+        result = Result("key-rotation", "engine", ids("engine-rotation"))
+        admin = {"content-type": "application/json",
+                 "authorization": f"Bearer {self.admin_token}"}
+        reply = call(f"{self.base}/api/apps/{self.app_id}/rotate-key", "POST", b"{}", admin)
+        try:
+            new_key = reply.json()["key"]
+        except (ValueError, KeyError, TypeError):
+            result.fail(ids("engine-rotation"), f"rotate-key answered {reply.status}:"
+                                                f" {reply.text()!r}")
+            return result
+        old_key = self.app.key
+        self.app.key = new_key  # the redeployed app: signs with the new key
+        invokes, problem = self._run_serial_once()
+        if problem:
+            result.fail(ids("engine-rotation"), f"while two keys are active: {problem}")
+        for item in invokes:
+            if not signing.matches(signing.mac(old_key, item.body), item.headers.get(signing.SIG)):
+                result.fail(ids("engine-rotation"),
+                            "while two keys are active the invoke is not signed with the older"
+                            " key")
+                break
+        reply = call(f"{self.base}/api/apps/{self.app_id}/retire-key", "POST", b"{}", admin)
+        if reply.status != 200:
+            result.fail(ids("engine-rotation"), f"retire-key answered {reply.status}")
+            return result
+        invokes, problem = self._run_serial_once()
+        if problem:
+            result.fail(ids("engine-rotation"), f"after retire: {problem}")
+        for item in invokes:
+            if not signing.matches(signing.mac(new_key, item.body), item.headers.get(signing.SIG)):
+                result.fail(ids("engine-rotation"), "after retire the invoke is not signed with"
+                                                    " the remaining key")
+                break
+        self.app.key = old_key
+        status, _ = self.api("/e", {"id": "conf-retired-" + secrets.token_hex(4),
+                                    "name": "conf.fake.nothing", "data": {}})
+        self.app.key = new_key
+        if status != 401:
+            result.fail(ids("engine-rotation"),
+                        f"an API call signed with the retired key answered {status}, not 401")
+        return result
 
     def check_requests(self) -> Result:
         """Every request the engine sent: signed right, fresh, well-formed."""
