@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
+
+_FIELD = re.compile(r"^[0-9A-Za-z*,/-]+$")
 
 
 def parse_cron(expression: str) -> tuple[str, ZoneInfo, bool]:
@@ -21,8 +24,24 @@ def parse_cron(expression: str) -> tuple[str, ZoneInfo, bool]:
     if len(fields) not in (5, 6):
         raise ValueError("cron needs 5 fields, or 6 with seconds first")
     has_seconds = len(fields) == 6
+    for field in fields:
+        # Quartz/Jenkins extensions ([CRON-1]): ?, L, W, #, @, H are not ours.
+        if not _FIELD.match(field) or re.search(r"(^|[^A-Za-z])[LWH]([^A-Za-z]|$)", field):
+            raise ValueError(f"invalid cron field {field!r}")
+        for low, high in re.findall(r"(\d+)-(\d+)", field):
+            if int(low) > int(high):
+                raise ValueError(f"reversed range {low}-{high} in {field!r}")
     # croniter puts seconds last.
     normalized = " ".join(fields[1:] + fields[:1]) if has_seconds else " ".join(fields)
     if not croniter.is_valid(normalized, second_at_beginning=False):
         raise ValueError(f"invalid cron expression {expression!r}")
+    expanded = croniter.expand(normalized)[0]
+    days, months = expanded[2], expanded[3]
+    dom, dow = (fields[3], fields[5]) if has_seconds else (fields[2], fields[4])
+    if dom != "*" and dow == "*" and "*" not in days:
+        longest = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31,
+                   11: 30, 12: 31}
+        month_list = range(1, 13) if "*" in months else months
+        if not any(int(day) <= longest[int(month)] for day in days for month in month_list):
+            raise ValueError(f"{expression!r} never fires")
     return normalized, zone, has_seconds

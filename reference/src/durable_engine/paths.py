@@ -15,7 +15,8 @@ def resolve(data: Any, path: str) -> Any:
             if segment not in current:
                 return MISSING
             current = current[segment]
-        elif isinstance(current, list) and segment.isdigit():
+        elif isinstance(current, list) and segment.isdigit() and (
+                segment == "0" or not segment.startswith("0")):  # canonical index only
             index = int(segment)
             if index >= len(current):
                 return MISSING
@@ -56,4 +57,20 @@ def key_value(event: dict[str, Any], path: str | None) -> str:
     value = resolve(event.get("data"), path)
     if value is MISSING:
         value = None
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json(value)
+
+
+def _canonical_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)  # RFC 8785 writes 2.0 as 2
+    if isinstance(value, dict):
+        return {k: _canonical_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_numbers(v) for v in value]
+    return value
+
+
+def canonical_json(value: Any) -> str:
+    """Canonical JSON text (sorted member names, no whitespace, shortest numbers)."""
+    return json.dumps(_canonical_numbers(value), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)

@@ -118,8 +118,8 @@ def _only(value: dict[str, Any], path: str, allowed: set[str]) -> None:
 
 def _require(value: dict[str, Any], path: str, fields: tuple[str, ...]) -> None:
     for key in fields:
-        if key not in value:
-            raise Invalid(f"{path}/{key}", "is required")
+        if key not in value:  # like JSON Schema: the object that lacks it is the culprit
+            raise Invalid(path, f"{key} is required")
 
 
 def _window(value: Any, path: str, fields: tuple[str, ...]) -> None:
@@ -180,14 +180,14 @@ def validate_definition(value: Any, path: str = "") -> dict[str, Any]:
         _window(d["debounce"], f"{path}/debounce", ("periodMs",))
     if "batch" in d:
         _window(d["batch"], f"{path}/batch", ("maxSize", "timeoutMs"))
-    if "batch" in d:
+    if "batch" in d:  # [DEF-11]
         for other in ("debounce", "throttle", "rateLimit"):
             if other in d:
-                raise Invalid(f"{path}/{other}", "cannot be combined with batch")
+                raise Invalid(f"{path}/batch", f"batch cannot be combined with {other}")
     if "debounce" in d:
         for other in ("throttle", "rateLimit"):
             if other in d:
-                raise Invalid(f"{path}/{other}", "cannot be combined with debounce")
+                raise Invalid(f"{path}/debounce", f"debounce cannot be combined with {other}")
     return d
 
 
