@@ -120,6 +120,8 @@ def test_errors_and_limits(engine: FakeEngine) -> None:
         Client(engine.url, "app_1", KEY, max_response_bytes=200).get_run("r")
     with pytest.raises(ValueError):
         Client(engine.url, "app_1", KEY).send_many([])
+    with pytest.raises(ValueError, match="event 1"):
+        Client(engine.url, "app_1", KEY).send_many([{"name": "ok"}, {"name": "e", "nme": 1}])
     with pytest.raises(DurableError):
         Client("http://127.0.0.1:9", "app_1", KEY, timeout=2).get_run("r")
 

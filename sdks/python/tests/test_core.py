@@ -432,3 +432,26 @@ def test_configuration_errors_are_raised_early() -> None:
         DurableApp([*FUNCTIONS, FUNCTIONS[0]], signing_key=KEY)
     with pytest.raises(ValueError, match="65536"):
         DurableApp(FUNCTIONS, signing_key=KEY, max_body_bytes=65_535)
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        [],
+        [{"name": "e"}] * 101,
+        {"name": ""},
+        {"name": "e", "extra": 1},
+        {"name": "e", "ts": -1},
+        {"name": "e", "data": "x" * 270_000},
+        ["not an object"],
+    ],
+)
+def test_send_event_refuses_what_the_engine_would(events: Any) -> None:
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        return step.send_event("emit", events)
+
+    function = DurableFunction(id="f", trigger={"event": "e"}, handler=handler)
+    body = encode(invoke("f"))
+    result = op(handle_request("POST", invoke_headers(body), body, [function], signing_key=KEY))
+    assert result["op"] == "error" and result["code"] == "INVALID_EVENTS"
+    assert result["retryable"] is False

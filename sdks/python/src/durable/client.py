@@ -20,6 +20,7 @@ from ._protocol import CAPABILITIES, MAX_BODY_BYTES, MAX_EVENTS_PER_SEND
 from ._version import SDK_VERSION
 from .core import DurableApp
 from .errors import BulkEventSendError, DurableError, EventSendError, RunActionError
+from .events import event_problem
 from .function import DurableFunction
 from .signing import sign, sign_v2
 
@@ -235,14 +236,19 @@ class Client:
         """Send 1-100 events in one call; returns their receipts in order."""
         if not 1 <= len(events) <= MAX_EVENTS_PER_SEND:
             raise ValueError(f"send_many requires 1-{MAX_EVENTS_PER_SEND} events")
-        normalized = [
-            {
+        normalized = []
+        for index, event in enumerate(events):
+            problem = event_problem(event)
+            if problem is not None:
+                raise ValueError(f"send_many: event {index}: {problem}")
+            item = {
                 "id": event.get("id") or str(uuid.uuid4()),
                 "name": event["name"],
                 "data": event.get("data", {}),
             }
-            for event in events
-        ]
+            if "ts" in event:
+                item["ts"] = event["ts"]
+            normalized.append(item)
         try:
             receipts = self._post("/e/bulk", {"events": normalized}, retries)["events"]
         except DurableError as error:

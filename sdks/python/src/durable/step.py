@@ -35,6 +35,7 @@ from ._protocol import (
 )
 from .duration import iso_utc, parse_duration
 from .errors import FailureError, NonRetriableError
+from .events import event_problem
 
 # Importable from here too, as in dicabrio-durable-sdk 0.1.0.
 __all__ = [
@@ -198,6 +199,13 @@ class _Replay:
             raise NonRetriableError(
                 f"step.send_event requires 1-{MAX_EVENTS_PER_SEND} events", code=CODE_INVALID_EVENTS
             )
+        for index, item in enumerate(events):
+            problem = event_problem(item)
+            if problem is not None:
+                # The engine would refuse the op ([OP-10]); fail clearly instead.
+                raise NonRetriableError(
+                    f"step.send_event: event {index}: {problem}", code=CODE_INVALID_EVENTS
+                )
         raise StepInterrupt({"op": OP_SEND_EVENT, "id": wire_id, "events": events})
 
 
