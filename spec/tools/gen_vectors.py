@@ -1246,6 +1246,33 @@ def replay() -> None:
             {"op": "done", "data": "tick"},
         )
     )
+    # malformed known members of a signed JSON object (strict-replay)
+    invalid_request = {
+        "op": "error",
+        "id": None,
+        "message": ANY_STRING,
+        "name": "InvalidRequestError",
+        "retryable": False,
+    }
+    for case_id, member, value in (
+        ("replay-malformed-steps", "steps", "not-an-object"),
+        ("replay-malformed-attempt", "attempt", -1),
+        ("replay-malformed-event", "event", ["not", "an", "object"]),
+    ):
+        body = req("serial", "run-bad-1", e_serial)
+        body[member] = value
+        cases.append(
+            rcase(
+                case_id,
+                f"{member} of the wrong type: one non-retryable error op, not a replay",
+                "serial",
+                ["INV-7"],
+                {},
+                invalid_request,
+                capabilities=strict,
+                rawBody=compact(body),
+            )
+        )
     # HTTP-level answers
     cases += [
         rcase(
