@@ -129,6 +129,19 @@ def _sender(request: dict[str, Any]) -> Answer:
     return Answer(op={"op": "done", "data": {"receipts": steps["emit"]["data"]}})
 
 
+def _with_failure(request: dict[str, Any]) -> Answer:
+    steps = request.get("steps") or {}
+    if "failure" not in request:
+        if "explode" in steps:  # the handler's memo must never show up here
+            return Answer(op={"op": "done", "data": "memo leaked"})
+        return Answer(op={"op": "error", "id": "explode", "message": "exploded",
+                          "name": "Error", "code": "E_BOOM", "retryable": True})
+    if "cleanup" not in steps:
+        return Answer(op={"op": "step", "id": "cleanup", "data": "cleaned"})
+    return Answer(op={"op": "done", "data": {"cleanup": steps["cleanup"]["data"],
+                                             "message": request["failure"].get("message")}})
+
+
 SCRIPTS: dict[str, tuple[dict[str, Any], Script]] = {
     "serial": ({}, _serial),
     "flaky": ({"retries": 2}, _flaky),
@@ -137,6 +150,7 @@ SCRIPTS: dict[str, tuple[dict[str, Any], Script]] = {
     "sleeper": ({}, _sleeper),
     "waiter": ({}, _waiter),
     "sender": ({}, _sender),
+    "with-failure": ({"retries": 0, "hasOnFailure": True}, _with_failure),
 }
 
 
@@ -149,6 +163,7 @@ COVERS: dict[str, list[str]] = {
     "sleeper": ["engine-timer", "engine-memo"],
     "waiter": ["engine-wait", "engine-memo"],
     "sender": ["engine-send-event", "engine-memo"],
+    "with-failure": ["engine-failure-handler", "engine-status"],
 }
 
 
@@ -355,11 +370,13 @@ class EngineSuite:
         accepted = [fid for fid, (_, problem) in sent.items() if problem is None]
         results = [self.check_requests() if accepted else Result(
             "every-request-signed-and-valid", "engine", []).skip("no event was accepted")]
-        wanted = {fid: "completed" for fid in SCRIPTS} | {"exhaust": "failed"}
+        wanted = {fid: "completed" for fid in SCRIPTS} | {"exhaust": "failed",
+                                                          "with-failure": "failed"}
         for fid, check in (("serial", self.check_serial), ("flaky", self.check_flaky),
                            ("garbage", self.check_garbage), ("exhaust", self.check_exhaust),
                            ("sleeper", self.check_sleeper), ("waiter", self.check_waiter),
-                           ("sender", self.check_sender)):
+                           ("sender", self.check_sender),
+                           ("with-failure", self.check_with_failure)):
             result = Result(fid, "engine", [i for c in COVERS[fid] for i in ids(c)])
             run_id, status = outcomes[fid]
             invokes = self.app.invokes(fid)
@@ -602,6 +619,29 @@ class EngineSuite:
             result.fail(ids("engine-wait"), f"memo approve is {json.dumps(memo)[:200]}; "
                                             f"expected the matching event {self.matching_event}"
                                             " as stored (with ts)")
+
+    def check_with_failure(self, result: Result, invokes: list[Received], event_id: str
+                           ) -> None:
+        self._common(result, invokes, event_id)
+        bodies = [i.json() for i in invokes]
+        shape = [("failure" in b, sorted(b.get("steps") or {}), b.get("attempt")) for b in bodies]
+        want = [(False, [], 0), (True, [], 0), (True, ["cleanup"], 0)]
+        if shape != want:
+            result.fail(ids("engine-failure-handler"),
+                        f"invokes (failure?, memo keys, attempt) were {shape}, expected {want}")
+            return
+        failure = bodies[1]["failure"]
+        expected = {"message": "exploded", "name": "Error", "code": "E_BOOM", "stepId": "explode"}
+        if {k: failure.get(k) for k in expected} != expected:
+            result.fail(ids("engine-failure-handler"),
+                        f"failure is {json.dumps(failure)[:200]}, expected {expected}")
+        code, answer = self.api("/runs/get", {"runId": bodies[0]["runId"]})
+        run = answer.get("run", answer) if isinstance(answer, dict) else {}
+        handler = run.get("failureHandler")
+        if code != 200 or not isinstance(handler, dict) or handler.get("status") != "completed":
+            result.fail(ids("engine-failure-handler"),
+                        f"/runs/get answered {code}; failureHandler is {handler!r},"
+                        " expected {'status': 'completed'}")
 
     def check_sender(self, result: Result, invokes: list[Received], event_id: str) -> None:
         self._common(result, invokes, event_id)
