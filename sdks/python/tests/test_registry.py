@@ -10,7 +10,6 @@ from durable.core import DurableApp
 from durable_testkit import SPEC
 
 REGISTRY_PATH = SPEC / "registry.json"
-pytestmark = pytest.mark.skipif(not REGISTRY_PATH.exists(), reason="spec/registry.json absent")
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,16 @@ from durable import DurableApp, handle_request, parse_duration, validate_definit
 from durable.cron import validate_cron
 from durable.paths import event_matches, key_value
 from durable.signing import fresh, sign, sign_v2, verify
-from durable_testkit import encode, invoke_headers, load_catalog, vector_cases
+from durable_testkit import SPEC, encode, invoke_headers, load_catalog, vector_cases
 
 CATALOG = load_catalog()
+RUN_AREAS = {"signatures", "replay", "definitions", "durations", "cron", "match", "keys"}
+
+
+def test_every_vector_area_has_a_runner() -> None:
+    areas = {path.name for path in (SPEC / "vectors").iterdir() if path.is_dir()}
+    assert areas <= RUN_AREAS, f"no runner for {sorted(areas - RUN_AREAS)}"
+    assert areas == RUN_AREAS, f"vectors missing for {sorted(RUN_AREAS - areas)}"
 
 # -- signatures -----------------------------------------------------------------------
 
