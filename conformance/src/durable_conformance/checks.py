@@ -26,6 +26,7 @@ CHECKS: dict[str, list[str]] = {
     "unknown-function": ["ERR-4"],
     "oversized-body": ["INV-6", "LIMIT-2"],
     "wrong-method": ["INV-6"],
+    "primary-key": ["KEY-3"],
     # engine side (the fake app checks the engine)
     "engine-sync": ["API-6"],
     "engine-invoke": ["INV-1"],

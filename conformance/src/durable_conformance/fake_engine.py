@@ -125,12 +125,13 @@ class FakeEngine:
     # ---- shared checks -------------------------------------------------------------
 
     def check_signed(self, result: Result, reply: Reply, key: str,
-                     request_timestamp: str | None) -> None:
-        """Every 200 answer carries the body signature (and the v2 one for v2 requests)."""
+                     request_timestamp: str | None, extra: list[str] | None = None) -> None:
+        """Every 200 answer carries the body signature (and the v2 one for v2 requests);
+        `extra` names more requirements a wrong signature breaks (KEY-3 with a fallback)."""
         expected = signing.mac(key, reply.body)
         actual = reply.headers.get(signing.SIG)
         if not signing.matches(expected, actual):
-            result.fail(ids("response-signature"),
+            result.fail(ids("response-signature") + (extra or []),
                         f"answer's X-Durable-Signature {actual!r} is not HMAC(key, body)")
         else:
             result.cover(ids("response-signature"))
@@ -138,7 +139,7 @@ class FakeEngine:
             expected_v2 = signing.mac(key, signing.v2_input(request_timestamp, reply.body))
             actual_v2 = reply.headers.get(signing.SIG_V2)
             if not signing.matches(expected_v2, actual_v2):
-                result.fail(ids("response-signature-v2"),
+                result.fail(ids("response-signature-v2") + (extra or []),
                             f"answer's X-Durable-Signature-V2 {actual_v2!r} is not "
                             "HMAC(key, requestTimestamp + '.' + body)")
             else:
@@ -449,8 +450,10 @@ class FakeEngine:
         elif reply.status >= 500:
             result.fail(case.requirements, f"{hop}: HTTP {reply.status}: {reply.text()!r}")
         elif reply.status == 200:
+            # With a fallback key the app must still sign with its primary key.
             self.check_signed(result, reply, app.key,
-                              headers.get(signing.TIMESTAMP) if hop == "invoke-v2" else None)
+                              headers.get(signing.TIMESTAMP) if hop == "invoke-v2" else None,
+                              ids("primary-key") if len(keys) > 1 else None)
         return result
 
     def capabilities_none_case(self) -> Result:
