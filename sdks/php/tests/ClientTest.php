@@ -44,7 +44,8 @@ final class ClientTest extends TestCase
     /** @return list<array{path: string, headers: array<string, string>, body: string}> */
     private static function requests(): array
     {
-        return array_map(static fn (string $line): array => json_decode($line, true), file(self::$log, FILE_IGNORE_NEW_LINES) ?: []);
+        $lines = file(self::$log, FILE_IGNORE_NEW_LINES) ?: [];
+        return array_map(static fn (string $line): array => json_decode($line, true), $lines);
     }
 
     public function testEveryEngineCall(): void
@@ -55,11 +56,13 @@ final class ClientTest extends TestCase
         $receipt = $client->send('user.created', ['id' => 1], id: 'evt-1');
         self::assertSame(['evt-1', false], [$receipt['id'], $receipt['duplicate']]);
         self::assertCount(2, $client->sendMany([['name' => 'a'], ['name' => 'b', 'id' => 'evt-b']]));
-        self::assertSame(['functionId' => 'fn', 'limit' => 10], $client->searchRuns(functionId: 'fn', limit: 10)['filters']);
+        $page = $client->searchRuns(functionId: 'fn', limit: 10);
+        self::assertSame(['functionId' => 'fn', 'limit' => 10], $page['filters']);
         self::assertSame('completed', $client->getRun('run-1')['status']);
         self::assertTrue($client->cancelRun('run-1'));
         self::assertSame('rerun-of-run-1', $client->rerun('run-1', idempotencyKey: 'k1')['runId']);
-        self::assertSame(['runId' => 'run-1', 'stepId' => 's', 'idempotencyKey' => 'k2'], $client->rerunFromStep('run-1', 's', 'k2')['request']);
+        $rerun = $client->rerunFromStep('run-1', 's', 'k2');
+        self::assertSame(['runId' => 'run-1', 'stepId' => 's', 'idempotencyKey' => 'k2'], $rerun['request']);
         self::assertSame([['deliveryId' => 'd1']], $client->listFailures(5));
         self::assertTrue($client->retryFailure('d1'));
         self::assertSame('fn', $client->getVersionStatus('fn')['functionId']);
@@ -70,16 +73,22 @@ final class ClientTest extends TestCase
                 '/failures/search', '/failures/retry', '/versions/status'],
             array_column($requests, 'path'),
         );
-        self::assertSame('{"sdkVersion":"php/0.1.0","functions":[{"id":"fn","trigger":{"event":"e"},"priority":0,"enabled":true,"hasOnFailure":false}]}', $requests[0]['body']);
+        self::assertSame(
+            '{"sdkVersion":"php/0.1.0","functions":[{"id":"fn","trigger":{"event":"e"},"priority":0,'
+            . '"enabled":true,"hasOnFailure":false}]}',
+            $requests[0]['body'],
+        );
         self::assertSame('{"id":"evt-1","name":"user.created","data":{"id":1}}', $requests[1]['body']);
         $bulk = json_decode($requests[2]['body'], true)['events'];
-        self::assertMatchesRegularExpression('/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/', $bulk[0]['id']);
+        $uuid = '/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/';
+        self::assertMatchesRegularExpression($uuid, $bulk[0]['id']);
         self::assertSame('evt-b', $bulk[1]['id']);
         self::assertStringContainsString('"data":{}', $requests[2]['body']);
         self::assertSame('{"limit":5}', $requests[8]['body']);
         foreach ($requests as $request) {
             self::assertSame('app-1', $request['headers']['x-durable-app']);
-            self::assertSame(hash_hmac('sha256', $request['body'], 'client-key'), $request['headers']['x-durable-signature']);
+            $expected = hash_hmac('sha256', $request['body'], 'client-key');
+            self::assertSame($expected, $request['headers']['x-durable-signature']);
             self::assertArrayHasKey('x-durable-signature-v2', $request['headers']);
         }
     }
@@ -178,7 +187,10 @@ final class ClientTest extends TestCase
         self::assertSame(['app-1', 'client-key', 'prod'], [$app['id'], $app['key'], $app['environment']]);
         self::assertSame(2, Client::rotateKey($base, 'app-1', 'admin-token')['keys']);
         Client::retireKey($base, 'app-1', 'admin-token');
-        self::assertSame(['/api/apps', '/api/apps/app-1/rotate-key', '/api/apps/app-1/retire-key'], array_column(self::requests(), 'path'));
+        self::assertSame(
+            ['/api/apps', '/api/apps/app-1/rotate-key', '/api/apps/app-1/retire-key'],
+            array_column(self::requests(), 'path'),
+        );
         $this->expectException(DurableException::class);
         Client::provisionApp($base, 'shop', 'http://x', 'dev', 'wrong-token');
     }

@@ -32,7 +32,8 @@ final class DefinitionTest extends TestCase
         );
         self::assertSame(
             '{"id":"everything","trigger":{"event":"app.happened"},"priority":100,"enabled":false,"hasOnFailure":true,'
-            . '"version":"2025-01","retries":5,"timeoutMs":30000,"concurrency":[{"limit":5},{"limit":1,"key":"tenantId"}],'
+            . '"version":"2025-01","retries":5,"timeoutMs":30000,'
+            . '"concurrency":[{"limit":5},{"limit":1,"key":"tenantId"}],'
             . '"throttle":{"limit":10,"periodMs":60000,"key":"user.id"}}',
             Json::encode($function->definition()),
         );
@@ -42,14 +43,25 @@ final class DefinitionTest extends TestCase
     public function testPythonPackageShapeForFlowControl(): void
     {
         $noop = fn (array $event, Step $step) => null;
-        $rate = new DurableFunction(id: 'r', trigger: ['event' => 'e'], handler: $noop, rateLimit: ['limit' => 3, 'period' => '1h', 'key' => 'k']);
+        $rate = new DurableFunction(
+            id: 'r',
+            trigger: ['event' => 'e'],
+            handler: $noop,
+            rateLimit: ['limit' => 3, 'period' => '1h', 'key' => 'k'],
+        );
         self::assertSame(['limit' => 3, 'periodMs' => 3_600_000, 'key' => 'k'], $rate->definition()['rateLimit']);
-        $debounce = new DurableFunction(id: 'd', trigger: ['event' => 'e'], handler: $noop, debounce: ['period' => 5000]);
-        self::assertSame(['periodMs' => 5000], $debounce->definition()['debounce']);
-        $batch = new DurableFunction(id: 'b', trigger: ['cron' => '0 3 * * *'], handler: $noop, batch: ['maxSize' => 3, 'timeout' => '1s', 'key' => 't']);
+        $debounce = new DurableFunction(id: 'd', trigger: ['event' => 'e'], handler: $noop, debounce: ['period' => 5]);
+        self::assertSame(['periodMs' => 5], $debounce->definition()['debounce']);
+        $batch = new DurableFunction(
+            id: 'b',
+            trigger: ['cron' => '0 3 * * *'],
+            handler: $noop,
+            batch: ['maxSize' => 3, 'timeout' => '1s', 'key' => 't'],
+        );
         self::assertSame(['maxSize' => 3, 'timeoutMs' => 1000, 'key' => 't'], $batch->definition()['batch']);
         self::assertSame(
-            '{"id":"b","trigger":{"cron":"0 3 * * *"},"priority":0,"enabled":true,"hasOnFailure":false,"batch":{"maxSize":3,"timeoutMs":1000,"key":"t"}}',
+            '{"id":"b","trigger":{"cron":"0 3 * * *"},"priority":0,"enabled":true,"hasOnFailure":false,'
+            . '"batch":{"maxSize":3,"timeoutMs":1000,"key":"t"}}',
             Json::encode($batch->definition()),
         );
     }
@@ -70,10 +82,19 @@ final class DefinitionTest extends TestCase
             'eleven rules' => [['concurrency' => array_fill(0, 11, ['limit' => 1])], '/concurrency'],
             'throttle without period' => [['throttle' => ['limit' => 1]], '/throttle'],
             'throttle bad period' => [['throttle' => ['limit' => 1, 'period' => 'soon']], '/throttle/period'],
-            'unknown throttle field' => [['throttle' => ['limit' => 1, 'period' => '1s', 'burst' => 2]], '/throttle/burst'],
+            'unknown throttle field' => [
+                ['throttle' => ['limit' => 1, 'period' => '1s', 'burst' => 2]],
+                '/throttle/burst',
+            ],
             'batch too big' => [['batch' => ['maxSize' => 101, 'timeout' => '1s']], '/batch/maxSize'],
-            'batch with debounce' => [['batch' => ['maxSize' => 2, 'timeout' => '1s'], 'debounce' => ['period' => '1s']], '/batch'],
-            'debounce with rate limit' => [['debounce' => ['period' => '1s'], 'rateLimit' => ['limit' => 1, 'period' => '1s']], '/debounce'],
+            'batch with debounce' => [
+                ['batch' => ['maxSize' => 2, 'timeout' => '1s'], 'debounce' => ['period' => '1s']],
+                '/batch',
+            ],
+            'debounce with rate limit' => [
+                ['debounce' => ['period' => '1s'], 'rateLimit' => ['limit' => 1, 'period' => '1s']],
+                '/debounce',
+            ],
             'empty key segment' => [['concurrency' => ['limit' => 1, 'key' => 'user..id']], '/concurrency/key'],
             'empty version' => [['version' => ''], '/version'],
         ];
@@ -86,7 +107,8 @@ final class DefinitionTest extends TestCase
     public function testInvalidOptionsNameTheField(array $options, string $path): void
     {
         try {
-            new DurableFunction(...($options + ['id' => 'fn', 'trigger' => ['event' => 'e'], 'handler' => fn () => null]));
+            $defaults = ['id' => 'fn', 'trigger' => ['event' => 'e'], 'handler' => fn () => null];
+            new DurableFunction(...($options + $defaults));
             self::fail('accepted an invalid definition');
         } catch (DefinitionError $error) {
             self::assertSame($path, $error->path, $error->getMessage());
@@ -117,7 +139,8 @@ final class DefinitionTest extends TestCase
                 throw new DefinitionError('', 'must be an object');
             }
             Definition::validate($definition);
-            self::assertTrue($case['valid'], "{$case['id']}: accepted, expected an error at " . ($case['errorPath'] ?? '?'));
+            $where = $case['errorPath'] ?? '?';
+            self::assertTrue($case['valid'], "{$case['id']}: accepted, expected an error at {$where}");
         } catch (DefinitionError $error) {
             self::assertFalse($case['valid'], "{$case['id']}: refused: {$error->getMessage()}");
             self::assertSame($case['errorPath'], $error->path, "{$case['id']}: {$error->getMessage()}");
@@ -140,7 +163,8 @@ final class DefinitionTest extends TestCase
             self::markTestSkipped('spec/vectors/cron has no files yet');
         }
         $problem = Cron::problem($case['expr']);
-        self::assertSame($case['valid'], $problem === null, "{$case['id']} " . json_encode($case['expr']) . ': ' . ($problem ?? 'accepted'));
+        $label = "{$case['id']} " . json_encode($case['expr']) . ': ' . ($problem ?? 'accepted');
+        self::assertSame($case['valid'], $problem === null, $label);
     }
 
     /** @return array<string, array{0: array<string, mixed>|null}> */

@@ -36,7 +36,8 @@ final class HttpServerTest extends TestCase
             self::assertSame(404, $server->request('GET', '/nope')['status']);
             $manifest = $server->request('GET', '/api/durable', self::getHeaders());
             self::assertSame(200, $manifest['status']);
-            self::assertSame(Signature::sign($manifest['body'], self::KEY), $manifest['headers']['x-durable-signature']);
+            $signature = $manifest['headers']['x-durable-signature'];
+            self::assertSame(Signature::sign($manifest['body'], self::KEY), $signature);
             $body = json_decode($manifest['body'], true);
             self::assertSame(
                 ['serial', 'echo', 'sleeper', 'waiter', 'sender', 'flaky', 'fatal', 'handler-error', 'with-failure',
@@ -49,16 +50,19 @@ final class HttpServerTest extends TestCase
             $put = $server->request('PUT', '/api/durable');
             self::assertSame([405, 'GET, POST'], [$put['status'], $put['headers']['allow']]);
             $invoke = '{"functionId":"serial","runId":"r1","event":{"name":"conf.serial","data":{}},"steps":{}}';
-            self::assertSame(401, $server->request('POST', '/api/durable', Invoker::headers($invoke, self::KEY, false), $invoke)['status']);
-            $ok = $server->request('POST', '/api/durable', Invoker::headers($invoke, self::KEY, true), $invoke);
+            $post = fn (string $body, bool $v2 = true): array
+                => $server->request('POST', '/api/durable', Invoker::headers($body, self::KEY, $v2), $body);
+            self::assertSame(401, $post($invoke, false)['status']);
+            $ok = $post($invoke);
             self::assertSame(200, $ok['status'], $ok['body']);
             self::assertSame('{"op":"step","id":"a","data":{"n":1}}', $ok['body']);
             $big = str_repeat('x', 1_048_577);
-            self::assertSame(413, $server->request('POST', '/api/durable', Invoker::headers($big, self::KEY, true), $big)['status']);
+            self::assertSame(413, $post($big)['status']);
             $notJson = '{oops';
-            self::assertSame(400, $server->request('POST', '/api/durable', Invoker::headers($notJson, self::KEY, true), $notJson)['status']);
+            self::assertSame(400, $post($notJson)['status']);
 
-            $run = (new Invoker(null, self::KEY, true, $server))->drive('loop', ['name' => 'conf.loop', 'data' => Json::object()]);
+            $invoker = new Invoker(null, self::KEY, true, $server);
+            $run = $invoker->drive('loop', ['name' => 'conf.loop', 'data' => Json::object()]);
             self::assertSame([0, 1, 2], $run['result']);
             self::assertSame(['item', 'item#2', 'item#3'], array_keys(get_object_vars($run['steps'])));
         } finally {
@@ -92,10 +96,14 @@ final class HttpServerTest extends TestCase
             declare(strict_types=1);
             require {$autoload};
             use Durable\\{DurableFunction, Handler, Step};
-            \$noisy = new DurableFunction(id: 'noisy', trigger: ['event' => 'n'], handler: function (array \$event, Step \$step) {
-                echo 'debug output';
-                return \$step->run('s', fn () => 'ok');
-            });
+            \$noisy = new DurableFunction(
+                id: 'noisy',
+                trigger: ['event' => 'n'],
+                handler: function (array \$event, Step \$step) {
+                    echo 'debug output';
+                    return \$step->run('s', fn () => 'ok');
+                },
+            );
             (new Handler([\$noisy], 'noisy-key'))->serve('/api/durable');
             PHP);
         $server = PhpServer::php("{$dir}/index.php", $dir);

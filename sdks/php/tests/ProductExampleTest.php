@@ -25,21 +25,23 @@ final class ProductExampleTest extends TestCase
     {
         $invoker = new Invoker(new Handler(self::functions(), self::KEY), self::KEY);
         $waits = [];
-        $run = $invoker->drive('onboarding', ['id' => 'e1', 'name' => 'user.created', 'data' => ['id' => 7]], function (array $op) use (&$waits) {
+        $event = ['id' => 'e1', 'name' => 'user.created', 'data' => ['id' => 7]];
+        $run = $invoker->drive('onboarding', $event, function (array $op) use (&$waits) {
             $waits[] = $op;
             return ['id' => 'e2', 'name' => 'approval.received', 'data' => ['userId' => 7]];
         });
         self::assertSame(['approved' => true], $run['result']);
         self::assertSame(['step', 'sleep', 'wait', 'step', 'done'], array_column($run['ops'], 'op'));
         self::assertSame(['id' => 7, 'email' => 'user7@example.com', 'name' => 'User 7'], $run['ops'][0]['data']);
-        self::assertSame(['event' => 'approval.received', 'match' => ['userId' => 7]], ['event' => $waits[0]['event'], 'match' => $waits[0]['match']]);
+        self::assertSame(['approval.received', ['userId' => 7]], [$waits[0]['event'], $waits[0]['match']]);
         self::assertSame(['to' => 'user7@example.com', 'sent' => true], $run['ops'][3]['data']);
     }
 
     public function testTimedOutWaitGivesNull(): void
     {
         $invoker = new Invoker(new Handler(self::functions(), self::KEY), self::KEY);
-        $run = $invoker->drive('onboarding', ['id' => 'e1', 'name' => 'user.created', 'data' => ['id' => 8]], fn () => null);
+        $event = ['id' => 'e1', 'name' => 'user.created', 'data' => ['id' => 8]];
+        $run = $invoker->drive('onboarding', $event, fn () => null);
         self::assertSame(['approved' => false], $run['result']);
     }
 
@@ -51,7 +53,9 @@ final class ProductExampleTest extends TestCase
             self::assertSame(401, $server->request('GET', '/api/durable')['status']);
             self::assertSame(404, $server->request('GET', '/elsewhere')['status']);
             $invoker = new Invoker(null, self::KEY, true, $server);
-            $run = $invoker->drive('onboarding', ['id' => 'e1', 'name' => 'user.created', 'data' => ['id' => 9]], fn (array $op) => ['name' => 'approval.received', 'data' => ['userId' => 9]]);
+            $event = ['id' => 'e1', 'name' => 'user.created', 'data' => ['id' => 9]];
+            $approval = ['name' => 'approval.received', 'data' => ['userId' => 9]];
+            $run = $invoker->drive('onboarding', $event, fn (array $op) => $approval);
             self::assertSame(['approved' => true], $run['result']);
             self::assertCount(5, $run['ops']);
         } finally {

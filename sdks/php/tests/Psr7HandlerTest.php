@@ -44,14 +44,17 @@ final class Psr7HandlerTest extends TestCase
         $response = self::adapter()->handle($request);
         self::assertSame(200, $response->getStatusCode());
         self::assertSame('{"op":"step","id":"greet","data":"hi Ada"}', (string) $response->getBody());
-        self::assertSame(Signature::sign((string) $response->getBody(), self::KEY), $response->getHeaderLine('X-Durable-Signature'));
+        $signature = $response->getHeaderLine('X-Durable-Signature');
+        self::assertSame(Signature::sign((string) $response->getBody(), self::KEY), $signature);
         self::assertSame('application/json', $response->getHeaderLine('Content-Type'));
     }
 
     public function testManifestAndErrors(): void
     {
         $timestamp = (string) Signature::nowMs();
-        $get = new ServerRequest('GET', '/api/durable', ['X-Durable-Timestamp' => $timestamp, 'X-Durable-Signature' => Signature::sign($timestamp, self::KEY)]);
+        $signature = Signature::sign($timestamp, self::KEY);
+        $headers = ['X-Durable-Timestamp' => $timestamp, 'X-Durable-Signature' => $signature];
+        $get = new ServerRequest('GET', '/api/durable', $headers);
         $manifest = self::adapter()->handle($get);
         self::assertSame(200, $manifest->getStatusCode());
         self::assertSame('hello', json_decode((string) $manifest->getBody(), true)['functions'][0]['id']);

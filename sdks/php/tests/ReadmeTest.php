@@ -20,7 +20,8 @@ final class ReadmeTest extends TestCase
         $dir = sys_get_temp_dir() . '/durable-readme-' . bin2hex(random_bytes(4));
         mkdir("{$dir}/public", 0o777, true);
         // The quick start sits next to a checkout: point its require at this one.
-        $code = str_replace("__DIR__ . '/../sdks/php/src/autoload.php'", var_export(dirname(__DIR__) . '/src/autoload.php', true), $match[1]);
+        $autoload = var_export(dirname(__DIR__) . '/src/autoload.php', true);
+        $code = str_replace("__DIR__ . '/../sdks/php/src/autoload.php'", $autoload, $match[1]);
         self::assertNotSame($match[1], $code, 'the quick start requires the SDK autoloader');
         file_put_contents("{$dir}/public/index.php", $code);
         $server = PhpServer::php("{$dir}/public/index.php", "{$dir}/public", ['DURABLE_SIGNING_KEY' => 'readme-key']);
@@ -28,7 +29,9 @@ final class ReadmeTest extends TestCase
             $run = (new Invoker(null, 'readme-key', true, $server))->drive(
                 'welcome',
                 ['name' => 'user.created', 'data' => ['id' => 42, 'name' => 'ada']],
-                fn (array $op) => $op['match'] === ['userId' => 42] ? ['name' => 'user.replied', 'data' => ['userId' => 42]] : null,
+                fn (array $op) => $op['match'] === ['userId' => 42]
+                    ? ['name' => 'user.replied', 'data' => ['userId' => 42]]
+                    : null,
             );
             self::assertSame(['greeting' => 'Hello Ada', 'replied' => true], $run['result']);
             self::assertSame(['step', 'sleep', 'wait', 'done'], array_column($run['ops'], 'op'));
@@ -49,17 +52,24 @@ final class ReadmeTest extends TestCase
 
     public function testFromEnvReadsCapabilitiesAndDevMode(): void
     {
-        $handler = Handler::fromEnv([], ['DURABLE_SIGNING_KEY' => 'k', 'DURABLE_CAPABILITIES' => 'none', 'DURABLE_DEV' => '1', 'DURABLE_APP_ID' => 'a']);
+        $handler = Handler::fromEnv([], [
+            'DURABLE_SIGNING_KEY' => 'k',
+            'DURABLE_CAPABILITIES' => 'none',
+            'DURABLE_DEV' => '1',
+            'DURABLE_APP_ID' => 'a',
+        ]);
         self::assertSame([], $handler->capabilities());
         $discovery = json_decode($handler->handle('GET', ['x-durable-discovery' => 'true'], '')->body, true);
         self::assertSame(['k', 'a'], [$discovery['signingKey'], $discovery['appId']]);
-        self::assertSame(['step-occurrences'], Handler::fromEnv([], ['DURABLE_SIGNING_KEY' => 'k', 'DURABLE_CAPABILITIES' => 'step-occurrences'])->capabilities());
+        $some = Handler::fromEnv([], ['DURABLE_SIGNING_KEY' => 'k', 'DURABLE_CAPABILITIES' => 'step-occurrences']);
+        self::assertSame(['step-occurrences'], $some->capabilities());
     }
 
     public function testReplayBenchmarkRuns(): void
     {
         $output = [];
-        exec(escapeshellarg(PHP_BINARY) . ' ' . escapeshellarg(dirname(__DIR__) . '/bench/replay.php') . ' 50 3 2>&1', $output, $status);
+        $script = escapeshellarg(dirname(__DIR__) . '/bench/replay.php');
+        exec(escapeshellarg(PHP_BINARY) . " {$script} 50 3 2>&1", $output, $status);
         self::assertSame(0, $status, implode("\n", $output));
         self::assertStringContainsString('"steps":50', implode("\n", $output));
     }

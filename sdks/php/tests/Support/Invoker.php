@@ -59,8 +59,13 @@ final class Invoker
      * @param (callable(array<string, mixed>): mixed)|null $onWait
      * @return array{ops: list<array<string, mixed>>, result: mixed, steps: stdClass}
      */
-    public function drive(string $functionId, array $event, ?callable $onWait = null, int $retries = 3, int $maxInvokes = 50): array
-    {
+    public function drive(
+        string $functionId,
+        array $event,
+        ?callable $onWait = null,
+        int $retries = 3,
+        int $maxInvokes = 50,
+    ): array {
         $steps = new stdClass();
         $ops = [];
         $attempt = 0;
@@ -96,7 +101,10 @@ final class Invoker
                     $steps->{$op['id']} = ['type' => 'wait', 'data' => $onWait === null ? null : $onWait($op)];
                     break;
                 case 'sendEvent':
-                    $receipts = array_map(static fn (array $e): array => ['id' => $e['id'] ?? 'generated', 'duplicate' => false], $op['events']);
+                    $receipts = array_map(
+                        static fn (array $e): array => ['id' => $e['id'] ?? 'generated', 'duplicate' => false],
+                        $op['events'],
+                    );
                     $steps->{$op['id']} = ['type' => 'sendEvent', 'data' => $receipts];
                     break;
                 default:

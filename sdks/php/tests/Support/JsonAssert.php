@@ -45,7 +45,9 @@ final class JsonAssert
             $missing = array_diff_key($e, $a);
             $extra = array_diff_key($a, $e);
             if ($missing !== [] || $extra !== []) {
-                return ($path ?: '/') . ': missing [' . implode(',', array_keys($missing)) . '] extra [' . implode(',', array_keys($extra)) . ']';
+                $missing = implode(',', array_keys($missing));
+                $extra = implode(',', array_keys($extra));
+                return ($path ?: '/') . ": missing [{$missing}] extra [{$extra}]";
             }
             foreach ($e as $key => $item) {
                 $found = self::difference($item, $a[$key], "{$path}/{$key}");
@@ -58,7 +60,10 @@ final class JsonAssert
         if (is_int($expected) || is_float($expected)) {
             return $expected == $actual ? null : "{$path}: {$expected} != {$actual}";
         }
-        return $expected === $actual ? null : ($path ?: '/') . ': ' . json_encode($expected) . ' != ' . json_encode($actual);
+        if ($expected === $actual) {
+            return null;
+        }
+        return ($path ?: '/') . ': ' . json_encode($expected) . ' != ' . json_encode($actual);
     }
 
     /**
@@ -72,18 +77,22 @@ final class JsonAssert
         if ($expected instanceof stdClass) {
             $vars = get_object_vars($expected);
             if (count($vars) === 1 && array_key_exists('$afterMs', $vars)) {
-                if (!is_string($actual) || preg_match('/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/D', $actual) !== 1) {
-                    throw new \UnexpectedValueException("{$path}: not an ISO-8601 UTC timestamp with ms: " . json_encode($actual));
+                $iso = '/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/D';
+                if (!is_string($actual) || preg_match($iso, $actual) !== 1) {
+                    $shown = json_encode($actual);
+                    throw new \UnexpectedValueException("{$path}: not an ISO-8601 UTC timestamp with ms: {$shown}");
                 }
                 $at = (int) (new \DateTimeImmutable($actual))->format('Uv');
                 if (abs($at - ($invokedAtMs + $vars['$afterMs'])) > 5000) {
-                    throw new \UnexpectedValueException("{$path}: {$actual} is not invoke time + {$vars['$afterMs']} ms");
+                    $after = $vars['$afterMs'];
+                    throw new \UnexpectedValueException("{$path}: {$actual} is not invoke time + {$after} ms");
                 }
                 return $actual;
             }
             if (count($vars) === 1 && array_key_exists('$type', $vars)) {
                 if ($vars['$type'] !== 'string' || !is_string($actual)) {
-                    throw new \UnexpectedValueException("{$path}: expected a {$vars['$type']}, got " . get_debug_type($actual));
+                    $type = get_debug_type($actual);
+                    throw new \UnexpectedValueException("{$path}: expected a {$vars['$type']}, got {$type}");
                 }
                 return $actual;
             }
@@ -96,7 +105,12 @@ final class JsonAssert
         }
         if (is_array($expected)) {
             return array_map(
-                fn (mixed $item, int|string $i): mixed => self::resolveMarkers($item, is_array($actual) ? ($actual[$i] ?? null) : null, $invokedAtMs, "{$path}/{$i}"),
+                fn (mixed $item, int|string $i): mixed => self::resolveMarkers(
+                    $item,
+                    is_array($actual) ? ($actual[$i] ?? null) : null,
+                    $invokedAtMs,
+                    "{$path}/{$i}",
+                ),
                 $expected,
                 array_keys($expected),
             );

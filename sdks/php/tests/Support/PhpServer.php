@@ -52,7 +52,8 @@ final class PhpServer
 
     public static function php(string $router, string $docroot, array $env = []): self
     {
-        return new self([PHP_BINARY, '-d', 'display_errors=stderr', '-S', '127.0.0.1:{port}', '-t', $docroot, $router], $env);
+        $command = [PHP_BINARY, '-d', 'display_errors=stderr', '-S', '127.0.0.1:{port}', '-t', $docroot, $router];
+        return new self($command, $env);
     }
 
     public function url(string $path = '/'): string
