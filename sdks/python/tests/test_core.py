@@ -239,6 +239,19 @@ def test_unserializable_result_becomes_a_non_retryable_error() -> None:
     assert result["op"] == "error" and result["retryable"] is False
 
 
+def test_too_deep_a_result_becomes_a_non_retryable_error() -> None:
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        deep: list[Any] = []
+        for _ in range(100_000):
+            deep = [deep]
+        return deep
+
+    function = DurableFunction(id="f", trigger={"event": "e"}, handler=handler)
+    body = encode(invoke("f"))
+    result = op(handle_request("POST", invoke_headers(body), body, [function], signing_key=KEY))
+    assert result["op"] == "error" and result["retryable"] is False
+
+
 def test_oversized_answer_becomes_a_non_retryable_error() -> None:
     def handler(event: dict[str, Any], step: Step) -> Any:
         return step.run("s", lambda: "x" * 2000)
@@ -384,7 +397,9 @@ def test_discovery_only_in_dev() -> None:
 # -- bad input ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b"[1, 2]", b'"text"'])
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"\xff\xfe", b"[1, 2]", b'"text"', b"[" * 100_000, b"{}" * 3]
+)
 def test_non_json_or_non_object_bodies_get_400(body: bytes) -> None:
     response = post(body)
     assert response.status == 400

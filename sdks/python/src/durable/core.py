@@ -280,7 +280,7 @@ class DurableApp:
             return _plain(401, "invalid signature")
         try:
             request = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return _plain(400, "invalid JSON")
         if not isinstance(request, dict):
             return _plain(400, "invalid request")
@@ -292,7 +292,7 @@ class DurableApp:
             body = _encode(operation)
             if len(body) > self.max_response_bytes:
                 raise ValueError("response too large")
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             body = _encode(
                 {
                     "op": OP_ERROR,

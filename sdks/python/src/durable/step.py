@@ -71,7 +71,7 @@ def error_fields(error: BaseException) -> dict[str, Any]:
                 encoded = json.dumps(
                     error.details, separators=(",", ":"), ensure_ascii=False, allow_nan=False
                 ).encode()
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, RecursionError):
                 fields["details"] = {
                     "serializationError": "error details are not JSON-serializable"
                 }
