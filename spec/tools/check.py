@@ -49,6 +49,7 @@ SEMANTIC_RULES = {
     "CRON-*": "cron vectors: validity and next fire times recomputed with tools/cronref.py",
     "DUR-*": "duration vectors: recomputed from DUR-1..DUR-3",
     "MATCH-*/PATH-*": "match and key vectors: recomputed from PATH-1..3 and MATCH-1..3",
+    "API-3": "api vectors: validity and error.path from the request schema named in openapi.yaml",
 }
 
 failures: list[str] = []
@@ -99,7 +100,9 @@ def find_refs(node: Any) -> Iterator[str]:
             yield from find_refs(value)
 
 
-def validator(schemas: dict[str, dict[str, Any]], registry: Registry, name: str) -> Draft202012Validator:
+def validator(
+    schemas: dict[str, dict[str, Any]], registry: Registry, name: str
+) -> Draft202012Validator:
     return Draft202012Validator(schemas[name], registry=registry)
 
 
@@ -134,7 +137,9 @@ def load_vectors() -> dict[str, list[dict[str, Any]]]:
         if not schema_path.exists():
             fail(f"vectors/{area}: no schemas/vectors/{area}.schema.json")
             continue
-        for error in Draft202012Validator(json.loads(schema_path.read_text())).iter_errors(document):
+        for error in Draft202012Validator(json.loads(schema_path.read_text())).iter_errors(
+            document
+        ):
             fail(f"{path.relative_to(SPEC)}{pointer(error.absolute_path)}: {error.message}")
         if document.get("area") != area:
             fail(f"{path.relative_to(SPEC)}: area must be {area!r}")
@@ -178,7 +183,9 @@ def check_replay(cases: list[dict[str, Any]], schemas: dict[str, Any], registry:
                 fail(f"{where}: expect{pointer(error.absolute_path)}: {error.message}")
 
 
-def check_definitions(cases: list[dict[str, Any]], schemas: dict[str, Any], registry: Registry) -> None:
+def check_definitions(
+    cases: list[dict[str, Any]], schemas: dict[str, Any], registry: Registry
+) -> None:
     definition = validator(schemas, registry, "function-definition.schema.json")
     for case in cases:
         where = f"definitions {case['id']}"
@@ -186,7 +193,9 @@ def check_definitions(cases: list[dict[str, Any]], schemas: dict[str, Any], regi
         pointers: set[str] = set()
         for error in errors:
             pointers |= error_pointers(error)
-        trigger = case["definition"].get("trigger") if isinstance(case["definition"], dict) else None
+        trigger = (
+            case["definition"].get("trigger") if isinstance(case["definition"], dict) else None
+        )
         if not errors and isinstance(trigger, dict) and "cron" in trigger:
             try:
                 Cron(trigger["cron"])
@@ -207,8 +216,10 @@ def mac(key: str, message: str) -> str:
 
 
 def sig_ok(value: str | None, keys: list[str], message: str) -> bool:
-    return value is not None and bool(HEX64.match(value)) and any(
-        hmac.compare_digest(mac(k, message), value) for k in keys
+    return (
+        value is not None
+        and bool(HEX64.match(value))
+        and any(hmac.compare_digest(mac(k, message), value) for k in keys)
     )
 
 
@@ -232,7 +243,9 @@ def check_signatures(cases: list[dict[str, Any]]) -> None:
         elif hop == "invoke-v2":
             valid = sig_ok(v1, keys, body) and fresh(ts, now) and sig_ok(v2, keys, f"{ts}.{body}")
         elif hop == "response-v2":
-            valid = sig_ok(v1, keys, body) and sig_ok(v2, keys, f"{case['requestTimestamp']}.{body}")
+            valid = sig_ok(v1, keys, body) and sig_ok(
+                v2, keys, f"{case['requestTimestamp']}.{body}"
+            )
         else:  # api-v2: the v1 header is ignored
             valid = "x-durable-app" in h and fresh(ts, now) and sig_ok(v2, keys, f"{ts}.{body}")
         if valid != case["valid"]:
@@ -240,9 +253,10 @@ def check_signatures(cases: list[dict[str, Any]]) -> None:
         if "timestamp" in case and case["timestamp"] != ts:
             fail(f"signatures {case['id']}: timestamp differs from the header")
         if case["valid"]:
+            v2_timestamp = case.get("timestamp", case.get("requestTimestamp"))
             inputs = {
                 "x-durable-signature": case.get("timestamp", "") if hop == "manifest" else body,
-                "x-durable-signature-v2": f"{case.get('timestamp', case.get('requestTimestamp'))}.{body}",
+                "x-durable-signature-v2": f"{v2_timestamp}.{body}",
             }
             for name, value in case["expectedSignatures"].items():
                 if value != mac(case["signingKey"], inputs[name]):
@@ -321,18 +335,23 @@ def canonical(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, dict):
-        items = (json.dumps(k, ensure_ascii=False) + ":" + canonical(value[k]) for k in sorted(value))
+        items = (
+            json.dumps(k, ensure_ascii=False) + ":" + canonical(value[k]) for k in sorted(value)
+        )
         return "{" + ",".join(items) + "}"
     if isinstance(value, list):
         return "[" + ",".join(canonical(v) for v in value) + "]"
     return json.dumps(value, ensure_ascii=False)
 
 
-def check_match_and_keys(match_cases: list[dict[str, Any]], key_cases: list[dict[str, Any]]) -> None:
+def check_match_and_keys(
+    match_cases: list[dict[str, Any]], key_cases: list[dict[str, Any]]
+) -> None:
     for case in match_cases:
         event = case["event"]
         result = event["name"] == case["waitEvent"] and all(
-            (value := resolve(event.get("data"), path)) is not MISSING and json_equal(value, expected)
+            (value := resolve(event.get("data"), path)) is not MISSING
+            and json_equal(value, expected)
             for path, expected in (case["match"] or {}).items()
         )
         if result != case["matches"]:
@@ -342,6 +361,56 @@ def check_match_and_keys(match_cases: list[dict[str, Any]], key_cases: list[dict
         text = "null" if value is MISSING else canonical(value)
         if text != case["value"]:
             fail(f"keys {case['id']}: rules give {text}")
+
+
+def request_schemas() -> dict[str, str]:
+    """API path -> the schema file of its POST request body, read from openapi.yaml."""
+    document = yaml.safe_load((SPEC / "openapi.yaml").read_text())
+    found: dict[str, str] = {}
+    for path, item in document.get("paths", {}).items():
+        body = (item.get("post") or {}).get("requestBody")
+        if body:
+            ref = body["content"]["application/json"]["schema"]["$ref"]
+            found[path] = ref.removeprefix("schemas/")
+    return found
+
+
+def check_api(cases: list[dict[str, Any]], schemas: dict[str, Any], registry: Registry) -> None:
+    by_path = request_schemas()
+    for case in cases:
+        where = f"api {case['id']}"
+        if case["path"] not in by_path:
+            fail(f"{where}: {case['path']} takes no JSON body in openapi.yaml")
+            continue
+        if "rawBody" in case:
+            try:
+                body = json.loads(case["rawBody"])
+            except ValueError:
+                if case.get("errorCode") != "INVALID_JSON":
+                    fail(f"{where}: a body that is not JSON must expect INVALID_JSON")
+                continue
+        else:
+            body = case["body"]
+        errors = list(validator(schemas, registry, by_path[case["path"]]).iter_errors(body))
+        pointers: set[str] = set()
+        for error in errors:
+            pointers |= error_pointers(error)
+        for index, definition in enumerate(
+            body.get("functions", []) if isinstance(body, dict) else []
+        ):
+            trigger = definition.get("trigger") if isinstance(definition, dict) else None
+            if isinstance(trigger, dict) and isinstance(trigger.get("cron"), str):
+                try:
+                    Cron(trigger["cron"])
+                except CronError:
+                    pointers.add(f"/functions/{index}/trigger/cron")  # DEF-14
+        if (not pointers) != case["valid"]:
+            fail(f"{where}: schema says valid={not pointers}, vector says {case['valid']}")
+        elif not case["valid"]:
+            if case["errorCode"] != "INVALID_REQUEST":
+                fail(f"{where}: a schema failure is INVALID_REQUEST")
+            elif case["errorPath"] not in pointers:
+                fail(f"{where}: errorPath {case['errorPath']!r} not among {sorted(pointers)}")
 
 
 # ------------------------------------------------------------------ requirements
@@ -415,7 +484,10 @@ def check_openapi(registry: dict[str, Any], schema_files: dict[str, Any]) -> Non
     expected = set(registry["engineApi"]["paths"])
     actual = set(document.get("paths", {}))
     if expected != actual:
-        fail(f"openapi.yaml paths differ from registry: missing {expected - actual}, extra {actual - expected}")
+        fail(
+            f"openapi.yaml paths differ from registry: "
+            f"missing {expected - actual}, extra {actual - expected}"
+        )
 
 
 def main() -> int:
@@ -428,6 +500,7 @@ def main() -> int:
     check_cron(areas.get("cron", []))
     check_durations(areas.get("durations", []))
     check_match_and_keys(areas.get("match", []), areas.get("keys", []))
+    check_api(areas.get("api", []), message_schemas, registry)
     defined, covered = check_requirements(areas)
     reg = check_registry(areas)
     check_openapi(reg, message_schemas)
@@ -440,7 +513,9 @@ def main() -> int:
     for rule, what in SEMANTIC_RULES.items():
         print(f"  {rule}: {what}")
     uncovered = [rid for rid in defined if rid not in covered]
-    print(f"requirements: {len(defined)} defined, {len(defined) - len(uncovered)} covered by vectors")
+    print(
+        f"requirements: {len(defined)} defined, {len(defined) - len(uncovered)} covered by vectors"
+    )
     print(f"uncovered requirements ({len(uncovered)}): {' '.join(uncovered)}")
     if failures:
         print(f"\nFAILED: {len(failures)} problem(s)")

@@ -171,6 +171,4 @@ def _to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
 
 
 def iso(instant: datetime) -> str:
-    return (
-        instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    return instant.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

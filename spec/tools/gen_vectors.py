@@ -2107,6 +2107,260 @@ def match_and_keys() -> None:
     write("keys", "keys", "flow-control key resolution", kcases)
 
 
+# ---------------------------------------------------------------- engine API requests
+
+
+def acase(
+    case_id: str,
+    description: str,
+    requirements: list[str],
+    path: str,
+    body: Any,
+    error: tuple[str, str | None] | None = None,
+    raw: str | None = None,
+) -> dict[str, Any]:
+    case: dict[str, Any] = {
+        "id": case_id,
+        "description": description,
+        "requirements": requirements,
+        "path": path,
+    }
+    if raw is not None:
+        case["rawBody"] = raw
+    else:
+        case["body"] = body
+    case["valid"] = error is None
+    if error is not None:
+        case["errorCode"] = error[0]
+        if error[1] is not None:
+            case["errorPath"] = error[1]
+    return case
+
+
+def api() -> None:
+    bad = "INVALID_REQUEST"
+    published_sync = {
+        "sdkVersion": "python/0.1.0",
+        "functions": [base(id="serial", trigger={"event": "conf.serial"})],
+    }
+    cases = [
+        acase("api-e-minimal", "only a name", ["EVT-2"], "/e", {"name": "app.signup"}),
+        acase(
+            "api-e-published",
+            "as the published client sends it: data of any JSON type, no ts",
+            ["EVT-2", "VER-3"],
+            "/e",
+            {"id": "evt-1", "name": "app.signup", "data": [1, "two"]},
+        ),
+        acase(
+            "api-e-full",
+            "every envelope member",
+            ["EVT-1"],
+            "/e",
+            {"id": "evt-2", "name": "app.signup", "data": {"userId": "u1"}, "ts": NOW},
+        ),
+        acase("api-e-no-name", "name missing", ["EVT-1", "API-3"], "/e", {"id": "e"}, (bad, "")),
+        acase("api-e-empty-name", "empty name", ["EVT-1"], "/e", {"name": ""}, (bad, "/name")),
+        acase(
+            "api-e-long-id",
+            "id of 201 characters",
+            ["EVT-1"],
+            "/e",
+            {"id": "e" * 201, "name": "x"},
+            (bad, "/id"),
+        ),
+        acase(
+            "api-e-unknown-member",
+            "the envelope is closed",
+            ["EVT-1", "API-3"],
+            "/e",
+            {"name": "x", "user": {"id": 1}},
+            (bad, "/user"),
+        ),
+        acase(
+            "api-e-reserved-name",
+            "durable/ names are the engine's",
+            ["EVT-6"],
+            "/e",
+            {"name": "durable/cron"},
+            (bad, "/name"),
+        ),
+        acase(
+            "api-e-negative-ts",
+            "ts must be unix ms",
+            ["EVT-1"],
+            "/e",
+            {"name": "x", "ts": -1},
+            (bad, "/ts"),
+        ),
+        acase(
+            "api-e-not-object",
+            "the body must be an object",
+            ["API-1", "API-3"],
+            "/e",
+            ["x"],
+            (bad, ""),
+        ),
+        acase(
+            "api-e-not-json",
+            "a body that is not JSON",
+            ["API-3"],
+            "/e",
+            None,
+            ("INVALID_JSON", None),
+            raw='{"name":',
+        ),
+        acase(
+            "api-bulk-two",
+            "two events",
+            ["API-7"],
+            "/e/bulk",
+            {"events": [{"name": "a"}, {"id": "b-1", "name": "b", "data": None}]},
+        ),
+        acase(
+            "api-bulk-empty",
+            "no events",
+            ["API-7", "LIMIT-4"],
+            "/e/bulk",
+            {"events": []},
+            (bad, "/events"),
+        ),
+        acase(
+            "api-bulk-101",
+            "101 events",
+            ["LIMIT-4"],
+            "/e/bulk",
+            {"events": [{"name": "a"}] * 101},
+            (bad, "/events"),
+        ),
+        acase(
+            "api-bulk-bad-item",
+            "one bad event refuses the call, with its path",
+            ["API-7"],
+            "/e/bulk",
+            {"events": [{"name": "a"}, {"name": ""}]},
+            (bad, "/events/1/name"),
+        ),
+        acase(
+            "api-sync-published",
+            "sync as the published client sends it",
+            ["API-6", "VER-3"],
+            "/fn/sync",
+            published_sync,
+        ),
+        acase(
+            "api-sync-capabilities",
+            "sync with capabilities, unknown names included",
+            ["MAN-2", "MAN-5", "VER-2"],
+            "/fn/sync",
+            {
+                **published_sync,
+                "capabilities": ["strict-replay", "from-the-future"],
+                "maxRequestBytes": 2097152,
+            },
+        ),
+        acase(
+            "api-sync-bad-definition",
+            "the path points into the failing definition",
+            ["DEF-1", "API-6"],
+            "/fn/sync",
+            {**published_sync, "functions": [base(retries=99)]},
+            (bad, "/functions/0/retries"),
+        ),
+        acase(
+            "api-sync-small-limit",
+            "maxRequestBytes below 65536",
+            ["MAN-1"],
+            "/fn/sync",
+            {**published_sync, "maxRequestBytes": 1000},
+            (bad, "/maxRequestBytes"),
+        ),
+        acase(
+            "api-search-filters",
+            "every filter",
+            ["API-8"],
+            "/runs/search",
+            {"functionId": "serial", "status": "failed", "cursor": "abc", "limit": 10},
+        ),
+        acase("api-search-empty", "no filter at all", ["API-8"], "/runs/search", {}),
+        acase(
+            "api-search-bad-status",
+            "an unknown status",
+            ["API-8", "STATUS-1"],
+            "/runs/search",
+            {"status": "done"},
+            (bad, "/status"),
+        ),
+        acase(
+            "api-search-limit-101",
+            "limit over 100",
+            ["API-8"],
+            "/runs/search",
+            {"limit": 101},
+            (bad, "/limit"),
+        ),
+        acase("api-get", "a run id", ["API-9"], "/runs/get", {"runId": "run-1"}),
+        acase("api-get-no-run", "runId missing", ["API-9", "API-3"], "/runs/get", {}, (bad, "")),
+        acase("api-cancel", "a run id", ["API-10"], "/runs/cancel", {"runId": "run-1"}),
+        acase(
+            "api-rerun-from-step",
+            "rerun from a step",
+            ["API-11"],
+            "/runs/rerun",
+            {"runId": "run-1", "stepId": "b", "idempotencyKey": "k-1"},
+        ),
+        acase(
+            "api-rerun-no-key",
+            "idempotencyKey is required",
+            ["API-12"],
+            "/runs/rerun",
+            {"runId": "run-1"},
+            (bad, ""),
+        ),
+        acase("api-failures-search", "a limit", ["API-13"], "/failures/search", {"limit": 50}),
+        acase(
+            "api-failures-retry",
+            "a delivery id",
+            ["API-13"],
+            "/failures/retry",
+            {"deliveryId": "d-1"},
+        ),
+        acase(
+            "api-versions-status",
+            "a function id",
+            ["API-14"],
+            "/versions/status",
+            {"functionId": "versioned"},
+        ),
+        acase(
+            "api-apps-create",
+            "as provision_app sends it",
+            ["ADMIN-2", "VER-3"],
+            "/api/apps",
+            {"name": "shop", "environment": "dev", "appUrl": "http://localhost:3000/api/durable"},
+        ),
+        acase(
+            "api-apps-bad-url",
+            "appUrl must be http(s)",
+            ["ADMIN-2"],
+            "/api/apps",
+            {"name": "shop", "environment": "dev", "appUrl": "ftp://x"},
+            (bad, "/appUrl"),
+        ),
+        acase(
+            "api-apps-no-env",
+            "environment missing",
+            ["ADMIN-2"],
+            "/api/apps",
+            {"name": "shop", "appUrl": "http://x"},
+            (bad, ""),
+        ),
+    ]
+    write(
+        "api", "requests", "Engine API request validation (400 answers and their error.path)", cases
+    )
+
+
 if __name__ == "__main__":
     signatures()
     replay()
@@ -2114,4 +2368,5 @@ if __name__ == "__main__":
     cron()
     durations()
     match_and_keys()
+    api()
     print("vectors written to", VECTORS)
