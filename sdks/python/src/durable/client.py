@@ -8,6 +8,7 @@ an engine that knows v2 verifies instead (with a replay window); pass
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -25,6 +26,10 @@ from .function import DurableFunction
 from .signing import sign, sign_v2
 
 __all__ = ["Client", "provision_app"]
+
+
+# Everything a broken connection can raise from urllib / http.client.
+_NETWORK_ERRORS = (OSError, http.client.HTTPException)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -69,7 +74,7 @@ def _status_error(path: str, status: int, answer: bytes) -> DurableError:
     error.status = status
     try:
         body = json.loads(answer)
-    except ValueError:
+    except (ValueError, RecursionError):
         return error
     detail = body.get("error") if isinstance(body, dict) else None
     if isinstance(detail, dict):
@@ -106,13 +111,13 @@ def provision_app(
         status, answer = _post(
             f"{base_url.rstrip('/')}/api/apps", body, headers, timeout, max_response_bytes
         )
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
+    except _NETWORK_ERRORS as error:
         raise DurableError(f"provision request failed: {error}") from error
     if status != 200:
         raise _status_error("/api/apps", status, answer)
     try:
         result = json.loads(answer)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise DurableError("provision returned invalid JSON") from error
     if not isinstance(result, dict):
         raise DurableError("provision returned invalid JSON")
@@ -168,14 +173,14 @@ class Client:
                     self.timeout,
                     self.max_response_bytes,
                 )
-            except (urllib.error.URLError, TimeoutError, OSError) as error:
+            except _NETWORK_ERRORS as error:
                 if last:
                     raise DurableError(f"durable {path} request failed: {error}") from error
             else:
                 if status == 200:
                     try:
                         result = json.loads(answer)
-                    except (ValueError, UnicodeDecodeError) as error:
+                    except (ValueError, RecursionError) as error:
                         if last:
                             raise DurableError(f"durable {path} returned invalid JSON") from error
                     else:
