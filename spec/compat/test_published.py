@@ -55,10 +55,7 @@ def test_vectors_present() -> None:
 
 def _parse_iso(value: str) -> float:
     assert isinstance(value, str) and len(value) == 24 and value.endswith("Z"), value
-    return (
-        datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-        * 1000
-    )
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp() * 1000
 
 
 def _agrees(expected: Any, actual: Any, invoked_ms: float, where: str = "") -> None:

@@ -532,8 +532,7 @@ def signatures() -> None:
     cases.append(
         sig_case(
             "sig-invoke-v2-tampered-body",
-            "body changed, v1 header recomputed by the attacker "
-            "cannot happen; both MACs are checked",
+            "body changed after signing: neither MAC verifies",
             "invoke-v2",
             ["SIG-9"],
             keys=[KEY],
