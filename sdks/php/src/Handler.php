@@ -269,7 +269,7 @@ final class Handler
         $events = $request['events'] ?? [$request['event']];
         $step = new Step(
             $request['steps'] ?? [],
-            $request['runId'],
+            $request['runId'] ?? '',
             $request['attempt'] ?? 0,
             $events,
             $this->has(Protocol::CAP_STEP_OCCURRENCES),
@@ -288,7 +288,8 @@ final class Handler
                         false,
                     );
                 }
-                $result = ($function->onFailure)($event, $step, FailureError::fromWire($failure), $request['runId']);
+                $error = FailureError::fromWire($failure);
+                $result = ($function->onFailure)($event, $step, $error, $request['runId'] ?? '');
             } else {
                 $result = ($function->handler)($event, $step);
             }
@@ -364,8 +365,8 @@ final class Handler
      */
     private static function requestProblem(array|JsonObject $request): ?string
     {
-        if (!is_string($request['runId'] ?? null) || $request['runId'] === '') {
-            return 'runId must be a non-empty string';
+        if (isset($request['runId']) && !is_string($request['runId'])) {
+            return 'runId must be a string';
         }
         if (!isset($request['event']) || !Definition::isObject($request['event'])) {
             return 'event must be an object';
@@ -383,8 +384,13 @@ final class Handler
         if (isset($request['attempt']) && (!is_int($request['attempt']) || $request['attempt'] < 0)) {
             return 'attempt must be a non-negative integer';
         }
-        if (isset($request['events']) && (!is_array($request['events']) || !array_is_list($request['events']))) {
-            return 'events must be an array';
+        if (isset($request['events'])) {
+            $events = $request['events'];
+            $objects = is_array($events) && array_is_list($events)
+                && !in_array(false, array_map(Definition::isObject(...), $events), true);
+            if (!$objects) {
+                return 'events must be an array of objects';
+            }
         }
         if (isset($request['failure']) && !Definition::isObject($request['failure'])) {
             return 'failure must be an object';
