@@ -96,6 +96,15 @@ def run(target: str) -> int:
     log(f"{target}: {summary} ({time.time() - started:.1f}s)")
     if unknown:
         log(f"note: failures cite IDs not defined in spec/wire-protocol.md: {unknown}")
+    for name in matrix["targets"]:
+        c = matrix["summary"][name]["counts"]
+        log(f"  matrix {name:10} pass {c['pass']:3}  fail {c['fail']:2}  error {c['error']:2}"
+            f"  expected gap {c['expected-fail']:2}  skipped {c['skipped']:2}")
+    rows = [row for row in matrix["crossCheck"] if len(row["targets"]) > 1]
+    if rows:
+        same = sum(1 for row in rows if row["identical"])
+        log(f"  cross-check: {same} of {len(rows)} transcripts give identical ops from every"
+            " SDK that answered them (with this spec)")
     log(f"matrix: {folder / 'matrix.md'} and matrix.json")
     bad = [r for r in results if r.status in (FAIL, ERROR)]
     if bad or crossed:
