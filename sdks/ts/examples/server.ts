@@ -3,8 +3,7 @@
  * the node:http adapter. Point a dev engine at it (DURABLE_DEV_APP_URL), or provision a
  * workspace and set DURABLE_SIGNING_KEY.
  *
- *   npm run build && node --experimental-strip-types examples/server.ts   (Node 22+)
- *   or: npx tsc -p tsconfig.conformance.json ... see README.
+ *   npm run example        (compiles to .build/ and starts it)
  */
 import { createServer } from "node:http";
 import { nodeHandler } from "../src/index.js";

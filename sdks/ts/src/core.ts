@@ -106,21 +106,24 @@ function resolveCapabilities(option: CoreOptions["capabilities"]): Capability[] 
 }
 
 /**
- * Normalize an invoke body; null when malformed. Absent members take their defaults and
- * unknown members are ignored, so newer engines can add fields.
+ * Normalize an invoke body, or say what is wrong with it ([INV-7]). Absent members take
+ * their defaults and unknown members are ignored, so newer engines can add fields.
  */
-function parseInvoke(request: Record<string, unknown>): InvokeRequest | null {
+function parseInvoke(request: Record<string, unknown>): InvokeRequest | string {
   const event = request.event ?? {};
   const steps = request.steps ?? {};
   const attempt = request.attempt ?? 0;
   const failure = request.failure ?? null;
   const events = request.events ?? null;
   const runId = request.runId ?? "";
-  if (!isPlainObject(event) || !isPlainObject(steps) || typeof runId !== "string") return null;
-  if (!Object.values(steps).every(isPlainObject)) return null;
-  if (typeof attempt !== "number" || !Number.isSafeInteger(attempt) || attempt < 0) return null;
-  if (failure !== null && !isPlainObject(failure)) return null;
-  if (events !== null && !Array.isArray(events)) return null;
+  if (!isPlainObject(event)) return "event must be an object";
+  if (!isPlainObject(steps) || !Object.values(steps).every(isPlainObject)) return "steps must be an object of memos";
+  if (typeof attempt !== "number" || !Number.isSafeInteger(attempt) || attempt < 0) {
+    return "attempt must be a non-negative integer";
+  }
+  if (events !== null && (!Array.isArray(events) || !events.every(isPlainObject))) return "events must be an array of objects";
+  if (failure !== null && !isPlainObject(failure)) return "failure must be an object";
+  if (typeof runId !== "string") return "runId must be a string";
   const invoke: InvokeRequest = {
     functionId: request.functionId as string,
     runId,
@@ -131,6 +134,12 @@ function parseInvoke(request: Record<string, unknown>): InvokeRequest | null {
   };
   if (events !== null) invoke.events = events as DurableEvent[];
   return invoke;
+}
+
+/** [ERR-4] */
+function unknownFunction(functionId: unknown): Op {
+  const name = functionId === undefined || functionId === null ? "?" : typeof functionId === "string" ? functionId : JSON.stringify(functionId);
+  return { op: "error", id: null, message: `unknown function ${name}`, retryable: false };
 }
 
 function failureError(failure: Record<string, unknown>): FailureError {
@@ -231,8 +240,16 @@ export class DurableCore {
       return text(400, "invalid JSON");
     }
     if (!isPlainObject(request)) return text(400, "invalid request");
+    if (!this.byRuntimeId.has(request.functionId as string)) {
+      return this.signed(unknownFunction(request.functionId), requestTimestamp, true);
+    }
     const invoke = parseInvoke(request);
-    if (invoke === null) return text(400, "invalid request");
+    if (typeof invoke === "string") {
+      // [INV-7]: a strict app answers one non-retryable op; a v1 app answers 400 (as the Python SDK).
+      if (!this.has(CAPABILITIES.strictReplay)) return text(400, "invalid request");
+      const op: Op = { op: "error", id: null, message: `invalid request: ${invoke}`, name: "InvalidRequestError", retryable: false };
+      return this.signed(op, requestTimestamp, true);
+    }
 
     const op = await this.invoke(invoke);
     return this.signed(op, requestTimestamp, true);
@@ -255,10 +272,7 @@ export class DurableCore {
   /** Run the named function's handler (or failure handler) up to its first new step. */
   async invoke(request: InvokeRequest): Promise<Op> {
     const fn = this.byRuntimeId.get(request.functionId);
-    if (!fn) {
-      const name = request.functionId === undefined ? "?" : typeof request.functionId === "string" ? request.functionId : JSON.stringify(request.functionId);
-      return { op: "error", id: null, message: `unknown function ${name}`, retryable: false };
-    }
+    if (!fn) return unknownFunction(request.functionId);
     const failure = request.failure ?? null;
     if (failure !== null && fn.config.onFailure === undefined) {
       return {

@@ -266,14 +266,34 @@ describe("HTTP-level answers of the core", () => {
     for (const [body, text] of [
       ["{nope", "invalid JSON"],
       ["[]", "invalid request"],
-      ['{"functionId":"f","steps":[]}', "invalid request"],
-      ['{"functionId":"f","attempt":-1}', "invalid request"],
-      ['{"functionId":"f","event":"x"}', "invalid request"],
-      ['{"functionId":"f","steps":{"a":1}}', "invalid request"],
     ] as const) {
       const answer = await core.handle("POST", invokeHeaders(KEY, body, { v2: true, now: NOW }), body);
       expect([answer.status, answer.body]).toEqual([400, text]);
     }
+    // Known members of the wrong type: one non-retryable op under strict-replay [INV-7], 400 for a v1 app.
+    const v1 = app([fn("f", () => "ok")], { capabilities: "none" });
+    for (const [body, problem] of [
+      ['{"functionId":"f","steps":[]}', "steps must be an object of memos"],
+      ['{"functionId":"f","steps":{"a":1}}', "steps must be an object of memos"],
+      ['{"functionId":"f","attempt":-1}', "attempt must be a non-negative integer"],
+      ['{"functionId":"f","attempt":1.5}', "attempt must be a non-negative integer"],
+      ['{"functionId":"f","event":"x"}', "event must be an object"],
+      ['{"functionId":"f","events":[1]}', "events must be an array of objects"],
+      ['{"functionId":"f","failure":"x"}', "failure must be an object"],
+      ['{"functionId":"f","runId":7}', "runId must be a string"],
+    ] as const) {
+      const answer = await core.handle("POST", invokeHeaders(KEY, body, { v2: true, now: NOW }), body);
+      expect([answer.status, JSON.parse(answer.body)]).toEqual([
+        200,
+        { op: "error", id: null, message: `invalid request: ${problem}`, name: "InvalidRequestError", retryable: false },
+      ]);
+      const plain = await v1.handle("POST", invokeHeaders(KEY, body), body);
+      expect([plain.status, plain.body]).toEqual([400, "invalid request"]);
+    }
+    // Checked after the function lookup [ERR-4].
+    const unknown = '{"functionId":"nope","steps":[]}';
+    const answer = await core.handle("POST", invokeHeaders(KEY, unknown, { v2: true, now: NOW }), unknown);
+    expect(answer.body).toBe('{"op":"error","id":null,"message":"unknown function nope","retryable":false}');
   });
 
   it("a v2 app refuses a POST with only the v1 signature, and signs answers both ways", async () => {
