@@ -101,6 +101,13 @@ final class Step
                 "waitForEvent(\"{$id}\"): option \"match\" must be an object of key path => value",
             );
         }
+        foreach (array_keys($match instanceof JsonObject ? $match->toArray() : ($match ?? [])) as $path) {
+            if (!Definition::isKeyPath((string) $path)) {
+                throw new InvalidArgumentException(
+                    "waitForEvent(\"{$id}\"): match key \"{$path}\" is not a key path (\"userId\", \"user.id\")",
+                );
+            }
+        }
         $unknown = array_diff(array_keys($options), ['event', 'timeout', 'match']);
         if ($unknown !== []) {
             throw new InvalidArgumentException("waitForEvent(\"{$id}\"): unknown option \"" . reset($unknown) . '"');

@@ -301,6 +301,13 @@ final class HandlerTest extends TestCase
         $op = self::op(self::handler([$fn]), ['functionId' => 'bad']);
         self::assertSame(['error', null, true], [$op['op'], $op['id'], $op['retryable']]);
         self::assertStringContainsString('invalid duration', $op['message']);
+        $badMatch = self::fn('match', fn (array $event, Step $step) => $step->waitForEvent('w', [
+            'event' => 'e',
+            'timeout' => '1h',
+            'match' => ['user..id' => 1],
+        ]));
+        $op = self::op(self::handler([$badMatch]), ['functionId' => 'match']);
+        self::assertStringContainsString('match key "user..id"', $op['message']);
         $tooMany = self::fn('many', fn (array $event, Step $step) => $step->parallel('p', []));
         $op = self::op(self::handler([$tooMany]), ['functionId' => 'many']);
         self::assertSame(['INVALID_PARALLEL', false], [$op['code'], $op['retryable']]);
