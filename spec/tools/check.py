@@ -11,7 +11,8 @@
 6. requirement IDs in wire-protocol.md are unique, every cited ID exists, and the IDs no
    vector covers are printed with their count;
 7. openapi.yaml is a valid OpenAPI 3.1 document whose $refs point into schemas/ and whose
-   paths are exactly the engine API of registry.json.
+   paths are exactly the engine API of registry.json;
+8. a self-test breaks a copy of one case per check and makes sure each check notices.
 
 Exit status 1 on any failure.
 """
@@ -490,6 +491,82 @@ def check_openapi(registry: dict[str, Any], schema_files: dict[str, Any]) -> Non
         )
 
 
+def self_test(
+    areas: dict[str, list[dict[str, Any]]], schemas: dict[str, Any], registry: Registry
+) -> None:
+    """Break one copy of a case per check and make sure that check notices."""
+    import copy
+
+    def first(area: str, **where: Any) -> dict[str, Any]:
+        for case in areas.get(area, []):
+            if all(case.get(k) == v for k, v in where.items()):
+                return copy.deepcopy(case)
+        raise LookupError(f"self-test needs a {area} case with {where}")
+
+    def broken(name: str, run: Any, case: dict[str, Any], mutate: Any) -> None:
+        mutate(case)
+        before = len(failures)
+        run([case])
+        if len(failures) == before:
+            fail(f"self-test: the {name} check did not notice a broken case")
+        del failures[before:]
+
+    mutations = [
+        (
+            "signature",
+            check_signatures,
+            first("signatures", valid=True, hop="invoke"),
+            lambda c: c["headers"].update({"x-durable-signature": "0" * 64}),
+        ),
+        (
+            "replay",
+            lambda cs: check_replay(cs, schemas, registry),
+            first("replay", function="serial"),
+            lambda c: c["expect"].update({"extra": 1}),
+        ),
+        (
+            "definition validity",
+            lambda cs: check_definitions(cs, schemas, registry),
+            first("definitions", valid=True),
+            lambda c: c["definition"].update({"retries": 99}),
+        ),
+        (
+            "definition errorPath",
+            lambda cs: check_definitions(cs, schemas, registry),
+            first("definitions", valid=False, errorPath="/retries"),
+            lambda c: c.update({"errorPath": "/priority"}),
+        ),
+        ("cron", check_cron, first("cron", valid=True), lambda c: c["next"].reverse()),
+        (
+            "duration",
+            check_durations,
+            first("durations", valid=True),
+            lambda c: c.update({"ms": c["ms"] + 1}),
+        ),
+        (
+            "match",
+            lambda cs: check_match_and_keys(cs, []),
+            first("match"),
+            lambda c: c.update({"matches": not c["matches"]}),
+        ),
+        (
+            "key",
+            lambda cs: check_match_and_keys([], cs),
+            first("keys"),
+            lambda c: c.update({"value": c["value"] + " "}),
+        ),
+        (
+            "api",
+            lambda cs: check_api(cs, schemas, registry),
+            first("api", valid=True),
+            lambda c: c.update({"valid": False, "errorCode": "INVALID_REQUEST", "errorPath": ""}),
+        ),
+    ]
+    for name, run, case, mutate in mutations:
+        broken(name, run, case, mutate)
+    print(f"self-test: {len(mutations)} deliberately broken cases, each one noticed")
+
+
 def main() -> int:
     schemas, registry = load_schemas()
     areas = load_vectors()
@@ -504,6 +581,7 @@ def main() -> int:
     defined, covered = check_requirements(areas)
     reg = check_registry(areas)
     check_openapi(reg, message_schemas)
+    self_test(areas, message_schemas, registry)
 
     print(f"schemas: {len(schemas)} files")
     for area, cases in sorted(areas.items()):
