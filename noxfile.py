@@ -111,6 +111,23 @@ def conformance_engine(session: nox.Session) -> None:
     _conformance(session, "engine")
 
 
+@nox.session(python=PYTHON)
+def faults(session: nox.Session) -> None:
+    """Fault suite: kill -9 engines, misbehaving apps, Postgres restarts; 0 lost, 0 doubled.
+
+    Short by default (CI); `nox -s faults -- --runs 500 --kills 20` for the full one.
+    """
+    session.install("-e", "reference[test]", "-e", "faults")
+    session.run("python", "-m", "durable_faults", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """schemathesis (--checks all) against the engine's served OpenAPI: no 5xx."""
+    session.install("-e", "reference[test]", "-e", "fuzz")
+    session.run("python", "-m", "durable_fuzz", *session.posargs)
+
+
 @nox.session(python=PYTHON, default=False)
 def serve(session: nox.Session) -> None:
     """Run the engine: embedded Postgres, migrations, http://localhost:3030."""
