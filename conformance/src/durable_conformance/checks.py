@@ -42,6 +42,7 @@ CHECKS: dict[str, list[str]] = {
     "engine-status": ["STATUS-1", "RETRY-5"],
     "engine-timer": ["OP-5"],
     "engine-rotation": ["KEY-1", "KEY-2", "KEY-5"],
+    "engine-v1-app": ["VER-3", "MAN-2"],
     "engine-failure-handler": ["FAIL-1", "FAIL-2", "FAIL-3", "FAIL-5"],
     "engine-wait": ["OP-6", "MATCH-2"],
     "engine-send-event": ["OP-4"],

@@ -391,6 +391,7 @@ class EngineSuite:
                                 f"run {run_id} ended {status!r}, expected {wanted[fid]!r}")
             results.append(result)
         results.append(self.rotation())
+        results.append(self.plain_v1_app())
         health = call(self.base + "/health", "GET")
         alive = Result("engine-stays-up", "engine", ids("engine-garbage-answer"))
         if health.status != 200:
@@ -410,6 +411,33 @@ class EngineSuite:
                 return fresh, None
             time.sleep(0.2)
         return self.app.invokes("serial")[before:], "the run did not reach its third invoke"
+
+    def plain_v1_app(self) -> Result:
+        """An app advertising no capability (like the published package) is served per v1:
+        its answers carry no V2 signature and the run still completes."""
+        result = Result("plain-v1-app", "engine", ids("engine-v1-app"))
+        main_app, main_id = self.app, self.app_id
+        self.app = FakeApp(capabilities=[])
+        try:
+            self.app.start()
+            registered = self.register()
+            if registered.status != "pass":
+                result.failures += registered.failures
+                result.fail(ids("engine-v1-app"), "could not register a second app")
+                return result
+            invokes, problem = self._run_serial_once()
+            if problem:
+                result.fail(ids("engine-v1-app"), f"a v1 app's run: {problem}")
+            for item in invokes:
+                if not signing.matches(signing.mac(self.app.key, item.body),
+                                       item.headers.get(signing.SIG)):
+                    result.fail(ids("engine-request-signature"),
+                                "invoke to a v1 app without a valid X-Durable-Signature")
+                    break
+        finally:
+            self.app.stop()
+            self.app, self.app_id = main_app, main_id
+        return result
 
     def rotation(self) -> Result:
         """rotate-key: the engine signs with the older key and accepts both (app answers
