@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 from durable import DurableApp, handle_request, parse_duration, validate_definition
 from durable.cron import validate_cron
+from durable.events import event_problem
 from durable.paths import event_matches, key_value
 from durable.signing import fresh, sign, sign_v2, verify
 from durable_testkit import SPEC, encode, invoke_headers, load_catalog, vector_cases
 
 CATALOG = load_catalog()
-RUN_AREAS = {"signatures", "replay", "definitions", "durations", "cron", "match", "keys"}
+RUN_AREAS = {"signatures", "replay", "definitions", "durations", "cron", "match", "keys", "api"}
 
 
 def test_every_vector_area_has_a_runner() -> None:
@@ -211,3 +212,51 @@ def test_match_vector(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", vector_cases("keys"))
 def test_key_vector(case: dict[str, Any]) -> None:
     assert key_value(case["key"], case["event"]) == case["value"]
+
+
+# -- api: the request shapes this SDK produces (events, bulk, sync) -------------------
+
+SDK_API_PATHS = {"/e", "/e/bulk", "/fn/sync"}
+
+
+def _api_problem(path: str, body: Any) -> str | None:
+    """The JSON Pointer this SDK's own checks find, or None when it would send the body."""
+    if path == "/e":
+        problem = event_problem(body)
+        return None if problem is None else problem.path
+    if path == "/e/bulk":
+        events = body.get("events") if isinstance(body, dict) else None
+        if not isinstance(events, list) or not 1 <= len(events) <= 100:
+            return "/events"
+        for index, event in enumerate(events):
+            problem = event_problem(event)
+            if problem is not None:
+                return f"/events/{index}{problem.path}"
+        return None
+    # /fn/sync
+    for index, definition in enumerate(body.get("functions", [])):
+        found = validate_definition(definition)
+        if found is not None:
+            return f"/functions/{index}{found.path}"
+    limit = body.get("maxRequestBytes")
+    if limit is not None and (not isinstance(limit, int) or limit < 65_536):
+        return "/maxRequestBytes"
+    return None
+
+
+def _sdk_api_cases() -> list[Any]:
+    return [
+        case for case in vector_cases("api")
+        if case.values[0] is None or case.values[0]["path"] in SDK_API_PATHS
+    ]
+
+
+@pytest.mark.parametrize("case", _sdk_api_cases())
+def test_api_vector_for_what_the_sdk_sends(case: dict[str, Any]) -> None:
+    if "rawBody" in case:
+        pytest.skip("not JSON: the SDK always serializes its bodies")
+    problem = _api_problem(case["path"], case["body"])
+    if case["valid"]:
+        assert problem is None
+    else:
+        assert problem == case["errorPath"]

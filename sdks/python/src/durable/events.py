@@ -1,38 +1,51 @@
-"""The event envelope as sent ([EVT-1], [EVT-2]): closed, `name` required."""
+"""The event envelope as sent ([EVT-1], [EVT-2], [EVT-6]): closed, `name` required."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
-EVENT_MEMBERS = frozenset({"id", "name", "data", "ts"})
+EVENT_MEMBERS = ("id", "name", "data", "ts")
 EVENT_CHARS = 200
 EVENT_BYTES = 262_144
+RESERVED_PREFIX = "durable/"
 
 
-def event_problem(event: Any) -> str | None:
-    """None when `event` may be sent, else what is wrong with it."""
+class EventProblem(NamedTuple):
+    path: str  # JSON Pointer into the event, "" for the whole event
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path or '/'}: {self.message}"
+
+
+def event_problem(event: Any) -> EventProblem | None:
+    """None when `event` may be sent, else where and what is wrong with it."""
     if not isinstance(event, dict):
-        return "an event must be an object"
-    unknown = sorted(set(event) - EVENT_MEMBERS)
-    if unknown:
-        return f"unknown event member {unknown[0]!r} (allowed: id, name, data, ts)"
-    name = event.get("name")
+        return EventProblem("", "an event must be an object")
+    for member in event:
+        if member not in EVENT_MEMBERS:
+            escaped = member.replace("~", "~0").replace("/", "~1")
+            return EventProblem(f"/{escaped}", "unknown member (allowed: id, name, data, ts)")
+    if "name" not in event:
+        return EventProblem("", "name is required")
+    name = event["name"]
     if not isinstance(name, str) or not 1 <= len(name) <= EVENT_CHARS:
-        return f"name must be a string of 1-{EVENT_CHARS} characters"
+        return EventProblem("/name", f"must be a string of 1-{EVENT_CHARS} characters")
+    if name.startswith(RESERVED_PREFIX):
+        return EventProblem("/name", f"names starting with {RESERVED_PREFIX!r} are reserved")
     if "id" in event and (
         not isinstance(event["id"], str) or not 1 <= len(event["id"]) <= EVENT_CHARS
     ):
-        return f"id must be a string of 1-{EVENT_CHARS} characters"
+        return EventProblem("/id", f"must be a string of 1-{EVENT_CHARS} characters")
     if "ts" in event and (
         isinstance(event["ts"], bool) or not isinstance(event["ts"], int) or event["ts"] < 0
     ):
-        return "ts must be a non-negative integer of unix milliseconds"
+        return EventProblem("/ts", "must be a non-negative integer of unix milliseconds")
     try:
-        size = len(json.dumps(event, separators=(",", ":"), ensure_ascii=False,
-                              allow_nan=False).encode())
-    except (TypeError, ValueError):
-        return "the event is not JSON-serializable"
-    if size > EVENT_BYTES:
-        return f"the event exceeds {EVENT_BYTES} bytes"
+        encoded = json.dumps(event, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return EventProblem("/data", "is not JSON-serializable")
+    if len(encoded.encode()) > EVENT_BYTES:
+        return EventProblem("", f"the event exceeds {EVENT_BYTES} bytes")
     return None
