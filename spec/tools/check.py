@@ -12,7 +12,8 @@
    vector covers are printed with their count;
 7. openapi.yaml is a valid OpenAPI 3.1 document whose $refs point into schemas/ and whose
    paths are exactly the engine API of registry.json;
-8. a self-test breaks a copy of one case per check and makes sure each check notices.
+8. the committed vectors equal a fresh run of tools/gen_vectors.py;
+9. a self-test breaks a copy of one case per check and makes sure each check notices.
 
 Exit status 1 on any failure.
 """
@@ -491,6 +492,26 @@ def check_openapi(registry: dict[str, Any], schema_files: dict[str, Any]) -> Non
         )
 
 
+def check_generated() -> None:
+    """The committed vector files are exactly what tools/gen_vectors.py writes."""
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "DURABLE_VECTORS_OUT": scratch}
+        generator = Path(__file__).parent / "gen_vectors.py"
+        done = subprocess.run([sys.executable, str(generator)], env=env, capture_output=True)
+        if done.returncode != 0:
+            fail(f"gen_vectors.py failed: {done.stderr.decode()[-500:]}")
+            return
+        fresh = {p.relative_to(scratch): p.read_text() for p in Path(scratch).glob("*/*.json")}
+        committed = {p.relative_to(VECTORS): p.read_text() for p in VECTORS.glob("*/*.json")}
+        for name in sorted(set(fresh) | set(committed), key=str):
+            if fresh.get(name) != committed.get(name):
+                fail(f"vectors/{name} differs from what tools/gen_vectors.py generates")
+
+
 def self_test(
     areas: dict[str, list[dict[str, Any]]], schemas: dict[str, Any], registry: Registry
 ) -> None:
@@ -581,6 +602,7 @@ def main() -> int:
     defined, covered = check_requirements(areas)
     reg = check_registry(areas)
     check_openapi(reg, message_schemas)
+    check_generated()
     self_test(areas, message_schemas, registry)
 
     print(f"schemas: {len(schemas)} files")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 from cronref import Cron, CronError, iso  # noqa: E402
 
-VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+# DURABLE_VECTORS_OUT lets tools/check.py regenerate into a scratch folder and compare.
+VECTORS = Path(
+    os.environ.get("DURABLE_VECTORS_OUT") or Path(__file__).resolve().parent.parent / "vectors"
+)
 
 KEY = "conformance-signing-key-0001"
 OLD_KEY = "conformance-signing-key-0001"
@@ -1619,9 +1623,11 @@ def cron() -> None:
     ) -> None:
         nexts = Cron(expr).next_after(after, count)
         assert len(nexts) == count, expr
-        if check_croniter:
+        try:
             from croniter import croniter
-
+        except ImportError:  # the cross-check is for generation time; check.py re-verifies
+            check_croniter = False
+        if check_croniter:
             fields = expr.split(" ")
             itr = croniter(expr, after, second_at_beginning=len(fields) == 6)
             theirs = [itr.get_next(datetime) for _ in range(count)]
