@@ -8,7 +8,8 @@
    the schema cannot express (SEMANTIC_RULES below), including the errorPath;
 5. signature, cron, duration, match and key cases agree with reference implementations
    of the spec's rules (recomputed here, so a wrong vector fails);
-6. requirement IDs in wire-protocol.md are unique, every cited ID exists, and the IDs no
+6. requirement IDs in wire-protocol.md are unique, every cited ID exists, every
+   MUST/SHOULD/SHALL/REQUIRED sits in an ID'd requirement, and the IDs no
    vector covers are printed with their count;
 7. openapi.yaml is a valid OpenAPI 3.1 document whose $refs point into schemas/ and whose
    paths are exactly the engine API of registry.json;
@@ -419,6 +420,7 @@ def check_api(cases: list[dict[str, Any]], schemas: dict[str, Any], registry: Re
 
 DEFINED = re.compile(r"^\s*- \[([A-Z]+-[0-9]+)\]", re.M)
 CITED = re.compile(r"\[([A-Z]+-[0-9]+)\]")
+KEYWORD = re.compile(r"\b(MUST|SHOULD|SHALL|REQUIRED|RECOMMENDED)\b")
 
 
 def check_requirements(areas: dict[str, list[dict[str, Any]]]) -> tuple[list[str], set[str]]:
@@ -429,6 +431,19 @@ def check_requirements(areas: dict[str, list[dict[str, Any]]]) -> tuple[list[str
         if rid in seen:
             fail(f"wire-protocol.md: requirement {rid} defined twice")
         seen.add(rid)
+    in_requirement = False
+    for number, line in enumerate(text.split("\n"), 1):
+        if DEFINED.match(line):
+            in_requirement = True
+        elif not line.startswith("  "):
+            in_requirement = False
+        if (
+            not in_requirement
+            and KEYWORD.search(line)
+            and '"RECOMMENDED"' not in line
+            and '"MUST"' not in line
+        ):
+            fail(f"wire-protocol.md:{number}: normative keyword outside an ID'd requirement")
     for rid in set(CITED.findall(text)) - seen:
         fail(f"wire-protocol.md cites [{rid}], which is not defined")
     covered: set[str] = set()
