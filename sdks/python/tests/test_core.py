@@ -470,3 +470,55 @@ def test_send_event_refuses_what_the_engine_would(events: Any) -> None:
     result = op(handle_request("POST", invoke_headers(body), body, [function], signing_key=KEY))
     assert result["op"] == "error" and result["code"] == "INVALID_EVENTS"
     assert result["retryable"] is False
+
+
+def test_async_wait_send_and_failure_handler() -> None:
+    async def handler(event: dict[str, Any], step: AsyncStep) -> Any:
+        receipts = await step.send_event("emit", [{"name": "a"}, {"name": "b"}])
+        got = await step.wait_for_event("w", event="go", timeout=60_000)
+        return {"receipts": receipts, "got": got, "attempt": step.attempt}
+
+    async def on_failure(
+        event: dict[str, Any], step: AsyncStep, error: FailureError, run_id: str
+    ) -> Any:
+        return await step.run("notify", lambda: f"{run_id}: {error} [{error.name}]")
+
+    function = DurableFunction(
+        id="f", trigger={"event": "e"}, handler=handler, on_failure=on_failure
+    )
+
+    def run(steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        body = encode(invoke("f", steps, **extra))
+        return op(handle_request("POST", invoke_headers(body), body, [function], signing_key=KEY))
+
+    assert run({}) == {"op": "sendEvent", "id": "emit", "events": [{"name": "a"}, {"name": "b"}]}
+    sent = {"emit": memo([{"id": "1"}, {"id": "2"}], "sendEvent")}
+    waiting = run(sent)
+    assert waiting["op"] == "wait" and waiting["match"] is None
+    steps = {**sent, "w": memo({"name": "go", "data": {}}, "wait")}
+    assert run(steps, attempt=1) == {"op": "done", "data": {
+        "receipts": [{"id": "1"}, {"id": "2"}], "got": {"name": "go", "data": {}}, "attempt": 1}}
+    failure = {"message": "boom", "name": "ValueError"}
+    assert run({}, failure=failure) == {
+        "op": "step", "id": "notify", "data": "run-1: boom [ValueError]"}
+
+
+def test_async_handler_errors_become_error_ops() -> None:
+    async def handler(event: dict[str, Any], step: AsyncStep) -> Any:
+        async def fail() -> None:
+            raise NonRetriableError("nope", code="E")
+
+        if event["data"].get("outside"):
+            raise KeyError("outside")
+        await step.run("s", fail)
+
+    function = DurableFunction(id="f", trigger={"event": "e"}, handler=handler)
+
+    def run(data: dict[str, Any]) -> dict[str, Any]:
+        body = encode({"functionId": "f", "runId": "r", "event": {"data": data}, "steps": {}})
+        return op(handle_request("POST", invoke_headers(body), body, [function], signing_key=KEY))
+
+    assert run({}) == {"op": "error", "id": "s", "message": "nope", "name": "NonRetriableError",
+                       "code": "E", "retryable": False}
+    outside = run({"outside": True})
+    assert (outside["id"], outside["name"], outside["retryable"]) == (None, "KeyError", True)
