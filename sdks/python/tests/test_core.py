@@ -522,3 +522,14 @@ def test_async_handler_errors_become_error_ops() -> None:
                        "code": "E", "retryable": False}
     outside = run({"outside": True})
     assert (outside["id"], outside["name"], outside["retryable"]) == (None, "KeyError", True)
+
+
+def test_invalid_durations_are_refused_even_when_memoized() -> None:
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        step.sleep("nap", "2 s")
+
+    function = DurableFunction(id="f", trigger={"event": "e"}, handler=handler)
+    body = encode(invoke("f", {"nap": memo(None, "sleep")}))
+    result = op(handle_request("POST", invoke_headers(body), body, [function], signing_key=KEY))
+    assert result["op"] == "error" and result["id"] is None
+    assert "invalid duration" in result["message"]

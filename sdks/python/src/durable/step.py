@@ -162,17 +162,17 @@ class _Replay:
             )
         return wire_id, True, memo.get("data")
 
-    def _until(self, duration: str | int) -> str:
-        return iso_utc(self._clock() + parse_duration(duration))
-
     def _sleep_op(self, step_id: str, duration: str | int) -> None:
+        milliseconds = parse_duration(duration)  # refused even when memoized ([DUR-3])
         wire_id, found, _ = self._claim(step_id, MEMO_SLEEP)
         if not found:
-            raise StepInterrupt({"op": OP_SLEEP, "id": wire_id, "until": self._until(duration)})
+            until = iso_utc(self._clock() + milliseconds)
+            raise StepInterrupt({"op": OP_SLEEP, "id": wire_id, "until": until})
 
     def _wait_op(
         self, step_id: str, event: str, timeout: str | int, match: dict[str, Any] | None
     ) -> Event | None:
+        milliseconds = parse_duration(timeout)  # refused even when memoized ([DUR-3])
         wire_id, found, data = self._claim(step_id, MEMO_WAIT)
         if found:
             return data  # type: ignore[no-any-return]
@@ -186,7 +186,7 @@ class _Replay:
                 "id": wire_id,
                 "event": event,
                 "match": match,
-                "until": self._until(timeout),
+                "until": iso_utc(self._clock() + milliseconds),
             }
         )
 
