@@ -48,7 +48,10 @@ class Server:
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
-        pool = await open_pool(self.config.database_url, self.config.pool_size)
+        # One connection per worker slot plus a few for the API: slots never wait on the pool.
+        size = max(self.config.pool_size, self.config.worker_slots + 4) if self.options.workers \
+            else self.config.pool_size
+        pool = await open_pool(self.config.database_url, size)
         self.engine = Engine(self.config, pool, clock=self.clock)
         await self.engine.start_http()
         if self.options.api:

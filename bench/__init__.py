@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` (what `nox -s bench` runs)."""
