@@ -7,6 +7,7 @@ Serves http://127.0.0.1:$PORT/api/durable with the stdlib WSGI server (threaded)
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -106,7 +107,10 @@ async def parallel(event: Event, step: AsyncStep) -> Any:
 
 
 def loop(event: Event, step: Step) -> Any:
-    return [step.run("item", lambda i=i: i) for i in range(3)]
+    results = []
+    for i in range(3):
+        results.append(step.run("item", functools.partial(int, i)))
+    return results
 
 
 def mismatch(event: Event, step: Step) -> Any:

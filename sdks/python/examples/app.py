@@ -9,6 +9,7 @@ The engine (`nox -s serve`) finds the app at http://localhost:3000/api/durable i
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 from typing import Any
@@ -43,7 +44,12 @@ async def enrich(event: Event, step: AsyncStep) -> Any:
         "lookups", {"crm": lambda: lookup("crm"), "billing": lambda: lookup("billing")}
     )
     # One id in a loop: memoized as "score", "score#2", "score#3".
-    scores = [await step.run("score", lambda n=n: n * 10) for n in range(3)]
+    def score(n: int) -> int:
+        return n * 10
+
+    scores = []
+    for n in range(3):
+        scores.append(await step.run("score", functools.partial(score, n)))
     return {"profiles": profiles, "scores": scores}
 
 
