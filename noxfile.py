@@ -111,6 +111,13 @@ def conformance_engine(session: nox.Session) -> None:
     _conformance(session, "engine")
 
 
+@nox.session(name="conformance-selftest", python=PYTHON)
+def conformance_selftest(session: nox.Session) -> None:
+    """The suite itself: a deliberately broken app fails with the requirement IDs named."""
+    session.install("-e", "conformance[test]")
+    _pytest(session, "conformance/tests")
+
+
 @nox.session(python=PYTHON)
 def faults(session: nox.Session) -> None:
     """Fault suite: kill -9 engines, misbehaving apps, Postgres restarts; 0 lost, 0 doubled.
