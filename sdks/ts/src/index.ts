@@ -25,7 +25,26 @@ export { DurableCore, createCore, normalizeHeaders } from "./core.js";
 export type { CoreOptions, CoreResponse, HeaderInput, InvokeRequest, Manifest } from "./core.js";
 export { sign, signV2, matchesAnyKey, freshTimestamp, verifyAnswer, verifyApiRequest } from "./signing.js";
 export { Client, provisionApp, rotateAppKey, retireAppKey } from "./client.js";
-export type * from "./client.js";
+export type {
+  AdminOptions,
+  CancelAnswer,
+  ClientOptions,
+  DeliveryFailure,
+  EventInput,
+  EventReceipt as EngineEventReceipt,
+  ProvisionOptions,
+  ProvisionedApp,
+  RerunAnswer,
+  Run,
+  RunError,
+  RunPage,
+  RunStatus,
+  RunSummary,
+  SearchRunsOptions,
+  SyncAnswer,
+  SyncSource,
+  VersionStatus,
+} from "./client.js";
 export {
   SDK_VERSION,
   HEADERS,

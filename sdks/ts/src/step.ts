@@ -52,7 +52,23 @@ export interface WaitForEventOptions {
   timeout: Duration;
 }
 
-const NEVER: Promise<never> = new Promise<never>(() => undefined);
+/**
+ * A promise that never settles. A fresh one per call: a shared one would keep every
+ * stopped handler's continuation alive forever through its reaction list.
+ */
+function never(): Promise<never> {
+  return new Promise<never>(() => undefined);
+}
+
+/**
+ * A rejected promise already marked as handled: a step call the user did not await must
+ * not become an unhandled rejection that takes the whole server down.
+ */
+function rejected(error: unknown): Promise<never> {
+  const promise = Promise.reject(error);
+  promise.catch(() => undefined);
+  return promise;
+}
 
 /** Fields of an `error` op for anything a workflow threw. */
 export function errorFields(error: unknown): { message: string; name: string; code?: string; details?: unknown } {
@@ -195,9 +211,9 @@ export class Invocation {
   /** A step call after the invocation has stopped: never settles, except inside a running step. */
   halted(): Promise<never> {
     if (this.running > 0) {
-      return Promise.reject(new Error("steps cannot be called inside step.run callbacks"));
+      return rejected(new Error("steps cannot be called inside step.run callbacks"));
     }
-    return NEVER;
+    return never();
   }
 
   async execute(id: string, callback: () => unknown): Promise<void> {
@@ -231,15 +247,15 @@ export class Step {
       stepId = invocation.stepId(id);
       memo = invocation.memo(stepId, "run");
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
-    if (memo === null) return NEVER;
+    if (memo === null) return never();
     if (memo !== undefined) return Promise.resolve(memo.data as Awaited<T>);
     if (typeof callback !== "function") {
-      return Promise.reject(new TypeError("step.run needs a callback"));
+      return rejected(new TypeError("step.run needs a callback"));
     }
     void invocation.execute(stepId, callback);
-    return NEVER;
+    return never();
   }
 
   /** Park the run for `duration` ("2d", "30s", or milliseconds). */
@@ -250,12 +266,12 @@ export class Step {
       const ms = parseDuration(duration);
       const stepId = invocation.stepId(id);
       const memo = invocation.memo(stepId, "sleep");
-      if (memo === null) return NEVER;
+      if (memo === null) return never();
       if (memo !== undefined) return Promise.resolve();
       invocation.stop({ op: "sleep", id: stepId, until: untilFrom(invocation.now(), ms) });
-      return NEVER;
+      return never();
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
   }
 
@@ -270,7 +286,7 @@ export class Step {
       const ms = parseDuration(options?.timeout);
       const stepId = invocation.stepId(id);
       const memo = invocation.memo(stepId, "wait");
-      if (memo === null) return NEVER;
+      if (memo === null) return never();
       if (memo !== undefined) return Promise.resolve((memo.data ?? null) as TEvent | null);
       if (typeof options !== "object" || options === null) {
         throw new TypeError("step.waitForEvent needs { event, timeout, match? }");
@@ -289,9 +305,9 @@ export class Step {
         match,
         until: untilFrom(invocation.now(), ms),
       });
-      return NEVER;
+      return never();
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
   }
 
@@ -302,7 +318,7 @@ export class Step {
     try {
       const stepId = invocation.stepId(id);
       const memo = invocation.memo(stepId, "sendEvent");
-      if (memo === null) return NEVER;
+      if (memo === null) return never();
       if (memo !== undefined) return Promise.resolve((memo.data ?? []) as EventReceipt[]);
       const list = Array.isArray(events) ? events : [events];
       if (list.length < 1 || list.length > LIMITS.maxEventsPerSend) {
@@ -317,9 +333,9 @@ export class Step {
         }
       });
       invocation.stop({ op: "sendEvent", id: stepId, events: list });
-      return NEVER;
+      return never();
     } catch (error) {
-      return Promise.reject(error);
+      return rejected(error);
     }
   }
 
@@ -331,7 +347,7 @@ export class Step {
     const names = typeof tasks === "object" && tasks !== null ? Object.keys(tasks) : [];
     if (names.length < 1 || names.length > LIMITS.maxParallelTasks) {
       if (this.invocation.claimed) return this.invocation.halted();
-      return Promise.reject(
+      return rejected(
         new NonRetriableError(`step.parallel requires 1-${LIMITS.maxParallelTasks} tasks`, {
           code: ERROR_CODES.invalidParallel,
         }),

@@ -86,6 +86,16 @@ const rawKeepingParser: Middleware = (req, _res, next) => {
   });
 };
 
+/** Like express.raw(): req.body is the Buffer. */
+const rawParser: Middleware = (req, _res, next) => {
+  const chunks: Buffer[] = [];
+  req.on("data", (chunk: Buffer) => chunks.push(chunk));
+  req.on("end", () => {
+    req.body = Buffer.concat(chunks);
+    next();
+  });
+};
+
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/durable`;
@@ -101,6 +111,7 @@ const servers: Record<string, Server> = {
   "node:http": createServer(nodeHandler(options)),
   express: connectServer(expressHandler(options)),
   "express after a raw-keeping parser": connectServer(rawKeepingParser, expressHandler(options)),
+  "express after express.raw()": connectServer(rawParser, expressHandler(options)),
 };
 const urls: Record<string, string> = {};
 

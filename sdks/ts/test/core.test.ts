@@ -253,6 +253,63 @@ describe("replay", () => {
   });
 });
 
+describe("robustness", () => {
+  it("step calls the handler never awaited cannot crash the process (no unhandled rejection)", async () => {
+    const f = fn("sloppy", ({ step }) => {
+      void step.run("a", async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return 1;
+      });
+      void step.run("b", () => 2); // rejected: a step is already running
+      void step.sleep("c", "not a duration" as never);
+      return "ignored";
+    });
+    expect(await invoke(app([f]), { functionId: "sloppy" })).toEqual({ op: "step", id: "a", data: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 20)); // vitest fails the run on an unhandled rejection
+  });
+
+  it("an Error subclass is named by its class", async () => {
+    class QuotaExceeded extends Error {}
+    const f = fn("quota", async ({ step }) =>
+      step.run("q", () => {
+        throw new QuotaExceeded("over quota");
+      }),
+    );
+    expect(await invoke(app([f]), { functionId: "quota" })).toEqual({
+      op: "error",
+      id: "q",
+      message: "over quota",
+      name: "QuotaExceeded",
+      retryable: true,
+    });
+  });
+
+  it("sendEvent refuses an event that is not a valid envelope", async () => {
+    const core = app([
+      fn("noname", async ({ step }) => step.sendEvent("s", { data: {} } as never)),
+      fn("extra", async ({ step }) => step.sendEvent("s", [{ name: "ok" }, { name: "x", user: "u" }])),
+    ]);
+    expect(await invoke(core, { functionId: "noname" })).toMatchObject({
+      op: "error",
+      id: null,
+      message: "step.sendEvent: event 0 needs a name of 1-200 characters",
+      code: "INVALID_EVENTS",
+      retryable: false,
+    });
+    expect(await invoke(core, { functionId: "extra" })).toMatchObject({ message: 'step.sendEvent: event 1 has unknown member "user"' });
+  });
+
+  it("a v2 app also requires a valid v1 signature [SIG-9]", async () => {
+    const core = app([fn("f", () => "ok")]);
+    const body = JSON.stringify({ functionId: "f", runId: "r", event: {}, steps: {} });
+    const headers = invokeHeaders(KEY, body, { v2: true, now: NOW });
+    headers["x-durable-signature"] = sign("other", body);
+    expect((await core.handle("POST", headers, body)).status).toBe(401);
+    delete headers["x-durable-signature"];
+    expect((await core.handle("POST", headers, body)).status).toBe(401);
+  });
+});
+
 describe("HTTP-level answers of the core", () => {
   const core = app([fn("f", () => "ok")]);
 
