@@ -1,4 +1,5 @@
 /** The engine API client: signed JSON POSTs, retries with backoff on 408/429/5xx, no redirects. */
+import { Buffer } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { HEADERS, LIMITS, SDK_VERSION } from "./constants.js";
 import type { FunctionDefinition } from "./definition.js";

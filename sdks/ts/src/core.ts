@@ -2,6 +2,7 @@
  * The sans-IO protocol core: `handle(method, headers, body)` -> `{status, headers, body}`.
  * No sockets here; adapters for fetch, node:http and Express sit on top (serve.ts).
  */
+import { Buffer } from "node:buffer";
 import {
   ALL_CAPABILITIES,
   CAPABILITIES,

@@ -1,4 +1,5 @@
 /** Compact JSON (no spaces), the encoding every SDK uses on the wire. */
+import { Buffer } from "node:buffer";
 
 export class SerializationError extends Error {
   override name = "SerializationError";

@@ -1,4 +1,5 @@
 /** Thin adapters over the sans-IO core: fetch (Request -> Response), node:http, Express-style. */
+import { Buffer } from "node:buffer";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type CoreOptions, type CoreResponse, DurableCore } from "./core.js";
 

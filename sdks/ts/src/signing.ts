@@ -1,4 +1,5 @@
 /** HMAC-SHA256 signatures of every hop (v1 over the body, v2 over `timestamp + "." + body`). */
+import { Buffer } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { LIMITS } from "./constants.js";
 
