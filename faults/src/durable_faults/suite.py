@@ -1,0 +1,272 @@
+"""`python -m durable_faults`: the workload under faults, then the verdict.
+
+Short form by default (CI); `--runs 500 --kills 20` is the full form.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from durable import Client, provision_app
+from durable.client import DurableError
+
+from .app import EVENT, FaultyApp, Journal, workload
+from .check import TERMINAL, Verdict, judge, progress
+from .cluster import ADMIN_TOKEN, EngineProcess, Postgres, migrate
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m durable_faults", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=60, help="runs started (one event each)")
+    p.add_argument("--kills", type=int, default=4, help="kill -9 of an engine process")
+    p.add_argument("--pg-restarts", type=int, default=1, help="Postgres stop/start cycles")
+    p.add_argument("--fault-rate", type=float, default=0.15,
+                   help="fraction of invocations the app answers badly")
+    p.add_argument("--steps", type=int, default=4, help="step.runs per run (plus one sleep)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="`durable worker` processes beside the one `durable serve`")
+    p.add_argument("--slots", type=int, default=8, help="concurrent invocations per process")
+    p.add_argument("--window", type=float, default=None,
+                   help="seconds during which events are sent and faults injected "
+                        "(default: max(30, runs/4))")
+    p.add_argument("--deadline", type=float, default=150.0,
+                   help="seconds after the fault window for every run to end")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
+                   help="external Postgres (no restart possible); default: an embedded one")
+    p.add_argument("--keep", action="store_true", help="keep logs and data in the temp dir")
+    p.add_argument("--json", type=Path, default=None,
+                   help="results file (default: bench/results/faults.json if that folder "
+                        "exists)")
+    return p
+
+
+def say(line: str) -> None:
+    print(f"faults: {line}", flush=True)
+
+
+class Sender(threading.Thread):
+    """Sends run n's event at its planned moment, retrying with the same id until acked."""
+
+    def __init__(self, client: Client, plan: list[float], t0: float, stop: threading.Event
+                 ) -> None:
+        super().__init__(daemon=True)
+        self.client, self.plan, self.t0, self.stop = client, plan, t0, stop
+        self.acked: set[int] = set()
+        self.retries = 0
+
+    def run(self) -> None:
+        for n, at in enumerate(self.plan):
+            delay = self.t0 + at - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            event_id = f"faults-{n}"
+            while not self.stop.is_set():
+                try:
+                    self.client.send(EVENT, {"n": n}, event_id=event_id, retries=0)
+                    self.acked.add(n)
+                    break
+                except DurableError:
+                    self.retries += 1
+                    time.sleep(0.3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
+    rng = random.Random(seed)
+    window = args.window or max(30.0, args.runs / 4)
+    base = Path(tempfile.mkdtemp(prefix="durable-faults-"))
+    say(f"seed {seed}; {args.runs} runs, {args.kills} kills, {args.pg_restarts} Postgres "
+        f"restart(s), app fault rate {args.fault_rate:.0%}, window {window:.0f}s; logs in "
+        f"{base}")
+    pg = Postgres(base, args.database_url)
+    journal = Journal(base / "journal.sqlite3")
+    app = FaultyApp([workload(journal, args.steps)], args.fault_rate, seed)
+    engines: list[EngineProcess] = []
+    stop = threading.Event()
+    started = time.monotonic()
+    verdict: Verdict | None = None
+    figures: dict[str, Any] = {}
+    try:
+        pg.start()
+        migrate(pg.url, base / "migrate.log")
+        engines.append(EngineProcess("serve", pg.url, base / "serve.log", args.slots))
+        for i in range(args.workers):
+            engines.append(EngineProcess("worker", pg.url, base / f"worker{i}.log", args.slots))
+        for engine in engines:
+            engine.start()
+        api = engines[0]
+        api.wait_ready()
+        app.start()
+        created = provision_app(base_url=api.base_url, name="faults", app_url=app.url,
+                                environment="faults", admin_token=ADMIN_TOKEN)
+        workspace_id = created["id"]
+        app.signing_key = created["key"]
+        client = Client(api.base_url, workspace_id, created["key"], timeout=5)
+        client.sync(app.functions)
+
+        # The plan: events spread over the first 60% of the window, kills anywhere in it,
+        # the Postgres restart somewhere in its middle.
+        t0 = time.monotonic()
+        send_plan = [i * window * 0.6 / max(args.runs, 1) for i in range(args.runs)]
+        actions: list[tuple[float, str]] = [(rng.uniform(1.0, window), "kill")
+                                            for _ in range(args.kills)]
+        if pg.restartable:
+            actions += [(rng.uniform(0.3 * window, 0.7 * window), "pg")
+                        for _ in range(args.pg_restarts)]
+        elif args.pg_restarts:
+            say("external database: Postgres restarts skipped")
+        actions.sort()
+        sender = Sender(client, send_plan, t0, stop)
+        sender.start()
+        kills = 0
+        pending_restarts: list[tuple[float, EngineProcess]] = []
+        unexpected = 0
+        while actions or pending_restarts or sender.is_alive():
+            now = time.monotonic() - t0
+            if now > window + 120:
+                say("events could not all be sent within the window + 120 s")
+                break
+            for at, engine in list(pending_restarts):
+                if now >= at:
+                    engine.start()
+                    pending_restarts.remove((at, engine))
+            for engine in engines:
+                if not engine.alive() and all(e is not engine for _, e in pending_restarts):
+                    unexpected += 1
+                    say(f"durable {engine.role} exited by itself (code "
+                        f"{engine.proc.returncode if engine.proc else '?'}); restarting")
+                    engine.start()
+            while actions and actions[0][0] <= now:
+                _, kind = actions.pop(0)
+                if kind == "kill":
+                    alive = [e for e in engines if e.alive()]
+                    if alive:
+                        victim = rng.choice(alive)
+                        victim.kill9()
+                        kills += 1
+                        pending_restarts.append((now + rng.uniform(0.2, 2.0), victim))
+                        say(f"t={now:5.1f}s kill -9 durable {victim.role}")
+                else:
+                    down = rng.uniform(0.5, 2.0)
+                    say(f"t={now:5.1f}s Postgres restart ({down:.1f}s down)")
+                    pg.restart(down)
+            time.sleep(0.05)
+        stop.set()
+        sender.join(5)
+        fault_end = time.monotonic()
+        say(f"fault window over after {fault_end - t0:.0f}s: {len(sender.acked)} events "
+            f"acked ({sender.retries} send retries); waiting up to {args.deadline:.0f}s")
+
+        last_print = 0.0
+        while True:
+            elapsed = time.monotonic() - fault_end
+            for engine in engines:  # a process that died by itself is a finding; keep going
+                if not engine.alive():
+                    unexpected += 1
+                    say(f"durable {engine.role} exited by itself; restarting")
+                    engine.start()
+            try:
+                counts = progress(pg.url, workspace_id)
+            except Exception as error:  # noqa: BLE001 - the database may be restarting
+                say(f"progress query failed: {error}")
+                counts = None
+            if counts is not None:
+                done = sum(counts[s] for s in TERMINAL)
+                if done >= len(sender.acked) and sum(counts.values()) >= len(sender.acked):
+                    break
+                if elapsed - last_print >= 10:
+                    last_print = elapsed
+                    say(f"+{elapsed:4.0f}s {dict(counts)}")
+            if elapsed > args.deadline:
+                say("deadline passed with runs still going")
+                break
+            time.sleep(0.5)
+        settle_s = time.monotonic() - fault_end
+        verdict = judge(pg.url, workspace_id, sender.acked, args.steps, journal.rows())
+        figures = {
+            "seed": seed, "runs_requested": args.runs, "runs_started": len(sender.acked),
+            "completed": verdict.completed, "failed": verdict.failed,
+            "cancelled": verdict.cancelled, "lost": verdict.lost, "stuck": verdict.stuck,
+            "steps_committed_twice": verdict.twice, "duplicate_runs": verdict.duplicate_runs,
+            "memos_without_execution": verdict.phantom_memos, "memos": verdict.memos,
+            "step_executions": verdict.executions, "deliveries": verdict.deliveries,
+            "failed_deliveries": verdict.failed_deliveries, "kills": kills,
+            "unexpected_engine_exits": unexpected,
+            "app_faults_injected": sum(app.injected.values()),
+            "app_faults_by_kind": dict(app.injected), "app_invocations": app.invocations,
+            "postgres_restarts": pg.restarts, "window_s": round(window, 1),
+            "settle_s": round(settle_s, 1), "total_s": round(time.monotonic() - started, 1),
+            "ok": verdict.ok,
+        }
+    finally:
+        stop.set()
+        for engine in engines:
+            engine.stop()
+        app.close()
+        journal.close()
+        pg.close()
+        if not args.keep and verdict is not None and verdict.ok:
+            shutil.rmtree(base, ignore_errors=True)
+    if verdict is None:
+        return 2
+    report(verdict, figures, args.json)
+    if not verdict.ok:
+        say(f"FAILED; logs kept in {base}")
+        return 1
+    return 0
+
+
+def report(verdict: Verdict, figures: dict[str, Any], json_path: Path | None) -> None:
+    rows = [
+        ("runs started", figures["runs_started"], ""),
+        ("completed", figures["completed"], ""),
+        ("failed", figures["failed"], ""),
+        ("lost", figures["lost"], "must be 0"),
+        ("stuck (not terminal)", figures["stuck"], "must be 0"),
+        ("steps committed twice", figures["steps_committed_twice"], "must be 0"),
+        ("duplicate runs", figures["duplicate_runs"], "must be 0"),
+        ("memos without execution", figures["memos_without_execution"], "must be 0"),
+        ("step executions / step memos", f"{figures['step_executions']} / {figures['memos']}",
+         "re-executions are allowed"),
+        ("kills (kill -9)", figures["kills"], ""),
+        ("unexpected engine exits", figures["unexpected_engine_exits"], ""),
+        ("app faults injected", figures["app_faults_injected"],
+         ", ".join(f"{k} {v}" for k, v in sorted(figures["app_faults_by_kind"].items()))),
+        ("Postgres restarts", figures["postgres_restarts"], ""),
+        ("settle time after faults", f"{figures['settle_s']}s", ""),
+        ("total time", f"{figures['total_s']}s", ""),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print()
+    for name, value, note in rows:
+        print(f"  {name:<{width}}  {value!s:>10}  {note}")
+    print()
+    for problem in verdict.problems[:20]:
+        print(f"  ! {problem}")
+    if len(verdict.problems) > 20:
+        print(f"  ! ... and {len(verdict.problems) - 20} more")
+    target = json_path
+    if target is None:
+        results = Path.cwd() / "bench" / "results"
+        target = results / "faults.json" if results.is_dir() else None
+    if target is not None:
+        target.write_text(json.dumps(figures, indent=2) + "\n")
+        say(f"figures written to {target}")
+    print(f"faults: {'PASS' if verdict.ok else 'FAIL'}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
