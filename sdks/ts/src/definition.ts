@@ -267,20 +267,23 @@ function fieldProblem(field: string, spec: FieldSpec): string | null {
 
 /** Why a cron trigger is invalid, or null ("[TZ=<zone> ]<5 or 6 fields>", seconds first). */
 export function cronProblem(expr: unknown): string | null {
-  if (typeof expr !== "string" || expr.trim() === "") return "must be a non-empty cron expression";
-  let text = expr.trim();
-  const zone = /^TZ=(\S+)\s+(.*)$/.exec(text);
-  if (zone) {
+  if (typeof expr !== "string" || expr === "") return "must be a non-empty cron expression";
+  let text = expr;
+  if (text.startsWith("TZ=")) {
+    const space = text.indexOf(" ");
+    const zone = text.slice(3, space < 0 ? undefined : space);
     try {
-      new Intl.DateTimeFormat("en-US", { timeZone: zone[1] });
+      if (!zone) throw new RangeError("empty zone");
+      const resolved = new Intl.DateTimeFormat("en-US", { timeZone: zone }).resolvedOptions().timeZone;
+      // IANA names are case-sensitive (the engine's tz database is); Intl is not.
+      if (resolved.toLowerCase() === zone.toLowerCase() && resolved !== zone) throw new RangeError("zone case");
     } catch {
-      return `unknown time zone ${zone[1]}`;
+      return `unknown time zone ${zone}`;
     }
-    text = zone[2] as string;
-  } else if (text.startsWith("TZ=")) {
-    return "TZ= prefix needs a zone and fields";
+    text = space < 0 ? "" : text.slice(space + 1);
   }
-  const fields = text.split(/\s+/);
+  if (text !== text.trim() || text.includes("  ")) return "fields are separated by single spaces";
+  const fields = text.split(" ");
   let specs: FieldSpec[];
   if (fields.length === 5) specs = FIVE_FIELDS;
   else if (fields.length === 6) specs = [SECOND, ...FIVE_FIELDS];

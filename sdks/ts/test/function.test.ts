@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createCore, createFunction, DefinitionError, type FunctionConfig } from "../src/index.js";
+import { createCore, createFunction, cronProblem, DefinitionError, type FunctionConfig } from "../src/index.js";
 
 const handler = () => null;
 
@@ -81,6 +81,24 @@ describe("createFunction", () => {
     fails({ debounce: { period: "1s" }, throttle: { limit: 1, period: "1s" } }, "debounce");
     fails({ handler: "nope" as never }, "handler");
     fails({ onFailure: 3 as never }, "onFailure");
+  });
+
+  it("cron: single spaces, case-sensitive zones, nothing that never fires", () => {
+    const ok = (expr: string) => expect(cronProblem(expr), expr).toBeNull();
+    const bad = (expr: string) => expect(cronProblem(expr), expr).not.toBeNull();
+    ok("0 3 * * *");
+    ok("TZ=Europe/Amsterdam 30 0 9 * * mon-fri");
+    ok("0 0 30 2 MON");
+    ok("5/15 * * * *");
+    bad("0  3 * * *");
+    bad(" 0 3 * * *");
+    bad("0 3 * * * ");
+    bad("0\t3 * * *");
+    bad("TZ=europe/amsterdam 0 3 * * *");
+    bad("TZ= 0 3 * * *");
+    bad("TZ=UTC");
+    bad("0 0 31 4,6 *");
+    bad("0 0 L * *");
   });
 
   it("serve refuses two functions with the same runtime id", () => {
