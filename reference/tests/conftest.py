@@ -119,12 +119,14 @@ class EngineHandle:
 
     def __init__(self, database_url: str, *, dev: bool = False,
                  admin_token: str | None = ADMIN_TOKEN,
-                 dev_app_url: str = "", **config: Any) -> None:
+                 dev_app_url: str = "", api: bool = True, workers: bool = True,
+                 **config: Any) -> None:
         settings = {"backoff_base_ms": 50, "lease_margin_s": 1.0, "idle_poll_s": 1.0,
                     "default_timeout_ms": 5000, "pool_size": 6, **config}
         self.config = Config(database_url=database_url, **settings)
-        self.options = Options(port=0, dev=dev, admin_token=admin_token,
-                               dev_app_url=dev_app_url, discovery_interval_s=0.2)
+        self.options = Options(port=0, dev=dev, admin_token=admin_token, api=api,
+                               workers=workers, dev_app_url=dev_app_url,
+                               discovery_interval_s=0.2)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server: Server | None = None

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from conftest import App, query, wait_for
-from durable import DurableFunction, NonRetriableError, Step
+from conftest import ADMIN_TOKEN, App, AppServer, CheckedClient, EngineHandle, query, wait_for
+from durable import DurableFunction, NonRetriableError, Step, provision_app, wsgi
+from durable_engine.engine import Claim, Outcome
 
 
 def uid(prefix: str) -> str:
@@ -323,3 +325,77 @@ def test_runs_search_pages_and_filters(make_app: Any) -> None:
             break
     assert sorted(seen) == sorted(ids)
     assert app.client.search_runs(function_id="many", status="failed")["runs"] == []
+
+
+def test_request_too_large_fails_the_run_clearly(make_app: Any) -> None:
+    name = uid("big")
+
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        step.run("big", lambda: "x" * 70_000)  # the next invoke would carry this memo
+        return "unreachable"
+
+    app = make_app([DurableFunction(id="big", trigger={"event": name}, handler=handler)],
+                   sync=False)
+    definition = app.functions[0].definition()
+    app.client._post("/fn/sync", {"sdkVersion": "python/0.1.0", "functions": [definition],
+                                  "maxRequestBytes": 65_536})
+    run = app.wait_run(app.run_of(app.send(name)))
+    assert run["status"] == "failed"
+    assert run["error"]["code"] == "REQUEST_TOO_LARGE" and run["error"]["name"] == "DurableError"
+    assert [s["id"] for s in run["steps"]] == ["big"]
+
+
+def test_sync_replaces_the_live_set(make_app: Any) -> None:
+    name = uid("sync")
+    one = DurableFunction(id="keep", trigger={"event": name}, handler=lambda e, s: 1)
+    two = DurableFunction(id="drop", trigger={"event": name}, handler=lambda e, s: 2)
+    app = make_app([one, two])
+    answer = app.client._post("/fn/sync", {"sdkVersion": "python/0.1.0",
+                                           "functions": [one.definition()]})
+    assert answer == {"ok": True, "functions": ["keep"], "deactivated": ["drop"]}
+    receipt = app.send(name)
+    assert len(receipt["runIds"]) == 1
+    assert app.wait_run(receipt["runIds"][0])["functionId"] == "keep"
+    status = app.client.get_version_status("drop")
+    assert status["versions"] == []  # inactive and no live runs
+
+
+def test_a_stale_attempt_cannot_commit(engine: EngineHandle, database_url: str) -> None:
+    name = f"stale.{uuid.uuid4().hex[:6]}"
+
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        step.sleep("park", "1h")
+        return "x"
+
+    fn = DurableFunction(id="stale", trigger={"event": name}, handler=handler)
+    created = provision_app(base_url=engine.url, name=name, app_url="http://127.0.0.1:1/x",
+                            environment="test", admin_token=ADMIN_TOKEN)
+    server = AppServer(wsgi([fn], signing_key=created["key"]))
+    query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
+          server.url, created["id"])
+    try:
+        client = CheckedClient(engine.url, created["id"], created["key"])
+        client.sync([fn])
+        run_id = client.send(name)["runIds"][0]
+        wait_for(lambda: client.get_run(run_id)["status"] == "sleeping")
+        assert engine.server is not None and engine.server.engine is not None
+        core = engine.server.engine
+        now = datetime.now(UTC)
+        late = Claim(run_id, created["id"], "main", "invoke", 0, now, uuid.uuid4())
+        op = {"op": "step", "id": "forged", "data": "late answer"}
+
+        async def apply() -> Any:
+            ctx = await core._context(run_id, "main")
+            assert ctx is not None
+            return await core._apply(late, ctx, Outcome(op, None, 200, now, 1.0))
+
+        result = asyncio.run_coroutine_threadsafe(apply(), engine.loop).result(10)
+        assert result is None
+        steps = query(database_url, "SELECT step_id FROM steps WHERE run_id = %s", run_id)
+        assert [s["step_id"] for s in steps] == ["park"]
+        stale = query(database_url, "SELECT error FROM deliveries WHERE run_id = %s AND "
+                      "error IS NOT NULL", run_id)
+        assert [d["error"] for d in stale] == ["stale attempt"]
+        assert client.get_run(run_id)["status"] == "sleeping"
+    finally:
+        server.close()

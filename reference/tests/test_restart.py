@@ -1,17 +1,15 @@
-"""Engine crash mid-run: the run resumes on a new engine, no step is committed twice, and a
-stale attempt's answer changes nothing."""
+"""Several engines on one Postgres: a crash mid-run (no step committed twice), a graceful
+drain, and API and workers in separate processes. No module-wide engine runs here."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
+import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from conftest import ADMIN_TOKEN, AppServer, CheckedClient, EngineHandle, query, wait_for
 from durable import DurableFunction, Step, provision_app, wsgi
-from durable_engine.engine import Claim, Outcome
 
 
 def test_engine_crash_mid_step_resumes_without_double_commit(database_url: str) -> None:
@@ -68,42 +66,71 @@ def test_engine_crash_mid_step_resumes_without_double_commit(database_url: str) 
         server.close()
 
 
-def test_a_stale_attempt_cannot_commit(engine: EngineHandle, database_url: str) -> None:
-    name = f"stale.{uuid.uuid4().hex[:6]}"
+def test_graceful_stop_hands_runs_back_at_once(database_url: str) -> None:
+    """SIGTERM-style drain: in-flight work finishes, held leases are released, so another
+    engine continues the runs without waiting for lease expiry."""
+    name = f"drain.{uuid.uuid4().hex[:6]}"
 
     def handler(event: dict[str, Any], step: Step) -> Any:
-        step.sleep("park", "1h")
-        return "x"
+        total = 0
+        for i in range(12):
+            total += step.run(f"s{i}", lambda i=i: (time.sleep(0.05), i)[1])
+        return total
 
-    fn = DurableFunction(id="stale", trigger={"event": name}, handler=handler)
-    created = provision_app(base_url=engine.url, name=name, app_url="http://127.0.0.1:1/x",
+    fn = DurableFunction(id="drain", trigger={"event": name}, handler=handler)
+    first = EngineHandle(database_url, lease_margin_s=60).start()
+    created = provision_app(base_url=first.url, name=name, app_url="http://127.0.0.1:1/x",
+                            environment="test", admin_token=ADMIN_TOKEN)
+    server = AppServer(wsgi([fn], signing_key=created["key"]))
+    query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
+          server.url, created["id"])
+    second = None
+    try:
+        client = CheckedClient(first.url, created["id"], created["key"])
+        client.sync([fn])
+        run_ids = [client.send(name)["runIds"][0] for _ in range(3)]
+        wait_for(lambda: query(database_url, "SELECT count(*) AS n FROM steps WHERE run_id ="
+                               " ANY(%s)", run_ids)[0]["n"] >= 3)
+        first.stop()  # graceful
+        left = query(database_url, "SELECT count(*) AS n FROM queue WHERE run_id = ANY(%s)"
+                     " AND lease_token IS NOT NULL", run_ids)[0]["n"]
+        assert left == 0
+        second = EngineHandle(database_url, lease_margin_s=60).start()
+        client = CheckedClient(second.url, created["id"], created["key"])
+        for run_id in run_ids:  # well before the 60 s lease margin would expire
+            run = wait_for(lambda r=run_id: (x := client.get_run(r))["status"] == "completed"
+                           and x, 15)
+            assert run["output"] == sum(range(12))
+    finally:
+        if second is not None:
+            second.stop()
+        server.close()
+
+
+def test_api_and_workers_in_separate_processes_share_one_postgres(database_url: str) -> None:
+    name = f"split.{uuid.uuid4().hex[:6]}"
+    fn = DurableFunction(id="split", trigger={"event": name},
+                         handler=lambda e, s: s.run("one", lambda: "done by a worker"))
+    api_only = EngineHandle(database_url, workers=False).start()
+    workers = [EngineHandle(database_url, api=False).start() for _ in range(2)]
+    created = provision_app(base_url=api_only.url, name=name, app_url="http://127.0.0.1:1/x",
                             environment="test", admin_token=ADMIN_TOKEN)
     server = AppServer(wsgi([fn], signing_key=created["key"]))
     query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
           server.url, created["id"])
     try:
-        client = CheckedClient(engine.url, created["id"], created["key"])
+        client = CheckedClient(api_only.url, created["id"], created["key"])
         client.sync([fn])
-        run_id = client.send(name)["runIds"][0]
-        wait_for(lambda: client.get_run(run_id)["status"] == "sleeping")
-        assert engine.server is not None and engine.server.engine is not None
-        core = engine.server.engine
-        now = datetime.now(UTC)
-        late = Claim(run_id, created["id"], "main", "invoke", 0, now, uuid.uuid4())
-        op = {"op": "step", "id": "forged", "data": "late answer"}
-
-        async def apply() -> Any:
-            ctx = await core._context(run_id, "main")
-            assert ctx is not None
-            return await core._apply(late, ctx, Outcome(op, None, 200, now, 1.0))
-
-        result = asyncio.run_coroutine_threadsafe(apply(), engine.loop).result(10)
-        assert result is None
-        steps = query(database_url, "SELECT step_id FROM steps WHERE run_id = %s", run_id)
-        assert [s["step_id"] for s in steps] == ["park"]
-        stale = query(database_url, "SELECT error FROM deliveries WHERE run_id = %s AND "
-                      "error IS NOT NULL", run_id)
-        assert [d["error"] for d in stale] == ["stale attempt"]
-        assert client.get_run(run_id)["status"] == "sleeping"
+        run_ids = [r for _ in range(6) for r in client.send(name)["runIds"]]
+        for run_id in run_ids:
+            run = wait_for(lambda r=run_id: (x := client.get_run(r))["status"] == "completed"
+                           and x)
+            assert run["output"] == "done by a worker"
+        rows = query(database_url, "SELECT count(*) AS n FROM steps WHERE run_id = ANY(%s)",
+                     run_ids)
+        assert rows[0]["n"] == 6
     finally:
+        api_only.stop()
+        for handle in workers:
+            handle.stop()
         server.close()

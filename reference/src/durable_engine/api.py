@@ -161,7 +161,9 @@ class Api:
             await conn.execute(self.engine.q("workspace_set_sdk"), {
                 "id": workspace_id, "sdk_version": body.get("sdkVersion"),
                 "capabilities": Jsonb(body["capabilities"]) if "capabilities" in body else None,
-                "max_request_bytes": body.get("maxRequestBytes")})
+                "max_request_bytes": body.get("maxRequestBytes"), "now": now})
+        if "capabilities" in body or "maxRequestBytes" in body:
+            self.engine.forget_manifest(workspace_id)
         return {"ok": True, "functions": live, "deactivated": deactivated}
 
     async def send(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:

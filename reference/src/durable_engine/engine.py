@@ -276,6 +276,10 @@ class Engine:
     def wake(self) -> None:
         self._wake.set()
 
+    def forget_manifest(self, workspace_id: str) -> None:
+        """A sync just told us what the manifest would: no fetch for another TTL."""
+        self._manifests[workspace_id] = time.monotonic()
+
     async def stop(self, drain_s: float = 10.0) -> None:
         """Stop claiming; let in-flight invocations finish, then release what is held."""
         self._stopping = True
@@ -287,9 +291,7 @@ class Engine:
         if self._held:
             try:
                 async with self.pool.connection() as conn:
-                    await conn.execute(
-                        "UPDATE queue SET lease_token = NULL, lease_until = NULL"
-                        " WHERE lease_token = ANY(%(t)s)", {"t": list(self._held)})
+                    await conn.execute(self.q("queue_release"), {"tokens": list(self._held)})
             except (psycopg.Error, OSError):
                 pass  # leases expire by themselves
         await self.close()
@@ -302,6 +304,13 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.close()
+
+    async def _release(self, token: uuid.UUID) -> None:
+        try:
+            async with self.pool.connection() as conn:
+                await conn.execute(self.q("queue_release"), {"tokens": [token]})
+        except (psycopg.Error, OSError):
+            pass  # the lease expires by itself
 
     async def _claim(self, limit: int) -> list[Claim]:
         now = self.clock()
@@ -343,7 +352,8 @@ class Engine:
                 claim.attempt = 0
                 claim.due_at = self.clock()
                 self._held.add(next_token)
-                if self._stopping:
+                if self._stopping:  # draining: hand the run back at once, not at lease expiry
+                    await self._release(next_token)
                     return
         finally:
             self._held.discard(claim.lease_token)
@@ -643,8 +653,11 @@ class Engine:
         workspace_id = ctx["workspace_id"]
         last = self._manifests.get(workspace_id)
         if last is not None and time.monotonic() - last < self.config.manifest_ttl_s:
-            if ctx["manifest_at"] is not None:
-                return
+            return
+        if last is None and ctx["manifest_at"] is not None and \
+                (self.clock() - ctx["manifest_at"]).total_seconds() < self.config.manifest_ttl_s:
+            self._manifests[workspace_id] = time.monotonic()
+            return
         self._manifests[workspace_id] = time.monotonic()
         manifest = await self.fetch_manifest(ctx["app_url"], ctx["keys"])
         if manifest is None:

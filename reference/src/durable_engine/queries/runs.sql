@@ -205,3 +205,6 @@ WITH fence AS (
            %(started_at)s
 )
 SELECT (SELECT count(*) FROM fence) AS fenced, (SELECT count(*) FROM memo) AS memoized;
+
+-- name: queue_release
+UPDATE queue SET lease_token = NULL, lease_until = NULL WHERE lease_token = ANY(%(tokens)s);

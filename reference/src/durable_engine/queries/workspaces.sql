@@ -38,9 +38,15 @@ UPDATE workspaces SET capabilities = %(capabilities)s, max_request_bytes = %(max
 WHERE id = %(id)s;
 
 -- name: workspace_set_sdk
+-- [MAN-5]: a sync that carries capabilities is as recent as a fetched manifest; one that
+-- does not (the published client's) leaves what the manifest said.
 UPDATE workspaces SET sdk_version = %(sdk_version)s,
     capabilities = coalesce(%(capabilities)s, capabilities),
-    max_request_bytes = coalesce(%(max_request_bytes)s, max_request_bytes)
+    max_request_bytes = CASE WHEN %(capabilities)s::jsonb IS NULL
+                             THEN coalesce(%(max_request_bytes)s, max_request_bytes)
+                             ELSE coalesce(%(max_request_bytes)s, 1048576) END,
+    manifest_at = CASE WHEN %(capabilities)s::jsonb IS NULL AND %(max_request_bytes)s::int IS NULL
+                       THEN manifest_at ELSE %(now)s END
 WHERE id = %(id)s;
 
 -- name: function_upsert
