@@ -25,6 +25,7 @@ const options: ServeOptions = {
 /** Bridge node:http to a fetch handler, the way Bun/Deno/Next.js hand it a Request. */
 function fetchServer(handler: (request: Request) => Promise<Response>): Server {
   return createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    req.on("error", () => undefined); // the handler may cancel an oversized body mid-stream
     const headers = new Headers();
     for (const [name, value] of Object.entries(req.headers)) if (typeof value === "string") headers.set(name, value);
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
@@ -176,5 +177,23 @@ describe("express adapter behind a parser that consumed the body", () => {
     const response = await fetch(url, { method: "POST", headers: invokeHeaders(KEY, body, { v2: true }), body });
     expect(response.status).toBe(400);
     expect(await response.text()).toMatch(/mount durable before express.json/);
+  });
+});
+
+describe("fetch handler without a declared length", () => {
+  it("stops reading a streamed body at maxRequestBytes and answers 413", async () => {
+    const handler = serve(options);
+    let pulled = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        if (pulled > 100) controller.close();
+        else controller.enqueue(new Uint8Array(10_000));
+      },
+    });
+    const request = new Request("http://127.0.0.1/api/durable", { method: "POST", body: stream, duplex: "half" } as RequestInit);
+    const response = await handler(request);
+    expect(response.status).toBe(413);
+    expect(pulled).toBeLessThan(20);
   });
 });
