@@ -7,6 +7,7 @@ import { DurableError } from "./errors.js";
 import type { DurableFunction } from "./function.js";
 import { byteLength, isPlainObject, toJson } from "./json.js";
 import { DurableCore } from "./core.js";
+import type { EventReceipt } from "./step.js";
 import { sign, signV2 } from "./signing.js";
 
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled" | "skipped";
@@ -19,14 +20,7 @@ export interface EventInput<TData = unknown> {
   ts?: number;
 }
 
-/** [EVT-4] */
-export interface EventReceipt {
-  id: string;
-  name: string;
-  ts: number;
-  duplicate: boolean;
-  runIds: string[];
-}
+export type { EventReceipt };
 
 /** [API-8] */
 export interface RunSummary {

@@ -31,7 +31,6 @@ export type {
   ClientOptions,
   DeliveryFailure,
   EventInput,
-  EventReceipt as EngineEventReceipt,
   ProvisionOptions,
   ProvisionedApp,
   RerunAnswer,

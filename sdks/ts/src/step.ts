@@ -39,9 +39,15 @@ export interface OutgoingEvent<TData = unknown> {
   [extra: string]: unknown;
 }
 
+/** What the engine answers for an accepted event ([EVT-4]). */
 export interface EventReceipt {
   id: string;
-  [field: string]: unknown;
+  name: string;
+  ts: number;
+  /** True when the id was already accepted: nothing new was started. */
+  duplicate: boolean;
+  /** Runs created synchronously for the event. */
+  runIds: string[];
 }
 
 export interface WaitForEventOptions {
