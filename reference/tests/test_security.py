@@ -63,6 +63,8 @@ def test_engine_api_rejects_bad_signatures(engine: EngineHandle) -> None:
         "other workspace's key": {"X-Durable-App": created["id"],
                                   "X-Durable-Signature": mac(other["key"], body)},
         "unknown app": {"X-Durable-App": "nope", "X-Durable-Signature": mac(created["key"], body)},
+        "uppercase hex": {"X-Durable-App": created["id"],
+                          "X-Durable-Signature": mac(created["key"], body).upper()},
     }
     for label, headers in cases.items():
         status, answer = post(engine.url + "/e", body, headers)

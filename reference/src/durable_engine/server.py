@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
@@ -120,13 +122,29 @@ class Server:
             except Invalid as error:
                 self.say(f"dev app: function definition refused at {error.path}: "
                          f"{error.message}")
-        app_id = manifest.get("appId") if isinstance(manifest.get("appId"), str) else "dev"
+        app_id = manifest.get("appId")
+        if not isinstance(app_id, str) or not app_id:
+            # [DISC-3] generated when absent; derived from the URL so rediscovery finds it again
+            app_id = "dev-" + hashlib.sha256(url.encode()).hexdigest()[:12]
         name = manifest.get("appName") if isinstance(manifest.get("appName"), str) else app_id
         caps = [c for c in manifest.get("capabilities", []) if isinstance(c, str)]
         max_bytes = manifest.get("maxRequestBytes")
-        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1024:
+        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 65_536:
             max_bytes = 1_048_576
         now = self.clock()
+        try:
+            return await self._store_discovered(app_id, name, url, manifest, caps, max_bytes,
+                                                valid, now)
+        except psycopg.errors.UniqueViolation:
+            self.say(f"dev app: an app named {name!r} already exists in 'dev' with another id;"
+                     f" not replacing it")
+            return None
+
+    async def _store_discovered(self, app_id: str, name: str, url: str,
+                                manifest: dict[str, Any], caps: list[str], max_bytes: int,
+                                valid: list[dict[str, Any]], now: datetime
+                                ) -> tuple[str, int]:
+        assert self.engine is not None
         async with self.engine.pool.connection() as conn, conn.transaction():
             await conn.execute(self.engine.q("workspace_upsert_dev"), {
                 "id": app_id, "name": name, "app_url": url, "key": manifest["signingKey"],

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import string
+import re
 from collections.abc import Mapping, Sequence
 
 V2_WINDOW_MS = 300_000
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")  # [SIG-2]: lowercase only
+_TIMESTAMP = re.compile(r"[0-9]+")  # [SIG-6]: ASCII digits, no sign, no spaces
 
 
 def sign(key: str, message: bytes) -> str:
@@ -19,13 +21,12 @@ def sign_v2(key: str, timestamp: str, body: bytes) -> str:
 
 
 def well_formed(signature: str) -> bool:
-    return len(signature) == 64 and all(c in string.hexdigits for c in signature)
+    return _SIGNATURE.fullmatch(signature) is not None
 
 
 def matches_any(keys: Sequence[str], message: bytes, signature: str) -> bool:
     if not well_formed(signature):
         return False
-    signature = signature.lower()
     # Compare against every key, even after a match, so timing does not reveal which key.
     results = [hmac.compare_digest(sign(key, message), signature) for key in keys]
     return any(results)
@@ -38,7 +39,7 @@ def verify_api_request(
     v2 = headers.get("X-Durable-Signature-V2")
     timestamp = headers.get("X-Durable-Timestamp")
     if v2 is not None and timestamp is not None:
-        if not timestamp.isdigit():
+        if not _TIMESTAMP.fullmatch(timestamp):
             return "X-Durable-Timestamp is not unix milliseconds"
         if abs(now_ms - int(timestamp)) > V2_WINDOW_MS:
             return "X-Durable-Timestamp is outside the 300000 ms window"
