@@ -2,7 +2,6 @@
  * The sans-IO protocol core: `handle(method, headers, body)` -> `{status, headers, body}`.
  * No sockets here; adapters for fetch, node:http and Express sit on top (serve.ts).
  */
-import { Buffer } from "node:buffer";
 import {
   ALL_CAPABILITIES,
   CAPABILITIES,
@@ -16,7 +15,7 @@ import type { FunctionDefinition } from "./definition.js";
 import { FailureError } from "./errors.js";
 import type { DurableEvent, DurableFunction, FailureContext, HandlerContext } from "./function.js";
 import { byteLength, isPlainObject, SerializationError, toJson } from "./json.js";
-import { freshTimestamp, matchesAnyKey, sign, signV2, type Bytes } from "./signing.js";
+import { freshTimestamp, matchesAnyKey, sign, signV2, v2Message, type Bytes } from "./signing.js";
 import { errorOp, Invocation, type Op, Step, type StepMemo } from "./step.js";
 
 export interface CoreOptions {
@@ -226,7 +225,7 @@ export class DurableCore {
       // [SIG-9]: the V2 signature and the window, in addition to the v1 signature of [SIG-4].
       const valid =
         freshTimestamp(timestamp, now) &&
-        matchesAnyKey(this.keys, Buffer.concat([Buffer.from(`${timestamp}.`), toBuffer(body)]), headers[HEADERS.signatureV2]) &&
+        matchesAnyKey(this.keys, v2Message(timestamp as string, body), headers[HEADERS.signatureV2]) &&
         matchesAnyKey(this.keys, body, headers[HEADERS.signature]);
       if (!valid) return text(401, "invalid signature");
       requestTimestamp = timestamp;
@@ -344,10 +343,6 @@ export class DurableCore {
     if (requestTimestamp !== undefined) headers[HEADERS.signatureV2] = signV2(key, requestTimestamp, body);
     return { status: 200, headers, body };
   }
-}
-
-function toBuffer(body: Bytes): Buffer {
-  return typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
 }
 
 export function createCore(options: CoreOptions): DurableCore {
