@@ -74,14 +74,16 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
-def engine_run(pg_url: str, runs: int, steps: int, slots: int, workdir: Path) -> dict[str, Any]:
+def engine_run(pg_url: str, runs: int, steps: int, slots: int, processes: int
+               ) -> dict[str, Any]:
     engine_port, app_port = free_port(), free_port()
     token = uuid.uuid4().hex
     env = {**os.environ, "DURABLE_ADMIN_TOKEN": token, "DURABLE_WORKER_SLOTS": str(slots)}
-    engine = subprocess.Popen(
-        [sys.executable, "-m", "durable_engine.cli", "serve", "--prod", "--database-url",
-         pg_url, "--port", str(engine_port), "--host", "127.0.0.1"],
+    engines = [subprocess.Popen(
+        [sys.executable, "-m", "durable_engine.cli", "serve" if i == 0 else "worker", "--prod",
+         "--database-url", pg_url, "--port", str(engine_port), "--host", "127.0.0.1"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for i in range(processes)]
     app = None
     try:
         base = f"http://127.0.0.1:{engine_port}"
@@ -126,7 +128,8 @@ def engine_run(pg_url: str, runs: int, steps: int, slots: int, workdir: Path) ->
                 " JOIN runs r ON r.id = s.run_id WHERE r.workspace_id = %s"
                 " AND s.position > 0", (created["id"],)).fetchone()
         completed, failed = row
-        return {"runs": runs, "stepsPerRun": steps, "workerSlots": slots,
+        return {"runs": runs, "stepsPerRun": steps, "processes": processes,
+                "workerSlots": slots,
                 "completed": completed, "failed": failed, "seconds": round(elapsed, 3),
                 "sendSeconds": round(sent, 3),
                 "stepsPerSecond": round(runs * steps / elapsed, 1),
@@ -134,7 +137,7 @@ def engine_run(pg_url: str, runs: int, steps: int, slots: int, workdir: Path) ->
                 "queueToInvokeMsP50": round(overhead[0][0], 3) if overhead[0] else None,
                 "queueToInvokeMsP99": round(overhead[0][1], 3) if overhead[0] else None}
     finally:
-        for process in (app, engine):
+        for process in (app, *engines):
             if process is not None:
                 process.terminate()
                 try:
@@ -147,7 +150,9 @@ def main(argv: list[str]) -> int:
     runs = int(os.environ.get("BENCH_RUNS", 300))
     steps = int(os.environ.get("BENCH_STEPS", 10))
     seconds = int(os.environ.get("BENCH_PGBENCH_SECONDS", 10))
-    slots = [int(s) for s in os.environ.get("BENCH_SLOTS", "16,48").split(",")]
+    # engine configurations: <processes>x<worker slots per process>
+    configs = [tuple(int(n) for n in c.split("x"))
+               for c in os.environ.get("BENCH_ENGINES", "1x16,1x48,2x32").split(",")]
     workdir = Path(tempfile.mkdtemp(prefix="durable-bench-"))
     pg = EmbeddedPostgres(workdir / "pgdata", free_port())
     pg.start()
@@ -163,7 +168,8 @@ def main(argv: list[str]) -> int:
         tps1 = pgbench(pg, "pgbench", 1, seconds, workdir)
         tps16 = pgbench(pg, "pgbench", 16, seconds, workdir)
         migrate(f"{base}/durable")
-        results = [engine_run(f"{base}/durable", runs, steps, n, workdir) for n in slots]
+        results = [engine_run(f"{base}/durable", runs, steps, slots, processes)
+                   for processes, slots in configs]
     finally:
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -176,10 +182,11 @@ def main(argv: list[str]) -> int:
         result["fractionOfPgbench16"] = round(result["stepsPerSecond"] / tps16, 3)
     print(f"pgbench two-statement write: {tps1:,.0f} tps (1 client), "
           f"{tps16:,.0f} tps (16 clients), fsync={report['machine']['fsync']}")
-    print(f"{'slots':>5} {'runs':>5} {'steps':>5} {'seconds':>8} {'steps/s':>9} "
+    print(f"{'procs':>5} {'slots':>5} {'runs':>5} {'steps':>5} {'seconds':>8} {'steps/s':>9} "
           f"{'vs pgb1':>8} {'vs pgb16':>8} {'p50 ms':>7} {'p99 ms':>7}")
     for r in results:
-        print(f"{r['workerSlots']:>5} {r['runs']:>5} {r['stepsPerRun']:>5} {r['seconds']:>8} "
+        print(f"{r['processes']:>5} {r['workerSlots']:>5} {r['runs']:>5} "
+              f"{r['stepsPerRun']:>5} {r['seconds']:>8} "
               f"{r['stepsPerSecond']:>9,.0f} {r['fractionOfPgbench1']:>8.1%} "
               f"{r['fractionOfPgbench16']:>8.1%} {r['queueToInvokeMsP50'] or 0:>7.1f} "
               f"{r['queueToInvokeMsP99'] or 0:>7.1f}")

@@ -219,6 +219,9 @@ class Engine:
                         log.warning("claim failed: %s", error)
                         await asyncio.sleep(1)
                         continue
+                    if self._stopping:  # stop() began while we claimed: hand them back
+                        await self._release_all([c.lease_token for c in claims])
+                        break
                 for claim in claims:
                     task = asyncio.create_task(self._drive(claim))
                     self._tasks.add(task)
@@ -306,11 +309,16 @@ class Engine:
         await self.close()
 
     async def _release(self, token: uuid.UUID) -> None:
+        await self._release_all([token])
+
+    async def _release_all(self, tokens: list[uuid.UUID]) -> None:
+        if not tokens:
+            return
         try:
             async with self.pool.connection() as conn:
-                await conn.execute(self.q("queue_release"), {"tokens": [token]})
+                await conn.execute(self.q("queue_release"), {"tokens": tokens})
         except (psycopg.Error, OSError):
-            pass  # the lease expires by itself
+            pass  # the leases expire by themselves
 
     async def _claim(self, limit: int) -> list[Claim]:
         now = self.clock()
