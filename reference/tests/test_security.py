@@ -201,6 +201,8 @@ def _answering(key: str, make: Callable[[dict[str, Any]], tuple[int, dict[str, s
     ("bad-field", "/until"),
     ("oversized", "exceeds 1048576 bytes"),
     ("http-500", "HTTP 500"),
+    ("nul-string", "U+0000"),
+    ("deep", "not JSON"),
 ])
 def test_invalid_answers_fail_the_attempt_readably(engine: EngineHandle, database_url: str,
                                                    label: str, expected: str) -> None:
@@ -215,6 +217,8 @@ def test_invalid_answers_fail_the_attempt_readably(engine: EngineHandle, databas
             "bad-field": json.dumps({"op": "sleep", "id": "s", "until": "tomorrow"}).encode(),
             "oversized": json.dumps({"op": "done", "data": "x" * 1_100_000}).encode(),
             "http-500": b"internal error",
+            "nul-string": json.dumps({"op": "step", "id": "s", "data": "a\u0000b"}).encode(),
+            "deep": b'{"op":"done","data":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
         }
         body = bodies[label]
         signature = mac("wrong", body) if label == "bad-signature" else mac(key, body)

@@ -20,7 +20,14 @@ from psycopg.types.json import Jsonb
 
 from . import signing
 from .engine import Engine, iso, to_ms
-from .validation import Invalid, TooLarge, spec_dir, validate_request, validate_schema
+from .validation import (
+    Invalid,
+    TooLarge,
+    reject_nul,
+    spec_dir,
+    validate_request,
+    validate_schema,
+)
 
 log = logging.getLogger("durable.api")
 
@@ -94,9 +101,11 @@ async def read_body(request: web.Request) -> bytes:
 
 def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        value = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "INVALID_JSON", "request body is not valid JSON") from None
+    reject_nul(value)
+    return value
 
 
 class Api:

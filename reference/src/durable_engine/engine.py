@@ -467,7 +467,7 @@ class Engine:
             # Hand validation mirrors spec/schemas/op*.json (checked by the tests) at a
             # fraction of jsonschema's cost on this hot path.
             op = validate_op(json.loads(answer))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             return done(None, "app answer is not JSON", status)
         except Invalid as error:
             return done(None, f"app answer is not a valid op: {error.path or '/'} "

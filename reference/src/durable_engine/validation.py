@@ -28,6 +28,33 @@ class TooLarge(Invalid):
     """An event over eventBytes: 413 PAYLOAD_TOO_LARGE rather than 400 ([EVT-3])."""
 
 
+def find_nul(value: Any, path: str = "") -> str | None:
+    """JSON Pointer of the first string (or member name) holding U+0000, which Postgres text
+    and jsonb cannot store; None when there is none."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            pointer = f"{path}/{key.replace('~', '~0').replace('/', '~1')}"
+            if "\x00" in key:
+                return pointer
+            found = find_nul(item, pointer)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_nul(item, f"{path}/{index}")
+            if found is not None:
+                return found
+    return None
+
+
+def reject_nul(value: Any) -> None:
+    pointer = find_nul(value)
+    if pointer is not None:
+        raise Invalid(pointer, "strings must not contain U+0000")
+
+
 def parse_instant(value: str) -> datetime:
     """An ISO instant with any number of fraction digits ([OP-9])."""
     text = value.replace("Z", "+00:00")
@@ -296,6 +323,7 @@ OP_MEMBERS = {
 def validate_op(value: Any) -> dict[str, Any]:
     """Validate one operation answered by an app ([OP-1]: ops are closed)."""
     op = _obj(value, "")
+    reject_nul(op)
     kind = op.get("op")
     if kind not in OP_MEMBERS:
         raise Invalid("/op", f"unknown op {kind!r}")
