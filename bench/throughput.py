@@ -74,8 +74,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
-def engine_run(pg_url: str, runs: int, steps: int, slots: int, processes: int
-               ) -> dict[str, Any]:
+def engine_run(pg_url: str, runs: int, steps: int, slots: int, processes: int,
+               latency_events: int = 0) -> dict[str, Any]:
     engine_port, app_port = free_port(), free_port()
     token = uuid.uuid4().hex
     env = {**os.environ, "DURABLE_ADMIN_TOKEN": token, "DURABLE_WORKER_SLOTS": str(slots)}
@@ -104,7 +104,8 @@ def engine_run(pg_url: str, runs: int, steps: int, slots: int, processes: int
                 "X-Durable-Signature": hmac.new(key.encode(), body, hashlib.sha256).hexdigest()})
 
         signed("/fn/sync", {"sdkVersion": "bench/0", "functions": [
-            {"id": "noop", "trigger": {"event": "bench.go"}, "retries": 0}]})
+            {"id": "noop", "trigger": {"event": "bench.go"}, "retries": 0},
+            {"id": "ping", "trigger": {"event": "bench.ping"}, "retries": 0}]})
         started = time.monotonic()
         for offset in range(0, runs, 100):
             signed("/e/bulk", {"events": [{"name": "bench.go", "data": {"i": i}}
@@ -127,6 +128,26 @@ def engine_run(pg_url: str, runs: int, steps: int, slots: int, processes: int
                 " extract(epoch FROM s.started_at - s.queued_at) * 1000) FROM steps s"
                 " JOIN runs r ON r.id = s.run_id WHERE r.workspace_id = %s"
                 " AND s.position > 0", (created["id"],)).fetchone()
+        # Latency on an idle engine: single events, one every 20 ms.
+        for i in range(latency_events):
+            signed("/e", {"name": "bench.ping", "data": {"i": i}})
+            time.sleep(0.02)
+        with psycopg.connect(pg_url) as conn:
+            deadline = time.monotonic() + 60
+            while latency_events and time.monotonic() < deadline:
+                done = conn.execute("SELECT count(*) FROM runs WHERE workspace_id = %s AND"
+                                    " function_id = 'ping' AND status = 'completed'",
+                                    (created["id"],)).fetchone()
+                if done and done[0] >= latency_events:
+                    break
+                time.sleep(0.05)
+            first = conn.execute(
+                "SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY ms) FROM ("
+                " SELECT extract(epoch FROM min(d.at) - e.received_at) * 1000 AS ms"
+                " FROM runs r JOIN events e ON e.workspace_id = r.workspace_id"
+                " AND e.id = r.event_id JOIN deliveries d ON d.run_id = r.id"
+                " WHERE r.workspace_id = %s AND r.function_id = 'ping'"
+                " GROUP BY r.id, e.received_at) x", (created["id"],)).fetchone()
         completed, failed = row
         return {"runs": runs, "stepsPerRun": steps, "processes": processes,
                 "workerSlots": slots,
@@ -135,7 +156,9 @@ def engine_run(pg_url: str, runs: int, steps: int, slots: int, processes: int
                 "stepsPerSecond": round(runs * steps / elapsed, 1),
                 "invocationsPerSecond": round(runs * (steps + 1) / elapsed, 1),
                 "queueToInvokeMsP50": round(overhead[0][0], 3) if overhead[0] else None,
-                "queueToInvokeMsP99": round(overhead[0][1], 3) if overhead[0] else None}
+                "queueToInvokeMsP99": round(overhead[0][1], 3) if overhead[0] else None,
+                "eventToFirstInvokeMsP50": round(first[0][0], 1) if first[0] else None,
+                "eventToFirstInvokeMsP99": round(first[0][1], 1) if first[0] else None}
     finally:
         for process in (app, *engines):
             if process is not None:
@@ -168,8 +191,9 @@ def main(argv: list[str]) -> int:
         tps1 = pgbench(pg, "pgbench", 1, seconds, workdir)
         tps16 = pgbench(pg, "pgbench", 16, seconds, workdir)
         migrate(f"{base}/durable")
-        results = [engine_run(f"{base}/durable", runs, steps, slots, processes)
-                   for processes, slots in configs]
+        results = [engine_run(f"{base}/durable", runs, steps, slots, processes,
+                              latency_events=100 if index == 0 else 0)
+                   for index, (processes, slots) in enumerate(configs)]
     finally:
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -190,6 +214,10 @@ def main(argv: list[str]) -> int:
               f"{r['stepsPerSecond']:>9,.0f} {r['fractionOfPgbench1']:>8.1%} "
               f"{r['fractionOfPgbench16']:>8.1%} {r['queueToInvokeMsP50'] or 0:>7.1f} "
               f"{r['queueToInvokeMsP99'] or 0:>7.1f}")
+    latency = results[0]
+    print(f"event accepted -> first invoke (idle engine, 100 single events): "
+          f"p50 {latency['eventToFirstInvokeMsP50']} ms, "
+          f"p99 {latency['eventToFirstInvokeMsP99']} ms")
     out = ROOT / "results" / "throughput.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")

@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 import psycopg
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -80,6 +81,7 @@ class Claim:
     attempt: int
     due_at: datetime
     lease_token: uuid.UUID
+    context: dict[str, Any] | None = None
 
 
 @dataclass
@@ -106,6 +108,7 @@ class Engine:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _held: set[uuid.UUID] = field(default_factory=set)
     _manifests: dict[str, float] = field(default_factory=dict)
+    _claimer: psycopg.AsyncConnection[Any] | None = None
 
     def q(self, name: str) -> str:
         return self.queries[name]
@@ -234,6 +237,9 @@ class Engine:
                 await self._wait_wake(await self._idle_delay())
         finally:
             listener.cancel()
+            if self._claimer is not None:
+                await self._claimer.close()
+                self._claimer = None
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -321,18 +327,28 @@ class Engine:
             pass  # the leases expire by themselves
 
     async def _claim(self, limit: int) -> list[Claim]:
+        """One round trip on the claimer's own autocommit connection."""
+        if self._claimer is None or self._claimer.closed:
+            self._claimer = await psycopg.AsyncConnection.connect(
+                self.config.database_url, autocommit=True, row_factory=dict_row)
+            await self._claimer.execute(self.q("claimer_session"))
         now = self.clock()
-        async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(self.q("claim"), {
+        try:
+            cur = await self._claimer.execute(self.q("claim"), {
                 "now": now, "limit": limit, "lease_s": self._lease_s(None)})
             rows = await cur.fetchall()
-            if rows:
-                await conn.execute(self.q("runs_mark_running"),
-                                   {"ids": [r["run_id"] for r in rows
-                                            if r["kind"] == "invoke" and r["namespace"] == "main"],
-                                    "now": now})
-        return [Claim(r["run_id"], r["workspace_id"], r["namespace"], r["kind"], r["attempt"],
-                      r["due_at"], r["lease_token"]) for r in rows]
+        except (psycopg.Error, OSError):
+            await self._claimer.close()
+            self._claimer = None
+            raise
+        claims = []
+        for r in rows:
+            claim = Claim(r["run_id"], r["workspace_id"], r["namespace"], r["kind"],
+                          r["attempt"], r["due_at"], r["lease_token"])
+            if claim.kind == "invoke":
+                claim.context = r
+            claims.append(claim)
+        return claims
 
     def _lease_s(self, timeout_ms: int | None) -> float:
         timeout = (timeout_ms or self.config.default_timeout_ms) / 1000
@@ -348,7 +364,11 @@ class Engine:
             if claim.kind == "wait_timeout":
                 if not await self._wait_timeout(claim):
                     return
-            context = await self._context(claim.run_id, claim.namespace)
+            context = claim.context
+            if context is None:
+                context = await self._context(claim.run_id, claim.namespace)
+            else:
+                await self._refresh_manifest(context)
             if context is None:
                 return
             while True:
@@ -388,14 +408,18 @@ class Engine:
 
     async def _context(self, run_id: str, namespace: str) -> dict[str, Any] | None:
         async with self.pool.connection() as conn:
-            cur = await conn.execute(self.q("context"), {"run_id": run_id})
-            context = await cur.fetchone()
-            if context is None:
-                return None
-            cur = await conn.execute(self.q("steps_for_run"),
-                                     {"run_id": run_id, "namespace": namespace})
-            context["steps"] = {r["step_id"]: {"type": r["type"], "data": r["data"]}
-                                for r in await cur.fetchall()}
+            await conn.set_autocommit(True)  # two plain reads: no BEGIN/COMMIT round trips
+            try:
+                cur = await conn.execute(self.q("context"), {"run_id": run_id})
+                context = await cur.fetchone()
+                if context is None:
+                    return None
+                cur = await conn.execute(self.q("steps_for_run"),
+                                         {"run_id": run_id, "namespace": namespace})
+                context["steps"] = {r["step_id"]: {"type": r["type"], "data": r["data"]}
+                                    for r in await cur.fetchall()}
+            finally:
+                await conn.set_autocommit(False)
         await self._refresh_manifest(context)
         return context
 

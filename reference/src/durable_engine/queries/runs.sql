@@ -11,6 +11,8 @@ VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s);
 SELECT pg_notify('durable_queue', '');
 
 -- name: claim
+-- One statement: lease due work (SKIP LOCKED, by due_at - priority), mark fresh invocations
+-- running, and return each run's invocation context with its memos of the namespace.
 WITH ready AS (
     SELECT run_id FROM queue
     WHERE (lease_token IS NULL AND due_at <= %(now)s)
@@ -18,15 +20,30 @@ WITH ready AS (
     ORDER BY rank_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE queue q SET lease_token = gen_random_uuid(),
+                       lease_until = %(now)s + make_interval(secs => %(lease_s)s)
+    FROM ready WHERE q.run_id = ready.run_id
+    RETURNING q.run_id, q.workspace_id, q.namespace, q.kind, q.attempt, q.due_at, q.lease_token
+), marked AS (
+    UPDATE runs r SET status = 'running', started_at = coalesce(r.started_at, %(now)s),
+                      updated_at = %(now)s
+    FROM claimed c
+    WHERE r.id = c.run_id AND c.kind = 'invoke' AND c.namespace = 'main'
+      AND r.status IN ('queued', 'sleeping', 'waiting')
 )
-UPDATE queue q SET lease_token = gen_random_uuid(),
-                   lease_until = %(now)s + make_interval(secs => %(lease_s)s)
-FROM ready WHERE q.run_id = ready.run_id
-RETURNING q.run_id, q.workspace_id, q.namespace, q.kind, q.attempt, q.due_at, q.lease_token;
-
--- name: runs_mark_running
-UPDATE runs SET status = 'running', started_at = coalesce(started_at, %(now)s), updated_at = %(now)s
-WHERE id = ANY(%(ids)s) AND status IN ('queued', 'sleeping', 'waiting');
+SELECT c.run_id, c.workspace_id, c.namespace, c.kind, c.attempt, c.due_at, c.lease_token,
+       r.id, r.function_id, r.event, r.error,
+       f.definition, f.enabled, f.removed,
+       w.app_url, w.keys, w.capabilities, w.max_request_bytes, w.manifest_at,
+       coalesce((SELECT jsonb_object_agg(s.step_id,
+                                         jsonb_build_object('type', s.type, 'data', s.data))
+                 FROM steps s WHERE s.run_id = c.run_id AND s.namespace = c.namespace),
+                '{}'::jsonb) AS steps
+FROM claimed c
+JOIN runs r ON r.id = c.run_id
+JOIN workspaces w ON w.id = r.workspace_id
+LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.function_id;
 
 -- name: next_due
 SELECT min(CASE WHEN lease_token IS NULL THEN due_at ELSE lease_until END) AS at FROM queue;
@@ -208,3 +225,8 @@ SELECT (SELECT count(*) FROM fence) AS fenced, (SELECT count(*) FROM memo) AS me
 
 -- name: queue_release
 UPDATE queue SET lease_token = NULL, lease_until = NULL WHERE lease_token = ANY(%(tokens)s);
+
+-- name: claimer_session
+-- The claimer's own connection: a lease is not worth an fsync (a lease lost in a crash only
+-- means the run is claimed again).
+SET synchronous_commit TO off;
