@@ -134,3 +134,50 @@ def test_api_and_workers_in_separate_processes_share_one_postgres(database_url: 
         for handle in workers:
             handle.stop()
         server.close()
+
+
+def test_postgres_restart_mid_invocation_does_not_strand_the_run(tmp_path: Any) -> None:
+    """The database goes away while the app is working; its answer is applied once the
+    database is back, by the same engine process, without waiting for a lease to expire."""
+    from conftest import free_port
+    from durable_engine.db import migrate
+    from durable_engine.pg import EmbeddedPostgres
+
+    pg = EmbeddedPostgres(tmp_path / "pgdata", free_port())
+    pg.start()
+    entered, release = threading.Event(), threading.Event()
+
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        def held() -> str:
+            entered.set()
+            release.wait(20)
+            return "held"
+
+        return [step.run("held", held), step.run("after", lambda: "after")]
+
+    name = f"pgrestart.{uuid.uuid4().hex[:6]}"
+    fn = DurableFunction(id="held", trigger={"event": name}, handler=handler, timeout="60s")
+    handle = server = None
+    try:
+        migrate(pg.url)
+        handle = EngineHandle(pg.url, lease_margin_s=60).start()
+        created = provision_app(base_url=handle.url, name=name, app_url="http://127.0.0.1:1/x",
+                                environment="test", admin_token=ADMIN_TOKEN)
+        server = AppServer(wsgi([fn], signing_key=created["key"]))
+        query(pg.url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
+              server.url, created["id"])
+        client = CheckedClient(handle.url, created["id"], created["key"])
+        client.sync([fn])
+        run_id = client.send(name)["runIds"][0]
+        assert entered.wait(10)
+        pg.stop()
+        pg.start()
+        release.set()
+        run = wait_for(lambda: (r := client.get_run(run_id))["status"] == "completed" and r, 30)
+        assert run["output"] == ["held", "after"]
+    finally:
+        if handle is not None:
+            handle.stop()
+        if server is not None:
+            server.close()
+        pg.stop()

@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from aiohttp import web
 from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
 
 from . import signing
 from .engine import Engine, iso, to_ms
@@ -32,6 +33,8 @@ from .validation import (
 log = logging.getLogger("durable.api")
 
 MAX_BODY = 1_048_576
+POOL_KEY = web.AppKey("pool", AsyncConnectionPool)
+RAW_BODY: Any = web.RequestKey("raw_body", bytes) if hasattr(web, "RequestKey") else "raw_body"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SCHEMA_NAMES = {
@@ -62,7 +65,13 @@ def error_response(status: int, code: str, message: str, path: str | None = None
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        return await handler(request)
+        try:
+            return await handler(request)
+        except psycopg.OperationalError:
+            # Pooled connections die with a database restart: drop them and try once more
+            # (a failed transaction was rolled back, so the retry is safe).
+            await request.app[POOL_KEY].check()
+            return await handler(request)
     except ApiError as error:
         return error_response(error.status, error.code, error.message, error.path)
     except TooLarge as error:
@@ -86,6 +95,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 async def read_body(request: web.Request) -> bytes:
+    if RAW_BODY in request:  # a retried request reads the body it already read
+        return bytes(request[RAW_BODY])
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
     body = await request.content.read(MAX_BODY + 1)
@@ -96,6 +107,7 @@ async def read_body(request: web.Request) -> bytes:
         body += chunk
     if len(body) > MAX_BODY:
         raise ApiError(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
+    request[RAW_BODY] = body
     return body
 
 
@@ -116,6 +128,7 @@ class Api:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY + 1)
+        app[POOL_KEY] = self.engine.pool
         for path, handler in (
             ("/fn/sync", self.sync), ("/e", self.send), ("/e/bulk", self.send_bulk),
             ("/runs/search", self.runs_search), ("/runs/get", self.runs_get),

@@ -335,7 +335,8 @@ class Engine:
         now = self.clock()
         try:
             cur = await self._claimer.execute(self.q("claim"), {
-                "now": now, "limit": limit, "lease_s": self._lease_s(None)})
+                "now": now, "limit": limit, "default_timeout_ms": self.config.default_timeout_ms,
+                "margin_s": self.config.lease_margin_s})
             rows = await cur.fetchall()
         except (psycopg.Error, OSError):
             await self._claimer.close()
@@ -366,7 +367,15 @@ class Engine:
                     return
             context = claim.context
             if context is None:
-                context = await self._context(claim.run_id, claim.namespace)
+                for attempt in range(8):
+                    try:
+                        context = await self._context(claim.run_id, claim.namespace)
+                        break
+                    except psycopg.OperationalError:
+                        if attempt == 7:
+                            raise
+                        await asyncio.sleep(0.2 * 2 ** min(attempt, 4))
+                        await self.pool.check()
             else:
                 await self._refresh_manifest(context)
             if context is None:
@@ -383,6 +392,9 @@ class Engine:
                 if self._stopping:  # draining: hand the run back at once, not at lease expiry
                     await self._release(next_token)
                     return
+        except (psycopg.Error, OSError) as error:
+            # The database stayed away: the lease expires and the run is claimed again.
+            log.warning("run %s: giving up this attempt: %s", claim.run_id, error)
         finally:
             self._held.discard(claim.lease_token)
 
@@ -507,6 +519,23 @@ class Engine:
 
     async def _apply(self, claim: Claim, ctx: dict[str, Any], outcome: Outcome,
                      deliver: bool = True) -> uuid.UUID | None:
+        """Apply an answer, riding out a database restart: the answer is not dropped while the
+        database is briefly away (the fence makes a retried commit safe)."""
+        delay = 0.2
+        for attempt in range(8):
+            try:
+                return await self._apply_once(claim, ctx, outcome, deliver)
+            except psycopg.OperationalError as error:
+                if attempt == 7:
+                    raise
+                log.warning("run %s: database unavailable (%s); retrying", claim.run_id, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                await self.pool.check()  # drop the pool's dead connections
+        return None
+
+    async def _apply_once(self, claim: Claim, ctx: dict[str, Any], outcome: Outcome,
+                          deliver: bool = True) -> uuid.UUID | None:
         """One transaction: fence, delivery record, the op's transition. Returns the new lease
         token when the run should be invoked again at once by this worker."""
         now = self.clock()

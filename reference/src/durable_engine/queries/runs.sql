@@ -21,9 +21,14 @@ WITH ready AS (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
+    -- the lease covers the function's own timeoutMs plus a margin
     UPDATE queue q SET lease_token = gen_random_uuid(),
-                       lease_until = %(now)s + make_interval(secs => %(lease_s)s)
-    FROM ready WHERE q.run_id = ready.run_id
+        lease_until = %(now)s + make_interval(secs => coalesce(
+            (f.definition->>'timeoutMs')::float8, %(default_timeout_ms)s) / 1000 + %(margin_s)s)
+    FROM ready
+    JOIN runs r0 ON r0.id = ready.run_id
+    LEFT JOIN functions f ON f.workspace_id = r0.workspace_id AND f.runtime_id = r0.function_id
+    WHERE q.run_id = ready.run_id
     RETURNING q.run_id, q.workspace_id, q.namespace, q.kind, q.attempt, q.due_at, q.lease_token
 ), marked AS (
     UPDATE runs r SET status = 'running', started_at = coalesce(r.started_at, %(now)s),
