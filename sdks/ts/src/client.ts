@@ -7,7 +7,7 @@ import { DurableError } from "./errors.js";
 import type { DurableFunction } from "./function.js";
 import { byteLength, isPlainObject, toJson } from "./json.js";
 import { DurableCore } from "./core.js";
-import type { EventReceipt } from "./step.js";
+import { outgoingEventProblem, type EventReceipt } from "./step.js";
 import { sign, signV2 } from "./signing.js";
 
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled" | "skipped";
@@ -320,7 +320,8 @@ export class Client {
   async send<TData = unknown>(event: EventInput<TData>): Promise<EventReceipt>;
   async send<TData = unknown>(name: string, data?: TData, options?: { id?: string }): Promise<EventReceipt>;
   async send(first: string | EventInput, data?: unknown, options: { id?: string } = {}): Promise<EventReceipt> {
-    const event = typeof first === "string" ? { name: first, data, id: options.id } : first;
+    // As the published client: `send(name)` and `send(name, null)` send data `{}`.
+    const event = typeof first === "string" ? { name: first, data: data ?? {}, id: options.id } : first;
     const normalized = this.normalizeEvent(event);
     try {
       return await this.request<EventReceipt>("/e", normalized);
@@ -335,7 +336,7 @@ export class Client {
     if (!Array.isArray(events) || events.length < 1 || events.length > LIMITS.maxEventsPerSend) {
       throw new TypeError(`sendMany requires 1-${LIMITS.maxEventsPerSend} events`);
     }
-    const normalized = events.map((event) => this.normalizeEvent(event));
+    const normalized = events.map((event, index) => this.normalizeEvent(event, `events[${index}]`));
     try {
       const answer = await this.request<{ events?: unknown }>("/e/bulk", { events: normalized });
       if (!Array.isArray(answer.events)) throw new DurableError("durable /e/bulk answer has no events list", 200);
@@ -402,14 +403,14 @@ export class Client {
     return this.request("/versions/status", { functionId });
   }
 
-  private normalizeEvent(event: EventInput): { id: string; name: string; data: unknown; ts?: number } {
-    if (!isPlainObject(event) || typeof event.name !== "string" || event.name.length === 0) {
-      throw new TypeError("an event needs a non-empty name");
-    }
+  /** The event as sent: `id` generated and `data` `{}` when absent; invalid envelopes refused here. */
+  private normalizeEvent(event: EventInput, where = "event"): { id: string; name: string; data: unknown; ts?: number } {
+    const problem = outgoingEventProblem(event);
+    if (problem) throw new TypeError(`${where} ${problem}`);
     const normalized: { id: string; name: string; data: unknown; ts?: number } = {
-      id: typeof event.id === "string" && event.id ? event.id : randomUUID(),
+      id: event.id ?? randomUUID(),
       name: event.name,
-      data: event.data === undefined || event.data === null ? {} : event.data,
+      data: event.data === undefined ? {} : event.data,
     };
     if (event.ts !== undefined) normalized.ts = event.ts;
     return normalized;

@@ -143,6 +143,7 @@ export function outgoingEventProblem(event: unknown): string | null {
   if (typeof record.name !== "string" || record.name.length < 1 || record.name.length > limit) {
     return `needs a name of 1-${limit} characters`;
   }
+  if (record.name.startsWith("durable/")) return `name "${record.name}" is reserved for the engine`;
   if (record.id !== undefined && (typeof record.id !== "string" || record.id.length < 1 || record.id.length > 200)) {
     return "id must be 1-200 characters";
   }

@@ -215,3 +215,47 @@ describe("cron vectors (validity: the SDK refuses what the engine would)", () =>
     }
   });
 });
+
+// ------------------------------------------------------------------------ api (client side of /e and /e/bulk)
+
+interface ApiCase extends BaseCase {
+  path: string;
+  body?: unknown;
+  rawBody?: string;
+  valid: boolean;
+}
+
+describe("api vectors: the client refuses the events the engine would refuse", () => {
+  forEachFile<ApiCase>("api", (cases) => {
+    for (const c of cases.filter((x) => (x.path === "/e" || x.path === "/e/bulk") && x.rawBody === undefined)) {
+      it(`${c.id}: ${c.description}`, async () => {
+        const sent: string[] = [];
+        const fakeFetch = (async (_url: string | URL | Request, init?: RequestInit) => {
+          sent.push(String(init?.body));
+          const receipt = { id: "r", name: "n", ts: 1, duplicate: false, runIds: [] };
+          const answer = c.path === "/e" ? receipt : { events: [receipt] };
+          return new Response(JSON.stringify(answer), { status: 200 });
+        }) as typeof fetch;
+        const client = new Client({ baseUrl: "http://engine.invalid", appId: "a", signingKey: "k", fetch: fakeFetch });
+        const call = () =>
+          c.path === "/e"
+            ? client.send(c.body as never)
+            : client.sendMany(((c.body as { events?: unknown }).events ?? c.body) as never);
+        if (c.valid) {
+          await call();
+          const body = JSON.parse(sent[0] as string) as Record<string, unknown>;
+          const events = c.path === "/e" ? [body] : (body.events as Record<string, unknown>[]);
+          const expected = c.path === "/e" ? [c.body] : (c.body as { events: Record<string, unknown>[] }).events;
+          events.forEach((event, index) => {
+            const original = expected[index] as Record<string, unknown>;
+            expect(event).toMatchObject({ ...original, data: "data" in original ? original.data : {} });
+            expect(typeof event.id).toBe("string");
+          });
+        } else {
+          await expect(call()).rejects.toThrow(TypeError);
+          expect(sent).toHaveLength(0);
+        }
+      });
+    }
+  });
+});
