@@ -117,6 +117,10 @@ def test_bad_input_gets_clear_4xx(engine: EngineHandle) -> None:
     assert status == 400 and answer["error"]["path"] == "/functions/0/trigger/cron"
     status, answer = signed("/runs/get", json.dumps({"runId": "missing"}).encode())
     assert status == 404 and answer["error"]["code"] == "NOT_FOUND"
+    status, answer = signed("/failures/search", b'{"limit": 19.0}')  # an integer in JSON
+    assert status == 200 and answer == {"failures": []}
+    status, answer = signed("/e", b'{"name": "x.float-ts", "ts": 234.0}')
+    assert status == 200 and answer["ts"] == 234
     status, answer = signed("/runs/search", json.dumps({"status": "weird"}).encode())
     assert status == 400 and answer["error"]["path"] == "/status"
     status, answer = signed("/e", b"x" * 1_100_000)
@@ -133,6 +137,14 @@ def test_bad_input_gets_clear_4xx(engine: EngineHandle) -> None:
     assert info.value.code == 405
     with urllib.request.urlopen(engine.url + "/openapi.yaml", timeout=5) as response:
         assert b"openapi:" in response.read()
+
+
+def test_admin_create_refuses_what_is_not_an_http_uri(engine: EngineHandle) -> None:
+    for url in ("https://\u00cf", "ftp://host/x", "http://", "not a url", "http://h:0/x"):
+        status, answer = post(engine.url + "/api/apps", json.dumps(
+            {"name": "bad", "environment": "t", "appUrl": url}).encode(),
+            {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert status == 400 and answer["error"]["path"] == "/appUrl", url
 
 
 def test_admin_api_needs_the_token(engine: EngineHandle) -> None:

@@ -13,6 +13,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
@@ -129,12 +130,17 @@ def _str(value: Any, path: str, lo: int = 1, hi: int = 200) -> str:
     return value
 
 
-def _int(value: Any, path: str, lo: int | None = None, hi: int | None = None) -> int:
+def _int(value: Any, path: str, lo: int | None = None, hi: int | None = None,
+         integral_float: bool = False) -> int:
+    """An integer. In API requests 19.0 counts as one (as in JSON Schema) when integral_float;
+    definitions follow [DEF-1]: integers are written without a fraction."""
+    if integral_float and isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid(path, "must be an integer")
     if lo is not None and value < lo or hi is not None and value > hi:
         raise Invalid(path, f"must be between {lo} and {hi}")
-    return value
+    return int(value)
 
 
 def _only(value: dict[str, Any], path: str, allowed: set[str]) -> None:
@@ -226,7 +232,7 @@ def validate_event(value: Any, path: str) -> dict[str, Any]:
         _str(e["id"], f"{path}/id")
     _str(e["name"], f"{path}/name")
     if "ts" in e:
-        _int(e["ts"], f"{path}/ts", 0)
+        e["ts"] = _int(e["ts"], f"{path}/ts", 0, integral_float=True)
     if len(json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode()) > 262_144:
         raise TooLarge(path, "event exceeds 262144 bytes")
     return e
@@ -277,7 +283,7 @@ def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
         if "cursor" in body:
             _str(body["cursor"], "/cursor", 1, 500)
         if "limit" in body:
-            _int(body["limit"], "/limit", 1, 100)
+            body["limit"] = _int(body["limit"], "/limit", 1, 100, integral_float=True)
     elif endpoint in ("/runs/get", "/runs/cancel"):
         _only(body, "", {"runId"})
         _require(body, "", ("runId",))
@@ -285,7 +291,7 @@ def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
     elif endpoint == "/failures/search":
         _only(body, "", {"limit"})
         if "limit" in body:
-            _int(body["limit"], "/limit", 1, 100)
+            body["limit"] = _int(body["limit"], "/limit", 1, 100, integral_float=True)
     elif endpoint == "/failures/retry":
         _only(body, "", {"deliveryId"})
         _require(body, "", ("deliveryId",))
@@ -301,8 +307,14 @@ def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
         if "environment" in body:
             _str(body["environment"], "/environment", 1, 50)
         url = _str(body["appUrl"], "/appUrl", 1, 2000)
-        if not url.startswith(("http://", "https://")):
-            raise Invalid("/appUrl", "must be an http(s) URL")
+        try:
+            parts = urlsplit(url)
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            parts, port_ok = None, False
+        if (parts is None or not port_ok or not url.isascii() or parts.scheme not in
+                ("http", "https") or not parts.hostname or any(c.isspace() for c in url)):
+            raise Invalid("/appUrl", "must be an absolute http(s) URI (ASCII, with a host)")
     return body
 
 
