@@ -35,6 +35,7 @@ ANSWER_SCHEMAS = {
     "/fn/sync": "sync-answer", "/e": "receipt", "/e/bulk": "bulk-answer",
     "/runs/search": "runs-search-answer", "/runs/get": "run", "/runs/cancel": "runs-cancel-answer",
     "/failures/search": "failures-search-answer", "/failures/retry": "ok-answer",
+    "/runs/rerun": "runs-rerun-answer",
     "/versions/status": "versions-status-answer",
 }
 

@@ -399,3 +399,46 @@ def test_a_stale_attempt_cannot_commit(engine: EngineHandle, database_url: str) 
         assert client.get_run(run_id)["status"] == "sleeping"
     finally:
         server.close()
+
+
+def test_rerun_and_rerun_from_a_step(make_app: Any, database_url: str) -> None:
+    calls = {"a": 0, "b": 0}
+
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        def a() -> int:
+            calls["a"] += 1
+            return calls["a"]
+
+        def b() -> int:
+            calls["b"] += 1
+            return calls["b"]
+
+        return [step.run("a", a), step.run("b", b)]
+
+    name = uid("rerun")
+    app = make_app([DurableFunction(id="rerun", trigger={"event": name}, handler=handler)])
+    original = app.wait_run(app.run_of(app.send(name, {"k": 1})))
+    assert original["output"] == [1, 1]
+    again = app.client.rerun(original["runId"], idempotency_key="full-1")
+    assert again["rerunOf"] == original["runId"] and again["duplicate"] is False
+    assert app.wait_run(again["runId"])["output"] == [2, 2]  # everything ran again
+    from_b = app.client.rerun_from_step(original["runId"], "b", idempotency_key="from-b")
+    assert from_b["fromStepId"] == "b"
+    rerun = app.wait_run(from_b["runId"])
+    assert rerun["output"] == [1, 3]  # a's memo copied, b ran again
+    assert rerun["event"] == original["event"]
+    twin = app.client.rerun_from_step(original["runId"], "b", idempotency_key="from-b")
+    assert twin == {**from_b, "duplicate": True}
+    from durable import DurableError
+
+    try:
+        app.client.rerun(original["runId"], idempotency_key="from-b")
+        raise AssertionError("a reused key with another request must conflict")
+    except DurableError as error:
+        assert "409" in str(error)
+    try:
+        app.client.rerun_from_step(original["runId"], "nope", idempotency_key="bad-step")
+        raise AssertionError("an unknown step must be refused")
+    except DurableError as error:
+        assert "400" in str(error) and "/stepId" in str(error)
+    assert calls == {"a": 2, "b": 3}

@@ -40,9 +40,14 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SCHEMA_NAMES = {
     "/fn/sync": "sync-request", "/e": "event-input", "/e/bulk": "bulk-request",
     "/runs/search": "runs-search-request", "/runs/get": "run-id-request",
-    "/runs/cancel": "run-id-request", "/failures/search": "failures-search-request",
+    "/runs/cancel": "run-id-request", "/runs/rerun": "runs-rerun-request",
+    "/failures/search": "failures-search-request",
     "/failures/retry": "failures-retry-request", "/versions/status": "versions-status-request",
 }
+
+
+class _Raced(Exception):
+    pass
 
 
 class ApiError(Exception):
@@ -132,7 +137,8 @@ class Api:
         for path, handler in (
             ("/fn/sync", self.sync), ("/e", self.send), ("/e/bulk", self.send_bulk),
             ("/runs/search", self.runs_search), ("/runs/get", self.runs_get),
-            ("/runs/cancel", self.runs_cancel), ("/failures/search", self.failures_search),
+            ("/runs/cancel", self.runs_cancel), ("/runs/rerun", self.runs_rerun),
+            ("/failures/search", self.failures_search),
             ("/failures/retry", self.failures_retry), ("/versions/status", self.versions_status),
         ):
             app.router.add_post(path, self._signed(path, handler))
@@ -267,6 +273,63 @@ class Api:
             await conn.execute(self.engine.q("queue_delete"), {"run_id": body["runId"]})
             await conn.execute(self.engine.q("waits_delete_run"), {"run_id": body["runId"]})
         return {"ok": True, "status": "cancelled"}
+
+    async def runs_rerun(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A new run of the same runtime id and event; from a step: with the memos committed
+        before it ([API-11]). Idempotent by key ([API-12])."""
+        try:
+            return await self._rerun_once(workspace_id, body)
+        except _Raced:  # a concurrent twin committed first: its answer is ours
+            return await self._rerun_once(workspace_id, body)
+
+    async def _rerun_once(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        q = self.engine.q
+        now = self.engine.clock()
+        request = {k: body[k] for k in ("runId", "stepId") if k in body}
+        async with self.engine.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(q("rerun_lookup"), {"workspace_id": workspace_id,
+                                                         "key": body["idempotencyKey"]})
+            seen = await cur.fetchone()
+            if seen is not None:
+                if seen["request"] != request:
+                    raise ApiError(409, "CONFLICT", "this idempotencyKey was used for another "
+                                   "request", "/idempotencyKey")
+                return {**seen["answer"], "duplicate": True}
+            cur = await conn.execute(q("rerun_source"), {"run_id": body["runId"],
+                                                         "workspace_id": workspace_id})
+            source = await cur.fetchone()
+            if source is None:
+                raise ApiError(404, "NOT_FOUND", "no such run", "/runId")
+            before = None
+            if "stepId" in body:
+                cur = await conn.execute(q("rerun_step_position"), {
+                    "run_id": source["id"], "step_id": body["stepId"]})
+                row = await cur.fetchone()
+                if row is None:
+                    raise ApiError(400, "INVALID_REQUEST", "the run has no memo for this step",
+                                   "/stepId")
+                before = row["position"]
+            new_id = str(uuid.uuid4())
+            await conn.execute(q("rerun_insert_run"), {
+                "id": new_id, "workspace_id": workspace_id, "function_id": source["function_id"],
+                "event_id": source["event_id"], "event": Jsonb(source["event"]), "now": now,
+                "rerun_of": source["id"]})
+            if before is not None:
+                await conn.execute(q("rerun_copy_steps"), {
+                    "new_run_id": new_id, "run_id": source["id"], "before": before, "now": now})
+            await conn.execute(q("queue_insert"), {
+                "run_id": new_id, "workspace_id": workspace_id, "priority": source["priority"],
+                "now": now})
+            answer: dict[str, Any] = {"runId": new_id, "rerunOf": source["id"]}
+            if "stepId" in body:
+                answer["fromStepId"] = body["stepId"]
+            cur = await conn.execute(q("rerun_record"), {
+                "workspace_id": workspace_id, "key": body["idempotencyKey"],
+                "request": Jsonb(request), "answer": Jsonb(answer), "now": now})
+            if await cur.fetchone() is None:  # a concurrent twin won: roll back, answer again
+                raise _Raced
+            await conn.execute(q("notify_queue"))
+        return {**answer, "duplicate": False}
 
     async def failures_search(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
         async with self.engine.pool.connection() as conn:

@@ -284,6 +284,13 @@ def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
             _str(body["cursor"], "/cursor", 1, 500)
         if "limit" in body:
             body["limit"] = _int(body["limit"], "/limit", 1, 100, integral_float=True)
+    elif endpoint == "/runs/rerun":
+        _only(body, "", {"runId", "stepId", "idempotencyKey"})
+        _require(body, "", ("runId", "idempotencyKey"))
+        _str(body["runId"], "/runId")
+        _str(body["idempotencyKey"], "/idempotencyKey")
+        if "stepId" in body:
+            _str(body["stepId"], "/stepId", 1, 500)
     elif endpoint in ("/runs/get", "/runs/cancel"):
         _only(body, "", {"runId"})
         _require(body, "", ("runId",))

@@ -235,3 +235,36 @@ UPDATE queue SET lease_token = NULL, lease_until = NULL WHERE lease_token = ANY(
 -- The claimer's own connection: a lease is not worth an fsync (a lease lost in a crash only
 -- means the run is claimed again).
 SET synchronous_commit TO off;
+
+-- name: rerun_lookup
+SELECT request, answer FROM reruns
+WHERE workspace_id = %(workspace_id)s AND idempotency_key = %(key)s;
+
+-- name: rerun_source
+SELECT r.id, r.function_id, r.event_id, r.event, coalesce(f.priority, 0) AS priority
+FROM runs r
+LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.function_id
+WHERE r.id = %(run_id)s AND r.workspace_id = %(workspace_id)s;
+
+-- name: rerun_step_position
+SELECT position FROM steps
+WHERE run_id = %(run_id)s AND namespace = 'main' AND step_id = %(step_id)s;
+
+-- name: rerun_insert_run
+INSERT INTO runs (id, workspace_id, function_id, event_id, event, status, created_at,
+                  updated_at, rerun_of)
+VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s, 'queued', %(now)s,
+        %(now)s, %(rerun_of)s);
+
+-- name: rerun_copy_steps
+-- Memos committed before the chosen step, in commit order, so the new run resumes there.
+INSERT INTO steps (run_id, namespace, step_id, type, data, position, ended_at)
+SELECT %(new_run_id)s, 'main', step_id, type, data, position, %(now)s
+FROM steps
+WHERE run_id = %(run_id)s AND namespace = 'main' AND position < %(before)s;
+
+-- name: rerun_record
+INSERT INTO reruns (workspace_id, idempotency_key, request, answer, created_at)
+VALUES (%(workspace_id)s, %(key)s, %(request)s, %(answer)s, %(now)s)
+ON CONFLICT DO NOTHING
+RETURNING 1;
