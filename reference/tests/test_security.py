@@ -121,6 +121,11 @@ def test_bad_input_gets_clear_4xx(engine: EngineHandle) -> None:
     assert status == 200 and answer == {"failures": []}
     status, answer = signed("/e", b'{"name": "x.float-ts", "ts": 234.0}')
     assert status == 200 and answer["ts"] == 234
+    status, answer = signed("/e", b'{"name": "x.huge", "ts": 948603515625200812032}')
+    assert status == 400 and answer["error"]["path"] == "/ts"
+    status, answer = signed("/fn/sync", json.dumps({"sdkVersion": "t", "functions": [
+        {"id": "t", "trigger": {"event": "a"}, "timeoutMs": 10**30}]}).encode())
+    assert status == 400 and answer["error"]["path"] == "/functions/0/timeoutMs"
     status, answer = signed("/runs/search", json.dumps({"status": "weird"}).encode())
     assert status == 400 and answer["error"]["path"] == "/status"
     status, answer = signed("/e", b"x" * 1_100_000)

@@ -7,6 +7,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -147,6 +148,7 @@ class Api:
         app.router.add_post("/api/apps/{id}/rotate-key", self.apps_rotate)
         app.router.add_post("/api/apps/{id}/retire-key", self.apps_retire)
         app.router.add_get("/openapi.yaml", self.openapi)
+        app.router.add_get("/schemas/{name}", self.schema)
         app.router.add_get("/health", self.health)
         return app
 
@@ -215,12 +217,12 @@ class Api:
     async def runs_search(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
         limit = body.get("limit", 50)
         cursor_at, cursor_id = None, None
-        if "cursor" in body:
+        if body.get("cursor"):  # "" is the first page, like no cursor
             try:
                 at, _, cursor_id = base64.urlsafe_b64decode(body["cursor"]).decode().partition(
                     "|")
                 cursor_at = datetime.fromisoformat(at)
-            except ValueError:
+            except (ValueError, UnicodeDecodeError):
                 raise ApiError(400, "INVALID_REQUEST", "cursor is not valid", "/cursor") from None
         async with self.engine.pool.connection() as conn:
             cur = await conn.execute(self.engine.q("runs_search"), {
@@ -460,6 +462,17 @@ class Api:
         if path is None or not path.is_file():
             path = Path(__file__).with_name("openapi.yaml")
         return web.Response(body=path.read_bytes(), content_type="application/yaml")
+
+    async def schema(self, request: web.Request) -> web.Response:
+        """The spec's schemas beside /openapi.yaml, so its relative $refs resolve."""
+        base = spec_dir()
+        name = request.match_info["name"]
+        if base is None or not re.fullmatch(r"[a-z0-9-]+\.schema\.json", name):
+            raise ApiError(404, "NOT_FOUND", f"no such schema: {name}")
+        path = base / "schemas" / name
+        if not path.is_file():
+            raise ApiError(404, "NOT_FOUND", f"no such schema: {name}")
+        return web.Response(body=path.read_bytes(), content_type="application/schema+json")
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True})

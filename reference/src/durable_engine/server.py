@@ -129,7 +129,8 @@ class Server:
         name = manifest.get("appName") if isinstance(manifest.get("appName"), str) else app_id
         caps = [c for c in manifest.get("capabilities", []) if isinstance(c, str)]
         max_bytes = manifest.get("maxRequestBytes")
-        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 65_536:
+        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or not \
+                65_536 <= max_bytes < 2**31:
             max_bytes = 1_048_576
         now = self.clock()
         try:

@@ -18,6 +18,9 @@ from urllib.parse import urlsplit
 ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
+MAX_SAFE = 2**53 - 1  # registry maxDurationMs; also keeps numbers inside Postgres' ranges
+
+
 class Invalid(Exception):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(message)
@@ -160,7 +163,7 @@ def _window(value: Any, path: str, fields: tuple[str, ...]) -> None:
     _only(rule, path, {*fields, "key"})
     _require(rule, path, fields)
     for name in fields:
-        _int(rule[name], f"{path}/{name}", 1, 100 if name == "maxSize" else None)
+        _int(rule[name], f"{path}/{name}", 1, 100 if name == "maxSize" else MAX_SAFE)
     if "key" in rule:
         key = _str(rule["key"], f"{path}/key")
         if any(segment == "" for segment in key.split(".")):  # [DEF-13]
@@ -195,7 +198,7 @@ def validate_definition(value: Any, path: str = "") -> dict[str, Any]:
     if "retries" in d:
         _int(d["retries"], f"{path}/retries", 0, 20)
     if "timeoutMs" in d:
-        _int(d["timeoutMs"], f"{path}/timeoutMs", 1)
+        _int(d["timeoutMs"], f"{path}/timeoutMs", 1, MAX_SAFE)
     if "concurrency" in d:
         rules = d["concurrency"]
         if isinstance(rules, list):
@@ -232,7 +235,7 @@ def validate_event(value: Any, path: str) -> dict[str, Any]:
         _str(e["id"], f"{path}/id")
     _str(e["name"], f"{path}/name")
     if "ts" in e:
-        e["ts"] = _int(e["ts"], f"{path}/ts", 0, integral_float=True)
+        e["ts"] = _int(e["ts"], f"{path}/ts", 0, MAX_SAFE, integral_float=True)
     if len(json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode()) > 262_144:
         raise TooLarge(path, "event exceeds 262144 bytes")
     return e
@@ -267,7 +270,7 @@ def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
         ):
             raise Invalid("/capabilities", "must be an array of strings")
         if "maxRequestBytes" in body:
-            _int(body["maxRequestBytes"], "/maxRequestBytes", 65_536)
+            _int(body["maxRequestBytes"], "/maxRequestBytes", 65_536, 2**31 - 1)
     elif endpoint == "/e":
         validate_event(body, "")
     elif endpoint == "/e/bulk":
@@ -280,8 +283,8 @@ def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
             _str(body["functionId"], "/functionId", 1, 301)
         if "status" in body and body["status"] not in RUN_STATUSES:
             raise Invalid("/status", f"must be one of {', '.join(RUN_STATUSES)}")
-        if "cursor" in body:
-            _str(body["cursor"], "/cursor", 1, 500)
+        if "cursor" in body and not isinstance(body["cursor"], str):
+            raise Invalid("/cursor", "must be a string")
         if "limit" in body:
             body["limit"] = _int(body["limit"], "/limit", 1, 100, integral_float=True)
     elif endpoint == "/runs/rerun":
@@ -312,7 +315,7 @@ def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
         _require(body, "", ("name", "appUrl"))
         _str(body["name"], "/name")
         if "environment" in body:
-            _str(body["environment"], "/environment", 1, 50)
+            _str(body["environment"], "/environment", 1, 100)
         url = _str(body["appUrl"], "/appUrl", 1, 2000)
         try:
             parts = urlsplit(url)
