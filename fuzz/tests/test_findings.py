@@ -1,7 +1,8 @@
-"""Findings of the schemathesis run, each as the smallest failing request.
+"""Findings of the schemathesis runs, each as the smallest request that shows it.
 
-xfail(strict=True): a fix makes them XPASS, which fails the run until the marker goes.
-"Engine" findings need a change in reference/; "spec" findings need one in spec/.
+Open findings are xfail(strict=True): a fix makes them XPASS, which fails the run until the
+marker goes. "engine" findings need a change in reference/, "spec" ones in spec/. Fixed
+findings stay as plain regression tests.
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ def spec_validator(name: str) -> Draft202012Validator:
 
 # ---- engine ----------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: /runs/rerun (API-11, API-12) is in the OpenAPI document but not served: "
-    "404 'no such endpoint'"))
+# Found missing (404 'no such endpoint'); served since reference 7196f55.
 def test_runs_rerun_is_served(api) -> None:  # noqa: ANN001 - fixture
     status, found = api.signed("/runs/search", {})
     assert status == 200 and found["runs"], found
@@ -42,34 +41,48 @@ def test_runs_rerun_is_served(api) -> None:  # noqa: ANN001 - fixture
     assert status == 200, answer
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: an integral JSON number written with a fraction (19.0) is an integer for JSON "
-    "Schema and the spec's schemas, but the engine's hand checks answer 400 'must be an "
-    "integer' (seen on /failures/search limit and /e/bulk ts)"))
+# Found answered 400 'must be an integer' (19.0 is an integer for JSON Schema and the spec's
+# schemas); fixed in reference 0be583f.
 @pytest.mark.parametrize(("path", "body"), [
     ("/failures/search", b'{"limit":19.0}'),
     ("/e/bulk", b'{"events":[{"name":"fuzz/other","ts":234.0}]}'),
+    ("/e", b'{"name":"fuzz/other","ts":326.0}'),
 ])
 def test_integral_numbers_with_a_fraction_are_integers(api, path: str, body: bytes) -> None:  # noqa: ANN001
     status, answer = api.signed_raw(path, body)
     assert status == 200, answer
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine: appUrl 'https://\\u00cf' breaks the schema's format: uri (a non-ASCII host) but "
-    "POST /api/apps creates the app: the engine's schema check ignores 'format'"))
+# Found accepted (the schema's format: uri was not checked); fixed in reference 0be583f.
 def test_app_url_must_be_a_uri(api) -> None:  # noqa: ANN001 - fixture
     status, answer = api.admin("POST", "/api/apps", {"name": "bad-url", "environment": "fuzz",
                                                      "appUrl": "https://\u00cf"})
     assert status == 400, answer
 
 
+# Found answered 400 'must be a string of 1-50 characters' (the schema allows 100).
+def test_environment_up_to_100_characters(api) -> None:  # noqa: ANN001 - fixture
+    body = {"name": "long-env", "environment": "e" * 99, "appUrl": "http://127.0.0.1:9/x"}
+    assert spec_validator("apps-create-request").is_valid(body)
+    status, answer = api.admin("POST", "/api/apps", body)
+    assert status == 200, answer
+
+
+# Found as 500 INTERNAL ('integer out of range' from Postgres); now 400 (reference e8925fa).
+@pytest.mark.parametrize(("path", "body"), [
+    ("/fn/sync", b'{"sdkVersion":"t","functions":[],"maxRequestBytes":'
+                 b'16458582065529981546874177323008}'),
+    ("/e", b'{"name":"fuzz/other","ts":948603515625200812032}'),
+    ("/e/bulk", b'{"events":[{"name":"fuzz/other","ts":948603515625200812032}]}'),
+])
+def test_huge_integers_are_not_server_errors(api, path: str, body: bytes) -> None:  # noqa: ANN001
+    status, answer = api.signed_raw(path, body)
+    assert status < 500, answer
+
+
 # ---- spec / OpenAPI --------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec: the served /openapi.yaml refers to schemas/*.schema.json relative to itself, "
-    "which the engine does not serve (404), and those schemas' $ids point at "
-    "https://durable.dev/: a client cannot resolve the served document on its own"))
+# Found: the served document's relative $refs (schemas/*.schema.json) were 404s.
 def test_served_openapi_refs_resolve_from_the_engine(api) -> None:  # noqa: ANN001 - fixture
     status, raw = api.get("/openapi.yaml")
     assert status == 200
@@ -116,9 +129,38 @@ def test_cron_schema_matches_the_grammar(api) -> None:  # noqa: ANN001 - fixture
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "spec: runs-search-request cursor is any string, the engine requires 1-500 characters "
-    "(an empty cursor is schema-valid and answered 400); the schema should carry "
-    "minLength 1 / maxLength 500 like the engine, or the engine accept ''"))
+    "spec: strings with U+0000 are schema-valid everywhere, but the engine answers 400 "
+    "'strings must not contain U+0000' (Postgres cannot store it); the wire protocol should "
+    "say so and the schemas carry it (e.g. a common string pattern)"))
+def test_nul_in_strings_agrees(api) -> None:  # noqa: ANN001 - fixture
+    body = {"functionId": "fuzz\u0000fn"}
+    status, _ = api.signed("/versions/status", body)
+    assert status == 400
+    assert not spec_validator("versions-status-request").is_valid(body)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "spec: common.schema.json unixMs (event ts) has no maximum, the engine refuses ts above "
+    "2^53-1 (9007199254740991) with 400; the schema should carry that maximum"))
+def test_ts_maximum_agrees(api) -> None:  # noqa: ANN001 - fixture
+    body = {"name": "fuzz/other", "ts": 9007199254740992}
+    status, _ = api.signed("/e", body)
+    assert status == 400
+    assert not spec_validator("event-input").is_valid(body)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "spec: apps-create-request appUrl ('format: uri', '^https?://') accepts 'http://', "
+    "which has no host; the engine answers 400; the pattern should require a host"))
+def test_app_url_without_host_agrees(api) -> None:  # noqa: ANN001 - fixture
+    body = {"name": "no-host", "environment": "fuzz", "appUrl": "http://"}
+    status, _ = api.admin("POST", "/api/apps", body)
+    assert status == 400
+    assert not spec_validator("apps-create-request").is_valid(body)
+
+
+# Found: an empty cursor was schema-valid but answered 400; the engine now reads it as the
+# first page.
 def test_empty_cursor_agrees(api) -> None:  # noqa: ANN001 - fixture
     status, _ = api.signed("/runs/search", {"cursor": ""})
     schema_valid = spec_validator("runs-search-request").is_valid({"cursor": ""})

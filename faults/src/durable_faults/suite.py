@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from durable import Client, provision_app
-from durable.client import DurableError
 
 from .app import EVENT, FaultyApp, Journal, workload
 from .check import TERMINAL, Verdict, judge, progress
@@ -77,7 +76,9 @@ class Sender(threading.Thread):
                     self.client.send(EVENT, {"n": n}, event_id=event_id, retries=0)
                     self.acked.add(n)
                     break
-                except DurableError:
+                except Exception:  # noqa: BLE001 - no ack yet: resend the same id
+                    # The published client lets a dropped connection (an engine killed
+                    # mid-request) escape as RemoteDisconnected / ConnectionResetError.
                     self.retries += 1
                     time.sleep(0.3)
 
@@ -223,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     if verdict is None:
         return 2
     report(verdict, figures, args.json)
+    if figures["runs_started"] < args.runs:
+        say(f"FAILED: only {figures['runs_started']} of {args.runs} events were accepted")
+        return 1
     if not verdict.ok:
         say(f"FAILED; logs kept in {base}")
         return 1
