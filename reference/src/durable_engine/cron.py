@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -45,3 +46,42 @@ def parse_cron(expression: str) -> tuple[str, ZoneInfo, bool]:
         if not any(int(day) <= longest[int(month)] for day in days for month in month_list):
             raise ValueError(f"{expression!r} never fires")
     return normalized, zone, has_seconds
+
+
+def _to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
+    """The first instant showing this wall time in the zone; None when it does not exist."""
+    local = wall.replace(tzinfo=zone, fold=0)
+    instant = local.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) != wall:
+        return None  # spring forward gap ([CRON-4])
+    return instant
+
+
+def next_fire(expression: str, after: datetime) -> datetime:
+    """The first fire instant strictly after `after` (aware), per [CRON-3..5]: iterate wall
+    times of the zone, skip those that do not exist, take each ambiguous one once (first)."""
+    normalized, zone, _ = parse_cron(expression)
+    wall = after.astimezone(zone).replace(tzinfo=None)
+    # One hour back covers an `after` inside a repeated (fall back) hour.
+    iterator = croniter(normalized, wall - timedelta(hours=1), ret_type=datetime)
+    for _ in range(100_000):
+        candidate = iterator.get_next()
+        instant = _to_utc(candidate, zone)
+        if instant is not None and instant > after:
+            return instant
+    raise ValueError(f"{expression!r} has no fire time after {after.isoformat()}")
+
+
+def latest_fire(expression: str, at_or_before: datetime, not_before: datetime) -> datetime | None:
+    """The most recent fire instant in (not_before, at_or_before], or None: the single
+    catch-up tick of [CRON-7]. Walks back from `at_or_before`, never through the whole gap."""
+    normalized, zone, _ = parse_cron(expression)
+    wall = at_or_before.astimezone(zone).replace(tzinfo=None)
+    iterator = croniter(normalized, wall + timedelta(hours=1, seconds=1), ret_type=datetime)
+    for _ in range(100_000):
+        candidate = iterator.get_prev()
+        instant = _to_utc(candidate, zone)
+        if instant is None or instant > at_or_before:
+            continue
+        return instant if instant > not_before else None
+    return None

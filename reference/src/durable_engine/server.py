@@ -67,6 +67,7 @@ class Server:
             self.port = sockets[0].getsockname()[1] if sockets else self.options.port
         if self.options.workers:
             self._tasks.append(asyncio.create_task(self.engine.run_workers()))
+            self._tasks.append(asyncio.create_task(self.engine.run_cron()))
         if self.options.dev:
             self._tasks.append(asyncio.create_task(self.discover_forever()))
 
