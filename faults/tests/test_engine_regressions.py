@@ -1,14 +1,13 @@
-"""Engine bugs found by the fault suite, each as the smallest failing scenario.
+"""Engine bugs found by the fault suite, each as the smallest scenario that shows it.
 
-They are xfail(strict=True): when the engine is fixed they XPASS and fail the run, so the
-marker gets removed with the fix.
+An open bug is xfail(strict=True), so its fix XPASSes and fails the run until the marker
+goes; a fixed one stays as a plain regression test.
 """
 
 from __future__ import annotations
 
 import time
 
-import pytest
 from conftest import wait_status
 
 # The engine's fixed lease margin beyond a function's timeoutMs, plus room for a slow CI box.
@@ -16,10 +15,9 @@ LEASE_MARGIN_S = 30
 SLACK_S = 10
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: a claim's lease is default_timeout_ms (300 s) + 30 s whatever the "
-    "function's timeoutMs (Engine._claim uses _lease_s(None)), so a run whose engine is "
-    "kill -9'd during its first invocation stays 'running' for 330 s"))
+# Found: a claim's lease was default_timeout_ms (300 s) + 30 s whatever the function's
+# timeoutMs, so a run whose engine was kill -9'd during its first invocation stayed 'running'
+# for 330 s. Fixed in reference a84b4e8.
 def test_kill9_during_first_invocation_recovers_within_timeout_plus_margin(
         serve, held_app) -> None:  # noqa: ANN001 - fixtures
     client, gate = held_app(timeout_ms=1000)
@@ -33,11 +31,9 @@ def test_kill9_during_first_invocation_recovers_within_timeout_plus_margin(
     assert wait_status(client, run_id, 1 + LEASE_MARGIN_S + SLACK_S) == "completed"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug: a Postgres restart while an invocation is in flight makes _apply raise "
-    "OperationalError on a dead pooled connection; the dispatch task crashes ('dispatch task "
-    "crashed' in the log), the app's answer is dropped and the run waits for its lease "
-    "(330 s on a first claim) although the engine process is alive"))
+# Found: a Postgres restart while an invocation was in flight made the answer's transaction
+# fail on a dead pooled connection; the dispatch task crashed, the answer was dropped and the
+# run waited for its lease (330 s on a first claim). Fixed in reference a84b4e8.
 def test_postgres_restart_during_invocation_does_not_strand_the_run(
         postgres, serve, held_app) -> None:  # noqa: ANN001 - fixtures
     client, gate = held_app(timeout_ms=20_000)
