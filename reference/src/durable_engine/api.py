@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from . import signing
-from .engine import Engine, iso, to_ms
+from .engine import Engine, flow_buckets, iso, to_ms
 from .validation import (
     Invalid,
     TooLarge,
@@ -319,9 +319,10 @@ class Api:
             if before is not None:
                 await conn.execute(q("rerun_copy_steps"), {
                     "new_run_id": new_id, "run_id": source["id"], "before": before, "now": now})
+            keys, limits = flow_buckets(workspace_id, source["definition"], source["event"])
             await conn.execute(q("queue_insert"), {
                 "run_id": new_id, "workspace_id": workspace_id, "priority": source["priority"],
-                "now": now})
+                "now": now, "flow_keys": keys, "flow_limits": limits})
             answer: dict[str, Any] = {"runId": new_id, "rerunOf": source["id"]}
             if "stepId" in body:
                 answer["fromStepId"] = body["stepId"]
@@ -357,9 +358,11 @@ class Api:
                 return {"ok": False}
             await conn.execute(self.engine.q("run_requeue"), {"run_id": row["run_id"],
                                                               "now": now})
+            keys, limits = flow_buckets(workspace_id, row["definition"], row["event"])
             await conn.execute(self.engine.q("queue_requeue"), {
                 "run_id": row["run_id"], "workspace_id": workspace_id,
-                "priority": row["priority"] or 0, "now": now})
+                "priority": row["priority"] or 0, "now": now, "flow_keys": keys,
+                "flow_limits": limits})
             await conn.execute(self.engine.q("notify_queue"))
         return {"ok": True}
 

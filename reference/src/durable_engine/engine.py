@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from . import signing
 from .cron import latest_fire, next_fire
 from .db import load_queries
-from .paths import event_matches
+from .paths import event_matches, key_value
 from .validation import Invalid, parse_instant, validate_op
 
 log = logging.getLogger("durable.engine")
@@ -52,6 +52,19 @@ def to_ms(value: datetime) -> int:
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def flow_buckets(workspace_id: str, definition: dict[str, Any] | None,
+                 event: dict[str, Any]) -> tuple[list[str], list[int]]:
+    """A run's concurrency buckets and limits ([FLOW-1], [FLOW-7], [FLOW-8]): per workspace,
+    function id (every version shares it), rule and key value."""
+    rules: Any = (definition or {}).get("concurrency")
+    if rules is None:
+        return [], []
+    rules = rules if isinstance(rules, list) else [rules]
+    keys = [f"{workspace_id}|{definition['id']}|{i}|{key_value(event, rule.get('key'))}"
+            for i, rule in enumerate(rules)]
+    return keys, [int(rule["limit"]) for rule in rules]
 
 
 def backoff_ms(retry: int, base_ms: int = 1000, cap_ms: int = 300_000,
@@ -160,9 +173,11 @@ class Engine:
                     "id": run_id, "workspace_id": workspace_id,
                     "function_id": fn["runtime_id"], "event_id": event["id"],
                     "event": Jsonb(event), "now": now})
+                keys, limits = flow_buckets(workspace_id, fn["definition"], event)
                 await conn.execute(self.q("queue_insert"), {
                     "run_id": run_id, "workspace_id": workspace_id,
-                    "priority": fn["priority"], "now": now})
+                    "priority": fn["priority"], "now": now, "flow_keys": keys,
+                    "flow_limits": limits})
                 run_ids.append(run_id)
                 woke = True
             cur = await conn.execute(self.q("waits_for_event"), {
@@ -334,11 +349,18 @@ class Engine:
                 self.config.database_url, autocommit=True, row_factory=dict_row)
             await self._claimer.execute(self.q("claimer_session"))
         now = self.clock()
+        params = {"now": now, "limit": limit, "flow_ok": [],
+                  "default_timeout_ms": self.config.default_timeout_ms,
+                  "margin_s": self.config.lease_margin_s}
         try:
-            cur = await self._claimer.execute(self.q("claim"), {
-                "now": now, "limit": limit, "default_timeout_ms": self.config.default_timeout_ms,
-                "margin_s": self.config.lease_margin_s})
-            rows = await cur.fetchall()
+            conn = self._claimer
+            cur = await conn.execute(self.q("flow_candidates"), {"now": now, "limit": 1})
+            if await cur.fetchone() is None:  # the common case: one statement, no transaction
+                rows = await (await conn.execute(self.q("claim"), params)).fetchall()
+            else:
+                async with conn.transaction():
+                    params["flow_ok"] = await self._flow_admit(conn, now, limit)
+                    rows = await (await conn.execute(self.q("claim"), params)).fetchall()
         except (psycopg.Error, OSError):
             await self._claimer.close()
             self._claimer = None
@@ -351,6 +373,28 @@ class Engine:
                 claim.context = r
             claims.append(claim)
         return claims
+
+    async def _flow_admit(self, conn: psycopg.AsyncConnection[Any], now: datetime,
+                          limit: int) -> list[str]:
+        """Which due flow-controlled runs may start now: per bucket, fewer than `limit`
+        invocations in flight. Bucket locks serialize claimers across processes, so a limit is
+        exact; the admitted rows stay locked by this transaction until the claim commits."""
+        cur = await conn.execute(self.q("flow_candidates"), {"now": now, "limit": limit * 4})
+        candidates = await cur.fetchall()
+        if not candidates:
+            return []
+        keys = sorted({k for c in candidates for k in c["flow_keys"]})
+        await conn.execute(self.q("flow_lock"), {"keys": keys})
+        cur = await conn.execute(self.q("flow_in_flight"), {"now": now, "keys": keys})
+        in_flight = {r["key"]: r["n"] for r in await cur.fetchall()}
+        admitted: list[str] = []
+        for c in candidates:
+            pairs = list(zip(c["flow_keys"], c["flow_limits"], strict=True))
+            if len(admitted) < limit and all(in_flight.get(k, 0) < n for k, n in pairs):
+                admitted.append(c["run_id"])
+                for k, _ in pairs:
+                    in_flight[k] = in_flight.get(k, 0) + 1
+        return admitted
 
     def _lease_s(self, timeout_ms: int | None) -> float:
         timeout = (timeout_ms or self.config.default_timeout_ms) / 1000
@@ -757,9 +801,11 @@ class Engine:
                 "id": run_id, "workspace_id": fn["workspace_id"],
                 "function_id": fn["runtime_id"], "event_id": event["id"],
                 "event": Jsonb(event), "now": now})
+            keys, limits = flow_buckets(fn["workspace_id"], fn["definition"], event)
             await conn.execute(self.q("queue_insert"), {
                 "run_id": run_id, "workspace_id": fn["workspace_id"],
-                "priority": fn["priority"], "now": now})
+                "priority": fn["priority"], "now": now, "flow_keys": keys,
+                "flow_limits": limits})
             await conn.execute(self.q("notify_queue"))
 
     # ---- manifests -------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 -- name: cron_functions
-SELECT f.workspace_id, f.runtime_id, f.trigger_cron, f.priority, f.synced_at,
+SELECT f.workspace_id, f.runtime_id, f.trigger_cron, f.priority, f.synced_at, f.definition,
        (SELECT max(t.tick_at) FROM cron_ticks t
         WHERE t.workspace_id = f.workspace_id AND t.runtime_id = f.runtime_id) AS last_tick
 FROM functions f

@@ -4,8 +4,8 @@ VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s, 'que
         %(now)s);
 
 -- name: queue_insert
-INSERT INTO queue (run_id, workspace_id, priority, due_at)
-VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s);
+INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits)
+VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s, %(flow_keys)s, %(flow_limits)s);
 
 -- name: notify_queue
 SELECT pg_notify('durable_queue', '');
@@ -15,8 +15,9 @@ SELECT pg_notify('durable_queue', '');
 -- running, and return each run's invocation context with its memos of the namespace.
 WITH ready AS (
     SELECT run_id FROM queue
-    WHERE (lease_token IS NULL AND due_at <= %(now)s)
-       OR (lease_token IS NOT NULL AND lease_until < %(now)s)
+    WHERE ((lease_token IS NULL AND due_at <= %(now)s)
+           OR (lease_token IS NOT NULL AND lease_until < %(now)s))
+      AND (flow_keys = '{}' OR run_id = ANY(%(flow_ok)s))
     ORDER BY rank_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -184,7 +185,7 @@ SELECT * FROM (
 LIMIT %(limit)s;
 
 -- name: failure_get
-SELECT d.id, d.run_id, r.status, r.function_id, f.priority
+SELECT d.id, d.run_id, r.status, r.function_id, r.event, f.priority, f.definition
 FROM deliveries d JOIN runs r ON r.id = d.run_id
 LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.function_id
 WHERE d.id = %(id)s AND d.workspace_id = %(workspace_id)s
@@ -196,8 +197,8 @@ UPDATE runs SET status = 'queued', error = NULL, ended_at = NULL, failure_handle
 WHERE id = %(run_id)s;
 
 -- name: queue_requeue
-INSERT INTO queue (run_id, workspace_id, priority, due_at)
-VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s)
+INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits)
+VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s, %(flow_keys)s, %(flow_limits)s)
 ON CONFLICT (run_id) DO UPDATE SET namespace = 'main', kind = 'invoke', attempt = 0,
     due_at = EXCLUDED.due_at, lease_token = NULL, lease_until = NULL;
 
@@ -241,7 +242,8 @@ SELECT request, answer FROM reruns
 WHERE workspace_id = %(workspace_id)s AND idempotency_key = %(key)s;
 
 -- name: rerun_source
-SELECT r.id, r.function_id, r.event_id, r.event, coalesce(f.priority, 0) AS priority
+SELECT r.id, r.function_id, r.event_id, r.event, coalesce(f.priority, 0) AS priority,
+       f.definition
 FROM runs r
 LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.function_id
 WHERE r.id = %(run_id)s AND r.workspace_id = %(workspace_id)s;
@@ -268,3 +270,25 @@ INSERT INTO reruns (workspace_id, idempotency_key, request, answer, created_at)
 VALUES (%(workspace_id)s, %(key)s, %(request)s, %(answer)s, %(now)s)
 ON CONFLICT DO NOTHING
 RETURNING 1;
+
+-- name: flow_candidates
+-- Due rows under a concurrency limit, by rank; locked so no other claimer takes them.
+SELECT run_id, flow_keys, flow_limits FROM queue
+WHERE ((lease_token IS NULL AND due_at <= %(now)s)
+       OR (lease_token IS NOT NULL AND lease_until < %(now)s))
+  AND flow_keys <> '{}'
+ORDER BY rank_at
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: flow_lock
+-- Serializes claimers per bucket (sorted, so two claimers never deadlock).
+SELECT pg_advisory_xact_lock(hashtextextended(k, 727)) FROM unnest(%(keys)s::text[]) AS k
+ORDER BY k;
+
+-- name: flow_in_flight
+SELECT k AS key, count(*) AS n
+FROM queue, unnest(flow_keys) AS k
+WHERE lease_token IS NOT NULL AND lease_until >= %(now)s AND flow_keys && %(keys)s::text[]
+  AND k = ANY(%(keys)s::text[])
+GROUP BY k;

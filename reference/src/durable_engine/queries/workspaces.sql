@@ -65,7 +65,7 @@ WHERE workspace_id = %(workspace_id)s AND NOT removed AND NOT (runtime_id = ANY(
 RETURNING runtime_id;
 
 -- name: functions_for_event
-SELECT runtime_id, priority FROM functions
+SELECT runtime_id, priority, definition FROM functions
 WHERE workspace_id = %(workspace_id)s AND trigger_event = %(name)s AND enabled AND NOT removed
 ORDER BY runtime_id;
 
