@@ -181,3 +181,36 @@ def test_postgres_restart_mid_invocation_does_not_strand_the_run(tmp_path: Any) 
         if server is not None:
             server.close()
         pg.stop()
+
+
+def test_priority_orders_due_work(database_url: str) -> None:
+    """Decision 0008: due work is claimed by due_at - priority seconds."""
+    order: list[str] = []
+    name = f"prio.{uuid.uuid4().hex[:6]}"
+    low = DurableFunction(id="low", trigger={"event": name}, priority=-600,
+                          handler=lambda e, s: order.append("low"))
+    high = DurableFunction(id="high", trigger={"event": name + ".high"}, priority=600,
+                           handler=lambda e, s: order.append("high"))
+    api_only = EngineHandle(database_url, workers=False).start()
+    worker = None
+    created = provision_app(base_url=api_only.url, name=name, app_url="http://127.0.0.1:1/x",
+                            environment="test", admin_token=ADMIN_TOKEN)
+    server = AppServer(wsgi([low, high], signing_key=created["key"]))
+    query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
+          server.url, created["id"])
+    try:
+        client = CheckedClient(api_only.url, created["id"], created["key"])
+        client.sync([low, high])
+        for _ in range(3):
+            client.send(name)  # older, but low priority
+        time.sleep(0.05)
+        for _ in range(3):
+            client.send(name + ".high")
+        worker = EngineHandle(database_url, api=False, worker_slots=1).start()
+        wait_for(lambda: len(order) == 6)
+        assert order == ["high"] * 3 + ["low"] * 3
+    finally:
+        api_only.stop()
+        if worker is not None:
+            worker.stop()
+        server.close()
