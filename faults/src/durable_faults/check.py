@@ -112,6 +112,9 @@ def judge(url: str, workspace_id: str, sent: set[int], steps: int,
             v.twice += 1
             v.problems.append(f"run {run['id']}: output {tokens!r} differs from its memos "
                               f"{expected!r}")
+    for row in fetch(url, "leftovers", workspace_id=workspace_id):
+        v.stuck += 1
+        v.problems.append(f"run {row['id']} is {row['status']} but still has a {row['what']}")
     for row in fetch(url, "deliveries", workspace_id=workspace_id):
         v.deliveries, v.failed_deliveries = row["attempts"], row["failed"]
     return v

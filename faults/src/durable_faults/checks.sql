@@ -26,3 +26,12 @@ HAVING count(*) > 1;
 -- name: deliveries
 SELECT count(*) AS attempts, count(*) FILTER (WHERE error IS NOT NULL) AS failed
 FROM deliveries WHERE workspace_id = %(workspace_id)s;
+
+-- name: leftovers
+-- Queue items or parked waits still held by runs that have ended: must be empty.
+SELECT r.id, r.status, 'queue' AS what FROM runs r JOIN queue q ON q.run_id = r.id
+WHERE r.workspace_id = %(workspace_id)s AND r.status IN ('completed', 'failed', 'cancelled')
+  AND q.namespace = 'main'
+UNION ALL
+SELECT r.id, r.status, 'wait' FROM runs r JOIN waits w ON w.run_id = r.id
+WHERE r.workspace_id = %(workspace_id)s AND r.status IN ('completed', 'failed', 'cancelled');
