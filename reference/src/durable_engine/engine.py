@@ -154,44 +154,40 @@ class Engine:
                 "data": raw.get("data", {}),
                 "ts": raw.get("ts", to_ms(now)),
             }
-            cur = await conn.execute(self.q("event_insert"), {
+            cur = await conn.execute(self.q("event_accept"), {
                 "workspace_id": workspace_id, "id": event["id"], "name": event["name"],
                 "data": Jsonb(event["data"]), "ts": event["ts"], "now": now})
-            if await cur.fetchone() is None:
-                cur = await conn.execute(self.q("event_receipt"),
-                                         {"workspace_id": workspace_id, "id": event["id"]})
-                row = await cur.fetchone()
-                receipts.append({**(row["receipt"] if row else {"id": event["id"]}),
-                                 "duplicate": True})
+            accepted = await cur.fetchone()
+            assert accepted is not None
+            if not accepted["inserted"]:
+                prior = accepted["prior_receipt"]
+                if not prior:  # accepted by a concurrent transaction after our snapshot
+                    cur = await conn.execute(self.q("event_receipt"),
+                                             {"workspace_id": workspace_id, "id": event["id"]})
+                    row = await cur.fetchone()
+                    prior = row["receipt"] if row else {"id": event["id"]}
+                receipts.append({**prior, "duplicate": True})
                 continue
-            run_ids = []
-            cur = await conn.execute(self.q("functions_for_event"),
-                                     {"workspace_id": workspace_id, "name": event["name"]})
-            for fn in await cur.fetchall():
-                run_id = str(uuid.uuid4())
-                await conn.execute(self.q("run_insert"), {
-                    "id": run_id, "workspace_id": workspace_id,
-                    "function_id": fn["runtime_id"], "event_id": event["id"],
-                    "event": Jsonb(event), "now": now})
+            runs = []
+            for fn in accepted["functions"]:
                 keys, limits = flow_buckets(workspace_id, fn["definition"], event)
-                await conn.execute(self.q("queue_insert"), {
-                    "run_id": run_id, "workspace_id": workspace_id,
-                    "priority": fn["priority"], "now": now, "flow_keys": keys,
-                    "flow_limits": limits})
-                run_ids.append(run_id)
-                woke = True
-            cur = await conn.execute(self.q("waits_for_event"), {
-                "workspace_id": workspace_id, "name": event["name"], "now": now})
-            for wait in await cur.fetchall():
-                if not event_matches(event["name"], wait["match"], event):
-                    continue
-                await self._resolve_wait(conn, wait["run_id"], wait["namespace"],
-                                         wait["step_id"], event, wait["created_at"], now)
-                woke = True
+                runs.append({"id": str(uuid.uuid4()), "function_id": fn["runtime_id"],
+                             "priority": fn["priority"], "flow_keys": keys,
+                             "flow_limits": limits})
+            run_ids = [r["id"] for r in runs]
             receipt = {"id": event["id"], "name": event["name"], "ts": event["ts"],
                        "runIds": run_ids}
-            await conn.execute(self.q("event_set_receipt"), {
-                "workspace_id": workspace_id, "id": event["id"], "receipt": Jsonb(receipt)})
+            await conn.execute(self.q("event_runs_create"), {
+                "workspace_id": workspace_id, "event_id": event["id"], "event": Jsonb(event),
+                "now": now, "runs": Jsonb(runs), "receipt": Jsonb(receipt)})
+            woke = woke or bool(runs)
+            for wait in accepted["waits"]:
+                if not event_matches(event["name"], wait["match"], event):
+                    continue
+                created_at = parse_instant(wait["created_at"])
+                await self._resolve_wait(conn, wait["run_id"], wait["namespace"],
+                                         wait["step_id"], event, created_at, now)
+                woke = True
             receipts.append({**receipt, "duplicate": False})
         if woke:
             await conn.execute(self.q("notify_queue"))

@@ -15,3 +15,49 @@ SELECT run_id, namespace, step_id, match, created_at FROM waits
 WHERE workspace_id = %(workspace_id)s AND event_name = %(name)s AND until > %(now)s
 ORDER BY created_at, run_id
 FOR UPDATE;
+
+-- name: event_accept
+-- One round trip: store the event (idempotent by id) and return what it triggers, the prior
+-- receipt when it is a duplicate, and the waits of its name (locked).
+WITH ev AS (
+    INSERT INTO events (workspace_id, id, name, data, ts, received_at, receipt)
+    VALUES (%(workspace_id)s, %(id)s, %(name)s, %(data)s, %(ts)s, %(now)s, '{}')
+    ON CONFLICT DO NOTHING
+    RETURNING seq
+), w AS (
+    SELECT run_id, namespace, step_id, match, created_at FROM waits
+    WHERE workspace_id = %(workspace_id)s AND event_name = %(name)s AND until > %(now)s
+    ORDER BY created_at, run_id
+    FOR UPDATE
+)
+SELECT (SELECT count(*) FROM ev) AS inserted,
+       (SELECT receipt FROM events WHERE workspace_id = %(workspace_id)s AND id = %(id)s)
+           AS prior_receipt,
+       coalesce((SELECT jsonb_agg(jsonb_build_object('runtime_id', runtime_id,
+                                                     'priority', priority,
+                                                     'definition', definition)
+                                  ORDER BY runtime_id)
+                 FROM functions
+                 WHERE workspace_id = %(workspace_id)s AND trigger_event = %(name)s AND enabled
+                   AND NOT removed), '[]'::jsonb) AS functions,
+       coalesce((SELECT jsonb_agg(to_jsonb(w) ORDER BY w.created_at, w.run_id) FROM w),
+                '[]'::jsonb) AS waits;
+
+-- name: event_runs_create
+-- One round trip: the event's runs, their queue rows and its receipt.
+WITH t AS (
+    SELECT * FROM jsonb_to_recordset(%(runs)s)
+        AS t(id text, function_id text, priority integer, flow_keys text[],
+             flow_limits integer[])
+), r AS (
+    INSERT INTO runs (id, workspace_id, function_id, event_id, event, status, created_at,
+                      updated_at)
+    SELECT id, %(workspace_id)s, function_id, %(event_id)s, %(event)s, 'queued', %(now)s,
+           %(now)s
+    FROM t
+), q AS (
+    INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits)
+    SELECT id, %(workspace_id)s, priority, %(now)s, flow_keys, flow_limits FROM t
+)
+UPDATE events SET receipt = %(receipt)s
+WHERE workspace_id = %(workspace_id)s AND id = %(event_id)s;
