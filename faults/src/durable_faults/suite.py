@@ -10,6 +10,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -45,10 +46,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
                    help="external Postgres (no restart possible); default: an embedded one")
     p.add_argument("--keep", action="store_true", help="keep logs and data in the temp dir")
+    p.add_argument("--no-tests", action="store_true",
+                   help="skip the regression tests of the bugs this suite found (faults/tests)")
     p.add_argument("--json", type=Path, default=None,
                    help="results file (default: bench/results/faults.json if that folder "
                         "exists)")
     return p
+
+
+def in_flight(url: str, workspace_id: str) -> int | None:
+    """Runs not yet ended, or None while the database cannot be asked."""
+    try:
+        counts = progress(url, workspace_id)
+    except Exception:  # noqa: BLE001 - Postgres may be the thing restarting
+        return None
+    return sum(n for status, n in counts.items() if status not in TERMINAL)
 
 
 def say(line: str) -> None:
@@ -83,8 +95,20 @@ class Sender(threading.Thread):
                     time.sleep(0.3)
 
 
+TESTS = Path(__file__).resolve().parents[2] / "tests"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    code = suite(args)
+    if not args.no_tests and TESTS.is_dir():
+        say(f"regression tests of the bugs found so far: pytest {TESTS}")
+        tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-ra", str(TESTS)])
+        code = code or tests.returncode
+    return code
+
+
+def suite(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     window = args.window or max(30.0, args.runs / 4)
@@ -118,10 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         client = Client(api.base_url, workspace_id, created["key"], timeout=5)
         client.sync(app.functions)
 
-        # The plan: events spread over the first 60% of the window, kills anywhere in it,
-        # the Postgres restart somewhere in its middle.
+        # The plan: events spread over 90% of the window so every fault meets work in
+        # flight, kills anywhere in it, the Postgres restart somewhere in its middle.
         t0 = time.monotonic()
-        send_plan = [i * window * 0.6 / max(args.runs, 1) for i in range(args.runs)]
+        send_plan = [i * window * 0.9 / max(args.runs, 1) for i in range(args.runs)]
         actions: list[tuple[float, str]] = [(rng.uniform(1.0, window), "kill")
                                             for _ in range(args.kills)]
         if pg.restartable:
@@ -133,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         sender = Sender(client, send_plan, t0, stop)
         sender.start()
         kills = 0
+        busy_at_kills = 0
         pending_restarts: list[tuple[float, EngineProcess]] = []
         unexpected = 0
         while actions or pending_restarts or sender.is_alive():
@@ -159,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
                         victim.kill9()
                         kills += 1
                         pending_restarts.append((now + rng.uniform(0.2, 2.0), victim))
-                        say(f"t={now:5.1f}s kill -9 durable {victim.role}")
+                        busy = in_flight(pg.url, workspace_id)
+                        busy_at_kills += busy or 0
+                        say(f"t={now:5.1f}s kill -9 durable {victim.role} "
+                            f"({busy if busy is not None else '?'} runs in flight)")
                 else:
                     down = rng.uniform(0.5, 2.0)
                     say(f"t={now:5.1f}s Postgres restart ({down:.1f}s down)")
@@ -205,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             "memos_without_execution": verdict.phantom_memos, "memos": verdict.memos,
             "step_executions": verdict.executions, "deliveries": verdict.deliveries,
             "failed_deliveries": verdict.failed_deliveries, "kills": kills,
-            "unexpected_engine_exits": unexpected,
+            "unexpected_engine_exits": unexpected, "runs_in_flight_at_kills": busy_at_kills,
             "app_faults_injected": sum(app.injected.values()),
             "app_faults_by_kind": dict(app.injected), "app_invocations": app.invocations,
             "postgres_restarts": pg.restarts, "window_s": round(window, 1),
@@ -245,7 +273,8 @@ def report(verdict: Verdict, figures: dict[str, Any], json_path: Path | None) ->
         ("memos without execution", figures["memos_without_execution"], "must be 0"),
         ("step executions / step memos", f"{figures['step_executions']} / {figures['memos']}",
          "re-executions are allowed"),
-        ("kills (kill -9)", figures["kills"], ""),
+        ("kills (kill -9)", figures["kills"],
+         f"{figures['runs_in_flight_at_kills']} runs in flight at those moments"),
         ("unexpected engine exits", figures["unexpected_engine_exits"], ""),
         ("app faults injected", figures["app_faults_injected"],
          ", ".join(f"{k} {v}" for k, v in sorted(figures["app_faults_by_kind"].items()))),
