@@ -267,16 +267,22 @@ class Engine:
         self._wake.clear()
 
     async def _idle_delay(self) -> float:
+        """Sleep until the next row becomes due. Rows due now that we could not claim (a full
+        concurrency limit) are looked at again twice a second, not in a spin: a run that
+        ends notifies, so a freed slot is usually taken at once anyway."""
+        now = self.clock()
         try:
             async with self.pool.connection() as conn:
-                cur = await conn.execute(self.q("next_due"))
+                cur = await conn.execute(self.q("next_due"), {"now": now})
                 row = await cur.fetchone()
         except (psycopg.Error, OSError):
             return 1.0
-        if row is None or row["at"] is None:
-            return self.config.idle_poll_s
-        delay = (row["at"] - self.clock()).total_seconds()
-        return min(max(delay, 0.0), self.config.idle_poll_s)
+        delay = self.config.idle_poll_s
+        if row is not None and row["at"] is not None:
+            delay = min(delay, (row["at"] - now).total_seconds())
+        if row is not None and row["stuck"]:
+            delay = min(delay, 0.5)
+        return max(delay, 0.0)
 
     async def _listen(self) -> None:
         while not self._stopping:
@@ -687,6 +693,7 @@ class Engine:
             return None
         if kind == "done":
             await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
+            await conn.execute(self.q("notify_queue"))  # a concurrency slot may be free
             if ns == "failure":
                 await conn.execute(self.q("run_failure_handler_end"), {
                     "run_id": claim.run_id, "state": "completed",
@@ -737,6 +744,7 @@ class Engine:
             await conn.execute(self.q("notify_queue"))
         else:
             await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
+            await conn.execute(self.q("notify_queue"))  # a concurrency slot may be free
         return None
 
     async def _park(self, conn: psycopg.AsyncConnection[Any], claim: Claim, kind: str,

@@ -52,7 +52,10 @@ JOIN workspaces w ON w.id = r.workspace_id
 LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.function_id;
 
 -- name: next_due
-SELECT min(CASE WHEN lease_token IS NULL THEN due_at ELSE lease_until END) AS at FROM queue;
+-- When the next row becomes claimable, and whether some are due but were not claimable
+-- (a full concurrency limit, or held by another process's transaction).
+SELECT min(t) FILTER (WHERE t > %(now)s) AS at, coalesce(bool_or(t <= %(now)s), false) AS stuck
+FROM (SELECT CASE WHEN lease_token IS NULL THEN due_at ELSE lease_until END AS t FROM queue) q;
 
 -- name: context
 SELECT r.id, r.workspace_id, r.function_id, r.event, r.status, r.error,
