@@ -258,6 +258,10 @@ def test_every_enabled_function_and_version_is_triggered(make_app: Any) -> None:
     receipt = app.send(name)
     outputs = sorted(app.wait_run(r)["output"] for r in receipt["runIds"])
     assert outputs == [1, 2]
+    assert [r["functionId"] for r in app.client.search_runs(function_id="two")["runs"]] == [
+        "two@2"]  # an id without version finds every version
+    assert app.client.search_runs(function_id="tw_")["runs"] == []  # no wildcards
+    assert len(app.client.search_runs(function_id="two@2")["runs"]) == 1
     status = app.client.get_version_status("two")
     assert [v["runtimeId"] for v in status["versions"]] == ["two@2"]
     assert status["versions"][0]["runs"] == {"completed": 1}

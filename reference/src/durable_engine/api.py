@@ -44,6 +44,8 @@ SCHEMA_NAMES = {
     "/runs/cancel": "run-id-request", "/runs/rerun": "runs-rerun-request",
     "/failures/search": "failures-search-request",
     "/failures/retry": "failures-retry-request", "/versions/status": "versions-status-request",
+    "/runs/bulk-cancel": "runs-bulk-cancel-request", "/runs/bulk-rerun": "runs-bulk-rerun-request",
+    "/runs/history": "runs-history-request",
 }
 
 
@@ -141,6 +143,7 @@ class Api:
             ("/runs/cancel", self.runs_cancel), ("/runs/rerun", self.runs_rerun),
             ("/failures/search", self.failures_search),
             ("/failures/retry", self.failures_retry), ("/versions/status", self.versions_status),
+            *self._ops_routes(),
         ):
             app.router.add_post(path, self._signed(path, handler))
         app.router.add_post("/api/apps", self.apps_create)
@@ -151,6 +154,13 @@ class Api:
         app.router.add_get("/schemas/{name}", self.schema)
         app.router.add_get("/health", self.health)
         return app
+
+    def _ops_routes(self) -> list[tuple[str, Callable[[str, dict[str, Any]], Awaitable[Any]]]]:
+        from . import ops  # bulk run control, history (issue 4); imports this module
+
+        return [("/runs/bulk-cancel", lambda w, b: ops.bulk_cancel(self, w, b)),
+                ("/runs/bulk-rerun", lambda w, b: ops.bulk_rerun(self, w, b)),
+                ("/runs/history", lambda w, b: ops.run_history(self, w, b))]
 
     # ---- engine API ------------------------------------------------------------------------
 
@@ -274,6 +284,8 @@ class Api:
                 return {"ok": row["status"] == "cancelled", "status": row["status"]}
             await conn.execute(self.engine.q("queue_delete"), {"run_id": body["runId"]})
             await conn.execute(self.engine.q("waits_delete_run"), {"run_id": body["runId"]})
+            # engines driving this run invoke it no more (an answer in flight is void anyway)
+            await conn.execute(self.engine.q("cancel_notify"), {"run_id": body["runId"]})
         return {"ok": True, "status": "cancelled"}
 
     async def runs_rerun(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -343,7 +355,8 @@ class Api:
         return {"failures": [{
             "deliveryId": r["id"], "runId": r["run_id"], "functionId": r["function_id"],
             "attempt": r["attempt"], "at": iso(r["at"]),
-            "error": r["error"] or {"message": r["delivery_error"], "name": "DurableError"}}
+            "error": r["error"] or {"message": r["delivery_error"], "name": "DurableError"},
+            "httpStatus": r["status"], "detail": r["delivery_error"]}
             for r in rows]}
 
     async def failures_retry(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -379,7 +392,8 @@ class Api:
                     raise ApiError(404, "UNKNOWN_FUNCTION", f"no function {function_id!r}",
                                    "/functionId")
         return {"functionId": function_id, "versions": [{
-            "version": r["version"], "runtimeId": r["runtime_id"], "active": not r["removed"],
+            "version": r["version"], "runtimeId": r["runtime_id"],
+            "active": r["enabled"] and not r["removed"],  # [API-14]: live and enabled
             "runs": r["runs"]} for r in rows]}
 
     # ---- admin API -------------------------------------------------------------------------

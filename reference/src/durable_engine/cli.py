@@ -20,6 +20,7 @@ from pathlib import Path
 from . import __version__
 from .db import migrate
 from .engine import Config
+from .ops import parse_age
 from .pg import EmbeddedPostgres
 from .server import Options, Server
 
@@ -42,6 +43,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=int(os.environ.get("DURABLE_PORT", 3030)))
     p.add_argument("--workers", type=int, default=int(os.environ.get("DURABLE_WORKER_SLOTS", 16)),
                    help="concurrent invocations per process")
+    p.add_argument("--retention", default=os.environ.get("DURABLE_RETENTION", "30d"),
+                   help="prune ended runs, their events and deliveries older than this "
+                        "(e.g. 30d, 12h; 0 = keep forever)")
+    p.add_argument("--drain-timeout", default=os.environ.get("DURABLE_DRAIN_TIMEOUT", "30s"),
+                   help="on SIGTERM, how long in-flight invocations may finish (e.g. 30s)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--prod", action="store_true", help="production mode (no discovery)")
     mode.add_argument("--dev", action="store_true", help="dev mode (discover the local app)")
@@ -49,7 +55,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    try:
+        retention_s = parse_age(args.retention)
+        drain_s = parse_age(args.drain_timeout) or 0.0
+    except ValueError as error:
+        p.error(str(error))
     logging.basicConfig(level=os.environ.get("DURABLE_LOG", "WARNING"),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     env = os.environ.get("DURABLE_ENV", "").lower()
@@ -82,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         options = Options(
             host=args.host, port=args.port, api=args.command != "worker", workers=True,
             dev=dev, admin_token=os.environ.get("DURABLE_ADMIN_TOKEN") or None,
+            retention_s=retention_s, drain_timeout_s=drain_s,
             dev_app_url=os.environ.get("DURABLE_DEV_APP_URL",
                                        "http://localhost:3000/api/durable"))
         asyncio.run(_serve(config, options))

@@ -123,6 +123,8 @@ class Engine:
     _held: set[uuid.UUID] = field(default_factory=set)
     _manifests: dict[str, float] = field(default_factory=dict)
     _claimer: psycopg.AsyncConnection[Any] | None = None
+    _driving: set[str] = field(default_factory=set)  # run ids this process is invoking
+    _cancelled: set[str] = field(default_factory=set)  # ... of which cancelled meanwhile
 
     def q(self, name: str) -> str:
         return self.queries[name]
@@ -291,8 +293,13 @@ class Engine:
                                                              autocommit=True)
                 async with conn:
                     await conn.execute("LISTEN durable_queue")
+                    await conn.execute("LISTEN durable_cancel")
                     self._wake.set()
-                    async for _ in conn.notifies():
+                    async for note in conn.notifies():
+                        if note.channel == "durable_cancel":
+                            if note.payload in self._driving:
+                                self._cancelled.add(note.payload)
+                            continue
                         self._wake.set()
             except asyncio.CancelledError:
                 raise
@@ -408,6 +415,7 @@ class Engine:
         """Invoke the app for a claimed run, apply the answer, and keep going while the run
         has more work due now (its lease stays held, so no other claim round trip)."""
         self._held.add(claim.lease_token)
+        self._driving.add(claim.run_id)
         try:
             if claim.kind == "wait_timeout":
                 if not await self._wait_timeout(claim):
@@ -427,7 +435,7 @@ class Engine:
                 await self._refresh_manifest(context)
             if context is None:
                 return
-            while True:
+            while claim.run_id not in self._cancelled:  # a cancelled run is never invoked again
                 next_token = await self._invoke_once(claim, context)
                 if next_token is None:
                     return
@@ -444,6 +452,8 @@ class Engine:
             log.warning("run %s: giving up this attempt: %s", claim.run_id, error)
         finally:
             self._held.discard(claim.lease_token)
+            self._driving.discard(claim.run_id)
+            self._cancelled.discard(claim.run_id)
 
     async def _wait_timeout(self, claim: Claim) -> bool:
         """A wait's deadline passed: memoize null (unless an event won) and invoke."""

@@ -32,6 +32,9 @@ class Options:
     admin_token: str | None = None
     dev_app_url: str = "http://localhost:3000/api/durable"
     discovery_interval_s: float = 2.0
+    retention_s: float | None = 30 * 86400.0  # prune ended runs older than this; None: never
+    retention_interval_s: float = 300.0
+    drain_timeout_s: float = 30.0  # SIGTERM: how long in-flight invocations may finish
 
 
 class Server:
@@ -68,6 +71,11 @@ class Server:
         if self.options.workers:
             self._tasks.append(asyncio.create_task(self.engine.run_workers()))
             self._tasks.append(asyncio.create_task(self.engine.run_cron()))
+            if self.options.retention_s:
+                from .ops import retention_forever
+
+                self._tasks.append(asyncio.create_task(retention_forever(
+                    self.engine, self.options.retention_s, self.options.retention_interval_s)))
         if self.options.dev:
             self._tasks.append(asyncio.create_task(self.discover_forever()))
 
@@ -78,7 +86,7 @@ class Server:
             if crash:
                 await self.engine.abort()
             else:
-                await self.engine.stop()
+                await self.engine.stop(self.options.drain_timeout_s)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -160,7 +160,8 @@ SELECT id, function_id, event_id, status, failure_handler, created_at, updated_a
 FROM runs
 WHERE workspace_id = %(workspace_id)s
   AND (%(function_id)s::text IS NULL OR function_id = %(function_id)s
-       OR function_id LIKE %(function_id)s || '@%%')
+       OR (strpos(%(function_id)s, '@') = 0
+           AND left(function_id, length(%(function_id)s) + 1) = %(function_id)s || '@'))
   AND (%(status)s::text IS NULL OR status = %(status)s)
   AND (%(cursor_at)s::timestamptz IS NULL OR (created_at, id) < (%(cursor_at)s, %(cursor_id)s))
 ORDER BY created_at DESC, id DESC
