@@ -6,7 +6,8 @@
 SELECT id, created_at FROM runs
 WHERE workspace_id = %(workspace_id)s
   AND (%(function_id)s::text IS NULL OR function_id = %(function_id)s
-       OR function_id LIKE %(function_id)s || '@%%')
+       OR (strpos(%(function_id)s, '@') = 0
+           AND left(function_id, length(%(function_id)s) + 1) = %(function_id)s || '@'))
   AND (%(status)s::text IS NULL OR status = %(status)s)
   AND (%(created_from)s::timestamptz IS NULL OR created_at >= %(created_from)s)
   AND (%(created_to)s::timestamptz IS NULL OR created_at < %(created_to)s)
