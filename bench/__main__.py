@@ -1,10 +1,266 @@
-"""`python -m bench`: every benchmark, figures printed and written to bench/results/."""
+"""`python -m bench [--full] [--only a,b]`: every benchmark of quality.md, figures printed as
+tables and written to bench/results/*.json. The default is a quick mode (a few minutes on two
+cores); `--full` uses the sizes quality.md names."""
 
 from __future__ import annotations
 
+import argparse
+import shutil
 import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
 
-from bench import throughput
+from bench import flow, idle, latency, replay, scale, throughput
+from bench.common import Postgres, machine, table, write_result
+
+SECTIONS = ("throughput", "latency", "idle", "scale", "flow", "replay")
+QUICK = {"pgbenchSeconds": 5, "runs": 300, "steps": 10, "processes": [1, 2, 4], "slots": 16,
+         "events": 100, "sleepers": 1000, "idleSeconds": 30, "stateSleepers": 5000,
+         "stateWaiters": 500, "queued": 2000, "keys": 200}
+FULL = {**QUICK, "pgbenchSeconds": 10, "runs": 1000, "idleSeconds": 60,
+        "stateSleepers": 100_000, "stateWaiters": 10_000, "queued": 10_000, "keys": 1000}
+
+
+def fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.2f}{unit}" if abs(value) < 100 else f"{value:,.0f}{unit}"
+    return f"{value}{unit}"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--full", action="store_true", help="the sizes quality.md names")
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"comma-separated sections ({', '.join(SECTIONS)})")
+    parser.add_argument("--size", action="append", default=[], metavar="NAME=N",
+                        help=f"override one size ({', '.join(QUICK)})")
+    args = parser.parse_args(argv)
+    sizes = dict(FULL if args.full else QUICK)
+    for item in args.size:
+        name, _, value = item.partition("=")
+        if name not in sizes:
+            parser.error(f"unknown size {name}")
+        sizes[name] = [int(v) for v in value.split(",")] if name == "processes" else int(value)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    workdir = Path(tempfile.mkdtemp(prefix="durable-bench-"))
+    pg = Postgres(workdir)
+    report: dict[str, Any] = {"mode": "full" if args.full else "quick", "sizes": sizes,
+                              "startedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    began = time.monotonic()
+    pg.start()
+    try:
+        report["machine"] = machine(pg.url)
+        m = report["machine"]
+        print(f"machine: {m['cores']} cores ({m['cpu']}), {m['ramMiB']:,} MiB RAM, "
+              f"Postgres {m['postgres']} (fsync={m['fsync']}, synchronous_commit="
+              f"{m['synchronousCommit']}), Python {m['python']}, load {m['loadAverage1m']}, "
+              f"pg_stat_statements {'on' if pg.statements else 'unavailable'}; "
+              f"mode {report['mode']}\n", flush=True)
+        for section in only:
+            t0 = time.monotonic()
+            print(f"== {section}", flush=True)
+            try:
+                report[section] = run_section(section, pg, sizes, workdir, report)
+            except Exception as error:  # noqa: BLE001 - one broken benchmark must not hide the rest
+                traceback.print_exc()
+                report[section] = {"error": f"{type(error).__name__}: {error}"}
+                print(f"{section}: failed: {error}")
+            report[section]["sectionSeconds"] = round(time.monotonic() - t0, 1)
+            report[section]["machine"] = report["machine"]
+            write_result(section, report[section])
+            print(flush=True)
+    finally:
+        pg.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    report["totalSeconds"] = round(time.monotonic() - began, 1)
+    print_summary(report)
+    out = write_result("summary", {k: v for k, v in report.items()})
+    print(f"\nwritten to bench/results/ ({', '.join(only)}, summary) in "
+          f"{report['totalSeconds']:.0f} s; last: {out.name}")
+    return 0
+
+
+def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path,
+                report: dict[str, Any]) -> dict[str, Any]:
+    if section == "throughput":
+        throughput.pgbench_init(pg)
+        tps1 = throughput.pgbench(pg, 1, sizes["pgbenchSeconds"], workdir)
+        tps16 = throughput.pgbench(pg, 16, sizes["pgbenchSeconds"], workdir)
+        print(f"pgbench two-statement write (UPDATE + INSERT), {sizes['pgbenchSeconds']} s: "
+              f"{tps1:,.0f} tps with 1 client, {tps16:,.0f} tps with 16", flush=True)
+        engines = throughput.run(pg, sizes["runs"], sizes["steps"], sizes["processes"],
+                                 sizes["slots"])
+        for r in engines:
+            r["fractionOfPgbench1"] = round(r["stepsPerSecond"] / tps1, 3)
+            r["fractionOfPgbench16"] = round(r["stepsPerSecond"] / tps16, 3)
+        print(table(["procs", "slots", "runs×steps", "s", "steps/s", "÷pgb1", "÷pgb16",
+                     "overhead p50 ms", "p99 ms", "engine CPU%", "app CPU%", "pg CPU%"],
+                    [[r["processes"], r["workerSlots"], f"{r['runs']}×{r['stepsPerRun']}",
+                      r["seconds"], fmt(r["stepsPerSecond"]), f"{r['fractionOfPgbench1']:.1%}",
+                      f"{r['fractionOfPgbench16']:.1%}", r["stepOverheadMsP50"],
+                      r["stepOverheadMsP99"], r["engineCpuPct"], r["appCpuPct"],
+                      r["postgresCpuPct"]] for r in engines]))
+        top = engines[0].get("topStatements") or []
+        if top:
+            print("\nwhere the database time goes (1 process, pg_stat_statements):")
+            print(table(["calls", "total ms", "mean ms", "statement"],
+                        [[s["calls"], s["totalMs"], s["meanMs"], s["query"][:80]]
+                         for s in top]))
+        return {"pgbench": {"script": "UPDATE + INSERT (two-statement write)",
+                            "seconds": sizes["pgbenchSeconds"], "tps1Client": tps1,
+                            "tps16Clients": tps16}, "engines": engines}
+    if section == "latency":
+        r = latency.run(pg, sizes["events"], sizes["sleepers"])
+        print(table(["figure", "p50 ms", "p99 ms", "max ms", "samples"], [
+            ["event accepted → app receives first invoke", r["eventToFirstInvokeMsP50"],
+             r["eventToFirstInvokeMsP99"], None, r["eventSamples"]],
+            [f"sleep 1 s lateness ({r['sleepers']} runs at once)", r["sleepLatenessMsP50"],
+             r["sleepLatenessMsP99"], r["sleepLatenessMsMax"], r["sleepSamples"]]]))
+        if r["sleepersWokenEarly"]:
+            print(f"WARNING: {r['sleepersWokenEarly']} sleepers were invoked before their until")
+        return r
+    if section == "idle":
+        r = idle.run(pg, sizes["idleSeconds"])
+        print(table(["idle window s", "statements/s", "transactions/s", "engine CPU %",
+                     "engine RSS MiB"],
+                    [[r["seconds"], r["statementsPerSecond"], r["transactionsPerSecond"],
+                      r["engineCpuPct"], r["engineRssMiB"]]]))
+        return r
+    if section == "scale":
+        r = scale.run(pg, sizes["stateSleepers"], sizes["stateWaiters"])
+        print(table(["batch", "sleepers", "park runs/s", "RSS parked MiB", "first fire late ms",
+                     "fire s", "firing runs/s", "park overlapped fire"],
+                    [[name, b["sleepers"], b["parkRunsPerSecond"], b["engineRssParkedMiB"],
+                      b["firstFireLateMs"], b["fireSeconds"], b["firingRunsPerSecond"],
+                      b["parkingOverlappedFiring"]]
+                     for name, b in (("small", r["small"]), ("big", r["big"]))]))
+        print(f"engine RSS: {r['engineRssStartMiB']} MiB at start, "
+              f"{r['engineRssWithStateMiB']} MiB with {r['sleepers']:,} sleeping + "
+              f"{r['waiters']:,} waiting runs, peak {r['engineRssPeakMiB']} MiB, "
+              f"{r['engineRssEndMiB']} MiB at the end; firing rate big/small "
+              f"{r['firingRateBigOverSmall']}")
+        return r
+    if section == "flow":
+        r = flow.run(pg, sizes["runs"], sizes["steps"], sizes["queued"], sizes["keys"])
+        for name, p in r["probes"].items():
+            print(f"probe {name}: {'enforced' if p['honoured'] else 'NOT enforced'}"
+                  + (f" ({p['reason']})" if p["reason"] else ""))
+        if isinstance(r["withRulesOverWithout"], str):
+            print(f"with rules vs without: {r['withRulesOverWithout']}")
+        else:
+            print(table(["runs", "rules", "steps/s", "s", "overhead p50 ms", "p99 ms"], [
+                ["without", "none", fmt(r["without"]["stepsPerSecond"]), r["without"]["seconds"],
+                 r["without"]["stepOverheadMsP50"], r["without"]["stepOverheadMsP99"]],
+                ["with", ", ".join(r["rules"]), fmt(r["withRules"]["stepsPerSecond"]),
+                 r["withRules"]["seconds"], r["withRules"]["stepOverheadMsP50"],
+                 r["withRules"]["stepOverheadMsP99"]]]))
+            print(f"with rules / without: {r['withRulesOverWithout']:.1%}")
+            if "throttle" in r:
+                print(f"throttle: {r['throttle']}")
+        rows = [[name, c["runs"], c["keys"], c["deepestReadyQueue"], c["runsPerSecond"],
+                 c["claimRounds"], c["claimRoundMeanMs"], c["claimStatementMaxMs"]]
+                for name, c in (("no rule", r.get("claimPlain")),
+                                ("concurrency 1 per key", r.get("claimKeyed")))
+                if isinstance(c, dict)]
+        if rows:
+            print(table(["queued runs", "runs", "keys", "deepest ready queue", "runs/s",
+                         "claim rounds", "db ms per claim round", "max statement ms"], rows))
+        elif isinstance(r.get("claimKeyed"), str):
+            print(f"claim latency: {r['claimKeyed']}")
+        return r
+    if section == "replay":
+        r = replay.run()
+        print(table(["SDK", "replay of 1,000 memoized steps: median ms", "p90 ms"],
+                    [[sdk, v["medianMs"], v["p90Ms"]] if isinstance(v, dict) else [sdk, v, None]
+                     for sdk, v in r.items()]))
+        return r
+    raise ValueError(section)
+
+
+def status(ok: bool | None) -> str:
+    return "—" if ok is None else ("meets" if ok else "misses")
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    rows: list[list[Any]] = []
+    t = report.get("throughput", {})
+    if "engines" in t:
+        one = t["engines"][0]
+        best = max(t["engines"], key=lambda e: e["stepsPerSecond"])
+        rows.append(["throughput (1 process)", f"{fmt(one['stepsPerSecond'])} steps/s = "
+                     f"{one['fractionOfPgbench16']:.0%} of pgbench-16, "
+                     f"{one['fractionOfPgbench1']:.0%} of pgbench-1",
+                     "≥ 35% of pgbench tps (moonshot 50%)",
+                     status(one["fractionOfPgbench16"] >= 0.35)])
+        rows.append(["overhead per step", f"p50 {one['stepOverheadMsP50']} ms, "
+                     f"p99 {one['stepOverheadMsP99']} ms", "p50 < 2 ms, p99 < 20 ms",
+                     status(one["stepOverheadMsP50"] is not None
+                            and one["stepOverheadMsP50"] < 2
+                            and one["stepOverheadMsP99"] < 20)])
+        rows.append(["horizontal (1/2/4 procs)", " / ".join(
+            fmt(e["stepsPerSecond"]) for e in t["engines"]) + " steps/s",
+            "grows until the database is the limit",
+            f"best {best['processes']} procs = {best['fractionOfPgbench16']:.0%} of pgb16"])
+    lat = report.get("latency", {})
+    if "eventToFirstInvokeMsP50" in lat:
+        rows.append(["event → first invoke", f"p50 {lat['eventToFirstInvokeMsP50']} ms, "
+                     f"p99 {lat['eventToFirstInvokeMsP99']} ms", "p50 < 5 ms",
+                     status(lat["eventToFirstInvokeMsP50"] < 5)])
+        rows.append([f"sleep 1 s lateness ({lat['sleepers']} runs)",
+                     f"p99 {lat['sleepLatenessMsP99']} ms", "p99 < 50 ms",
+                     status(lat["sleepLatenessMsP99"] < 50)])
+    idle_r = report.get("idle", {})
+    if "transactionsPerSecond" in idle_r:
+        rows.append([f"idle cost ({idle_r['seconds']:.0f} s)",
+                     f"{idle_r['statementsPerSecond']} stmt/s, "
+                     f"{idle_r['transactionsPerSecond']} xact/s, CPU {idle_r['engineCpuPct']}%",
+                     "~0 queries/s beyond a slow heartbeat",
+                     status((idle_r["statementsPerSecond"] or idle_r["transactionsPerSecond"])
+                            <= 1 and idle_r["engineCpuPct"] < 1)])
+    s = report.get("scale", {})
+    if "big" in s:
+        flat = s["engineRssWithStateMiB"] <= s["engineRssStartMiB"] * 1.25 + 10
+        rows.append([f"RSS with {s['sleepers']:,} sleeping + {s['waiters']:,} waiting",
+                     f"{s['engineRssStartMiB']} → {s['engineRssWithStateMiB']} MiB "
+                     f"(peak {s['engineRssPeakMiB']})", "flat", status(flat)])
+        ratio = s["firingRateBigOverSmall"]
+        rows.append(["firing rate when due", f"{fmt(s['big']['firingRunsPerSecond'])} runs/s"
+                     f" (×{ratio} of a {s['small']['sleepers']:,} batch)", "unchanged",
+                     status(ratio is not None and ratio >= 0.8)])
+    f = report.get("flow", {})
+    if "withRulesOverWithout" in f:
+        value = f["withRulesOverWithout"]
+        rows.append(["with flow rules / without", value if isinstance(value, str) else
+                     f"{value:.0%} ({', '.join(f['rules'])})"
+                     + ("; throttle not available" if "throttle" in f else ""),
+                     "(figure asked by issue 9)", "—"])
+        keyed = f.get("claimKeyed")
+        rows.append([f"claim with {report['sizes']['queued']:,} queued / "
+                     f"{report['sizes']['keys']:,} keys", keyed if isinstance(keyed, str) else
+                     f"{keyed['claimRoundMeanMs']} ms db/claim round, "
+                     f"{keyed['runsPerSecond']} runs/s" if keyed else "—",
+                     "(figure asked by issue 9)", "—"])
+    r = report.get("replay", {})
+    for sdk in ("python", "php"):
+        v = r.get(sdk)
+        if v is not None:
+            rows.append([f"SDK replay {sdk}", f"median {v['medianMs']} ms"
+                         if isinstance(v, dict) else v, "< 5 ms",
+                         status(v["medianMs"] < 5) if isinstance(v, dict) else "—"])
+    for section in SECTIONS:
+        if isinstance(report.get(section), dict) and "error" in report[section]:
+            rows.append([section, report[section]["error"][:70], "", "FAILED"])
+    print("== summary against quality.md")
+    print(table(["figure", "measured", "target", "status"], rows))
+
 
 if __name__ == "__main__":
-    sys.exit(throughput.main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))
