@@ -190,12 +190,17 @@ async def prune_once(engine: Engine, age_s: float, batch: int = 500) -> dict[str
 
 async def retention_forever(engine: Engine, age_s: float, interval_s: float = 300.0,
                             batch: int = 500) -> None:
-    """The periodic task of every worker process: SKIP LOCKED lets several prune together."""
+    """The periodic task of every worker process: SKIP LOCKED lets several prune together.
+    The first round waits a little, so a process that starts and stops at once never prunes."""
+    await asyncio.sleep(min(interval_s, 10.0))
     while True:
         try:
             totals = await prune_once(engine, age_s, batch)
             if any(totals.values()):
                 log.info("retention pruned %s", totals)
         except (psycopg.Error, OSError) as error:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # psycopg turned our cancel into this
+                raise asyncio.CancelledError from error
             log.warning("retention round failed: %s", error)
         await asyncio.sleep(interval_s)
