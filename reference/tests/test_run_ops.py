@@ -330,3 +330,35 @@ def test_retention_and_drain_settings_are_checked() -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "not a duration" in done.stderr
     assert wait_for(lambda: True)
+
+
+def test_random_bodies_to_the_run_control_endpoints_never_get_a_5xx(make_app: Any) -> None:
+    import base64
+    import random
+
+    from test_fuzz import mutate
+
+    app = make_app([DurableFunction(id="fz", trigger={"event": uid("fz")},
+                                    handler=lambda event, step: 1)])
+    odd_cursor = base64.urlsafe_b64encode(b"2026-01-01T00:00:00|a\x00b").decode()
+    valid: dict[str, Any] = {
+        "/runs/bulk-cancel": {"functionId": "fz", "status": "queued", "limit": 5,
+                              "createdFrom": "2026-01-01T00:00:00.000Z", "cursor": odd_cursor},
+        "/runs/bulk-rerun": {"functionId": "fz@1", "idempotencyKey": "k", "limit": 2,
+                             "createdTo": "2026-01-01T00:00:00.000Z", "cursor": ""},
+        "/runs/history": {"runId": "r", "limit": 3, "cursor": "bm90IGEgY3Vyc29y"},
+    }
+    rng = random.Random(4)
+    statuses: dict[int, int] = {}
+    for i in range(150):
+        path = rng.choice(list(valid))
+        body = mutate(valid[path], rng) if i % 5 else valid[path]
+        try:
+            Client._post(app.client, path, body)
+            statuses[200] = statuses.get(200, 0) + 1
+        except DurableError as error:
+            match = re.search(r"failed: (\d{3}) ", str(error))
+            assert match is not None and match.group(1) in ("400", "404", "409", "413"), (
+                path, body, str(error))
+            statuses[int(match.group(1))] = statuses.get(int(match.group(1)), 0) + 1
+    assert statuses.get(400, 0) > 30 and statuses.get(200, 0) > 5, statuses

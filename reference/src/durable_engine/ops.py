@@ -48,8 +48,10 @@ def decode_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
         return None, None
     try:
         at, _, row_id = base64.urlsafe_b64decode(cursor).decode().partition("|")
+        if "\x00" in row_id:  # Postgres text cannot hold it
+            raise ValueError(row_id)
         return datetime.fromisoformat(at), row_id
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, OverflowError):
         raise ApiError(400, "INVALID_REQUEST", "cursor is not valid", "/cursor") from None
 
 
