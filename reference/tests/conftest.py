@@ -141,7 +141,7 @@ class EngineHandle:
             await server.start()
             return server
 
-        self.server = asyncio.run_coroutine_threadsafe(boot(), self.loop).result(30)
+        self.server = asyncio.run_coroutine_threadsafe(boot(), self.loop).result(90)
         return self
 
     @property
@@ -151,7 +151,7 @@ class EngineHandle:
 
     def stop(self, crash: bool = False) -> None:
         if self.server is not None:
-            asyncio.run_coroutine_threadsafe(self.server.stop(crash=crash), self.loop).result(30)
+            asyncio.run_coroutine_threadsafe(self.server.stop(crash=crash), self.loop).result(90)
             self.server = None
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)

@@ -84,3 +84,17 @@ def test_rules_without_key_share_one_bucket_per_function(make_app: Any) -> None:
     assert keys == ["w|nokey|0|", "w|nokey|1|7"] and limits == [3, 1]
     keys, _ = flow_buckets("w", fn.definition(), {"data": {}})
     assert keys[1] == "w|nokey|1|null"  # a missing key path is the null bucket
+
+
+def test_rate_limit_creates_visible_skipped_runs(make_app: Any) -> None:
+    name = f"rate.{uuid.uuid4().hex[:6]}"
+    app = make_app([DurableFunction(id="rated", trigger={"event": name},
+                                    handler=lambda e, s: "ran",
+                                    rate_limit={"limit": 2, "period": "1h", "key": "user"})])
+    first = [app.run_of(app.send(name, {"user": "u1"})) for _ in range(4)]
+    other = app.run_of(app.send(name, {"user": "u2"}))  # its own bucket
+    statuses = [app.wait_run(r, ("completed", "skipped"))["status"] for r in first]
+    assert statuses == ["completed", "completed", "skipped", "skipped"]
+    skipped = app.client.get_run(first[3])
+    assert skipped["skipReason"] == "rate_limited" and skipped["steps"] == []
+    assert app.wait_run(other)["status"] == "completed"

@@ -264,6 +264,8 @@ class Api:
             result["output"] = run["output"]
         if run["error"] is not None:
             result["error"] = run["error"]
+        if run["skip_reason"] is not None:
+            result["skipReason"] = run["skip_reason"]
         # The handler's own memos and per-step timing stay in the database (dashboard).
         result["steps"] = [step_view(s) for s in steps if s["namespace"] == "main"]
         if run["failure_handler"] is not None:

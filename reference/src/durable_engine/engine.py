@@ -173,16 +173,19 @@ class Engine:
             runs = []
             for fn in accepted["functions"]:
                 keys, limits = flow_buckets(workspace_id, fn["definition"], event)
+                rate_key, skip = await self._rate_limit(conn, workspace_id, fn["definition"],
+                                                        event, now)
                 runs.append({"id": str(uuid.uuid4()), "function_id": fn["runtime_id"],
                              "priority": fn["priority"], "flow_keys": keys,
-                             "flow_limits": limits})
+                             "flow_limits": limits, "rate_key": rate_key,
+                             "skip_reason": skip})
             run_ids = [r["id"] for r in runs]
             receipt = {"id": event["id"], "name": event["name"], "ts": event["ts"],
                        "runIds": run_ids}
             await conn.execute(self.q("event_runs_create"), {
                 "workspace_id": workspace_id, "event_id": event["id"], "event": Jsonb(event),
                 "now": now, "runs": Jsonb(runs), "receipt": Jsonb(receipt)})
-            woke = woke or bool(runs)
+            woke = woke or any(r["skip_reason"] is None for r in runs)
             for wait in accepted["waits"]:
                 if not event_matches(event["name"], wait["match"], event):
                     continue
@@ -194,6 +197,20 @@ class Engine:
         if woke:
             await conn.execute(self.q("notify_queue"))
         return receipts
+
+    async def _rate_limit(self, conn: psycopg.AsyncConnection[Any], workspace_id: str,
+                          definition: dict[str, Any] | None, event: dict[str, Any],
+                          now: datetime) -> tuple[str | None, str | None]:
+        """[FLOW-4]: (the run's rate bucket, "rate_limited" when the window is full)."""
+        rule = (definition or {}).get("rateLimit")
+        if not rule:
+            return None, None
+        rate_key = f"{workspace_id}|{definition['id']}|{key_value(event, rule.get('key'))}"
+        cur = await conn.execute(self.q("rate_window_count"), {
+            "rate_key": rate_key, "now": now, "period_ms": rule["periodMs"]})
+        row = await cur.fetchone()
+        full = row is not None and row["n"] >= rule["limit"]
+        return rate_key, "rate_limited" if full else None
 
     async def _resolve_wait(self, conn: psycopg.AsyncConnection[Any], run_id: str,
                             namespace: str, step_id: str, data: Any, created_at: datetime,

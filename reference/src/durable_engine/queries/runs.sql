@@ -145,7 +145,7 @@ WHERE run_id = %(run_id)s;
 
 -- name: run_get
 SELECT r.id, r.function_id, r.event_id, r.event, r.status, r.output, r.error, r.failure_handler,
-       r.failure_output, r.created_at, r.updated_at, r.started_at, r.ended_at,
+       r.failure_output, r.created_at, r.updated_at, r.started_at, r.ended_at, r.skip_reason,
        coalesce(q.attempt, 0) AS attempt
 FROM runs r LEFT JOIN queue q ON q.run_id = r.id
 WHERE r.id = %(run_id)s AND r.workspace_id = %(workspace_id)s;
