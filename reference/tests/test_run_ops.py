@@ -362,3 +362,5 @@ def test_random_bodies_to_the_run_control_endpoints_never_get_a_5xx(make_app: An
                 path, body, str(error))
             statuses[int(match.group(1))] = statuses.get(int(match.group(1)), 0) + 1
     assert statuses.get(400, 0) > 30 and statuses.get(200, 0) > 5, statuses
+    answer = refused(app, "/runs/search", {"cursor": odd_cursor})  # was a 500 too
+    assert answer["status"] == 400 and answer["path"] == "/cursor"

@@ -232,7 +232,9 @@ class Api:
                 at, _, cursor_id = base64.urlsafe_b64decode(body["cursor"]).decode().partition(
                     "|")
                 cursor_at = datetime.fromisoformat(at)
-            except (ValueError, UnicodeDecodeError):
+                if "\x00" in cursor_id:  # Postgres text cannot hold it
+                    raise ValueError(cursor_id)
+            except (ValueError, UnicodeDecodeError, OverflowError):
                 raise ApiError(400, "INVALID_REQUEST", "cursor is not valid", "/cursor") from None
         async with self.engine.pool.connection() as conn:
             cur = await conn.execute(self.engine.q("runs_search"), {
@@ -274,6 +276,8 @@ class Api:
 
     async def runs_cancel(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
         async with self.engine.pool.connection() as conn, conn.transaction():
+            # The queue row first, as an answer's transition locks it (no deadlock with one)
+            await conn.execute(self.engine.q("bulk_lock_queue"), {"run_ids": [body["runId"]]})
             cur = await conn.execute(self.engine.q("run_cancel"), {
                 "run_id": body["runId"], "workspace_id": workspace_id,
                 "now": self.engine.clock()})
