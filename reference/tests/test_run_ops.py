@@ -90,6 +90,34 @@ def test_cancel_of_a_running_run_discards_its_answer_and_never_invokes_again(
     assert attempts[0]["error"] == "stale attempt" and attempts[0]["httpStatus"] == 200
 
 
+def test_cancel_between_steps_allows_at_most_the_invocation_in_flight(make_app: Any) -> None:
+    lock = threading.Lock()
+    calls = {"invocations": 0}
+
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        with lock:
+            calls["invocations"] += 1
+        for i in range(200):
+            step.run(f"s{i}", lambda: time.sleep(0.01) or 1)
+        return "all"
+
+    name = uid("cancel-steps")
+    app = make_app([DurableFunction(id="cancel-steps", trigger={"event": name},
+                                    handler=handler)])
+    run_id = app.run_of(app.send(name))
+    wait_for(lambda: calls["invocations"] >= 10, 20)
+    assert app.client.cancel_run(run_id) is True
+    with lock:
+        at_cancel = calls["invocations"]
+    time.sleep(1.0)
+    assert calls["invocations"] <= at_cancel + 1  # only an invocation already on its way
+    run = app.client.get_run(run_id)
+    assert run["status"] == "cancelled" and len(run["steps"]) < 200
+    committed = len(run["steps"])
+    time.sleep(0.5)
+    assert len(app.client.get_run(run_id)["steps"]) == committed
+
+
 def _parker(name: str, approved: str, calls: dict[str, int]) -> DurableFunction:
     def handler(event: dict[str, Any], step: Step) -> Any:
         key = f"{name}:{event['data']['kind']}"
