@@ -4,6 +4,8 @@ HTTP server that, for a fraction of invocations, answers 500, garbage, too late,
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import random
 import socket
@@ -21,8 +23,18 @@ from durable.serve import handle_request
 
 EVENT = "faults/work"
 FUNCTION_ID = "faults-work"
+DOOMED_EVENT = "faults/doomed"
+DOOMED_MESSAGE = "doomed by design"
 TIMEOUT_MS = 3000
 FAULT_KINDS = ("http500", "garbage", "timeout", "close")
+# (body, signed with the app's key?): unsigned ones test the signature check, signed ones
+# the op validation behind it, the last the answer size limit.
+GARBAGE = [
+    (b"\x00\xffnot json", False), (b'{"op":"done","data":1}', False), (b"[]", True),
+    (b'{"op":"step","id":"s0"', True), (b'{"op":"explode","id":"s0"}', True),
+    (b'{"op":"step"}', True), (b'{"op":"sleep","id":"x","until":"tomorrow"}', True),
+    (b'{"op":"done","data":"' + b"x" * 1_100_000 + b'"}', True),
+]
 
 
 class Journal:
@@ -66,6 +78,22 @@ def workload(journal: Journal, steps: int) -> DurableFunction:
                            retries=20, timeout=TIMEOUT_MS)
 
 
+def doomed(journal: Journal) -> DurableFunction:
+    """A run whose step always fails: it must retry, then fail cleanly with this message."""
+
+    def handler(event: dict[str, Any], step: Any) -> Any:
+        n = int(event["data"]["n"])
+
+        def fail() -> None:
+            journal.record(n, "doomed")
+            raise RuntimeError(DOOMED_MESSAGE)
+
+        return step.run("doomed", fail)
+
+    return DurableFunction(id="faults-doomed", trigger={"event": DOOMED_EVENT}, handler=handler,
+                           retries=2, timeout=TIMEOUT_MS)
+
+
 class FaultyApp:
     """The SDK's request handler behind a server that misbehaves on purpose."""
 
@@ -78,6 +106,7 @@ class FaultyApp:
         self.injected: Counter[str] = Counter()
         self.invocations = 0
         self.port = 0
+        self.outages = 0
         self.server: ThreadingHTTPServer | None = None
 
     @property
@@ -97,7 +126,7 @@ class FaultyApp:
         return handle_request(method, headers, body, self.functions,
                               signing_key=self.signing_key)
 
-    def start(self) -> None:
+    def start(self, port: int = 0) -> None:
         app = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -132,11 +161,11 @@ class FaultyApp:
                 elif fault == "http500":
                     self._send(500, b"internal error (injected)")
                 elif fault == "garbage":
-                    self._send(200, random.choice([
-                        b"\x00\xffnot json", b'{"op":"done","data":1}', b"[]",
-                        b'{"op":"step","id":"s0"']),
-                        [("Content-Type", "application/json"),
-                         ("X-Durable-Signature", os.urandom(32).hex())])
+                    body, signed = random.choice(GARBAGE)
+                    signature = (hmac.new(app.signing_key.encode(), body, hashlib.sha256)
+                                 .hexdigest() if signed else os.urandom(32).hex())
+                    self._send(200, body, [("Content-Type", "application/json"),
+                                           ("X-Durable-Signature", signature)])
                 elif fault == "timeout":
                     time.sleep(TIMEOUT_MS / 1000 + 0.5)
                     assert response is not None
@@ -157,11 +186,20 @@ class FaultyApp:
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # the engine hung up on a late answer: expected, not worth a trace
 
-        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def outage(self, seconds: float) -> None:
+        """The app is gone (killed, redeployed): connections refused, then back on its port."""
+        port = self.port
+        self.close()
+        time.sleep(seconds)
+        self.start(port)
+        self.outages += 1
 
     def close(self) -> None:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+            self.server = None

@@ -11,6 +11,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from .app import DOOMED_MESSAGE
+
 TERMINAL = ("completed", "failed", "cancelled")
 
 
@@ -44,6 +46,8 @@ class Verdict:
     duplicate_runs: int = 0
     twice: int = 0
     phantom_memos: int = 0
+    failed_as_designed: int = 0
+    unexpected: int = 0
     memos: int = 0
     executions: int = 0
     deliveries: int = 0
@@ -53,11 +57,13 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return not (self.lost or self.stuck or self.twice or self.duplicate_runs
-                    or self.phantom_memos)
+                    or self.phantom_memos or self.unexpected)
 
 
 def judge(url: str, workspace_id: str, sent: set[int], steps: int,
-          journal: list[tuple[int, str, str]]) -> Verdict:
+          journal: list[tuple[int, str, str]], doomed: set[int]) -> Verdict:
+    """doomed: runs whose step always throws; they must fail with that error, the others
+    must complete."""
     v = Verdict(sent=len(sent), executions=len(journal))
     runs = fetch(url, "run_states", workspace_id=workspace_id)
     by_n: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -83,8 +89,22 @@ def judge(url: str, workspace_id: str, sent: set[int], steps: int,
             v.stuck += 1
             v.problems.append(f"run {run['id']} (n={run['n']}) still {status}; queue "
                               f"due {run['due_at']} lease until {run['lease_until']}")
-        if status == "failed":
-            v.problems.append(f"run {run['id']} (n={run['n']}) failed: {run['error']}")
+        if run["n"] in doomed:
+            error = run["error"] or {}
+            # Its last attempt may have met an injected fault instead: then the run fails
+            # with RETRIES_EXHAUSTED and that delivery error ([RETRY-5]), still readable.
+            readable = DOOMED_MESSAGE in error.get("message", "") or (
+                error.get("code") == "RETRIES_EXHAUSTED" and error.get("message"))
+            if status == "failed" and readable:
+                v.failed_as_designed += 1
+            elif status in TERMINAL:
+                v.unexpected += 1
+                v.problems.append(f"run {run['id']} (n={run['n']}) should fail with "
+                                  f"{DOOMED_MESSAGE!r} or RETRIES_EXHAUSTED: {status} "
+                                  f"{run['error']}")
+        elif status in ("failed", "cancelled"):
+            v.unexpected += 1
+            v.problems.append(f"run {run['id']} (n={run['n']}) {status}: {run['error']}")
 
     n_of = {run["id"]: run["n"] for run in runs}
     memo_of: dict[str, dict[str, Any]] = defaultdict(dict)

@@ -20,7 +20,7 @@ from typing import Any
 
 from durable import Client, provision_app
 
-from .app import EVENT, FaultyApp, Journal, workload
+from .app import DOOMED_EVENT, EVENT, FaultyApp, Journal, doomed, workload
 from .check import TERMINAL, Verdict, judge, progress
 from .cluster import ADMIN_TOKEN, EngineProcess, Postgres, migrate
 
@@ -34,6 +34,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-rate", type=float, default=0.15,
                    help="fraction of invocations the app answers badly")
     p.add_argument("--steps", type=int, default=4, help="step.runs per run (plus one sleep)")
+    p.add_argument("--doomed-every", type=int, default=20,
+                   help="every Nth run's step always fails: it must end failed, readably")
+    p.add_argument("--app-outages", type=int, default=1,
+                   help="times the app goes away for 1-3 s (connections refused)")
     p.add_argument("--workers", type=int, default=1,
                    help="`durable worker` processes beside the one `durable serve`")
     p.add_argument("--slots", type=int, default=8, help="concurrent invocations per process")
@@ -70,10 +74,11 @@ def say(line: str) -> None:
 class Sender(threading.Thread):
     """Sends run n's event at its planned moment, retrying with the same id until acked."""
 
-    def __init__(self, client: Client, plan: list[float], t0: float, stop: threading.Event
-                 ) -> None:
+    def __init__(self, client: Client, plan: list[float], doomed: set[int], t0: float,
+                 stop: threading.Event) -> None:
         super().__init__(daemon=True)
-        self.client, self.plan, self.t0, self.stop = client, plan, t0, stop
+        self.client, self.plan, self.doomed, self.t0 = client, plan, doomed, t0
+        self.stop = stop
         self.acked: set[int] = set()
         self.retries = 0
 
@@ -85,7 +90,8 @@ class Sender(threading.Thread):
             event_id = f"faults-{n}"
             while not self.stop.is_set():
                 try:
-                    self.client.send(EVENT, {"n": n}, event_id=event_id, retries=0)
+                    name = DOOMED_EVENT if n in self.doomed else EVENT
+                    self.client.send(name, {"n": n}, event_id=event_id, retries=0)
                     self.acked.add(n)
                     break
                 except Exception:  # noqa: BLE001 - no ack yet: resend the same id
@@ -118,7 +124,9 @@ def suite(args: argparse.Namespace) -> int:
         f"{base}")
     pg = Postgres(base, args.database_url)
     journal = Journal(base / "journal.sqlite3")
-    app = FaultyApp([workload(journal, args.steps)], args.fault_rate, seed)
+    app = FaultyApp([workload(journal, args.steps), doomed(journal)], args.fault_rate, seed)
+    doomed_runs = ({n for n in range(args.runs) if n % args.doomed_every == args.doomed_every - 1}
+                   if args.doomed_every > 0 else set())
     engines: list[EngineProcess] = []
     stop = threading.Event()
     started = time.monotonic()
@@ -148,13 +156,15 @@ def suite(args: argparse.Namespace) -> int:
         send_plan = [i * window * 0.9 / max(args.runs, 1) for i in range(args.runs)]
         actions: list[tuple[float, str]] = [(rng.uniform(1.0, window), "kill")
                                             for _ in range(args.kills)]
+        actions += [(rng.uniform(0.2 * window, 0.8 * window), "app")
+                    for _ in range(args.app_outages)]
         if pg.restartable:
             actions += [(rng.uniform(0.3 * window, 0.7 * window), "pg")
                         for _ in range(args.pg_restarts)]
         elif args.pg_restarts:
             say("external database: Postgres restarts skipped")
         actions.sort()
-        sender = Sender(client, send_plan, t0, stop)
+        sender = Sender(client, send_plan, doomed_runs, t0, stop)
         sender.start()
         kills = 0
         busy_at_kills = 0
@@ -188,6 +198,10 @@ def suite(args: argparse.Namespace) -> int:
                         busy_at_kills += busy or 0
                         say(f"t={now:5.1f}s kill -9 durable {victim.role} "
                             f"({busy if busy is not None else '?'} runs in flight)")
+                elif kind == "app":
+                    down = rng.uniform(1.0, 3.0)
+                    say(f"t={now:5.1f}s app outage ({down:.1f}s)")
+                    app.outage(down)
                 else:
                     down = rng.uniform(0.5, 2.0)
                     say(f"t={now:5.1f}s Postgres restart ({down:.1f}s down)")
@@ -224,10 +238,13 @@ def suite(args: argparse.Namespace) -> int:
                 break
             time.sleep(0.5)
         settle_s = time.monotonic() - fault_end
-        verdict = judge(pg.url, workspace_id, sender.acked, args.steps, journal.rows())
+        verdict = judge(pg.url, workspace_id, sender.acked, args.steps, journal.rows(),
+                        doomed_runs)
         figures = {
             "seed": seed, "runs_requested": args.runs, "runs_started": len(sender.acked),
             "completed": verdict.completed, "failed": verdict.failed,
+            "failed_as_designed": verdict.failed_as_designed,
+            "unexpected_outcomes": verdict.unexpected,
             "cancelled": verdict.cancelled, "lost": verdict.lost, "stuck": verdict.stuck,
             "steps_committed_twice": verdict.twice, "duplicate_runs": verdict.duplicate_runs,
             "memos_without_execution": verdict.phantom_memos, "memos": verdict.memos,
@@ -236,7 +253,8 @@ def suite(args: argparse.Namespace) -> int:
             "unexpected_engine_exits": unexpected, "runs_in_flight_at_kills": busy_at_kills,
             "app_faults_injected": sum(app.injected.values()),
             "app_faults_by_kind": dict(app.injected), "app_invocations": app.invocations,
-            "postgres_restarts": pg.restarts, "window_s": round(window, 1),
+            "postgres_restarts": pg.restarts, "app_outages": app.outages,
+            "window_s": round(window, 1),
             "settle_s": round(settle_s, 1), "total_s": round(time.monotonic() - started, 1),
             "ok": verdict.ok,
         }
@@ -265,7 +283,9 @@ def report(verdict: Verdict, figures: dict[str, Any], json_path: Path | None) ->
     rows = [
         ("runs started", figures["runs_started"], ""),
         ("completed", figures["completed"], ""),
-        ("failed", figures["failed"], ""),
+        ("failed", figures["failed"],
+         f"{figures['failed_as_designed']} by design (a step that always throws)"),
+        ("unexpected outcomes", figures["unexpected_outcomes"], "must be 0"),
         ("lost", figures["lost"], "must be 0"),
         ("stuck (not terminal)", figures["stuck"], "must be 0"),
         ("steps committed twice", figures["steps_committed_twice"], "must be 0"),
@@ -278,6 +298,7 @@ def report(verdict: Verdict, figures: dict[str, Any], json_path: Path | None) ->
         ("unexpected engine exits", figures["unexpected_engine_exits"], ""),
         ("app faults injected", figures["app_faults_injected"],
          ", ".join(f"{k} {v}" for k, v in sorted(figures["app_faults_by_kind"].items()))),
+        ("app outages", figures["app_outages"], ""),
         ("Postgres restarts", figures["postgres_restarts"], ""),
         ("settle time after faults", f"{figures['settle_s']}s", ""),
         ("total time", f"{figures['total_s']}s", ""),
