@@ -261,6 +261,8 @@ class Api:
             steps = await cur.fetchall()
         result = run_summary(run)
         result["event"] = run["event"]
+        if run["events"] is not None:  # a batch run
+            result["events"] = run["events"]
         result["attempt"] = run["attempt"]
         if run["status"] == "completed":
             result["output"] = run["output"]

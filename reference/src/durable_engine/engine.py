@@ -27,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from . import signing
 from .cron import latest_fire, next_fire
 from .db import load_queries
+from .flow import deferred, pend, throttle_bucket, throttle_windows
 from .paths import event_matches, key_value
 from .validation import Invalid, parse_instant, validate_op
 
@@ -125,6 +126,7 @@ class Engine:
     _claimer: psycopg.AsyncConnection[Any] | None = None
     _driving: set[str] = field(default_factory=set)  # run ids this process is invoking
     _cancelled: set[str] = field(default_factory=set)  # ... of which cancelled meanwhile
+    _throttle_free_at: datetime | None = None  # when a full throttle window next has room
 
     def q(self, name: str) -> str:
         return self.queries[name]
@@ -171,14 +173,25 @@ class Engine:
                 receipts.append({**prior, "duplicate": True})
                 continue
             runs = []
+            pended: set[str] = set()
             for fn in accepted["functions"]:
                 keys, limits = flow_buckets(workspace_id, fn["definition"], event)
+                deferring = deferred(fn["definition"])
+                if deferring and fn["definition"]["id"] in pended:
+                    continue  # versions share one debounce/batch bucket ([FLOW-8])
                 rate_key, skip = await self._rate_limit(conn, workspace_id, fn["definition"],
                                                         event, now)
+                if deferring and skip is None:  # [FLOW-5], [FLOW-6]: the run comes later
+                    pended.add(fn["definition"]["id"])
+                    await pend(conn, self.queries, workspace_id, fn, event, now, keys, limits,
+                               rate_key)
+                    woke = True  # idle workers learn the bucket's due time
+                    continue
                 runs.append({"id": str(uuid.uuid4()), "function_id": fn["runtime_id"],
                              "priority": fn["priority"], "flow_keys": keys,
                              "flow_limits": limits, "rate_key": rate_key,
-                             "skip_reason": skip})
+                             "skip_reason": skip,
+                             **throttle_bucket(workspace_id, fn["definition"], event)})
             run_ids = [r["id"] for r in runs]
             receipt = {"id": event["id"], "name": event["name"], "ts": event["ts"],
                        "runIds": run_ids}
@@ -206,6 +219,7 @@ class Engine:
         if not rule:
             return None, None
         rate_key = f"{workspace_id}|{definition['id']}|{key_value(event, rule.get('key'))}"
+        await conn.execute(self.q("rate_lock"), {"rate_key": rate_key})
         cur = await conn.execute(self.q("rate_window_count"), {
             "rate_key": rate_key, "now": now, "period_ms": rule["periodMs"]})
         row = await cur.fetchone()
@@ -297,6 +311,8 @@ class Engine:
         except (psycopg.Error, OSError):
             return 1.0
         delay = self.config.idle_poll_s
+        if self._throttle_free_at is not None and self._throttle_free_at > now:
+            delay = min(delay, (self._throttle_free_at - now).total_seconds())
         if row is not None and row["at"] is not None:
             delay = min(delay, (row["at"] - now).total_seconds())
         if row is not None and row["stuck"]:
@@ -380,8 +396,13 @@ class Engine:
                   "margin_s": self.config.lease_margin_s}
         try:
             conn = self._claimer
-            cur = await conn.execute(self.q("flow_candidates"), {"now": now, "limit": 1})
-            if await cur.fetchone() is None:  # the common case: one statement, no transaction
+            # Due debounce/batch buckets become runs; then, is any due row flow-controlled?
+            cur = await conn.execute(self.q("flow_flush"), {"now": now, "bucket": None})
+            probe = await cur.fetchone()
+            if probe is not None and probe["flushed"]:
+                await conn.execute(self.q("notify_queue"))
+            if probe is None or not probe["flow"]:  # the common case: no transaction
+                self._throttle_free_at = None
                 rows = await (await conn.execute(self.q("claim"), params)).fetchall()
             else:
                 async with conn.transaction():
@@ -409,17 +430,35 @@ class Engine:
         candidates = await cur.fetchall()
         if not candidates:
             return []
-        keys = sorted({k for c in candidates for k in c["flow_keys"]})
+        keys = sorted({k for c in candidates for k in c["flow_keys"]}
+                      | {c["throttle_key"] for c in candidates if c["throttle_key"]})
         await conn.execute(self.q("flow_lock"), {"keys": keys})
         cur = await conn.execute(self.q("flow_in_flight"), {"now": now, "keys": keys})
         in_flight = {r["key"]: r["n"] for r in await cur.fetchall()}
+        # [FLOW-3]: starts in each throttle window, counted under the same bucket locks
+        windows = await throttle_windows(conn, self.queries, candidates, now)
+        started = {k: n for k, (n, _) in windows.items()}
+        waiting: set[str] = set()  # throttle buckets whose head run waits: FIFO behind it
+        self._throttle_free_at = None
         admitted: list[str] = []
         for c in candidates:
             pairs = list(zip(c["flow_keys"], c["flow_limits"], strict=True))
+            throttle = c["throttle_key"]
+            if throttle is not None and (throttle in waiting
+                                         or started[throttle] >= c["throttle_limit"]):
+                free_at = windows[throttle][1]
+                if throttle not in waiting and free_at is not None:
+                    self._throttle_free_at = min(self._throttle_free_at or free_at, free_at)
+                waiting.add(throttle)
+                continue
             if len(admitted) < limit and all(in_flight.get(k, 0) < n for k, n in pairs):
                 admitted.append(c["run_id"])
                 for k, _ in pairs:
                     in_flight[k] = in_flight.get(k, 0) + 1
+                if throttle is not None:
+                    started[throttle] += 1
+            elif throttle is not None:
+                waiting.add(throttle)
         return admitted
 
     def _lease_s(self, timeout_ms: int | None) -> float:
@@ -518,6 +557,8 @@ class Engine:
             "steps": ctx["steps"],
             "attempt": claim.attempt,
         }
+        if ctx.get("events") is not None:  # a batch run ([INV-5])
+            body["events"] = ctx["events"]
         if claim.namespace == "failure":
             body["failure"] = ctx["error"] or {"message": "run failed", "name": "Error"}
         if ctx["definition"] is None:

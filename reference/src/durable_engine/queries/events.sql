@@ -48,26 +48,33 @@ SELECT (SELECT count(*) FROM ev) AS inserted,
 WITH t AS (
     SELECT * FROM jsonb_to_recordset(%(runs)s)
         AS t(id text, function_id text, priority integer, flow_keys text[],
-             flow_limits integer[], rate_key text, skip_reason text)
+             flow_limits integer[], rate_key text, skip_reason text, throttle_key text,
+             throttle_limit integer, throttle_period_ms integer)
 ), r AS (
     INSERT INTO runs (id, workspace_id, function_id, event_id, event, status, created_at,
-                      updated_at, rate_key, skip_reason, ended_at)
+                      updated_at, rate_key, skip_reason, ended_at, throttle_key)
     SELECT id, %(workspace_id)s, function_id, %(event_id)s, %(event)s,
            CASE WHEN skip_reason IS NULL THEN 'queued' ELSE 'skipped' END, %(now)s, %(now)s,
-           rate_key, skip_reason, CASE WHEN skip_reason IS NULL THEN NULL ELSE %(now)s END
+           rate_key, skip_reason, CASE WHEN skip_reason IS NULL THEN NULL ELSE %(now)s END,
+           throttle_key
     FROM t
 ), q AS (
-    INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits)
-    SELECT id, %(workspace_id)s, priority, %(now)s, flow_keys, flow_limits FROM t
+    INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits,
+                       throttle_key, throttle_limit, throttle_period_ms)
+    SELECT id, %(workspace_id)s, priority, %(now)s, flow_keys, flow_limits, throttle_key,
+           throttle_limit, throttle_period_ms FROM t
     WHERE skip_reason IS NULL
 )
 UPDATE events SET receipt = %(receipt)s
 WHERE workspace_id = %(workspace_id)s AND id = %(event_id)s;
 
+-- name: rate_lock
+-- Serializes acceptances per rate bucket until commit. A statement of its own: the count
+-- below must take its snapshot after the lock, to see what the previous holder committed.
+SELECT pg_advisory_xact_lock(hashtextextended(%(rate_key)s, 728));
+
 -- name: rate_window_count
--- Runs created (not skipped) in the bucket's sliding window, after locking the bucket so
--- concurrent acceptances count each other.
-WITH lock AS (SELECT pg_advisory_xact_lock(hashtextextended(%(rate_key)s, 728)))
-SELECT (SELECT count(*) FROM lock) AS locked, count(*) AS n FROM runs
+-- Runs created (not skipped) in the bucket's sliding window.
+SELECT count(*) AS n FROM runs
 WHERE rate_key = %(rate_key)s AND skip_reason IS NULL
   AND created_at > %(now)s - make_interval(secs => %(period_ms)s / 1000.0);

@@ -17,13 +17,13 @@ WITH ready AS (
     SELECT run_id FROM queue
     WHERE ((lease_token IS NULL AND due_at <= %(now)s)
            OR (lease_token IS NOT NULL AND lease_until < %(now)s))
-      AND (flow_keys = '{}' OR run_id = ANY(%(flow_ok)s))
+      AND ((flow_keys = '{}' AND throttle_key IS NULL) OR run_id = ANY(%(flow_ok)s))
     ORDER BY rank_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     -- the lease covers the function's own timeoutMs plus a margin
-    UPDATE queue q SET lease_token = gen_random_uuid(),
+    UPDATE queue q SET lease_token = gen_random_uuid(), throttle_key = NULL,
         lease_until = %(now)s + make_interval(secs => coalesce(
             (f.definition->>'timeoutMs')::float8, %(default_timeout_ms)s) / 1000 + %(margin_s)s)
     FROM ready
@@ -39,7 +39,7 @@ WITH ready AS (
       AND r.status IN ('queued', 'sleeping', 'waiting')
 )
 SELECT c.run_id, c.workspace_id, c.namespace, c.kind, c.attempt, c.due_at, c.lease_token,
-       r.id, r.function_id, r.event, r.error,
+       r.id, r.function_id, r.event, r.events, r.error,
        f.definition, f.enabled, f.removed,
        w.app_url, w.keys, w.capabilities, w.max_request_bytes, w.manifest_at,
        coalesce((SELECT jsonb_object_agg(s.step_id,
@@ -55,10 +55,11 @@ LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.fu
 -- When the next row becomes claimable, and whether some are due but were not claimable
 -- (a full concurrency limit, or held by another process's transaction).
 SELECT min(t) FILTER (WHERE t > %(now)s) AS at, coalesce(bool_or(t <= %(now)s), false) AS stuck
-FROM (SELECT CASE WHEN lease_token IS NULL THEN due_at ELSE lease_until END AS t FROM queue) q;
+FROM (SELECT CASE WHEN lease_token IS NULL THEN due_at ELSE lease_until END AS t FROM queue
+      UNION ALL SELECT min(due_at) FROM flow_pending) q;
 
 -- name: context
-SELECT r.id, r.workspace_id, r.function_id, r.event, r.status, r.error,
+SELECT r.id, r.workspace_id, r.function_id, r.event, r.events, r.status, r.error,
        f.definition, f.enabled, f.removed,
        w.app_url, w.keys, w.capabilities, w.max_request_bytes, w.manifest_at
 FROM runs r
@@ -144,7 +145,8 @@ UPDATE queue SET kind = 'invoke', attempt = 0, due_at = %(now)s
 WHERE run_id = %(run_id)s;
 
 -- name: run_get
-SELECT r.id, r.function_id, r.event_id, r.event, r.status, r.output, r.error, r.failure_handler,
+SELECT r.id, r.function_id, r.event_id, r.event, r.events, r.status, r.output, r.error,
+       r.failure_handler,
        r.failure_output, r.created_at, r.updated_at, r.started_at, r.ended_at, r.skip_reason,
        coalesce(q.attempt, 0) AS attempt
 FROM runs r LEFT JOIN queue q ON q.run_id = r.id
@@ -276,11 +278,13 @@ ON CONFLICT DO NOTHING
 RETURNING 1;
 
 -- name: flow_candidates
--- Due rows under a concurrency limit, by rank; locked so no other claimer takes them.
-SELECT run_id, flow_keys, flow_limits FROM queue
+-- Due rows under a concurrency limit or a throttle, by rank; locked so no other claimer
+-- takes them.
+SELECT run_id, flow_keys, flow_limits, throttle_key, throttle_limit, throttle_period_ms
+FROM queue
 WHERE ((lease_token IS NULL AND due_at <= %(now)s)
        OR (lease_token IS NOT NULL AND lease_until < %(now)s))
-  AND flow_keys <> '{}'
+  AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
 ORDER BY rank_at
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
