@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -50,6 +51,8 @@ def main(argv: list[str]) -> int:
     unknown = set(only) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    # SIGTERM (nox or a CI timeout) unwinds through the finally blocks: no orphan engines.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="durable-bench-"))
     pg = Postgres(workdir)
     report: dict[str, Any] = {"mode": "full" if args.full else "quick", "sizes": sizes,
@@ -133,6 +136,10 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
                      "engine RSS MiB"],
                     [[r["seconds"], r["statementsPerSecond"], r["transactionsPerSecond"],
                       r["engineCpuPct"], r["engineRssMiB"]]]))
+        if r["statements"]:
+            print(table(["calls", "per s", "statement while idle"],
+                        [[st["calls"], st["perSecond"], st["query"][:90]]
+                         for st in r["statements"]]))
         return r
     if section == "scale":
         r = scale.run(pg, sizes["stateSleepers"], sizes["stateWaiters"])

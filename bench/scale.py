@@ -31,18 +31,25 @@ class RssSampler(threading.Thread):
             self.peak = max(self.peak, self.eng.engine_rss())
 
 
+def parked_count(eng: Engine) -> int:
+    with eng.connect() as conn:
+        row = conn.execute("SELECT count(*) FROM steps s JOIN runs r ON r.id = s.run_id"
+                           " WHERE r.workspace_id = %s AND r.function_id = 'sleeper'"
+                           " AND s.step_id = 'nap'", (eng.workspace,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def batch(eng: Engine, sleepers: int, rate_guess: float, tag: str) -> dict[str, Any]:
     """`sleepers` runs that all sleep until one instant; how fast they park and fire."""
     before = eng.count("workspace_id = %s AND function_id = 'sleeper'", (eng.workspace,))
     fired_before = len([r for r in eng.app_stats()["records"] if r["fn"] == "sleeper"])
     started = time.time()
-    until = started + sleepers / rate_guess + 10
+    until = started + sleepers / rate_guess + 15
     eng.send("bench.sleep", [{"i": i, "until": iso(until), "tag": tag}
                              for i in range(sleepers)])
-    parked = eng.wait_until(
-        lambda: eng.count("workspace_id = %s AND function_id = 'sleeper' AND status ="
-                          " 'sleeping'", (eng.workspace,)) >= sleepers, 3600,
-        f"{sleepers} runs sleeping", every=0.5)
+    # Parked = its sleep memo is committed (some may already have fired if parking is slow).
+    parked = eng.wait_until(lambda: parked_count(eng) >= before + sleepers, 3600,
+                            f"{sleepers} runs parked", every=0.5)
     rss_parked = eng.engine_rss()
     overlapped = time.time() > until
     eng.wait_until(lambda: eng.count("workspace_id = %s AND function_id = 'sleeper' AND status"
@@ -66,7 +73,7 @@ def run(pg: Postgres, sleepers: int, waiters: int) -> dict[str, Any]:
         sampler = RssSampler(eng)
         sampler.start()
         small = batch(eng, max(sleepers // 10, 200), 100, "small")
-        rate = small["parkRunsPerSecond"] * 0.6
+        rate = small["parkRunsPerSecond"] * 0.4
         eng.send("bench.wait", [{"i": i, "waitS": 7200} for i in range(waiters)])
         eng.wait_until(lambda: eng.count("workspace_id = %s AND status = 'waiting'",
                                          (eng.workspace,)) >= waiters, 3600,
