@@ -105,10 +105,7 @@ def test_served_openapi_refs_resolve_from_the_engine(api) -> None:  # noqa: ANN0
     assert not missing, missing
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec: GET /openapi.yaml declares its 200 body as application/yaml with schema "
-    "{type: string}; the body is a YAML mapping, so a client that parses YAML (schemathesis "
-    "does) finds the answer breaking its schema; the schema should be {type: object} or absent"))
+# Found (spec): GET /openapi.yaml declared its YAML-mapping body as {type: string}; now object.
 def test_openapi_document_matches_its_own_response_schema(api) -> None:  # noqa: ANN001
     status, raw = api.get("/openapi.yaml")
     document = yaml.safe_load(raw)
@@ -117,10 +114,7 @@ def test_openapi_document_matches_its_own_response_schema(api) -> None:  # noqa:
     assert Draft202012Validator(schema).is_valid(document), schema
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec: function-definition.schema.json allows any non-empty trigger.cron, while "
-    "decision 0012's grammar (and the engine) require 5 or 6 fields: {'cron': '0'} is "
-    "schema-valid and answered 400"))
+# Found (spec): trigger.cron allowed any non-empty string; the schema now asks for 5 or 6 fields.
 def test_cron_schema_matches_the_grammar(api) -> None:  # noqa: ANN001 - fixture
     definition = {"id": "c", "trigger": {"cron": "0"}}
     status, _ = api.signed("/fn/sync", {"sdkVersion": "t", "functions": [definition]})
@@ -128,10 +122,7 @@ def test_cron_schema_matches_the_grammar(api) -> None:  # noqa: ANN001 - fixture
     assert not spec_validator("function-definition").is_valid(definition)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec: strings with U+0000 are schema-valid everywhere, but the engine answers 400 "
-    "'strings must not contain U+0000' (Postgres cannot store it); the wire protocol should "
-    "say so and the schemas carry it (e.g. a common string pattern)"))
+# Found (spec): U+0000 was schema-valid but refused by the engine; ids and names now exclude it.
 def test_nul_in_strings_agrees(api) -> None:  # noqa: ANN001 - fixture
     body = {"functionId": "fuzz\u0000fn"}
     status, _ = api.signed("/versions/status", body)
@@ -147,9 +138,7 @@ def test_ts_maximum_agrees(api) -> None:  # noqa: ANN001 - fixture
     assert not spec_validator("event-input").is_valid(body)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec: apps-create-request appUrl ('format: uri', '^https?://') accepts 'http://', "
-    "which has no host; the engine answers 400; the pattern should require a host"))
+# Found (spec): the appUrl pattern accepted 'http://' with no host; it now requires one.
 def test_app_url_without_host_agrees(api) -> None:  # noqa: ANN001 - fixture
     body = {"name": "no-host", "environment": "fuzz", "appUrl": "http://"}
     status, _ = api.admin("POST", "/api/apps", body)
@@ -157,11 +146,7 @@ def test_app_url_without_host_agrees(api) -> None:  # noqa: ANN001 - fixture
     assert not spec_validator("apps-create-request").is_valid(body)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "spec: common.schema.json isoInstant is a digits-only pattern, so impossible instants "
-    "like 0000-00-00T00:00:00.000Z are schema-valid; the engine answers 400 (seen on "
-    "/runs/bulk-cancel and /runs/bulk-rerun createdFrom); the schema could add "
-    "format: date-time and narrower digit ranges"))
+# Found (spec): isoInstant accepted 0000-00-00T...; its pattern now bounds every field.
 def test_impossible_instant_agrees(api) -> None:  # noqa: ANN001 - fixture
     body = {"createdFrom": "0000-00-00T00:00:00.000Z"}
     status, _ = api.signed("/runs/bulk-cancel", body)
