@@ -44,12 +44,14 @@ def batch(eng: Engine, sleepers: int, rate_guess: float, tag: str) -> dict[str, 
     before = eng.count("workspace_id = %s AND function_id = 'sleeper'", (eng.workspace,))
     fired_before = len([r for r in eng.app_stats()["records"] if r["fn"] == "sleeper"])
     started = time.time()
+    began = time.monotonic()
     until = started + sleepers / rate_guess + 15
     eng.send("bench.sleep", [{"i": i, "until": iso(until), "tag": tag}
                              for i in range(sleepers)])
     # Parked = its sleep memo is committed (some may already have fired if parking is slow).
-    parked = eng.wait_until(lambda: parked_count(eng) >= before + sleepers, 3600,
-                            f"{sleepers} runs parked", every=0.5)
+    eng.wait_until(lambda: parked_count(eng) >= before + sleepers, 3600,
+                   f"{sleepers} runs parked", every=0.5)
+    parked = time.monotonic() - began  # events sent, runs created, invoked and parked
     rss_parked = eng.engine_rss()
     overlapped = time.time() > until
     eng.wait_until(lambda: eng.count("workspace_id = %s AND function_id = 'sleeper' AND status"
