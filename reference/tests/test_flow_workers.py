@@ -159,6 +159,27 @@ def test_throttle_window_is_exact_and_first_in_first_out(
     assert b_done < 3 * period.total_seconds()  # key b has its own window
 
 
+def test_a_throttled_backlog_does_not_hold_back_other_keys(
+        api_engine: EngineHandle, three_workers: list[Worker], database_url: str) -> None:
+    name = f"hol-{uuid.uuid4().hex[:6]}"
+    app = App(api_engine, [DurableFunction(id=name, trigger={"event": name},
+                                           handler=lambda e, s: e["data"]["k"],
+                                           throttle={"limit": 1, "period": "1h", "key": "k"})])
+    try:
+        backlog = [app.run_of(r) for r in app.client.send_many(
+            [{"name": name, "data": {"k": "a"}} for _ in range(60)])]
+        other = app.run_of(app.send(name, {"k": "b"}))
+        assert app.wait_run(other, timeout=10)["output"] == "b"
+        assert app.wait_run(backlog[0], timeout=10)["output"] == "a"
+        time.sleep(0.5)
+        statuses = [app.client.get_run(r)["status"] for r in backlog[1:]]
+        assert statuses == ["queued"] * 59  # one start per hour for key a
+    finally:
+        for run_id in backlog:
+            app.client.cancel_run(run_id)
+        app.close()
+
+
 def test_rate_limit_window_exact_under_concurrent_events(api_engine: EngineHandle,
                                                          database_url: str) -> None:
     name = f"rl-{uuid.uuid4().hex[:6]}"
@@ -211,7 +232,7 @@ def test_debounce_runs_once_with_the_last_event_after_the_quiet_period(
         assert row["events"] is None
         # the period restarted with each event (sent 150 ms apart)
         assert row["started_at"] >= last_sent[user] + timedelta(milliseconds=300)
-    assert by_user["u2"]["started_at"] < by_user["u1"]["started_at"]  # per key
+    assert by_user["u2"]["started_at"] < by_user["u1"]["started_at"], (last_sent, rows)
 
 
 def test_batches_by_size_and_by_timeout_carry_events_in_arrival_order(
@@ -239,8 +260,12 @@ def test_batches_by_size_and_by_timeout_carry_events_in_arrival_order(
                                                    for r in rows) else None
 
         rows = wait_for(completed, 30)
+        rerun = app.client.rerun(rows[1]["id"])["runId"]  # the same batch again
+        assert app.wait_run(rerun, timeout=20)["status"] == "completed"
     finally:
         app.close()
+    rerun_invokes = [b for b in recorder.bodies if b.get("runId") == rerun]
+    assert rerun_invokes and [e["id"] for e in rerun_invokes[0]["events"]] == ids[3:6]
     batches = [[e["id"] for e in r["events"]] for r in rows if r["event"]["name"] ==
                "conf.batcher"]
     assert batches == [ids[0:3], ids[3:6], ids[6:7]]  # by size twice, then by timeout
@@ -249,7 +274,7 @@ def test_batches_by_size_and_by_timeout_carry_events_in_arrival_order(
     keyed_rows = {r["event"]["data"]["g"]: [e["id"] for e in r["events"]] for r in rows[3:]}
     assert keyed_rows == {"x": [f"k0-{app.id}", f"k2-{app.id}"], "y": [f"k1-{app.id}"]}
     # Every invocation of a batch run carries `events`, and `event` is the first of them.
-    invokes = [b for b in recorder.bodies if "runId" in b]
+    invokes = [b for b in recorder.bodies if "runId" in b and b["runId"] != rerun]
     assert {b["runId"] for b in invokes} == {r["id"] for r in rows}
     for body in invokes:
         assert body["events"] and body["event"] == body["events"][0]

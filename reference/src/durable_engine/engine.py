@@ -127,6 +127,7 @@ class Engine:
     _driving: set[str] = field(default_factory=set)  # run ids this process is invoking
     _cancelled: set[str] = field(default_factory=set)  # ... of which cancelled meanwhile
     _throttle_free_at: datetime | None = None  # when a full throttle window next has room
+    _claimed_at: datetime | None = None  # the clock of the last claim round
 
     def q(self, name: str) -> str:
         return self.queries[name]
@@ -304,9 +305,14 @@ class Engine:
         concurrency limit) are looked at again twice a second, not in a spin: a run that
         ends notifies, so a freed slot is usually taken at once anyway."""
         now = self.clock()
+        # Judge "due but not claimable" by the last claim's clock: a row that became due
+        # after that claim (an asyncio timer fires up to a millisecond early) is due work to
+        # claim at once, not a blocked row to poll for twice a second.
+        claimed_at = min(self._claimed_at or now, now)
+        self._claimed_at = None  # once: without a new claim, judge by the clock
         try:
             async with self.pool.connection() as conn:
-                cur = await conn.execute(self.q("next_due"), {"now": now})
+                cur = await conn.execute(self.q("next_due"), {"now": claimed_at})
                 row = await cur.fetchone()
         except (psycopg.Error, OSError):
             return 1.0
@@ -390,7 +396,7 @@ class Engine:
             self._claimer = await psycopg.AsyncConnection.connect(
                 self.config.database_url, autocommit=True, row_factory=dict_row)
             await self._claimer.execute(self.q("claimer_session"))
-        now = self.clock()
+        now = self._claimed_at = self.clock()
         params = {"now": now, "limit": limit, "flow_ok": [],
                   "default_timeout_ms": self.config.default_timeout_ms,
                   "margin_s": self.config.lease_margin_s}

@@ -259,10 +259,12 @@ SELECT position FROM steps
 WHERE run_id = %(run_id)s AND namespace = 'main' AND step_id = %(step_id)s;
 
 -- name: rerun_insert_run
-INSERT INTO runs (id, workspace_id, function_id, event_id, event, status, created_at,
+-- A rerun of a batch run gets the same batch.
+INSERT INTO runs (id, workspace_id, function_id, event_id, event, events, status, created_at,
                   updated_at, rerun_of)
-VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s, 'queued', %(now)s,
-        %(now)s, %(rerun_of)s);
+VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s,
+        (SELECT events FROM runs WHERE id = %(rerun_of)s), 'queued', %(now)s, %(now)s,
+        %(rerun_of)s);
 
 -- name: rerun_copy_steps
 -- Memos committed before the chosen step, in commit order, so the new run resumes there.
@@ -279,12 +281,24 @@ RETURNING 1;
 
 -- name: flow_candidates
 -- Due rows under a concurrency limit or a throttle, by rank; locked so no other claimer
--- takes them.
+-- takes them. Only the first few rows of each bucket combination are candidates (no more
+-- than could start), so a long backlog of one key never hides another key's runs.
 SELECT run_id, flow_keys, flow_limits, throttle_key, throttle_limit, throttle_period_ms
 FROM queue
-WHERE ((lease_token IS NULL AND due_at <= %(now)s)
+WHERE run_id IN (
+        SELECT run_id FROM (
+            SELECT run_id,
+                   row_number() OVER (PARTITION BY flow_keys, throttle_key ORDER BY rank_at)
+                       AS n,
+                   least(throttle_limit, (SELECT min(l) FROM unnest(flow_limits) AS l)) AS cap
+            FROM queue
+            WHERE ((lease_token IS NULL AND due_at <= %(now)s)
+                   OR (lease_token IS NOT NULL AND lease_until < %(now)s))
+              AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
+        ) c
+        WHERE n <= least(cap, %(limit)s))
+  AND ((lease_token IS NULL AND due_at <= %(now)s)
        OR (lease_token IS NOT NULL AND lease_until < %(now)s))
-  AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
 ORDER BY rank_at
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
