@@ -342,3 +342,22 @@ def test_cron_ticks_once_across_two_workers_and_a_restart(own_database: str,
     assert after and after[0] >= restarted - second, (stopped, restarted, after)
     assert after[0] - before[-1] > 2 * second
     assert all(b - a == second for a, b in zip(after, after[1:], strict=False)), after
+
+
+def test_cron_runs_are_throttled_too(api_engine: EngineHandle, three_workers: list[Worker],
+                                     database_url: str) -> None:
+    runtime_id = f"cthr-{uuid.uuid4().hex[:6]}"
+    app = App(api_engine, [DurableFunction(id=runtime_id, trigger={"cron": "* * * * * *"},
+                                           handler=lambda e, s: "ok",
+                                           throttle={"limit": 1, "period": "2s"})])
+    try:
+        wait_for(lambda: len(runs_of(database_url, app.id, runtime_id)) >= 4, 20)
+        app.client.sync([])  # retire it: no more ticks
+        rows = runs_of(database_url, app.id, runtime_id)
+    finally:
+        for row in runs_of(database_url, app.id, runtime_id):
+            app.client.cancel_run(row["id"])
+        app.close()
+    starts = sorted(r["started_at"] for r in rows if r["started_at"] is not None)
+    assert 1 <= len(starts) <= 2 < len(rows)  # four ticks in ~3 s, one start per 2 s
+    assert all(b - a >= timedelta(seconds=2) for a, b in zip(starts, starts[1:], strict=False))

@@ -128,6 +128,7 @@ class Engine:
     _cancelled: set[str] = field(default_factory=set)  # ... of which cancelled meanwhile
     _throttle_free_at: datetime | None = None  # when a full throttle window next has room
     _claimed_at: datetime | None = None  # the clock of the last claim round
+    _fair_candidates: bool = False  # the queue's head is a blocked backlog: look per bucket
 
     def q(self, name: str) -> str:
         return self.queries[name]
@@ -432,8 +433,11 @@ class Engine:
         """Which due flow-controlled runs may start now: per bucket, fewer than `limit`
         invocations in flight. Bucket locks serialize claimers across processes, so a limit is
         exact; the admitted rows stay locked by this transaction until the claim commits."""
-        cur = await conn.execute(self.q("flow_candidates"), {"now": now, "limit": limit * 4})
+        fair = self._fair_candidates
+        cur = await conn.execute(self.q("flow_candidates_fair" if fair else "flow_candidates"),
+                                 {"now": now, "limit": limit * 4})
         candidates = await cur.fetchall()
+        self._fair_candidates = False
         if not candidates:
             return []
         keys = sorted({k for c in candidates for k in c["flow_keys"]}
@@ -447,6 +451,7 @@ class Engine:
         waiting: set[str] = set()  # throttle buckets whose head run waits: FIFO behind it
         self._throttle_free_at = None
         admitted: list[str] = []
+        blocked = 0
         for c in candidates:
             pairs = list(zip(c["flow_keys"], c["flow_limits"], strict=True))
             throttle = c["throttle_key"]
@@ -456,15 +461,23 @@ class Engine:
                 if throttle not in waiting and free_at is not None:
                     self._throttle_free_at = min(self._throttle_free_at or free_at, free_at)
                 waiting.add(throttle)
+                blocked += 1
                 continue
-            if len(admitted) < limit and all(in_flight.get(k, 0) < n for k, n in pairs):
+            if len(admitted) >= limit:
+                continue
+            if all(in_flight.get(k, 0) < n for k, n in pairs):
                 admitted.append(c["run_id"])
                 for k, _ in pairs:
                     in_flight[k] = in_flight.get(k, 0) + 1
                 if throttle is not None:
                     started[throttle] += 1
-            elif throttle is not None:
-                waiting.add(throttle)
+            else:
+                blocked += 1
+                if throttle is not None:
+                    waiting.add(throttle)
+        # A full page with blocked rows may hide other buckets' due runs behind a backlog:
+        # the next round looks per bucket (costlier, so only while it is needed).
+        self._fair_candidates = blocked > 0 and (fair or len(candidates) == limit * 4)
         return admitted
 
     def _lease_s(self, timeout_ms: int | None) -> float:
@@ -884,6 +897,9 @@ class Engine:
                 "run_id": run_id, "workspace_id": fn["workspace_id"],
                 "priority": fn["priority"], "now": now, "flow_keys": keys,
                 "flow_limits": limits})
+            throttle = throttle_bucket(fn["workspace_id"], fn["definition"], event)
+            if throttle["throttle_key"] is not None:  # [FLOW-3] for cron runs too
+                await conn.execute(self.q("throttle_set"), {"run_id": run_id, **throttle})
             await conn.execute(self.q("notify_queue"))
 
     # ---- manifests -------------------------------------------------------------------------

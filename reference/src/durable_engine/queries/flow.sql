@@ -78,3 +78,10 @@ LEFT JOIN LATERAL (
     LIMIT t.lim
 ) s ON true
 GROUP BY t.key;
+
+-- name: throttle_set
+-- A run created outside event acceptance (a cron tick) joins its throttle bucket.
+WITH r AS (UPDATE runs SET throttle_key = %(throttle_key)s WHERE id = %(run_id)s)
+UPDATE queue SET throttle_key = %(throttle_key)s, throttle_limit = %(throttle_limit)s,
+                 throttle_period_ms = %(throttle_period_ms)s
+WHERE run_id = %(run_id)s;

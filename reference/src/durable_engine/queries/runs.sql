@@ -281,22 +281,35 @@ RETURNING 1;
 
 -- name: flow_candidates
 -- Due rows under a concurrency limit or a throttle, by rank; locked so no other claimer
--- takes them. Only the first few rows of each bucket combination are candidates (no more
--- than could start), so a long backlog of one key never hides another key's runs.
+-- takes them.
+SELECT run_id, flow_keys, flow_limits, throttle_key, throttle_limit, throttle_period_ms
+FROM queue
+WHERE ((lease_token IS NULL AND due_at <= %(now)s)
+       OR (lease_token IS NOT NULL AND lease_until < %(now)s))
+  AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
+ORDER BY rank_at
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED;
+
+-- name: flow_candidates_fair
+-- The same, when the head of the queue is a backlog of blocked buckets: only the first few
+-- rows of each bucket (no more than could start: its smallest limit) among the first 5,000
+-- due rows, so one key's backlog does not hide the runs of other keys behind it.
 SELECT run_id, flow_keys, flow_limits, throttle_key, throttle_limit, throttle_period_ms
 FROM queue
 WHERE run_id IN (
         SELECT run_id FROM (
-            SELECT run_id,
-                   row_number() OVER (PARTITION BY flow_keys, throttle_key ORDER BY rank_at)
-                       AS n,
-                   least(throttle_limit, (SELECT min(l) FROM unnest(flow_limits) AS l)) AS cap
-            FROM queue
-            WHERE ((lease_token IS NULL AND due_at <= %(now)s)
-                   OR (lease_token IS NOT NULL AND lease_until < %(now)s))
-              AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
+            SELECT run_id, throttle_limit, flow_limits[1] AS first_limit,
+                   row_number() OVER (PARTITION BY flow_keys[1], throttle_key ORDER BY rank_at)
+                       AS n
+            FROM (SELECT * FROM queue
+                  WHERE ((lease_token IS NULL AND due_at <= %(now)s)
+                         OR (lease_token IS NOT NULL AND lease_until < %(now)s))
+                    AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
+                  ORDER BY rank_at
+                  LIMIT 5000) head
         ) c
-        WHERE n <= least(cap, %(limit)s))
+        WHERE n <= least(throttle_limit, first_limit, %(limit)s))
   AND ((lease_token IS NULL AND due_at <= %(now)s)
        OR (lease_token IS NOT NULL AND lease_until < %(now)s))
 ORDER BY rank_at
