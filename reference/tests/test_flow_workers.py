@@ -361,3 +361,23 @@ def test_cron_runs_are_throttled_too(api_engine: EngineHandle, three_workers: li
     starts = sorted(r["started_at"] for r in rows if r["started_at"] is not None)
     assert 1 <= len(starts) <= 2 < len(rows)  # four ticks in ~3 s, one start per 2 s
     assert all(b - a >= timedelta(seconds=2) for a, b in zip(starts, starts[1:], strict=False))
+
+
+def test_versions_share_one_batch(api_engine: EngineHandle, three_workers: list[Worker],
+                                  database_url: str) -> None:
+    name = f"vb-{uuid.uuid4().hex[:6]}"
+    versions = [DurableFunction(id=name, version=v, trigger={"event": name},
+                                handler=lambda e, s: "ok",
+                                batch={"max_size": 2, "timeout": "1h"}) for v in ("1", "2")]
+    app = App(api_engine, versions)
+    try:
+        for n in range(2):
+            app.send(name, {"n": n}, event_id=f"{name}-{n}")
+        wait_for(lambda: query(database_url, "SELECT 1 FROM runs WHERE workspace_id = %s AND"
+                               " status = 'completed'", app.id), 20)
+    finally:
+        app.close()
+    rows = query(database_url, "SELECT function_id, events FROM runs WHERE workspace_id = %s",
+                 app.id)
+    assert [(r["function_id"], [e["id"] for e in r["events"]]) for r in rows] == [
+        (f"{name}@2", [f"{name}-0", f"{name}-1"])]  # one batch, not one per version

@@ -175,16 +175,18 @@ class Engine:
                 receipts.append({**prior, "duplicate": True})
                 continue
             runs = []
-            pended: set[str] = set()
+            # Versions share one debounce/batch bucket ([FLOW-8]): its run goes to the last
+            # version listed (by runtime id, so id@2 rather than id@1).
+            pender = {fn["definition"]["id"]: fn["runtime_id"] for fn in accepted["functions"]
+                      if deferred(fn["definition"])}
             for fn in accepted["functions"]:
                 keys, limits = flow_buckets(workspace_id, fn["definition"], event)
                 deferring = deferred(fn["definition"])
-                if deferring and fn["definition"]["id"] in pended:
-                    continue  # versions share one debounce/batch bucket ([FLOW-8])
+                if deferring and pender[fn["definition"]["id"]] != fn["runtime_id"]:
+                    continue
                 rate_key, skip = await self._rate_limit(conn, workspace_id, fn["definition"],
                                                         event, now)
                 if deferring and skip is None:  # [FLOW-5], [FLOW-6]: the run comes later
-                    pended.add(fn["definition"]["id"])
                     await pend(conn, self.queries, workspace_id, fn, event, now, keys, limits,
                                rate_key)
                     woke = True  # idle workers learn the bucket's due time
