@@ -106,12 +106,14 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
             r["fractionOfPgbench1"] = round(r["stepsPerSecond"] / tps1, 3)
             r["fractionOfPgbench16"] = round(r["stepsPerSecond"] / tps16, 3)
         print(table(["procs", "slots", "runs×steps", "s", "steps/s", "÷pgb1", "÷pgb16",
-                     "overhead p50 ms", "p99 ms", "engine CPU%", "app CPU%", "pg CPU%"],
+                     "overhead p50 ms", "p99 ms", "engine CPU%", "app CPU%", "pg CPU%",
+                     "engine CPU ms/step", "pg CPU ms/step"],
                     [[r["processes"], r["workerSlots"], f"{r['runs']}×{r['stepsPerRun']}",
                       r["seconds"], fmt(r["stepsPerSecond"]), f"{r['fractionOfPgbench1']:.1%}",
                       f"{r['fractionOfPgbench16']:.1%}", r["stepOverheadMsP50"],
                       r["stepOverheadMsP99"], r["engineCpuPct"], r["appCpuPct"],
-                      r["postgresCpuPct"]] for r in engines]))
+                      r["postgresCpuPct"], r["engineCpuMsPerStep"], r["postgresCpuMsPerStep"]]
+                     for r in engines]))
         top = engines[0].get("topStatements") or []
         if top:
             print("\nwhere the database time goes (1 process, pg_stat_statements):")
@@ -179,13 +181,13 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
             print(f"with rules / without: {r['withRulesOverWithout']:.1%}")
             if "throttle" in r:
                 print(f"throttle: {r['throttle']}")
-        rows = [[name, c["runs"], c["keys"], c["deepestReadyQueue"], c["runsPerSecond"],
+        rows = [[name, c["runs"], c["keys"], c["queuedAtStart"], c["runsPerSecond"],
                  c["claimRounds"], c["claimRoundMeanMs"], c["claimStatementMaxMs"]]
                 for name, c in (("no rule", r.get("claimPlain")),
                                 ("concurrency 1 per key", r.get("claimKeyed")))
                 if isinstance(c, dict)]
         if rows:
-            print(table(["queued runs", "runs", "keys", "deepest ready queue", "runs/s",
+            print(table(["queued runs", "runs", "keys", "queued at worker start", "drain runs/s",
                          "claim rounds", "db ms per claim round", "max statement ms"], rows))
         elif isinstance(r.get("claimKeyed"), str):
             print(f"claim latency: {r['claimKeyed']}")

@@ -230,6 +230,7 @@ class Engine:
         self.base = f"http://127.0.0.1:{self.port}"
         token = uuid.uuid4().hex
         env = {**os.environ, "DURABLE_ADMIN_TOKEN": token, "DURABLE_WORKER_SLOTS": str(slots)}
+        self.env = env
         self.engines: list[subprocess.Popen[bytes]] = []
         self.app: subprocess.Popen[bytes] | None = None
         try:
@@ -253,6 +254,13 @@ class Engine:
         except BaseException:
             self.stop()
             raise
+
+    def add_worker(self, slots: int) -> None:
+        """One more `durable worker` process on the same database."""
+        self.engines.append(subprocess.Popen(
+            [sys.executable, "-m", "durable_engine.cli", "worker", "--prod", "--database-url",
+             self.db_url, "--workers", str(slots)],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     def signed(self, path: str, value: Any) -> dict[str, Any]:
         body = json.dumps(value, separators=(",", ":")).encode()

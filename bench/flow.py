@@ -5,14 +5,13 @@ keys. Each rule is first probed: a rule the engine does not enforce yet gives
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
 import psycopg
 
 from bench import throughput
-from bench.common import Engine, Postgres, engine
+from bench.common import Postgres, engine
 
 PROBES = [
     {"id": "slow_conc", "trigger": {"event": "bench.conc"}, "retries": 0,
@@ -64,42 +63,31 @@ def claim_statements(pg: Postgres, database: str) -> list[dict[str, Any]]:
             for r in rows if any(m in r[4] for m in CLAIM_MARKERS)]
 
 
-def drain(eng: Engine, function: str, event: str, runs: int, keys: int) -> dict[str, Any]:
-    """Send `runs` one-invoke runs across `keys` keys; the rate they drain at, the deepest the
-    ready queue got, and the claim statements' cost."""
-    eng.pg.reset_statements()
-    deepest = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal deepest
-        try:
-            with eng.connect() as conn:
-                while not stop.wait(0.5):
-                    row = conn.execute("SELECT count(*) FROM queue WHERE lease_token IS NULL"
-                                       ).fetchone()
-                    deepest = max(deepest, int(row[0]) if row else 0)
-        except psycopg.Error:
-            pass  # the sample is a side figure; the drain itself is what counts
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    started = time.monotonic()
-    eng.send(event, [{"i": i, "k": f"key-{i % keys}", "steps": 0} for i in range(runs)],
-             chunk=100)
-    sent = time.monotonic() - started
-    eng.wait_until(lambda: eng.count("workspace_id = %s AND function_id = %s AND status IN"
-                                     " ('completed', 'failed')", (eng.workspace, function))
-                   >= runs, 1800, f"{runs} runs of {function}", every=0.25)
-    elapsed = time.monotonic() - started
-    stop.set()
-    sampler.join()
-    statements = claim_statements(eng.pg, eng.database)
+def drain(pg: Postgres, functions: list[dict[str, Any]], function: str, event: str,
+          runs: int, keys: int) -> dict[str, Any]:
+    """Queue `runs` one-invoke runs across `keys` keys while no worker claims (the API
+    process has 0 slots), then start one worker with 16 slots: the rate the queue drains at
+    and the claim statements' database time per claim round while it is deep."""
+    with engine(pg, functions, steps=0, slots=0) as eng:
+        t0 = time.monotonic()
+        eng.send(event, [{"i": i, "k": f"key-{i % keys}", "steps": 0} for i in range(runs)])
+        sent = time.monotonic() - t0
+        with eng.connect() as conn:
+            row = conn.execute("SELECT count(*) FROM queue WHERE lease_token IS NULL").fetchone()
+        queued = int(row[0]) if row else 0
+        eng.pg.reset_statements()
+        started = time.monotonic()
+        eng.add_worker(16)
+        eng.wait_until(lambda: eng.count("workspace_id = %s AND function_id = %s AND status IN"
+                                         " ('completed', 'failed')", (eng.workspace, function))
+                       >= runs, 1800, f"{runs} runs of {function}", every=0.25)
+        elapsed = time.monotonic() - started
+        statements = claim_statements(eng.pg, eng.database)
     rounds = sum(s["calls"] for s in statements if s["claim"])
     total = sum(s["totalMs"] for s in statements)
-    return {"runs": runs, "keys": keys, "sendSeconds": round(sent, 1),
+    return {"runs": runs, "keys": keys, "sendSeconds": round(sent, 1), "queuedAtStart": queued,
             "seconds": round(elapsed, 1), "runsPerSecond": round(runs / elapsed, 1),
-            "deepestReadyQueue": deepest, "claimRounds": rounds,
+            "claimRounds": rounds,
             # database time of one claim round: every claim-path statement, per claim
             "claimRoundMeanMs": round(total / rounds, 3) if rounds else None,
             "claimStatementMaxMs": max((s["maxMs"] for s in statements), default=None),
@@ -140,10 +128,8 @@ def run(pg: Postgres, runs: int, steps: int, queued: int, keys: int) -> dict[str
     if not thr["honoured"]:
         result["throttle"] = f"not available: {thr['reason']}"
     if conc["honoured"]:
-        with engine(pg, functions, steps=0) as eng:
-            result["claimPlain"] = drain(eng, "noop_plain", "bench.plain", queued, keys)
-        with engine(pg, functions, steps=0) as eng:
-            result["claimKeyed"] = drain(eng, "noop_keyed", "bench.keyed", queued, keys)
+        result["claimPlain"] = drain(pg, functions, "noop_plain", "bench.plain", queued, keys)
+        result["claimKeyed"] = drain(pg, functions, "noop_keyed", "bench.keyed", queued, keys)
     else:
         result["claimKeyed"] = f"not available: {conc['reason']}"
     return result

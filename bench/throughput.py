@@ -100,6 +100,11 @@ def drive(eng: Engine, runs: int, steps: int, function: str = "noop",
             "stepsPerSecond": round(runs * steps / elapsed, 1),
             "invocationsPerSecond": round(runs * (steps + 1) / elapsed, 1),
             "runsPerSecond": round(runs / elapsed, 1), **cpu,
+            # CPU each part spends per step: what a step costs, whatever the machine's load
+            "engineCpuMsPerStep": round(10 * cpu["engineCpuPct"] / (runs * steps / elapsed), 3)
+            if steps else None,
+            "postgresCpuMsPerStep": round(10 * cpu["postgresCpuPct"] / (runs * steps / elapsed),
+                                          3) if steps else None,
             **step_overhead(eng, function),
             "topStatements": eng.pg.top_statements(eng.database, 6)}
 
