@@ -113,3 +113,20 @@ def test_dev_mode_waits_quietly_for_an_absent_app(database_url: str) -> None:
         assert len(handle.lines) == 1
     finally:
         handle.stop()
+
+
+def test_dev_mode_says_once_why_an_app_not_in_dev_mode_is_not_found(database_url: str) -> None:
+    fn = DurableFunction(id="hello", trigger={"event": "dev.none"},
+                         handler=lambda e, s: None)
+    server = AppServer(wsgi([fn], signing_key="k" * 32))  # dev=False: discovery gets 401
+    handle = EngineHandle(database_url, dev=True, dev_app_url=server.url).start()
+    try:
+        hint = wait_for(lambda: [line for line in handle.lines if "answered 401" in line], 10)
+        assert "DURABLE_DEV=1" in hint[0] and server.url in hint[0]
+        import time
+
+        time.sleep(1.0)  # several more discovery rounds: the hint is not repeated
+        assert len([line for line in handle.lines if "answered 401" in line]) == 1
+    finally:
+        handle.stop()
+        server.close()

@@ -129,6 +129,7 @@ class Engine:
     _throttle_free_at: datetime | None = None  # when a full throttle window next has room
     _claimed_at: datetime | None = None  # the clock of the last claim round
     _fair_candidates: bool = False  # the queue's head is a blocked backlog: look per bucket
+    last_manifest_status: int | None = None  # HTTP status of the last manifest GET (dev hints)
 
     def q(self, name: str) -> str:
         return self.queries[name]
@@ -953,6 +954,7 @@ class Engine:
             async with self.session.get(url, headers=headers, allow_redirects=False,
                                         timeout=aiohttp.ClientTimeout(total=5)) as resp:
                 body = await read_limited(resp, MAX_ANSWER_BYTES)
+                self.last_manifest_status = resp.status
                 if resp.status != 200 or len(body) > MAX_ANSWER_BYTES:
                     return None
                 signature = resp.headers.get("X-Durable-Signature", "")

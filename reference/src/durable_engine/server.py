@@ -101,6 +101,7 @@ class Server:
         url = self.options.dev_app_url
         self.say(f"dev mode: looking for your app at {url}")
         known: Any = None
+        hinted = False
         while True:
             try:
                 found = await self.discover_once()
@@ -109,6 +110,12 @@ class Server:
                     self.say(f"dev app found at {url}: workspace {workspace_id}, "
                              f"{count} function(s)")
                     known = found
+                elif found is None and not hinted and self.engine.last_manifest_status == 401:
+                    # The app is up but not in dev mode: it will never answer discovery.
+                    self.say(f"dev mode: the app at {url} answered 401 to discovery; start it "
+                             "in dev mode (DURABLE_DEV=1 / dev: true) or provision a workspace "
+                             "with POST /api/apps")
+                    hinted = True
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # noqa: BLE001 - keep looking, never crash the engine
