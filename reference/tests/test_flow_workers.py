@@ -180,6 +180,43 @@ def test_a_throttled_backlog_does_not_hold_back_other_keys(
         app.close()
 
 
+def test_a_throttle_start_goes_to_the_oldest_run_even_when_another_claimer_holds_it(
+        api_engine: EngineHandle, three_workers: list[Worker], database_url: str) -> None:
+    # A claimer locks its candidate rows before it takes the bucket's lock, so another
+    # claimer may reach the bucket first with only later runs in hand (SKIP LOCKED). The
+    # oldest run's row is held here the same way while the window opens: no later run may
+    # take the start in its place ([FLOW-3]: first in, first out).
+    name = f"hh-{uuid.uuid4().hex[:6]}"
+    app = App(api_engine, [DurableFunction(id=name, trigger={"event": name},
+                                           handler=lambda e, s: e["data"]["n"],
+                                           throttle={"limit": 1, "period": "2s"})])
+    created: list[str] = []
+    try:
+        first = app.run_of(app.send(name, {"n": 0}))
+        created.append(first)
+        assert app.wait_run(first, timeout=10)["output"] == 0  # the window is now full
+        queued = [app.run_of(app.send(name, {"n": n})) for n in (1, 2, 3)]
+        created += queued
+        with psycopg.connect(database_url) as holder:
+            holder.execute("SELECT 1 FROM queue WHERE run_id = %s FOR UPDATE", (queued[0],))
+            (started_at,) = query(database_url, "SELECT started_at FROM runs WHERE id = %s",
+                                  first)[0].values()
+            time.sleep(max(0.0, (started_at + timedelta(seconds=2.8)
+                                 - datetime.now(UTC)).total_seconds()))
+            held_until = datetime.now(UTC)  # the window has been open for 0.8 s
+            early = [app.client.get_run(r)["status"] for r in queued]
+        assert early == ["queued"] * 3  # nobody started a later run in its place
+        assert app.wait_run(queued[0], timeout=10)["output"] == 1
+        time.sleep(0.5)
+        assert [app.client.get_run(r)["status"] for r in queued[1:]] == ["queued"] * 2
+    finally:
+        for run_id in created:
+            app.client.cancel_run(run_id)
+        app.close()
+    starts = {r["id"]: r["started_at"] for r in runs_of(database_url, app.id, name)}
+    assert starts[queued[0]] >= held_until
+
+
 def test_rate_limit_window_exact_under_concurrent_events(api_engine: EngineHandle,
                                                          database_url: str) -> None:
     name = f"rl-{uuid.uuid4().hex[:6]}"

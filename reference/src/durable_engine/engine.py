@@ -27,7 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from . import signing
 from .cron import latest_fire, next_fire
 from .db import load_queries
-from .flow import deferred, pend, throttle_bucket, throttle_windows
+from .flow import deferred, pend, throttle_bucket, throttle_heads, throttle_windows
 from .paths import event_matches, key_value
 from .validation import Invalid, parse_instant, validate_op
 
@@ -451,6 +451,12 @@ class Engine:
         # [FLOW-3]: starts in each throttle window, counted under the same bucket locks
         windows = await throttle_windows(conn, self.queries, candidates, now)
         started = {k: n for k, (n, _) in windows.items()}
+        limits = {c["throttle_key"]: c["throttle_limit"] for c in candidates
+                  if c["throttle_key"] is not None}
+        # Only a bucket's oldest runs may take its free starts, even when another claimer
+        # holds them (its candidates are locked): that claimer starts them when it gets here.
+        heads = await throttle_heads(conn, self.queries, windows, limits, now)
+        next_head = {k: 0 for k in heads}
         waiting: set[str] = set()  # throttle buckets whose head run waits: FIFO behind it
         self._throttle_free_at = None
         admitted: list[str] = []
@@ -466,6 +472,13 @@ class Engine:
                 waiting.add(throttle)
                 blocked += 1
                 continue
+            bucket_heads = heads.get(throttle, []) if throttle is not None else []
+            if throttle is not None and (
+                    next_head.get(throttle, 0) >= len(bucket_heads)
+                    or bucket_heads[next_head[throttle]] != c["run_id"]):
+                waiting.add(throttle)  # an older run of the bucket, held elsewhere, goes first
+                blocked += 1
+                continue
             if len(admitted) >= limit:
                 continue
             if all(in_flight.get(k, 0) < n for k, n in pairs):
@@ -474,6 +487,7 @@ class Engine:
                     in_flight[k] = in_flight.get(k, 0) + 1
                 if throttle is not None:
                     started[throttle] += 1
+                    next_head[throttle] += 1
             else:
                 blocked += 1
                 if throttle is not None:

@@ -87,3 +87,20 @@ async def throttle_windows(conn: psycopg.AsyncConnection[Any], queries: dict[str
             free_at = row["oldest"] + timedelta(milliseconds=period_ms)
         windows[row["key"]] = (row["n"], free_at)
     return windows
+
+
+async def throttle_heads(conn: psycopg.AsyncConnection[Any], queries: dict[str, str],
+                         windows: dict[str, tuple[int, datetime | None]],
+                         limits: dict[str, int], now: datetime) -> dict[str, list[str]]:
+    """Per throttle bucket with room: the runs that may start next, oldest first ([FLOW-3]:
+    first in, first out across every claimer, decided under the buckets' locks)."""
+    free = {k: limits[k] - n for k, (n, _) in windows.items() if n < limits[k]}
+    if not free:
+        return {}
+    keys = list(free)
+    cur = await conn.execute(queries["throttle_heads"], {
+        "keys": keys, "counts": [free[k] for k in keys], "now": now})
+    heads: dict[str, list[str]] = {k: [] for k in keys}
+    for row in await cur.fetchall():
+        heads[row["key"]].append(row["run_id"])
+    return heads

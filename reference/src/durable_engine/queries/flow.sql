@@ -79,6 +79,23 @@ LEFT JOIN LATERAL (
 ) s ON true
 GROUP BY t.key;
 
+-- name: throttle_heads
+-- Per throttle bucket: its oldest claimable runs not yet started (first in, first out:
+-- rank, then arrival), as many as could start. Read under the buckets' advisory locks and
+-- without SKIP LOCKED: a run another claimer holds is still the head, and only that claimer
+-- may start it, so nobody starts a later run of the bucket before it.
+SELECT t.key, h.run_id
+FROM unnest(%(keys)s::text[], %(counts)s::integer[]) AS t(key, n)
+CROSS JOIN LATERAL (
+    SELECT run_id, rank_at, seq FROM queue
+    WHERE throttle_key = t.key
+      AND ((lease_token IS NULL AND due_at <= %(now)s)
+           OR (lease_token IS NOT NULL AND lease_until < %(now)s))
+    ORDER BY rank_at, seq
+    LIMIT t.n
+) h
+ORDER BY t.key, h.rank_at, h.seq;
+
 -- name: throttle_set
 -- A run created outside event acceptance (a cron tick) joins its throttle bucket.
 WITH r AS (UPDATE runs SET throttle_key = %(throttle_key)s WHERE id = %(run_id)s)

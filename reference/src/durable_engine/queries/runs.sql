@@ -287,7 +287,7 @@ FROM queue
 WHERE ((lease_token IS NULL AND due_at <= %(now)s)
        OR (lease_token IS NOT NULL AND lease_until < %(now)s))
   AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
-ORDER BY rank_at
+ORDER BY rank_at, seq
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
 
@@ -300,19 +300,20 @@ FROM queue
 WHERE run_id IN (
         SELECT run_id FROM (
             SELECT run_id, throttle_limit, flow_limits[1] AS first_limit,
-                   row_number() OVER (PARTITION BY flow_keys[1], throttle_key ORDER BY rank_at)
+                   row_number() OVER (PARTITION BY flow_keys[1], throttle_key
+                                      ORDER BY rank_at, seq)
                        AS n
             FROM (SELECT * FROM queue
                   WHERE ((lease_token IS NULL AND due_at <= %(now)s)
                          OR (lease_token IS NOT NULL AND lease_until < %(now)s))
                     AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
-                  ORDER BY rank_at
+                  ORDER BY rank_at, seq
                   LIMIT 5000) head
         ) c
         WHERE n <= least(throttle_limit, first_limit, %(limit)s))
   AND ((lease_token IS NULL AND due_at <= %(now)s)
        OR (lease_token IS NOT NULL AND lease_until < %(now)s))
-ORDER BY rank_at
+ORDER BY rank_at, seq
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
 
