@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -98,8 +99,9 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
-@pytest.fixture(scope="module")
-def database_url(server_url: str) -> Iterator[str]:
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, migrated database on the test server, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -108,6 +110,12 @@ def database_url(server_url: str) -> Iterator[str]:
     yield url
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def database_url(server_url: str) -> Iterator[str]:
+    with fresh_database(server_url) as url:
+        yield url
 
 
 def query(url: str, sql: str, *params: Any) -> list[dict[str, Any]]:

@@ -17,9 +17,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import App, EngineHandle, query, wait_for, with_database
+from conftest import App, EngineHandle, fresh_database, query, wait_for
 from durable import DurableFunction, Step
-from durable_engine.db import migrate
 from test_drain import Worker
 
 
@@ -322,14 +321,8 @@ def test_batches_by_size_and_by_timeout_carry_events_in_arrival_order(
 @pytest.fixture
 def own_database(server_url: str) -> Iterator[str]:
     """A database of its own: no other worker process of this module fires its cron."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = with_database(server_url, name)
-    migrate(url)
-    yield url
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(server_url) as url:
+        yield url
 
 
 def test_cron_ticks_once_across_two_workers_and_a_restart(own_database: str,
