@@ -46,6 +46,9 @@ CHECKS: dict[str, list[str]] = {
     "engine-failure-handler": ["FAIL-1", "FAIL-2", "FAIL-3", "FAIL-5"],
     "engine-wait": ["OP-6", "MATCH-2"],
     "engine-send-event": ["OP-4"],
+    "engine-api-routing": ["API-4", "API-2"],
+    "engine-admin-auth": ["ADMIN-1"],
+    "engine-admin-keys": ["ADMIN-3"],
 }
 
 

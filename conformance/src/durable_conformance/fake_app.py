@@ -23,7 +23,7 @@ from aiohttp import web
 
 from . import signing
 from .checks import ids
-from .client import call
+from .client import Reply, call
 from .harness import Harness, HarnessError, RunningApp, free_port, start_app
 from .results import ERROR, Result
 from .spec import Spec
@@ -394,6 +394,8 @@ class EngineSuite:
         results.append(self.plain_v1_app())
         # Last: the sync vectors replace the fake app's functions.
         results += self.api_vectors()
+        results.append(self.api_routing())
+        results.append(self.admin_api())
         health = call(self.base + "/health", "GET")
         alive = Result("engine-stays-up", "engine", ids("engine-garbage-answer"))
         if health.status != 200:
@@ -447,6 +449,77 @@ class EngineSuite:
                                     f" {data['errorPath']!r}")
             results.append(result)
         return results
+
+    def _error_code(self, result: Result, check: str, what: str, reply: Reply,
+                    status: int, code: str) -> None:
+        """`reply` must be `status` with a JSON `{"error": {"code": code}}` body."""
+        try:
+            error = reply.json().get("error")
+        except (ValueError, AttributeError):
+            error = None
+        if reply.status != status or not isinstance(error, dict) or error.get("code") != code:
+            result.fail(ids(check), f"{what} answered {reply.status} {reply.text()!r},"
+                                    f" expected {status} {code}")
+        elif not reply.headers.get("content-type", "").startswith("application/json"):
+            result.fail(ids("engine-api-routing")[1:],
+                        f"{what}: {status} without Content-Type application/json")
+
+    def api_routing(self) -> Result:
+        """[API-4]: an unknown path is 404 NOT_FOUND; a known path with another method is
+        405 METHOD_NOT_ALLOWED naming the allowed one in `Allow`."""
+        result = Result("unknown-path-and-wrong-method", "engine", ids("engine-api-routing"))
+        body = b"{}"
+        signed = {"content-type": "application/json", "x-durable-app": self.app_id,
+                  signing.SIG: signing.mac(self.app.key, body)}
+        reply = call(self.base + "/no/such/path", "POST", body, signed)
+        self._error_code(result, "engine-api-routing", "POST /no/such/path", reply,
+                         404, "NOT_FOUND")
+        for method, path in (("GET", "/e"), ("PUT", "/runs/get")):
+            reply = call(self.base + path, method, None if method == "GET" else body, signed)
+            self._error_code(result, "engine-api-routing", f"{method} {path}", reply,
+                             405, "METHOD_NOT_ALLOWED")
+            allow = reply.headers.get("allow", "")
+            if "POST" not in [m.strip() for m in allow.split(",")]:
+                result.fail(ids("engine-api-routing")[:1],
+                            f"{method} {path}: Allow {allow!r} does not name POST")
+        return result
+
+    def admin_api(self) -> Result:
+        """[ADMIN-1] no or a wrong bearer token is 401 UNAUTHORIZED even from loopback (a
+        token is configured); [ADMIN-3] the app list never carries a key."""
+        result = Result("admin-token-and-keys", "engine",
+                        ids("engine-admin-auth") + ids("engine-admin-keys"))
+        payload = json.dumps({"name": "conf-unauthorised-" + secrets.token_hex(4),
+                              "environment": "dev", "appUrl": self.app.url}).encode()
+        json_only = {"content-type": "application/json"}
+        for what, headers in (
+                ("without a token", json_only),
+                ("with a wrong token", json_only | {"authorization": "Bearer wrong-token"}),
+                ("with the app's signing key as token",
+                 json_only | {"authorization": f"Bearer {self.app.key}"})):
+            reply = call(self.base + "/api/apps", "POST", payload, headers)
+            self._error_code(result, "engine-admin-auth", f"POST /api/apps {what}", reply,
+                             401, "UNAUTHORIZED")
+            reply = call(self.base + "/api/apps", "GET", None, headers)
+            self._error_code(result, "engine-admin-auth", f"GET /api/apps {what}", reply,
+                             401, "UNAUTHORIZED")
+        admin = {"authorization": f"Bearer {self.admin_token}"}
+        reply = call(self.base + "/api/apps", "GET", None, admin)
+        try:
+            apps = reply.json()["apps"]
+        except (ValueError, KeyError, TypeError):
+            result.fail(ids("engine-admin-auth"),
+                        f"GET /api/apps with the token answered {reply.status} {reply.text()!r}")
+            return result
+        if not isinstance(apps, list) or not any(
+                isinstance(a, dict) and a.get("id") == self.app_id for a in apps):
+            result.fail(ids("engine-admin-auth"),
+                        f"GET /api/apps does not list the registered app {self.app_id}")
+        keyed = [a.get("id") for a in apps if isinstance(a, dict) and "key" in a]
+        if keyed or self.app.key.encode() in reply.body:
+            result.fail(ids("engine-admin-keys"),
+                        f"GET /api/apps returns a key (apps {keyed})")
+        return result
 
     def _run_serial_once(self) -> tuple[list[Received], str | None]:
         before = len(self.app.invokes("serial"))
