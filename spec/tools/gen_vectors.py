@@ -2285,7 +2285,7 @@ def api() -> None:
             "every filter",
             ["API-8"],
             "/runs/search",
-            {"functionId": "serial", "status": "failed", "cursor": "abc", "limit": 10},
+            {"functionId": "serial", "status": "failed", "limit": 10},
         ),
         acase("api-search-empty", "no filter at all", ["API-8"], "/runs/search", {}),
         acase(
