@@ -255,3 +255,15 @@ def make_app(engine: EngineHandle) -> Iterator[Callable[..., App]]:
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+def provision_served(engine_url: str, database_url: str, name: str,
+                     functions: list[DurableFunction]) -> tuple[dict[str, Any], AppServer]:
+    """A workspace whose app serves `functions` with its key. The app needs the key, which
+    provisioning makes, so the workspace starts with a placeholder URL and is pointed after."""
+    created = provision_app(base_url=engine_url, name=name, app_url="http://127.0.0.1:1/x",
+                            environment="test", admin_token=ADMIN_TOKEN)
+    server = AppServer(wsgi(functions, signing_key=created["key"]))
+    query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
+          server.url, created["id"])
+    return created, server

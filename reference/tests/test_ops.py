@@ -9,8 +9,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from conftest import ADMIN_TOKEN, App, AppServer, CheckedClient, EngineHandle, query, wait_for
-from durable import DurableFunction, NonRetriableError, Step, provision_app, wsgi
+from conftest import (
+    App,
+    CheckedClient,
+    EngineHandle,
+    provision_served,
+    query,
+    wait_for,
+)
+from durable import DurableFunction, NonRetriableError, Step
 from durable_engine.engine import Claim, Outcome
 
 
@@ -372,11 +379,7 @@ def test_a_stale_attempt_cannot_commit(engine: EngineHandle, database_url: str) 
         return "x"
 
     fn = DurableFunction(id="stale", trigger={"event": name}, handler=handler)
-    created = provision_app(base_url=engine.url, name=name, app_url="http://127.0.0.1:1/x",
-                            environment="test", admin_token=ADMIN_TOKEN)
-    server = AppServer(wsgi([fn], signing_key=created["key"]))
-    query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
-          server.url, created["id"])
+    created, server = provision_served(engine.url, database_url, name, [fn])
     try:
         client = CheckedClient(engine.url, created["id"], created["key"])
         client.sync([fn])

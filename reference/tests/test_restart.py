@@ -8,8 +8,8 @@ import time
 import uuid
 from typing import Any
 
-from conftest import ADMIN_TOKEN, AppServer, CheckedClient, EngineHandle, query, wait_for
-from durable import DurableFunction, Step, provision_app, wsgi
+from conftest import CheckedClient, EngineHandle, provision_served, query, wait_for
+from durable import DurableFunction, Step
 
 
 def test_engine_crash_mid_step_resumes_without_double_commit(database_url: str) -> None:
@@ -38,11 +38,7 @@ def test_engine_crash_mid_step_resumes_without_double_commit(database_url: str) 
     name = f"crash.{uuid.uuid4().hex[:6]}"
     fn = DurableFunction(id="crash", trigger={"event": name}, handler=handler, timeout="1500ms")
     first = EngineHandle(database_url, lease_margin_s=0.5).start()
-    created = provision_app(base_url=first.url, name=name, app_url="http://127.0.0.1:1/x",
-                            environment="test", admin_token=ADMIN_TOKEN)
-    server = AppServer(wsgi([fn], signing_key=created["key"]))
-    query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
-          server.url, created["id"])
+    created, server = provision_served(first.url, database_url, name, [fn])
     second = None
     try:
         client = CheckedClient(first.url, created["id"], created["key"])
@@ -79,11 +75,7 @@ def test_graceful_stop_hands_runs_back_at_once(database_url: str) -> None:
 
     fn = DurableFunction(id="drain", trigger={"event": name}, handler=handler)
     first = EngineHandle(database_url, lease_margin_s=60).start()
-    created = provision_app(base_url=first.url, name=name, app_url="http://127.0.0.1:1/x",
-                            environment="test", admin_token=ADMIN_TOKEN)
-    server = AppServer(wsgi([fn], signing_key=created["key"]))
-    query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
-          server.url, created["id"])
+    created, server = provision_served(first.url, database_url, name, [fn])
     second = None
     try:
         client = CheckedClient(first.url, created["id"], created["key"])
@@ -113,11 +105,7 @@ def test_api_and_workers_in_separate_processes_share_one_postgres(database_url: 
                          handler=lambda e, s: s.run("one", lambda: "done by a worker"))
     api_only = EngineHandle(database_url, workers=False).start()
     workers = [EngineHandle(database_url, api=False).start() for _ in range(2)]
-    created = provision_app(base_url=api_only.url, name=name, app_url="http://127.0.0.1:1/x",
-                            environment="test", admin_token=ADMIN_TOKEN)
-    server = AppServer(wsgi([fn], signing_key=created["key"]))
-    query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
-          server.url, created["id"])
+    created, server = provision_served(api_only.url, database_url, name, [fn])
     try:
         client = CheckedClient(api_only.url, created["id"], created["key"])
         client.sync([fn])
@@ -161,11 +149,7 @@ def test_postgres_restart_mid_invocation_does_not_strand_the_run(tmp_path: Any) 
     try:
         migrate(pg.url)
         handle = EngineHandle(pg.url, lease_margin_s=60).start()
-        created = provision_app(base_url=handle.url, name=name, app_url="http://127.0.0.1:1/x",
-                                environment="test", admin_token=ADMIN_TOKEN)
-        server = AppServer(wsgi([fn], signing_key=created["key"]))
-        query(pg.url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
-              server.url, created["id"])
+        created, server = provision_served(handle.url, pg.url, name, [fn])
         client = CheckedClient(handle.url, created["id"], created["key"])
         client.sync([fn])
         run_id = client.send(name)["runIds"][0]
@@ -193,11 +177,7 @@ def test_priority_orders_due_work(database_url: str) -> None:
                            handler=lambda e, s: order.append("high"))
     api_only = EngineHandle(database_url, workers=False).start()
     worker = None
-    created = provision_app(base_url=api_only.url, name=name, app_url="http://127.0.0.1:1/x",
-                            environment="test", admin_token=ADMIN_TOKEN)
-    server = AppServer(wsgi([low, high], signing_key=created["key"]))
-    query(database_url, "UPDATE workspaces SET app_url = %s WHERE id = %s RETURNING id",
-          server.url, created["id"])
+    created, server = provision_served(api_only.url, database_url, name, [low, high])
     try:
         client = CheckedClient(api_only.url, created["id"], created["key"])
         client.sync([low, high])
