@@ -54,6 +54,7 @@ class Answer:
     op: Any = None
     raw: bytes | None = None  # sent as is, unsigned (garbage)
     wrong_signature: bool = False
+    delay_s: float = 0.0  # answer this late (an app slower than the function's timeoutMs)
 
 
 Script = Callable[[dict[str, Any]], Answer]
@@ -171,6 +172,10 @@ COVERS: dict[str, list[str]] = {
 class FakeApp:
     key: str = ""
     capabilities: list[str] = field(default_factory=lambda: ["timestamped-signatures"])
+    # runtime id -> (definition members over the defaults, script); groups bring their own
+    scripts: dict[str, tuple[dict[str, Any], Script]] = field(
+        default_factory=lambda: dict(SCRIPTS))
+    max_request_bytes: int = 1_048_576
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -185,11 +190,11 @@ class FakeApp:
     def definitions(self) -> list[dict[str, Any]]:
         return [{"id": fid, "trigger": {"event": f"conf.fake.{fid}"}, "priority": 0,
                  "enabled": True, "hasOnFailure": False, **options}
-                for fid, (options, _) in SCRIPTS.items()]
+                for fid, (options, _) in self.scripts.items()]
 
     def manifest(self) -> dict[str, Any]:
         return {"functions": self.definitions(), "sdkVersion": "conformance-fake-app/1",
-                "capabilities": self.capabilities, "maxRequestBytes": 1_048_576}
+                "capabilities": self.capabilities, "maxRequestBytes": self.max_request_bytes}
 
     def _signed(self, value: Any, request_stamp: str | None, wrong: bool = False) -> web.Response:
         body = json.dumps(value, separators=(",", ":")).encode()
@@ -206,12 +211,16 @@ class FakeApp:
             self.received.append(Received(request.method, headers, body, signing.now_ms()))
         if request.method == "GET":
             return self._signed(self.manifest(), None)
+        if len(body) > self.max_request_bytes:  # as a real app does ([INV-6])
+            return web.Response(status=413, text="request too large")
         try:
             invoke = json.loads(body)
-            _, script = SCRIPTS[invoke["functionId"]]
+            _, script = self.scripts[invoke["functionId"]]
         except (ValueError, KeyError, TypeError):
             return web.Response(status=400, text="unexpected request")
         answer = script(invoke)
+        if answer.delay_s:
+            await asyncio.sleep(answer.delay_s)
         if answer.raw is not None:
             return web.Response(status=answer.status, body=answer.raw,
                                 headers={signing.SIG: signing.mac(self.key, answer.raw)})
@@ -392,6 +401,16 @@ class EngineSuite:
             results.append(result)
         results.append(self.rotation())
         results.append(self.plain_v1_app())
+        # Each group brings its own fake app and workspace (engine_scenarios/).
+        from .engine_scenarios import GROUPS
+        for name, group in GROUPS:
+            self.log(f"engine scenarios: {name}")
+            try:
+                results += group(self)
+            except Exception as error:  # noqa: BLE001 - one broken group must not hide others
+                broken = Result(f"{name}-group", "engine", [], status=ERROR)
+                broken.failures.append(f"the {name} group crashed: {error!r}")
+                results.append(broken)
         # Last: the sync vectors replace the fake app's functions.
         results += self.api_vectors()
         results.append(self.api_routing())

@@ -1,0 +1,23 @@
+"""Engine scenario groups beyond the core ones in fake_app.py.
+
+Each group is a function `(suite) -> list[Result]` that opens its own `Workspace` (a
+fresh fake app registered as its own workspace), so groups cannot disturb each other or
+the core scenarios. Add a group by appending it to GROUPS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from . import api, flow, limits
+
+if TYPE_CHECKING:
+    from ..fake_app import EngineSuite
+    from ..results import Result
+
+GROUPS: list[tuple[str, Callable[[EngineSuite], list[Result]]]] = [
+    ("limits", limits.run),
+    ("flow", flow.run),
+    ("api", api.run),
+]
