@@ -460,6 +460,38 @@ def check_requirements(areas: dict[str, list[dict[str, Any]]]) -> tuple[list[str
     return defined, covered
 
 
+PARTIES = {"app", "engine", "client"}
+LEVELS = {"MUST", "SHOULD", "MAY"}
+
+
+def check_scope(defined: list[str]) -> dict[str, dict[str, str]]:
+    """requirements.json names, for every requirement and nothing else, the parties it
+    binds and at which level; the level must be a keyword the requirement's text uses
+    (a plain statement of behaviour counts as MUST)."""
+    scope = json.loads((SPEC / "requirements.json").read_text())["requirements"]
+    text = (SPEC / "wire-protocol.md").read_text()
+    bodies = dict(re.findall(r"^- \[([A-Z]+-[0-9]+)\] (.*?)(?=\n- \[|\n\n|\n#)", text,
+                             re.M | re.S))
+    for rid in defined:
+        if rid not in scope:
+            fail(f"requirements.json: {rid} is missing")
+    for rid, entry in scope.items():
+        if rid not in defined:
+            fail(f"requirements.json: {rid} is not defined in wire-protocol.md")
+            continue
+        words = set(re.findall(r"\b(MUST|SHOULD|MAY|SHALL|REQUIRED)\b", bodies.get(rid, "")))
+        for party, level in entry.items():
+            if party == "notObservable":
+                if not isinstance(level, str) or len(level) < 20:
+                    fail(f"requirements.json: {rid} notObservable needs a reason")
+                continue
+            if party not in PARTIES or level not in LEVELS:
+                fail(f"requirements.json: {rid} has {party}: {level}")
+            elif level != "MUST" and level not in words:
+                fail(f"requirements.json: {rid} is {level} for {party}, its text never says so")
+    return scope
+
+
 def check_registry(areas: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     registry = json.loads((SPEC / "registry.json").read_text())
     known = set(registry["capabilities"])
@@ -615,6 +647,7 @@ def main() -> int:
     check_match_and_keys(areas.get("match", []), areas.get("keys", []))
     check_api(areas.get("api", []), message_schemas, registry)
     defined, covered = check_requirements(areas)
+    scope = check_scope(defined)
     reg = check_registry(areas)
     check_openapi(reg, message_schemas)
     check_generated()
@@ -632,6 +665,9 @@ def main() -> int:
         f"requirements: {len(defined)} defined, {len(defined) - len(uncovered)} covered by vectors"
     )
     print(f"uncovered requirements ({len(uncovered)}): {' '.join(uncovered)}")
+    for party in sorted(PARTIES):
+        bound = [rid for rid, entry in scope.items() if entry.get(party) == "MUST"]
+        print(f"required of the {party}: {len(bound)}")
     if failures:
         print(f"\nFAILED: {len(failures)} problem(s)")
         for message in failures:

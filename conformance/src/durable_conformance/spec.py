@@ -91,6 +91,17 @@ class Spec:
         return sha.hexdigest()[:16]
 
     @cached_property
+    def scope(self) -> dict[str, dict[str, str]]:
+        """requirements.json: per requirement, the parties it binds (app, engine, client)
+        and at which level, plus `notObservable` when no black-box test can check it."""
+        path = self.spec_dir / "requirements.json"
+        if not path.is_file():
+            return {}
+        document = json.loads(path.read_text())
+        requirements = document.get("requirements", {}) if isinstance(document, dict) else {}
+        return requirements if isinstance(requirements, dict) else {}
+
+    @cached_property
     def _schemas(self) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         folder = self.spec_dir / "schemas"
