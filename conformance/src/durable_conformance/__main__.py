@@ -12,6 +12,7 @@ from typing import Any
 
 from . import HARNESS_PROTOCOL
 from .checks import CHECKS
+from .driver import DRIVER_PROTOCOL, DriverConfig, run_driver
 from .harness import Harness, HarnessError
 from .matrix import build, markdown
 from .paths import reports_dir
@@ -47,6 +48,7 @@ def run(target: str) -> int:
     spec = Spec()
     try:
         harness = Harness.load(target)
+        driver = DriverConfig(harness)  # a bad driver member stops the run before it starts
     except HarnessError as error:
         log(f"ERROR {error}")
         return 2
@@ -64,12 +66,18 @@ def run(target: str) -> int:
         engine = FakeEngine(harness, spec, log)
         results = engine.run()
         capabilities = engine.capabilities
+    if driver.present:
+        # The pure-function vectors, through the implementation's own code.
+        results += run_driver(harness, spec, log,
+                              None if harness.kind == "engine" else capabilities)
     apply_expected_gaps(harness, results)
     folder = reports_dir()
     folder.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
         "target": target, "kind": harness.kind, "harnessProtocol": HARNESS_PROTOCOL,
         "capabilities": capabilities, "specDigest": spec.digest,
+        "driverProtocol": DRIVER_PROTOCOL if driver.present else None,
+        "driverAreas": driver.areas if driver.present else [],
         "startedAt": started, "finishedAt": time.time(),
         "results": [r.to_json() for r in results],
     }
