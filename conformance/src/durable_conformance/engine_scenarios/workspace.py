@@ -106,18 +106,48 @@ class Workspace:
     def invokes(self, function_id: str) -> list[Received]:
         return self.app.invokes(function_id)
 
+    def history(self, run_id: str) -> list[dict[str, Any]] | None:
+        """Every attempt /runs/history lists for the run (all pages), or None if refused."""
+        attempts: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            request: dict[str, Any] = {"runId": run_id, "limit": 1000}
+            if cursor:
+                request["cursor"] = cursor
+            code, answer = self.api("/runs/history", request)
+            if code != 200 or not isinstance(answer, dict):
+                return None
+            attempts += answer.get("attempts", [])
+            cursor = answer.get("nextCursor")
+            if not cursor:
+                return attempts
+
+    def failure_of(self, run_id: str) -> dict[str, Any] | None:
+        """The /failures/search entry of a failed run (its last failed invocation)."""
+        code, answer = self.api("/failures/search", {"limit": 100})
+        if code != 200 or not isinstance(answer, dict):
+            return None
+        return next((f for f in answer.get("failures", []) if f.get("runId") == run_id), None)
+
+    def take_offline(self) -> None:
+        """Stop the fake app: the engine's next invocation finds the port closed."""
+        self.app.stop()
+        self.app._loop = None
+        self.app._thread = None
+
 
 @contextmanager
 def workspace(suite: EngineSuite, scripts: dict[str, tuple[dict[str, Any], Script]],
               capabilities: list[str] | None = None, max_request_bytes: int = 1_048_576,
-              sync: bool = True) -> Iterator[Workspace]:
+              sync: bool = True, app_type: type[FakeApp] = FakeApp) -> Iterator[Workspace]:
     """Start a fake app serving `scripts` (runtime id -> (definition members, script)),
     register it as a new workspace and (by default) sync its functions. Definition
     members override the defaults, e.g. {"trigger": {"event": "x"}, "concurrency": ...};
-    without a trigger a function is triggered by `conf.fake.<id>`."""
-    app = FakeApp(scripts=scripts, max_request_bytes=max_request_bytes,
-                  capabilities=["timestamped-signatures"] if capabilities is None
-                  else capabilities)
+    without a trigger a function is triggered by `conf.fake.<id>`. `app_type` may be a
+    FakeApp subclass that answers in ways a script cannot (e.g. unsigned)."""
+    app = app_type(scripts=scripts, max_request_bytes=max_request_bytes,
+                   capabilities=["timestamped-signatures"] if capabilities is None
+                   else capabilities)
     app.start()
     try:
         payload = {"name": "conformance-" + secrets.token_hex(6), "environment": "dev",
