@@ -54,6 +54,7 @@ class Answer:
     op: Any = None
     raw: bytes | None = None  # sent as is, unsigned (garbage)
     wrong_signature: bool = False
+    wrong_signature_v2: bool = False  # v1 right, v2 forged: a v2 app's answer must fail
     delay_s: float = 0.0  # answer this late (an app slower than the function's timeoutMs)
 
 
@@ -196,12 +197,14 @@ class FakeApp:
         return {"functions": self.definitions(), "sdkVersion": "conformance-fake-app/1",
                 "capabilities": self.capabilities, "maxRequestBytes": self.max_request_bytes}
 
-    def _signed(self, value: Any, request_stamp: str | None, wrong: bool = False) -> web.Response:
+    def _signed(self, value: Any, request_stamp: str | None, wrong: bool = False,
+                wrong_v2: bool = False) -> web.Response:
         body = json.dumps(value, separators=(",", ":")).encode()
         key = ("forged-" + self.key) if wrong else self.key
         headers = {signing.SIG: signing.mac(key, body)}
         if request_stamp is not None:
-            headers[signing.SIG_V2] = signing.mac(key, signing.v2_input(request_stamp, body))
+            key_v2 = ("forged-" + self.key) if wrong or wrong_v2 else self.key
+            headers[signing.SIG_V2] = signing.mac(key_v2, signing.v2_input(request_stamp, body))
         return web.Response(body=body, content_type="application/json", headers=headers)
 
     async def _endpoint(self, request: web.Request) -> web.Response:
@@ -226,7 +229,7 @@ class FakeApp:
                                 headers={signing.SIG: signing.mac(self.key, answer.raw)})
         stamp = headers.get(signing.TIMESTAMP) if "timestamped-signatures" in \
             self.capabilities else None
-        return self._signed(answer.op, stamp, answer.wrong_signature)
+        return self._signed(answer.op, stamp, answer.wrong_signature, answer.wrong_signature_v2)
 
     def start(self) -> None:
         ready = threading.Event()
@@ -674,6 +677,8 @@ class EngineSuite:
                                 f"invoke field {name} is {invoke.get(name)!r}")
         if not received:
             result.fail(ids("engine-invoke"), "the engine sent nothing to the app")
+        elif v2 and any(item.method == "POST" for item in received):
+            result.cover(ids("engine-request-signature-v2"))
         return result
 
     def _common(self, result: Result, invokes: list[Received], event_id: str) -> None:

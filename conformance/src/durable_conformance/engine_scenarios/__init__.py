@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import api, flow, limits
+from . import api, flow, limits, protocol
 
 if TYPE_CHECKING:
     from ..fake_app import EngineSuite
@@ -20,4 +20,5 @@ GROUPS: list[tuple[str, Callable[[EngineSuite], list[Result]]]] = [
     ("limits", limits.run),
     ("flow", flow.run),
     ("api", api.run),
+    ("protocol", protocol.run),
 ]
