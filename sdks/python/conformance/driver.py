@@ -1,0 +1,38 @@
+"""The Python SDK's vector driver: durations through `durable.parse_duration`, the parser
+step.sleep, wait_for_event timeouts and function options call when they are declared.
+Protocol: conformance/PORTING.md, "Vector drivers"."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+# Prefer this checkout's SDK over any installed `durable` distribution (as app.py does).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from durable import parse_duration  # noqa: E402
+
+
+def durations(case: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return {"valid": True, "ms": parse_duration(case["input"])}
+    except (TypeError, ValueError):
+        return {"valid": False}
+
+
+def answer(line: str) -> dict[str, Any]:
+    try:
+        request = json.loads(line)
+        if request["area"] != "durations":
+            return {"unsupported": True}
+        return durations(request["case"])
+    except Exception as error:  # noqa: BLE001 - reported to the runner as a driver error
+        return {"error": f"{type(error).__name__}: {error}"}
+
+
+for line in sys.stdin:
+    if line.strip():
+        sys.stdout.write(json.dumps(answer(line)) + "\n")
+        sys.stdout.flush()
