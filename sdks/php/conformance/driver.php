@@ -10,9 +10,9 @@ require __DIR__ . '/../src/autoload.php';
 
 use Durable\Duration;
 
+// Closures, not functions: a PSR-1 file either declares symbols or runs, not both.
 /** @return array<string, mixed> */
-function durationAnswer(mixed $input): array
-{
+$durationAnswer = static function (mixed $input): array {
     // toMs takes string|int: any other JSON type is refused before the parser is reached.
     if (!is_int($input) && !is_string($input)) {
         return ['valid' => false];
@@ -22,26 +22,25 @@ function durationAnswer(mixed $input): array
     } catch (InvalidArgumentException) {
         return ['valid' => false];
     }
-}
+};
 
 /** @return array<string, mixed> */
-function driverAnswer(string $line): array
-{
+$driverAnswer = static function (string $line) use ($durationAnswer): array {
     try {
         $request = json_decode($line, true, 512, JSON_THROW_ON_ERROR);
         if (($request['area'] ?? null) !== 'durations') {
             return ['unsupported' => true];
         }
-        return durationAnswer($request['case']['input'] ?? null);
+        return $durationAnswer($request['case']['input'] ?? null);
     } catch (Throwable $error) {
         return ['error' => get_class($error) . ': ' . $error->getMessage()];
     }
-}
+};
 
 while (($line = fgets(STDIN)) !== false) {
     if (trim($line) === '') {
         continue;
     }
-    fwrite(STDOUT, json_encode(driverAnswer($line), JSON_UNESCAPED_SLASHES | JSON_THROW_ON_ERROR) . "\n");
+    fwrite(STDOUT, json_encode($driverAnswer($line), JSON_UNESCAPED_SLASHES | JSON_THROW_ON_ERROR) . "\n");
     fflush(STDOUT);
 }
