@@ -321,7 +321,9 @@ final class Handler
         ) {
             return self::text(401, 'invalid signature');
         }
-        return $this->signedJson($this->manifest(), null);
+        // [SIG-10]: a timestamped app signs the manifest answer with V2 over the request's timestamp too.
+        $v2 = $this->has(Protocol::CAP_TIMESTAMPED_SIGNATURES) ? (string) $timestamp : null;
+        return $this->signedJson($this->manifest(), $v2);
     }
 
     /** @param array<string, mixed> $value */

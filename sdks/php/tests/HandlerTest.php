@@ -70,6 +70,22 @@ final class HandlerTest extends TestCase
         self::assertSame(['functions', 'sdkVersion'], array_keys($handler->manifest()));
     }
 
+    public function testManifestAnswerCarriesV2SignatureOnlyWhenTimestamped(): void
+    {
+        $now = 1_767_225_600_000;
+        $ts = (string) ($now - 1000);
+        $headers = ['X-Durable-Timestamp' => $ts, 'X-Durable-Signature' => Signature::sign($ts, self::KEY)];
+        $fn = self::fn('a', fn () => 1);
+        // A primary and a fallback key: the answer is signed with the primary ([KEY-3]).
+        $v2 = self::handler([$fn], signingKeyFallback: 'old-key', clock: fn (): int => $now)
+            ->handle('GET', $headers, '');
+        self::assertSame(200, $v2->status);
+        self::assertSame(Signature::signV2($ts, $v2->body, self::KEY), $v2->header('x-durable-signature-v2'));
+        $v1 = self::handler([$fn], capabilities: [], clock: fn (): int => $now)->handle('GET', $headers, '');
+        self::assertSame(200, $v1->status);
+        self::assertNull($v1->header('x-durable-signature-v2'));
+    }
+
     public function testDiscoveryOnlyInDevMode(): void
     {
         $fn = self::fn('a', fn () => 1);
