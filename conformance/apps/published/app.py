@@ -36,7 +36,10 @@ CATALOG = load_catalog()
 FUNCTIONS = list(CATALOG.functions)
 OPTIONS: dict[str, Any] = {
     "signing_key": os.environ["DURABLE_SIGNING_KEY"],
-    "app_id": os.environ.get("DURABLE_APP_ID"),
+    "app_id": os.environ.get("DURABLE_APP_ID") or None,
+    "app_name": os.environ.get("DURABLE_APP_NAME") or None,
+    # Harness protocol: DURABLE_DEV=1 starts the app in dev mode (answers dev discovery).
+    "dev": os.environ.get("DURABLE_DEV", "").strip().lower() in ("1", "true", "yes"),
 }
 
 

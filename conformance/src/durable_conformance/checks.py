@@ -25,8 +25,10 @@ CHECKS: dict[str, list[str]] = {
     "malformed-body": ["INV-6"],
     "unknown-function": ["ERR-4"],
     "oversized-body": ["INV-6", "LIMIT-2"],
-    "wrong-method": ["INV-6"],
+    "wrong-method": ["INV-6", "ROLE-1"],
     "primary-key": ["KEY-3"],
+    "fallback-key": ["KEY-2"],
+    "discovery": ["DISC-2"],
     # engine side (the fake app checks the engine)
     "engine-sync": ["API-6"],
     "engine-invoke": ["INV-1"],

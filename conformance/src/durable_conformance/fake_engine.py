@@ -13,7 +13,14 @@ from .client import Reply, call
 from .compare import compare, normalise
 from .harness import Harness, HarnessError, RunningApp, start_app
 from .results import ERROR, Result
-from .spec import CATALOG_OPTIONS, Spec, VectorCase, catalog_ids, expected_trigger
+from .spec import (
+    CATALOG_OPTIONS,
+    SCHEMA_CANDIDATES,
+    Spec,
+    VectorCase,
+    catalog_ids,
+    expected_trigger,
+)
 
 TIMESTAMPED = "timestamped-signatures"
 KEY_ROTATION = "key-rotation"
@@ -21,6 +28,11 @@ DEFAULT_MAX_REQUEST = 1_048_576
 APP_HOPS = ("invoke", "invoke-v2", "manifest")
 WINDOW_MS = 300_000
 EDGE_MARGIN_MS = 1_000
+DISCOVERY = "X-Durable-Discovery"
+DISCOVERY_MEMBERS = ("signingKey", "appId", "appName")
+# Methods ROLE-1 leaves to 405 (HEAD and OPTIONS too: no framework default may answer them).
+OTHER_METHODS = ("PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
+SCHEMA_CANDIDATES.setdefault("discovery", ("discovery-answer.schema.json",))
 
 
 class AppPool:
@@ -29,17 +41,19 @@ class AppPool:
     def __init__(self, harness: Harness, log: Callable[[str], None]) -> None:
         self.harness = harness
         self.log = log
-        self.apps: dict[tuple[str, str | None, bool], RunningApp | HarnessError] = {}
+        self.apps: dict[tuple[str, str | None, bool, bool], RunningApp | HarnessError] = {}
 
-    def get(self, key: str, fallback: str | None = None, none: bool = False) -> RunningApp:
-        slot = (key, fallback, none)
+    def get(self, key: str, fallback: str | None = None, none: bool = False,
+            dev: bool = False) -> RunningApp:
+        slot = (key, fallback, none, dev)
         if slot not in self.apps:
             label = "capabilities=none" if none else "default capabilities"
             label += ", with fallback key" if fallback else ""
+            label += ", dev mode" if dev else ""
             self.log(f"starting {self.harness.target} app ({label})")
             try:
                 self.apps[slot] = start_app(
-                    self.harness, key=key, fallback=fallback, capabilities_none=none
+                    self.harness, key=key, fallback=fallback, capabilities_none=none, dev=dev
                 )
             except HarnessError as error:
                 self.apps[slot] = error
@@ -65,6 +79,8 @@ class FakeEngine:
         self.spec = spec or Spec()
         self.log = log
         self.key = "conf-" + secrets.token_hex(16)
+        # The previous key of a rotation: the primary-key case runs an app holding both.
+        self.fallback_key = "conf-old-" + secrets.token_hex(16)
         self.pool = AppPool(harness, log)
         self.results: list[Result] = []
         self.capabilities: list[str] = []
@@ -102,6 +118,12 @@ class FakeEngine:
             if case.data.get("hop") in APP_HOPS:
                 self.results.append(self.guard(case.id, "signatures", case.requirements,
                                                lambda c=case: self.signature_case(c)))
+        self.results.append(self.guard("primary-key", "keys", ids("primary-key"),
+                                       self.primary_key_case))
+        self.results.append(self.guard("discovery-not-dev", "discovery", ids("discovery"),
+                                       lambda: self.discovery_not_dev_case(app)))
+        self.results.append(self.guard("discovery-dev", "discovery", ids("discovery"),
+                                       self.discovery_dev_case))
         if self.capabilities:
             self.results.append(self.guard("v1-app-speaks-v1", "negotiation",
                                            ids("capabilities"), self.capabilities_none_case))
@@ -127,23 +149,25 @@ class FakeEngine:
     def check_signed(self, result: Result, reply: Reply, key: str,
                      request_timestamp: str | None, extra: list[str] | None = None) -> None:
         """Every 200 answer carries the body signature (and the v2 one for v2 requests);
-        `extra` names more requirements a wrong signature breaks (KEY-3 with a fallback)."""
+        `extra` names more requirements the signature's key proves (KEY-3 with a fallback
+        key: a present signature must be made with the primary, `key`)."""
+        extra = extra or []
         expected = signing.mac(key, reply.body)
         actual = reply.headers.get(signing.SIG)
         if not signing.matches(expected, actual):
-            result.fail(ids("response-signature") + (extra or []),
+            result.fail(ids("response-signature") + (extra if actual else []),
                         f"answer's X-Durable-Signature {actual!r} is not HMAC(key, body)")
         else:
-            result.cover(ids("response-signature"))
+            result.cover(ids("response-signature") + extra)
         if request_timestamp is not None:
             expected_v2 = signing.mac(key, signing.v2_input(request_timestamp, reply.body))
             actual_v2 = reply.headers.get(signing.SIG_V2)
             if not signing.matches(expected_v2, actual_v2):
-                result.fail(ids("response-signature-v2") + (extra or []),
+                result.fail(ids("response-signature-v2") + (extra if actual_v2 else []),
                             f"answer's X-Durable-Signature-V2 {actual_v2!r} is not "
                             "HMAC(key, requestTimestamp + '.' + body)")
             else:
-                result.cover(ids("response-signature-v2"))
+                result.cover(ids("response-signature-v2") + extra)
 
     def check_status(self, result: Result, reply: Reply, want: int,
                      requirements: list[str]) -> bool:
@@ -184,16 +208,22 @@ class FakeEngine:
 
     def manifest_case(self, app: RunningApp) -> Result:
         result = Result("manifest", "manifest", ids("manifest-schema") + ids("manifest-signature"))
-        reply = call(app.url, "GET", None, signing.manifest_headers(app.key))
+        headers = signing.manifest_headers(app.key)
+        reply = call(app.url, "GET", None, headers)
         if not self.check_status(result, reply, 200, ids("manifest-signature")):
             return result
-        self.check_signed(result, reply, app.key, None)
         result.cover(ids("manifest-catalog"))
         try:
             manifest = reply.json()
         except ValueError:
+            self.check_signed(result, reply, app.key, None)
             result.fail(ids("manifest-schema"), f"manifest is not JSON: {reply.text()!r}")
             return result
+        advertised = manifest.get("capabilities") if isinstance(manifest, dict) else None
+        # [SIG-10]: a timestamped app signs its manifest answer with V2 over our timestamp.
+        timestamped = isinstance(advertised, list) and TIMESTAMPED in advertised
+        self.check_signed(result, reply, app.key,
+                          headers[signing.TIMESTAMP] if timestamped else None)
         problem = self.spec.validate("manifest", manifest)
         if problem:
             result.fail(ids("manifest-schema"), f"manifest does not match the schema: {problem}")
@@ -409,12 +439,13 @@ class FakeEngine:
 
     def neg_wrong_method(self, app: RunningApp) -> Result:
         result = Result("wrong-method", "negative", ids("wrong-method"))
-        for method in ("PUT", "DELETE", "PATCH"):
-            reply = call(app.url, method, b"{}", {"content-type": "application/json"})
+        for method in OTHER_METHODS:
+            body = None if method == "HEAD" else b"{}"
+            reply = call(app.url, method, body, {"content-type": "application/json"})
             if not self.check_status(result, reply, 405, ids("wrong-method")):
                 continue
             allow = {m.strip().upper() for m in reply.headers.get("allow", "").split(",")}
-            if not {"GET", "POST"} <= allow:
+            if allow != {"GET", "POST"}:
                 result.fail(ids("wrong-method"),
                             f"{method}: Allow header is {reply.headers.get('allow')!r},"
                             " expected GET, POST")
@@ -475,6 +506,135 @@ class FakeEngine:
             self.check_signed(result, reply, app.key, None)
             if reply.headers.get(signing.SIG_V2):
                 result.fail(ids("capabilities"), "a v1 app answered with X-Durable-Signature-V2")
+        return result
+
+
+    # ---- key rotation: answers are signed with the primary key ---------------------------
+
+    def primary_key_case(self) -> Result:
+        """An app holding a primary and a fallback key accepts requests signed with either
+        ([KEY-2], SHOULD; required once it advertises `key-rotation`) and signs every
+        answer with the primary only ([KEY-3]), whichever key signed the request."""
+        result = Result("primary-key", "keys", ids("primary-key"))
+        if not self.needs(result, [KEY_ROTATION]):
+            return result
+        app = self.pool.get(self.key, self.fallback_key)
+        v2 = TIMESTAMPED in self.capabilities
+        for signer, label in ((app.key, "primary"), (self.fallback_key, "fallback")):
+            accepted = ids("fallback-key") if label == "fallback" else ids("request-signature")
+            stamp = signing.now_ms()
+            reply = call(app.url, "GET", None, signing.manifest_headers(signer, stamp))
+            manifest_ok = self.check_status(result, reply, 200,
+                                            accepted + ids("manifest-signature"))
+            if manifest_ok:
+                self.check_primary(result, reply, app, str(stamp) if v2 else None,
+                                   f"manifest GET signed with the {label} key")
+            reply, timestamp, _ = self.invoke(app, self._serial_body(), key=signer)
+            invoke_ok = self.check_status(result, reply, 200, accepted)
+            if invoke_ok:
+                self.check_primary(result, reply, app, timestamp,
+                                   f"invoke signed with the {label} key")
+            if label == "fallback" and manifest_ok and invoke_ok:
+                result.cover(ids("fallback-key"))
+        # Two keys, not any key: a third one is still refused.
+        reply, _, _ = self.invoke(app, self._serial_body(), key="conf-other-" + self.key)
+        self.check_status(result, reply, 401, ids("request-signature"))
+        return result
+
+    def check_primary(self, result: Result, reply: Reply, app: RunningApp,
+                      request_timestamp: str | None, what: str) -> None:
+        self.check_signed(result, reply, app.key, request_timestamp, ids("primary-key"))
+        if app.fallback is None:
+            return
+        inputs = {signing.SIG: reply.body}
+        if request_timestamp is not None:
+            inputs[signing.SIG_V2] = signing.v2_input(request_timestamp, reply.body)
+        for header, message in inputs.items():
+            if signing.matches(signing.mac(app.fallback, message), reply.headers.get(header)):
+                result.fail(ids("primary-key"),
+                            f"{what}: the answer's {header} is made with the fallback key")
+
+    # ---- dev discovery -------------------------------------------------------------------
+
+    def discovery_not_dev_case(self, app: RunningApp) -> Result:
+        """[DISC-2] An app not in dev mode treats a discovery GET as an ordinary manifest
+        request ([SIG-5]): unsigned it is refused; signed it gets the manifest, no key."""
+        result = Result("discovery-not-dev", "discovery", ids("discovery"))
+        refused = ids("discovery") + ids("manifest-signature")
+        reply = call(app.url, "GET", None, {DISCOVERY: "true"})
+        if reply.error or reply.status != 401:
+            result.fail(refused, "unsigned discovery GET to an app not in dev mode answered"
+                        f" {reply.status or reply.error} (expected 401): {reply.text()!r}")
+        headers = {**signing.manifest_headers(app.key), DISCOVERY: "true"}
+        reply = call(app.url, "GET", None, headers)
+        if not self.check_status(result, reply, 200, refused):
+            return result
+        self.check_signed(result, reply, app.key, None)
+        if app.key.encode() in reply.body:
+            result.fail(ids("discovery"), "an app not in dev mode put its signing key in the"
+                        " answer to a discovery GET")
+        try:
+            answer = reply.json()
+        except ValueError:
+            result.fail(ids("manifest-schema"), f"manifest is not JSON: {reply.text()!r}")
+            return result
+        extra = [m for m in DISCOVERY_MEMBERS if isinstance(answer, dict) and m in answer]
+        if extra:
+            result.fail(ids("discovery"), "an app not in dev mode answered a signed discovery"
+                        f" GET with discovery members {extra}, not the plain manifest")
+        return result
+
+    def discovery_dev_case(self) -> Result:
+        """[DISC-2] An app started in dev mode (DURABLE_DEV=1) answers an unsigned `GET`
+        with `X-Durable-Discovery: true`: 200, signed, the manifest plus `signingKey`,
+        `appId` and `appName` (both configured by the runner). Nothing else opens up."""
+        result = Result("discovery-dev", "discovery", ids("discovery"))
+        app = self.pool.get(self.key, dev=True)
+        reply = call(app.url, "GET", None, {DISCOVERY: "true"})
+        if not self.check_status(result, reply, 200, ids("discovery")):
+            return result
+        self.check_signed(result, reply, app.key, None, ids("discovery"))
+        try:
+            answer = reply.json()
+        except ValueError:
+            result.fail(ids("discovery"), f"discovery answer is not JSON: {reply.text()!r}")
+            return result
+        if self.spec.schema_name("discovery") is None:
+            self.log("WARNING: no discovery-answer schema in spec/schemas: discovery answers"
+                     " are checked member by member only")
+        problem = self.spec.validate("discovery", answer)
+        if problem:
+            result.fail(ids("discovery"), f"discovery answer does not match the schema: {problem}")
+        if not isinstance(answer, dict):
+            return result
+        if answer.get("signingKey") != app.key:
+            result.fail(ids("discovery"), "discovery answer's signingKey is not the app's key"
+                        f" ({'absent' if 'signingKey' not in answer else 'another value'})")
+        for member, value in (("appId", app.app_id), ("appName", app.app_name)):
+            if answer.get(member) != value:
+                result.fail(ids("discovery"), f"discovery answer's {member} is"
+                            f" {answer.get(member)!r}, the app was configured with {value!r}")
+        manifest_reply = call(app.url, "GET", None, signing.manifest_headers(app.key))
+        if self.check_status(result, manifest_reply, 200, ids("manifest-signature")):
+            try:
+                manifest = manifest_reply.json()
+            except ValueError:
+                manifest = None
+            rest = {k: v for k, v in answer.items() if k not in DISCOVERY_MEMBERS}
+            if rest != manifest:
+                result.fail(ids("discovery"), "discovery answer less signingKey/appId/appName"
+                            f" is {json.dumps(rest)[:200]}, the signed manifest is"
+                            f" {json.dumps(manifest)[:200]}")
+        # Dev mode opens discovery only: a plain unsigned manifest GET or invoke is refused.
+        reply = call(app.url, "GET", None, {})
+        if reply.status != 401:
+            result.fail(ids("manifest-signature"), "dev mode: unsigned manifest GET without"
+                        f" {DISCOVERY} answered {reply.status or reply.error} (expected 401)")
+        reply = call(app.url, "POST", self._serial_body(), {DISCOVERY: "true",
+                                                            "content-type": "application/json"})
+        if reply.status != 401:
+            result.fail(ids("request-signature"), "dev mode: unsigned invoke (with"
+                        f" {DISCOVERY}) answered {reply.status or reply.error} (expected 401)")
         return result
 
 

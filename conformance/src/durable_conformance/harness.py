@@ -8,7 +8,8 @@
                       "functions": {"catalog-function-id": "reason"}}}
 
 The runner sets PORT, DURABLE_SIGNING_KEY, DURABLE_APP_ID and, per case group,
-DURABLE_SIGNING_KEY_FALLBACK or DURABLE_CAPABILITIES=none; the app is ready when
+DURABLE_SIGNING_KEY_FALLBACK, DURABLE_CAPABILITIES=none or DURABLE_DEV=1 with
+DURABLE_APP_NAME (dev mode: the app answers dev discovery); the app is ready when
 `GET <path>` answers anything over HTTP.
 """
 
@@ -30,6 +31,10 @@ from typing import Any
 
 from . import HARNESS_PROTOCOL
 from .paths import conformance_dir, repo_root, reports_dir
+
+DEFAULT_APP_ID = "conformance-app"
+# The app name a dev-mode app is started with (DURABLE_APP_NAME); discovery must echo it.
+DEV_APP_NAME = "conformance-dev-app"
 
 
 class HarnessError(RuntimeError):
@@ -101,6 +106,9 @@ class RunningApp:
     process: subprocess.Popen[bytes]
     log_path: Path
     scratch: str | None = None
+    dev: bool = False
+    app_id: str = DEFAULT_APP_ID
+    app_name: str | None = None
 
     @property
     def url(self) -> str:
@@ -147,7 +155,8 @@ def start_app(
     key: str,
     fallback: str | None = None,
     capabilities_none: bool = False,
-    app_id: str = "conformance-app",
+    dev: bool = False,
+    app_id: str = DEFAULT_APP_ID,
 ) -> RunningApp:
     global _counter
     if not harness.start:
@@ -173,10 +182,18 @@ def start_app(
     env.update({"PORT": str(port), "DURABLE_SIGNING_KEY": key, "DURABLE_APP_ID": app_id})
     env.pop("DURABLE_SIGNING_KEY_FALLBACK", None)
     env.pop("DURABLE_CAPABILITIES", None)
+    # Dev mode only when asked: a DURABLE_DEV left in the runner's environment must not
+    # turn the ordinary apps into ones that hand out their key.
+    env.pop("DURABLE_DEV", None)
+    env.pop("DURABLE_APP_NAME", None)
     if fallback is not None:
         env["DURABLE_SIGNING_KEY_FALLBACK"] = fallback
     if capabilities_none:
         env["DURABLE_CAPABILITIES"] = "none"
+    app_name = DEV_APP_NAME if dev else None
+    if dev:
+        env["DURABLE_DEV"] = "1"
+        env["DURABLE_APP_NAME"] = DEV_APP_NAME
     logs = reports_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     _counter += 1
@@ -187,7 +204,8 @@ def start_app(
         stdin=subprocess.DEVNULL, start_new_session=True,
     )
     log.close()
-    app = RunningApp(harness, port, key, fallback, capabilities_none, process, log_path, scratch)
+    app = RunningApp(harness, port, key, fallback, capabilities_none, process, log_path, scratch,
+                     dev=dev, app_id=app_id, app_name=app_name)
     deadline = time.monotonic() + harness.ready_timeout
     while True:
         if process.poll() is not None:

@@ -1,7 +1,8 @@
 """The conformance app: exactly the function catalog of conformance/README.md.
 
 Environment: PORT, DURABLE_SIGNING_KEY, DURABLE_SIGNING_KEY_FALLBACK (optional),
-DURABLE_APP_ID (optional), DURABLE_CAPABILITIES=none (speak plain v1).
+DURABLE_APP_ID (optional), DURABLE_CAPABILITIES=none (speak plain v1), DURABLE_DEV=1
+(dev mode: answer dev discovery) and DURABLE_APP_NAME (optional).
 Serves http://127.0.0.1:$PORT/api/durable with the stdlib WSGI server (threaded).
 """
 
@@ -177,6 +178,10 @@ def options_from_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, An
         options["signing_key_fallback"] = environ["DURABLE_SIGNING_KEY_FALLBACK"]
     if environ.get("DURABLE_APP_ID"):
         options["app_id"] = environ["DURABLE_APP_ID"]
+    if environ.get("DURABLE_APP_NAME"):
+        options["app_name"] = environ["DURABLE_APP_NAME"]
+    if environ.get("DURABLE_DEV", "").strip().lower() in ("1", "true", "yes"):
+        options["dev"] = True
     if environ.get("DURABLE_CAPABILITIES", "").strip().lower() == "none":
         options["capabilities"] = []
     return options

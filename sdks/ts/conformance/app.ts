@@ -20,7 +20,9 @@ const listener = nodeHandler({
   signingKey,
   signingKeyFallback: env.DURABLE_SIGNING_KEY_FALLBACK || undefined,
   appId: env.DURABLE_APP_ID || undefined,
-  appName: "conformance-ts",
+  appName: env.DURABLE_APP_NAME || undefined,
+  // Dev mode (harness protocol: DURABLE_DEV=1) answers unsigned dev discovery requests.
+  dev: ["1", "true", "yes"].includes((env.DURABLE_DEV ?? "").trim().toLowerCase()),
   capabilities,
 });
 
