@@ -38,7 +38,10 @@ def verify_api_request(
     """Verify an app→engine call. Returns None when valid, else the reason."""
     v2 = headers.get("X-Durable-Signature-V2")
     timestamp = headers.get("X-Durable-Timestamp")
-    if v2 is not None and timestamp is not None:
+    if v2 is not None:
+        # [SIG-11]: a present V2 is the signature; v1 is ignored, never a fallback.
+        if timestamp is None:
+            return "missing X-Durable-Timestamp"
         if not _TIMESTAMP.fullmatch(timestamp):
             return "X-Durable-Timestamp is not unix milliseconds"
         if abs(now_ms - int(timestamp)) > V2_WINDOW_MS:
