@@ -108,6 +108,9 @@ class FakeEngine:
             self.results.append(result)
             return
         self.results.append(self.manifest_case(app))
+        self.results.append(self.guard("manifest-v2-signature", "manifest",
+                                       ids("response-signature-v2"),
+                                       lambda: self.manifest_v2_case(app)))
         for case in self.spec.vectors("replay"):
             self.results.append(self.guard(case.id, "replay", case.requirements,
                                            lambda c=case: self.replay_case(app, c)))
@@ -127,6 +130,10 @@ class FakeEngine:
         if self.capabilities:
             self.results.append(self.guard("v1-app-speaks-v1", "negotiation",
                                            ids("capabilities"), self.capabilities_none_case))
+        else:
+            self.results.append(Result("v1-app-speaks-v1", "negotiation", ids("capabilities"))
+                                .skip("the app advertises no capability: it speaks plain v1,"
+                                      " there is nothing to turn off"))
 
     def guard(self, case: str, area: str, requirements: list[str],
               body: Callable[[], Result]) -> Result:
@@ -208,8 +215,7 @@ class FakeEngine:
 
     def manifest_case(self, app: RunningApp) -> Result:
         result = Result("manifest", "manifest", ids("manifest-schema") + ids("manifest-signature"))
-        headers = signing.manifest_headers(app.key)
-        reply = call(app.url, "GET", None, headers)
+        reply = call(app.url, "GET", None, signing.manifest_headers(app.key))
         if not self.check_status(result, reply, 200, ids("manifest-signature")):
             return result
         result.cover(ids("manifest-catalog"))
@@ -219,11 +225,7 @@ class FakeEngine:
             self.check_signed(result, reply, app.key, None)
             result.fail(ids("manifest-schema"), f"manifest is not JSON: {reply.text()!r}")
             return result
-        advertised = manifest.get("capabilities") if isinstance(manifest, dict) else None
-        # [SIG-10]: a timestamped app signs its manifest answer with V2 over our timestamp.
-        timestamped = isinstance(advertised, list) and TIMESTAMPED in advertised
-        self.check_signed(result, reply, app.key,
-                          headers[signing.TIMESTAMP] if timestamped else None)
+        self.check_signed(result, reply, app.key, None)
         problem = self.spec.validate("manifest", manifest)
         if problem:
             result.fail(ids("manifest-schema"), f"manifest does not match the schema: {problem}")
@@ -256,6 +258,18 @@ class FakeEngine:
                     result.fail(ids("manifest-catalog"),
                                 f"function {fid}: {field} is {definition.get(field)!r},"
                                 f" the catalog says {value!r}")
+        return result
+
+    def manifest_v2_case(self, app: RunningApp) -> Result:
+        """[SIG-10]: a timestamped app signs its manifest answer with V2 too, over the
+        timestamp of the manifest request."""
+        result = Result("manifest-v2-signature", "manifest", ids("response-signature-v2"))
+        if not self.needs(result, [TIMESTAMPED]):
+            return result
+        headers = signing.manifest_headers(app.key)
+        reply = call(app.url, "GET", None, headers)
+        if self.check_status(result, reply, 200, ids("manifest-signature")):
+            self.check_signed(result, reply, app.key, headers[signing.TIMESTAMP])
         return result
 
     # ---- replay transcripts ---------------------------------------------------------
@@ -565,11 +579,14 @@ class FakeEngine:
         if reply.error or reply.status != 401:
             result.fail(refused, "unsigned discovery GET to an app not in dev mode answered"
                         f" {reply.status or reply.error} (expected 401): {reply.text()!r}")
+        else:
+            result.cover(ids("manifest-signature"))
         headers = {**signing.manifest_headers(app.key), DISCOVERY: "true"}
         reply = call(app.url, "GET", None, headers)
         if not self.check_status(result, reply, 200, refused):
             return result
-        self.check_signed(result, reply, app.key, None)
+        self.check_signed(result, reply, app.key, headers[signing.TIMESTAMP]
+                          if TIMESTAMPED in self.capabilities else None)
         if app.key.encode() in reply.body:
             result.fail(ids("discovery"), "an app not in dev mode put its signing key in the"
                         " answer to a discovery GET")
@@ -630,11 +647,15 @@ class FakeEngine:
         if reply.status != 401:
             result.fail(ids("manifest-signature"), "dev mode: unsigned manifest GET without"
                         f" {DISCOVERY} answered {reply.status or reply.error} (expected 401)")
+        else:
+            result.cover(ids("manifest-signature"))
         reply = call(app.url, "POST", self._serial_body(), {DISCOVERY: "true",
                                                             "content-type": "application/json"})
         if reply.status != 401:
             result.fail(ids("request-signature"), "dev mode: unsigned invoke (with"
                         f" {DISCOVERY}) answered {reply.status or reply.error} (expected 401)")
+        else:
+            result.cover(ids("request-signature"))
         return result
 
 
