@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
+import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -23,8 +27,8 @@ from urllib.parse import urlsplit
 from .. import signing
 from ..client import Reply, call
 from ..fake_app import Answer, FakeApp
-from ..harness import HarnessError
-from ..paths import repo_root
+from ..harness import HarnessError, free_port
+from ..paths import repo_root, reports_dir
 from ..results import ERROR, Result
 from .workspace import Workspace, WorkspaceError, workspace
 
@@ -48,12 +52,14 @@ def run(suite: EngineSuite) -> list[Result]:
         ("signatures", api_signatures), ("discovery", discovery),
     ]
     for name, case in cases:
+        began = time.monotonic()
         try:
             results += case(suite)
         except (WorkspaceError, HarnessError) as error:
             broken = Result(f"api-{name}", "engine", [], status=ERROR)
             broken.failures.append(f"could not set up the {name} scenario: {error}")
             results.append(broken)
+        suite.log(f"api: {name} took {time.monotonic() - began:.1f} s")
     return results
 
 
@@ -200,57 +206,141 @@ def cron_vectors(suite: EngineSuite) -> list[Result]:
     return results
 
 
-# ---- CRON-7/8/9: ticks -------------------------------------------------------------------
+# ---- a second engine process (reference CLI only) ----------------------------------------
+
+@contextmanager
+def second_engine(suite: EngineSuite, dev_app_url: str) -> Iterator[subprocess.Popen[bytes] | str]:
+    """A second process of the reference engine on the suite's database, in production mode
+    (`--prod`) with DURABLE_DEV_APP_URL set: yields the process, or why there is none."""
+    env = {**os.environ, **suite.harness.env}
+    start = suite.harness.start
+    executable = shutil.which(start[0]) if start else None
+    if start[:2] != ["durable", "serve"] or executable is None or suite.engine is None:
+        yield "the engine under test is not the reference CLI (`durable serve`)"
+        return
+    database = env.get("DATABASE_URL")
+    if not database:  # the embedded Postgres the first process started
+        found = re.search(r"embedded Postgres \w+ in .*, listening on ([0-9.]+):([0-9]+)",
+                          suite.engine.log_path.read_text(errors="replace"))
+        if found is None:
+            yield "cannot tell the first engine's database from its log"
+            return
+        database = f"postgresql://postgres@{found[1]}:{found[2]}/postgres"
+    port = free_port()
+    env.update({"DURABLE_DEV_APP_URL": dev_app_url, "DURABLE_ADMIN_TOKEN": suite.admin_token,
+                "DURABLE_RETENTION": "0"})
+    with (reports_dir() / "logs" / "engine-second.log").open("wb") as log:
+        process = subprocess.Popen(
+            [executable, "serve", "--prod", "--host", "127.0.0.1", "--port", str(port),
+             "--database-url", database],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    try:
+        ready = wait_until(lambda: process.poll() is not None or call(
+            f"http://127.0.0.1:{port}/health", "GET", timeout=2).status == 200, 30.0)
+        if not ready or process.poll() is not None:
+            yield f"the second engine did not start (exit {process.poll()})"
+            return
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+# ---- CRON-7/8/9: ticks, and DISC-3 of a production engine ---------------------------------
 
 def cron_ticks(suite: EngineSuite) -> list[Result]:
-    """An every-second cron function: one run per whole-second tick with the tick event;
-    then the engine process is frozen (SIGSTOP) for FREEZE_S, a real downtime for its
-    scheduler, and must fire only the most recent missed tick before going on."""
+    """An every-second cron function while two engine processes run: one run per
+    whole-second tick with the tick event. The second one runs in production mode with a
+    dev app URL, so it must not send discovery requests. Then, alone again, the engine
+    process is frozen (SIGSTOP) for FREEZE_S, a real downtime for its scheduler, and must
+    fire only the most recent missed tick before going on."""
     ticks = Result("cron-every-second-ticks", "engine", ["CRON-2", "CRON-8", "CRON-9"])
     catch_up = Result("cron-catch-up-after-downtime", "engine", ["CRON-7"])
+    prod = Result("no-discovery-outside-dev", "engine", ["DISC-3"])
     runtime = "conf-tick@2"
     scripts = {runtime: ({"id": "conf-tick", "version": "2", "retries": 0,
                           "trigger": {"cron": EVERY_SECOND}}, done)}
     process = getattr(suite.engine, "process", None)
     freeze: tuple[int, int] | None = None
-    with workspace(suite, scripts) as ws:
-        try:
-            def first_ticks() -> bool:
-                return len({_tick_of(i.json()) for i in ws.invokes(runtime)}) >= 3
-            if not wait_until(first_ticks, 8.0):
-                ticks.fail(["CRON-8"], f"{len(ws.invokes(runtime))} cron invocations in 8 s"
-                                       f" of an every-second cron {EVERY_SECOND!r}")
-                catch_up.skip("no ticks to catch up on")
-                return [ticks, catch_up]
-            if process is None or not hasattr(signal, "SIGSTOP") or process.poll() is not None:
-                catch_up.skip("the engine process is not ours to pause")
-            else:
-                # Freeze at .2 s into a second, so the most recent missed tick is unambiguous.
-                time.sleep(((1200 - signing.now_ms() % 1000) % 1000) / 1000)
-                stopped_ms = signing.now_ms()
-                os.kill(process.pid, signal.SIGSTOP)
-                try:
-                    time.sleep(FREEZE_S)
-                finally:
-                    resumed_ms = signing.now_ms()
-                    os.kill(process.pid, signal.SIGCONT)
-                freeze = (stopped_ms, resumed_ms)
-                time.sleep(2.5)
-        finally:
-            ws.post("/fn/sync", sync_body([]))  # no more ticks
-        invokes = ws.invokes(runtime)
-        runs = ws.runs(runtime)
-        _check_tick_events(ws, ticks, runtime, invokes, runs)
-        fired = sorted({t for t in (_tick_of(i.json()) for i in invokes) if t is not None})
-        before = [t for t in fired if freeze is None or t <= freeze[0]]
-        gaps = [(iso(a), iso(b)) for a, b in zip(before, before[1:], strict=False)
-                if b - a != 1000]
-        if gaps:
-            ticks.fail(["CRON-2"], f"{EVERY_SECOND!r} (seconds first) skipped seconds: {gaps}")
-        if freeze is not None:
-            _check_catch_up(catch_up, fired, *freeze)
-        ws.post("/runs/bulk-cancel", {"functionId": runtime, "status": "queued"})
-    return [ticks, catch_up]
+    watched = DevApp(key="conf-dev-key-" + secrets.token_hex(16), scripts={})
+    watched.app_id = "conf-prod-" + secrets.token_hex(4)
+    watched.app_name = watched.app_id
+    watched.start()
+    try:
+        with workspace(suite, scripts) as ws:
+            try:
+                with second_engine(suite, watched.url) as other:
+                    started = time.monotonic()
+                    if isinstance(other, str):
+                        prod.skip(other)
+                    else:
+                        ticks.cover(["CRON-8"])  # the ticks below came from two processes
+                    first = wait_until(lambda: len({_tick_of(i.json())
+                                                    for i in ws.invokes(runtime)}) >= 4, 8.0)
+                    if not isinstance(other, str):  # longer than a dev engine's probe interval
+                        time.sleep(max(0.0, 3.0 - (time.monotonic() - started)))
+                if not isinstance(other, str):
+                    _check_no_discovery(suite, prod, watched)
+                if not first:
+                    ticks.fail(["CRON-8"], f"{len(ws.invokes(runtime))} cron invocations in"
+                                           f" 8 s of an every-second cron {EVERY_SECOND!r}")
+                    catch_up.skip("no ticks to catch up on")
+                    return [ticks, catch_up, prod]
+                if process is None or not hasattr(signal, "SIGSTOP") or \
+                        process.poll() is not None:
+                    catch_up.skip("the engine process is not ours to pause")
+                else:
+                    freeze = _freeze(process.pid)
+                    time.sleep(2.5)
+            finally:
+                ws.post("/fn/sync", sync_body([]))  # no more ticks
+            invokes = ws.invokes(runtime)
+            _check_tick_events(ws, ticks, runtime, invokes, ws.runs(runtime))
+            fired = sorted({t for t in (_tick_of(i.json()) for i in invokes) if t is not None})
+            before = [t for t in fired if freeze is None or t <= freeze[0]]
+            gaps = [(iso(a), iso(b)) for a, b in zip(before, before[1:], strict=False)
+                    if b - a != 1000]
+            if gaps:
+                ticks.fail(["CRON-2"], f"{EVERY_SECOND!r} (seconds first) skipped seconds:"
+                                       f" {gaps}")
+            if freeze is not None:
+                _check_catch_up(catch_up, fired, *freeze)
+            ws.post("/runs/bulk-cancel", {"functionId": runtime, "status": "queued"})
+    finally:
+        watched.stop()
+    return [ticks, catch_up, prod]
+
+
+def _freeze(pid: int) -> tuple[int, int]:
+    """SIGSTOP the engine at .2 s into a second (so the most recent missed tick is
+    unambiguous) for FREEZE_S; (stopped, resumed) in unix ms."""
+    time.sleep(((1200 - signing.now_ms() % 1000) % 1000) / 1000)
+    stopped_ms = signing.now_ms()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(FREEZE_S)
+    finally:
+        resumed_ms = signing.now_ms()
+        os.kill(pid, signal.SIGCONT)
+    return stopped_ms, resumed_ms
+
+
+def _check_no_discovery(suite: EngineSuite, result: Result, watched: FakeApp) -> None:
+    probes = [r for r in watched.received if r.headers.get("x-durable-discovery")]
+    if probes:
+        result.fail([], f"an engine started with --prod sent {len(probes)} discovery"
+                        f" request(s) to DURABLE_DEV_APP_URL {watched.url}")
+    reply = call(suite.base + "/api/apps", "GET", None,
+                 {"authorization": f"Bearer {suite.admin_token}"})
+    if watched.app_id in reply.text(1_000_000):
+        result.fail([], f"a workspace {watched.app_id} was created from a discovery answer"
+                        " while no dev engine looked at that URL")
 
 
 def _tick_of(invoke: dict[str, Any]) -> int | None:
@@ -684,6 +774,8 @@ class DevApp(FakeApp):
 
 def _port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the fake app's server binds: a TIME_WAIT leftover does not make the port busy.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -693,18 +785,16 @@ def _port_free(port: int) -> bool:
 
 def discovery(suite: EngineSuite) -> list[Result]:
     result = Result("dev-discovery-creates-workspace", "engine", ["DISC-1", "DISC-3", "ROLE-4"])
-    prod = Result("no-discovery-outside-dev", "engine", ["DISC-3"]).skip(
-        "needs a second, non-dev engine (see the report: harness change)")
     env = {**os.environ, **suite.harness.env}
     if env.get("DURABLE_ENV", "").lower() not in ("dev", "development"):
-        return [result.skip("the engine under test is not in dev mode"), prod]
+        return [result.skip("the engine under test is not in dev mode")]
     url = env.get("DURABLE_DEV_APP_URL") or "http://localhost:3000/api/durable"
     parts = urlsplit(url)
     if parts.hostname not in ("localhost", "127.0.0.1") or parts.path != "/api/durable" or \
             not parts.port:
-        return [result.skip(f"the dev app URL {url} is not one the fake app can serve"), prod]
+        return [result.skip(f"the dev app URL {url} is not one the fake app can serve")]
     if not _port_free(parts.port):
-        return [result.skip(f"port {parts.port} of the dev app URL {url} is in use"), prod]
+        return [result.skip(f"port {parts.port} of the dev app URL {url} is in use")]
     tag = secrets.token_hex(4)
     app = DevApp(port=parts.port, key="conf-dev-key-" + secrets.token_hex(16),
                  scripts={"disc-fn": ({"trigger": {"event": "conf.api.disc"}}, done)})
@@ -726,11 +816,11 @@ def discovery(suite: EngineSuite) -> list[Result]:
         if not probes:
             result.fail(["DISC-1", "ROLE-4"], f"in 8 s the dev engine sent no GET with"
                                               f" X-Durable-Discovery: true to {url}")
-            return [result, prod]
+            return [result]
         if found is None:
             result.fail(["DISC-3"], "the engine was answered a discovery manifest with appId"
                                     f" {app.app_id} but created no such workspace")
-            return [result, prod]
+            return [result]
         want = {"id": app.app_id, "name": app.app_name, "environment": "dev", "appUrl": url}
         if {k: found.get(k) for k in want} != want:
             result.fail(["DISC-3"], f"the discovered workspace is {found}, expected {want}")
@@ -744,4 +834,4 @@ def discovery(suite: EngineSuite) -> list[Result]:
                                     f" lacks its function: /versions/status {seen(reply)}")
     finally:
         app.stop()
-    return [result, prod]
+    return [result]
