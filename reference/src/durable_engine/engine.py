@@ -608,6 +608,8 @@ class Engine:
                 f"invoke request of {len(raw)} bytes exceeds the app's limit of "
                 f"{ctx['max_request_bytes']} bytes")
         outcome = await self._post(ctx, raw, definition.get("timeoutMs"))
+        if outcome.status == 401:  # [MAN-6]: the app may have a new key or capability
+            self._manifests[ctx["workspace_id"]] = float("-inf")
         return await self._apply(claim, ctx, outcome)
 
     async def _post(self, ctx: dict[str, Any], body: bytes, timeout_ms: int | None) -> Outcome:
@@ -627,7 +629,10 @@ class Engine:
 
         def done(op: dict[str, Any] | None, error: str | None, status: int | None,
                  code: str = "INVALID_RESPONSE") -> Outcome:
-            return Outcome(op, error, status, started, (time.perf_counter() - t0) * 1000, code)
+            # [RETRY-5]: the per-invocation code of [RETRY-3] stays visible in the delivery
+            # record (/failures/search detail, /runs/history error), so it leads the text.
+            text = None if error is None else f"{code}: {error}"
+            return Outcome(op, text, status, started, (time.perf_counter() - t0) * 1000, code)
 
         try:
             async with self.session.post(ctx["app_url"], data=body, headers=headers,
@@ -639,12 +644,14 @@ class Engine:
             return done(None, f"app did not answer within {timeout.total * 1000:.0f} ms", None,
                         "TIMEOUT")
         except aiohttp.ClientError as error:
-            return done(None, f"app unreachable: {type(error).__name__}: {error}", None)
+            return done(None, f"app unreachable: {type(error).__name__}: {error}", None,
+                        "DELIVERY_FAILED")
+        if status != 200:  # [RETRY-3]: a network error or a non-200 status
+            snippet = answer[:200].decode(errors="replace")
+            return done(None, f"app answered HTTP {status}: {snippet}", status,
+                        "DELIVERY_FAILED")
         if len(answer) > MAX_ANSWER_BYTES:
             return done(None, f"app answer exceeds {MAX_ANSWER_BYTES} bytes", status)
-        if status != 200:
-            snippet = answer[:200].decode(errors="replace")
-            return done(None, f"app answered HTTP {status}: {snippet}", status)
         if not signing.matches_any(keys, answer, resp_headers.get("X-Durable-Signature", "")):
             return done(None, "app answer has an invalid X-Durable-Signature", status)
         if v2 and not signing.matches_any(keys, timestamp.encode() + b"." + answer,
