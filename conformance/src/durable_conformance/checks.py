@@ -29,6 +29,7 @@ CHECKS: dict[str, list[str]] = {
     "primary-key": ["KEY-3"],
     "fallback-key": ["KEY-2"],
     "discovery": ["DISC-2"],
+    "first-memo": ["REPLAY-5"],
     # engine side (the fake app checks the engine)
     "engine-sync": ["API-6"],
     "engine-invoke": ["INV-1"],

@@ -23,6 +23,7 @@ from .spec import (
 )
 
 TIMESTAMPED = "timestamped-signatures"
+OCCURRENCES = "step-occurrences"
 KEY_ROTATION = "key-rotation"
 DEFAULT_MAX_REQUEST = 1_048_576
 APP_HOPS = ("invoke", "invoke-v2", "manifest")
@@ -134,6 +135,8 @@ class FakeEngine:
             self.results.append(Result("v1-app-speaks-v1", "negotiation", ids("capabilities"))
                                 .skip("the app advertises no capability: it speaks plain v1,"
                                       " there is nothing to turn off"))
+        self.results.append(self.guard("repeated-step-id-v1", "negotiation",
+                                       ids("first-memo"), self.repeated_step_id_case))
 
     def guard(self, case: str, area: str, requirements: list[str],
               body: Callable[[], Result]) -> Result:
@@ -522,6 +525,26 @@ class FakeEngine:
                 result.fail(ids("capabilities"), "a v1 app answered with X-Durable-Signature-V2")
         return result
 
+
+    def repeated_step_id_case(self) -> Result:
+        """[REPLAY-5] An app without `step-occurrences` gives every use of one step id the
+        first memo: `loop` with a memo for `item` runs to `done` with [0, 0, 0]."""
+        result = Result("repeated-step-id-v1", "negotiation", ids("first-memo"))
+        # The plain-v1 app when the default one counts occurrences.
+        app = self.pool.get(self.key, none=OCCURRENCES in self.capabilities)
+        request = {"functionId": "loop", "runId": "v1-loop-" + secrets.token_hex(4),
+                   "event": {"id": "e-loop", "name": "conf.loop", "data": {}, "ts": 0},
+                   "steps": {"item": {"type": "run", "data": 0}}, "attempt": 0}
+        reply, _, _ = self.invoke(app, json.dumps(request, separators=(",", ":")).encode(),
+                                  v2=False if app.capabilities_none else None)
+        if not self.check_status(result, reply, 200, ids("first-memo")):
+            return result
+        self.check_signed(result, reply, app.key, None)
+        op = self.parse_op(result, reply)
+        if not isinstance(op, dict) or (op.get("op"), op.get("data")) != ("done", [0, 0, 0]):
+            result.fail(ids("first-memo"), "loop with the memo item=0 and no step-occurrences:"
+                        f" expected done [0, 0, 0], got {json.dumps(op)[:200]}")
+        return result
 
     # ---- key rotation: answers are signed with the primary key ---------------------------
 
