@@ -221,14 +221,13 @@ class FakeEngine:
         reply = call(app.url, "GET", None, signing.manifest_headers(app.key))
         if not self.check_status(result, reply, 200, ids("manifest-signature")):
             return result
+        self.check_signed(result, reply, app.key, None)
         result.cover(ids("manifest-catalog"))
         try:
             manifest = reply.json()
         except ValueError:
-            self.check_signed(result, reply, app.key, None)
             result.fail(ids("manifest-schema"), f"manifest is not JSON: {reply.text()!r}")
             return result
-        self.check_signed(result, reply, app.key, None)
         problem = self.spec.validate("manifest", manifest)
         if problem:
             result.fail(ids("manifest-schema"), f"manifest does not match the schema: {problem}")
