@@ -620,7 +620,8 @@ def _always_failing(request: dict[str, Any]) -> Answer:
 def retries_and_backoff(suite: EngineSuite) -> Result:
     result = Result("retries-and-backoff", "engine", ["RETRY-1", "RETRY-4", "API-19"])
     scripts = {"three": ({"retries": 3}, _always_failing),
-               "none": ({"retries": 0}, _always_failing)}
+               "none": ({"retries": 0}, _always_failing),
+               "default": ({}, _always_failing)}  # retries absent: 3
     with workspace(suite, scripts) as ws:
         started = {fid: start(ws, fid) for fid in scripts}
         for run_id, problem in started.values():
@@ -630,7 +631,7 @@ def retries_and_backoff(suite: EngineSuite) -> Result:
         runs = {fid: wait_status(ws, str(run_id), timeout_s=20.0)
                 for fid, (run_id, _) in started.items()}
         time.sleep(1.0)  # an attempt too many would show up now
-        for fid, retries in (("three", 3), ("none", 0)):
+        for fid, retries in (("three", 3), ("none", 0), ("default", 3)):
             invokes = ws.invokes(fid)
             run = runs[fid]
             want = list(range(retries + 1))
@@ -703,8 +704,9 @@ def cancel_in_flight(suite: EngineSuite) -> Result:
 
 # ---- answers without a signature; 401 answers ---------------------------------------------
 
-class UnsignedFirstAnswerApp(FakeApp):
-    """Answers attempt 0 of function `unsigned` without any signature header."""
+class UnsignedAnswerApp(FakeApp):
+    """Answers attempt 0 of function `unsigned`, and every attempt of `unsigned-always`,
+    without any signature header."""
 
     async def _endpoint(self, request: web.Request) -> web.Response:
         response = await super()._endpoint(request)
@@ -713,7 +715,9 @@ class UnsignedFirstAnswerApp(FakeApp):
                 invoke = json.loads(await request.read())
             except ValueError:
                 return response
-            if invoke.get("functionId") == "unsigned" and invoke.get("attempt") == 0:
+            function_id = invoke.get("functionId")
+            if function_id == "unsigned-always" or (function_id == "unsigned"
+                                                    and invoke.get("attempt") == 0):
                 response.headers.pop(signing.SIG, None)
                 response.headers.pop(signing.SIG_V2, None)
         return response
@@ -724,19 +728,29 @@ def _attempt_done(request: dict[str, Any]) -> Answer:
 
 
 def unsigned_answer(suite: EngineSuite) -> Result:
-    result = Result("answer-without-signature", "engine", ["SIG-7"])
-    with workspace(suite, {"unsigned": ({"retries": 1}, _attempt_done)}, capabilities=[],
-                   app_type=UnsignedFirstAnswerApp) as ws:
+    result = Result("answer-without-signature", "engine", ["SIG-7", "RETRY-3"])
+    scripts = {"unsigned": ({"retries": 1}, _attempt_done),
+               "unsigned-always": ({"retries": 0}, _attempt_done)}
+    with workspace(suite, scripts, capabilities=[], app_type=UnsignedAnswerApp) as ws:
         run_id, problem = start(ws, "unsigned")
-        if run_id is None:
-            result.fail([], problem)
+        failing, problem2 = start(ws, "unsigned-always")
+        if run_id is None or failing is None:
+            result.fail([], problem or problem2)
             return result
         run = wait_status(ws, run_id)
         invokes = ws.invokes("unsigned")
+        failed = wait_status(ws, failing)
+        entry = ws.failure_of(failing) if failed.get("status") == "failed" else None
     if attempts_of(invokes) != [0, 1] or run.get("output") != {"attempt": 1}:
         result.fail(["SIG-7"], f"attempts {attempts_of(invokes)}, run {run.get('status')!r}"
                                f" output {run.get('output')}; an unsigned answer must count"
                                " as a failed invocation (retried), not as done")
+    if failed.get("status") != "failed":
+        result.fail(["SIG-7"], f"with retries 0 an unsigned done left the run"
+                               f" {failed.get('status')!r}, expected failed")
+    elif entry is None or "INVALID_RESPONSE" not in str(entry.get("detail")):
+        result.fail(["RETRY-3"], f"/failures/search shows {json.dumps(entry)[:300]};"
+                                 " expected the code INVALID_RESPONSE")
     return result
 
 
