@@ -15,7 +15,6 @@ from .harness import Harness, HarnessError, RunningApp, start_app
 from .results import ERROR, Result
 from .spec import (
     CATALOG_OPTIONS,
-    SCHEMA_CANDIDATES,
     Spec,
     VectorCase,
     catalog_ids,
@@ -33,7 +32,6 @@ DISCOVERY = "X-Durable-Discovery"
 DISCOVERY_MEMBERS = ("signingKey", "appId", "appName")
 # Methods ROLE-1 leaves to 405 (HEAD and OPTIONS too: no framework default may answer them).
 OTHER_METHODS = ("PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
-SCHEMA_CANDIDATES.setdefault("discovery", ("discovery-answer.schema.json",))
 
 
 class AppPool:

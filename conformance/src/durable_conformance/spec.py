@@ -25,6 +25,7 @@ SCHEMA_CANDIDATES: dict[str, tuple[str, ...]] = {
     "manifest": ("manifest.schema.json",),
     "invoke": ("invoke-request.schema.json", "invoke.schema.json"),
     "receipt": ("receipt.schema.json",),
+    "discovery": ("discovery-answer.schema.json",),
 }
 
 
