@@ -133,55 +133,74 @@ def check_gaps(result: Result, invokes: list[Received]) -> None:
 
 # ---- REQUEST_TOO_LARGE ---------------------------------------------------------------------
 
-CHUNK = 9_000
+def _growing(chunk: int) -> Callable[[dict[str, Any]], Answer]:
+    """Each invocation commits one more step of `chunk` bytes."""
+    def script(request: dict[str, Any]) -> Answer:
+        steps = request.get("steps") or {}
+        return Answer(op={"op": "step", "id": f"chunk{len(steps)}", "data": "x" * chunk})
+    return script
 
 
-def _growing(request: dict[str, Any]) -> Answer:
-    steps = request.get("steps") or {}
-    return Answer(op={"op": "step", "id": f"chunk{len(steps)}", "data": "x" * CHUNK})
-
-
-def request_too_large(suite: EngineSuite) -> Result:
-    result = Result("request-too-large", "engine", ["LIMIT-2", "MAN-3", "ERR-7"])
-    with workspace(suite, {"growing": ({"retries": 2}, _growing)},
-                   max_request_bytes=SMALL_APP_BYTES) as ws:
-        run_id, problem = start(ws, "growing")
-        if run_id is None:
-            result.fail([], problem)
-            return result
-        run = wait_status(ws, run_id)
-        invokes = ws.invokes("growing")
-        with ws.app.lock:
-            sizes = [len(r.body) for r in ws.app.received if r.method == "POST"]
-    over = [size for size in sizes if size > SMALL_APP_BYTES]
+def _check_growth(result: Result, ws: Workspace, function_id: str, limit: int,
+                  script: Callable[[dict[str, Any]], Answer]) -> None:
+    """The run of a growing function fails REQUEST_TOO_LARGE exactly when the next invoke
+    would exceed `limit`, and no body above it was ever sent."""
+    run_id, problem = start(ws, function_id)
+    if run_id is None:
+        result.fail([], problem)
+        return
+    run = wait_status(ws, run_id)
+    invokes = ws.invokes(function_id)
+    with ws.app.lock:
+        sizes = [len(r.body) for r in ws.app.received if r.method == "POST"]
+    over = [size for size in sizes if size > limit]
     if not invokes:
-        result.fail([], "the engine never invoked the app")
-        return result
+        result.fail([], f"the engine never invoked {function_id}")
+        return
     if over:
         result.fail(["LIMIT-2", "MAN-3"], f"the engine sent invoke bodies of {over} bytes to"
-                                          f" an app whose maxRequestBytes is {SMALL_APP_BYTES}")
+                                          f" an app whose limit is {limit} bytes")
     error = run.get("error") or {}
     if run.get("status") != "failed" or error.get("code") != "REQUEST_TOO_LARGE" or \
             error.get("name") != "DurableError":
-        result.fail(["ERR-7", "LIMIT-2"], f"run ended {run.get('status')!r} with error"
-                                          f" {json.dumps(error)[:200]}; expected failed,"
-                                          " DurableError REQUEST_TOO_LARGE")
+        result.fail(["ERR-7", "LIMIT-2"], f"{function_id}: run ended {run.get('status')!r}"
+                                          f" with error {json.dumps(error)[:200]}; expected"
+                                          " failed, DurableError REQUEST_TOO_LARGE")
     if any(a != 0 for a in attempts_of(invokes)):
         result.fail(["ERR-7"], f"REQUEST_TOO_LARGE is not retriable, yet attempts were"
                                f" {attempts_of(invokes)}")
     # The engine must fail only when the NEXT body would really be too large.
     last = invokes[-1].json()
-    memos = last.get("steps") or {}
-    answered = _growing(last).op
-    following = compact({**last, "steps": {**memos, answered["id"]: {
+    answered = script(last).op
+    following = compact({**last, "steps": {**(last.get("steps") or {}), answered["id"]: {
         "type": "run", "data": answered["data"]}}})
-    if len(following) <= SMALL_APP_BYTES:
-        result.fail(["ERR-7", "MAN-3"], f"the run failed although the next invoke ({len(following)}"
-                                        f" bytes) fits the app's {SMALL_APP_BYTES} bytes")
+    if len(following) <= limit:
+        result.fail(["ERR-7", "MAN-3"], f"{function_id}: the run failed although the next"
+                                        f" invoke ({len(following)} bytes) fits the limit of"
+                                        f" {limit} bytes")
     steps = run.get("steps") or []
     if len(steps) != len(invokes):
         result.fail(["ERR-7"], f"{len(invokes)} invokes each answered one step, but the run"
                                f" shows {len(steps)} memos")
+
+
+def request_too_large(suite: EngineSuite) -> Result:
+    result = Result("request-too-large", "engine", ["LIMIT-2", "MAN-3", "ERR-7"])
+    small = _growing(9_000)
+    with workspace(suite, {"growing": ({"retries": 2}, small)},
+                   max_request_bytes=SMALL_APP_BYTES) as ws:
+        _check_growth(result, ws, "growing", SMALL_APP_BYTES, small)
+    # A sync without maxRequestBytes (as the published client sends it): the default
+    # appRequestBytesDefault applies.
+    large = _growing(100_000)
+    with workspace(suite, {"growing-default": ({"retries": 2}, large)}, sync=False) as ws:
+        manifest = {k: v for k, v in ws.app.manifest().items()
+                    if k in ("functions", "sdkVersion")}
+        code, answer = ws.api("/fn/sync", manifest)
+        if code != 200:
+            result.fail([], f"/fn/sync without maxRequestBytes answered {code} {answer!r}")
+            return result
+        _check_growth(result, ws, "growing-default", 1_048_576, large)
     return result
 
 
