@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -218,16 +217,10 @@ def second_engine(suite: EngineSuite, dev_app_url: str) -> Iterator[subprocess.P
     if start[:2] != ["durable", "serve"] or executable is None or suite.engine is None:
         yield "the engine under test is not the reference CLI (`durable serve`)"
         return
-    database = env.get("DATABASE_URL")
-    if not database:  # the embedded Postgres the first process started in its scratch folder
-        found = re.search(r"embedded Postgres \w+ in (.*), listening on ([0-9.]+):([0-9]+)",
-                          suite.engine.log_path.read_text(errors="replace"))
-        # The log file name is not unique across concurrent runs: check it is our engine's.
-        if found is None or not suite.engine.scratch or os.path.realpath(found[1]) != \
-                os.path.realpath(os.path.join(suite.engine.scratch, "pgdata")):
-            yield "cannot tell the first engine's database from its log"
-            return
-        database = f"postgresql://postgres@{found[2]}:{found[3]}/postgres"
+    database = env.get("DATABASE_URL") or _embedded_database(suite.engine.scratch)
+    if not database:
+        yield "cannot tell the first engine's database (no DATABASE_URL, no embedded one)"
+        return
     port = free_port()
     env.update({"DURABLE_DEV_APP_URL": dev_app_url, "DURABLE_ADMIN_TOKEN": suite.admin_token,
                 "DURABLE_RETENTION": "0"})
@@ -259,6 +252,19 @@ def second_engine(suite: EngineSuite, dev_app_url: str) -> Iterator[subprocess.P
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+
+
+def _embedded_database(scratch: str | None) -> str | None:
+    """The URL of the embedded Postgres the engine started in its scratch folder (the
+    harness's `{tmp}/pgdata`), from its postmaster.pid: line 4 the port, 6 the address."""
+    try:
+        lines = open(os.path.join(scratch or "", "pgdata", "postmaster.pid")).read().split("\n")
+    except OSError:
+        return None
+    if len(lines) < 6 or not lines[3].strip().isdigit():
+        return None
+    host = lines[5].strip().split(" ")[0] or "127.0.0.1"
+    return f"postgresql://postgres@{host}:{lines[3].strip()}/postgres"
 
 
 # ---- CRON-7/8/9: ticks, and DISC-3 of a production engine ---------------------------------
