@@ -331,8 +331,8 @@ def throttle_functions(tape: Tape) -> dict[str, tuple[dict[str, Any], Script]]:
         steps = request.get("steps") or {}
         if "s1" not in steps:
             return step("s1", 1)
-        if "s2" not in steps:
-            return step("s2", 2)
+        if "nap" not in steps:  # a resumed run comes back through the queue
+            return sleep_op("nap", 100)
         return done("ok")
 
     return {"thr": ({"trigger": {"event": "flow.thr"},
@@ -372,7 +372,7 @@ def case_throttle(ctx: Context) -> list[Result]:
         for a, b in zip(spans, spans[1:], strict=False):
             if b.start - a.end > LATE_S:
                 result.fail(["FLOW-3"], f"run {run_id} was invoked again {ms(b.start - a.end)}"
-                                        " ms after its previous step: later invocations of a"
+                                        " ms after its previous answer: later invocations of a"
                                         " started run are not throttled")
                 break
     return [result]
@@ -579,7 +579,7 @@ def case_batch(ctx: Context) -> list[Result]:
 def key_source_functions(tape: Tape) -> dict[str, tuple[dict[str, Any], Script]]:
     def script(request: dict[str, Any]) -> Answer:
         role = request["event"]["data"].get("role")
-        return done(role, hold_s=2.5 if role == "hold" else 0.1)
+        return done(role, hold_s=4.0 if role == "hold" else 0.1)
 
     return {
         "deb-conc": ({"trigger": {"event": "flow.deb-conc"},
@@ -592,7 +592,7 @@ def key_source_functions(tape: Tape) -> dict[str, tuple[dict[str, Any], Script]]
 
 
 def case_key_source(ctx: Context) -> list[Result]:
-    """A run holds concurrency key c="x" for 2.5 s. A debounced run whose LAST event has c="y"
+    """A run holds concurrency key c="x" for 4 s. A debounced run whose LAST event has c="y"
     (and a batch whose FIRST event has c="y") must start meanwhile; ones keyed "x" by that
     event must wait for the holder."""
     result = Result("flow-key-of-deferred-runs", ENGINE, ["FLOW-7", "FLOW-1"])
@@ -629,7 +629,8 @@ def case_key_source(ctx: Context) -> list[Result]:
                               ("bat-blocked", "bat-conc", "first")):
         span = seen.get(role)
         if span is None:
-            result.fail(["FLOW-7"], f"the {role} run never started")
+            states = sorted(str(r.get("status")) for r in ctx.ws.runs(function_id=fid))
+            result.fail(["FLOW-7"], f"the {role} run never started ({fid} runs: {states})")
             continue
         during = span.start < held_until[fid]
         if role.endswith("-free") and not during:
@@ -1059,6 +1060,15 @@ def case_key_vectors(ctx: Context) -> list[Result]:
 # ---- the group -------------------------------------------------------------------------------
 
 
+# Scenarios on the shared workspace, and those that open their own workspaces.
+SHARED: list[Callable[[Context], list[Result]]] = [
+    case_concurrency, case_parked_runs_hold_no_slot, case_priority, case_throttle,
+    case_rate_limit, case_debounce, case_batch, case_key_source, case_versions_share,
+    case_fanout, case_wait_after_commit, case_wait_timeout, case_match_vectors,
+    case_key_vectors]
+OWN: list[Callable[[EngineSuite], list[Result]]] = [case_disable, case_workspaces_apart]
+
+
 def run(suite: EngineSuite) -> list[Result]:
     tape = Tape()
     scripts: dict[str, tuple[dict[str, Any], Script]] = {}
@@ -1068,12 +1078,7 @@ def run(suite: EngineSuite) -> list[Result]:
                  fanout_functions(tape), wait_functions(tape), match_functions(suite, tape),
                  key_functions(suite, tape)):
         scripts.update(part)
-    shared: list[Callable[[Context], list[Result]]] = [
-        case_concurrency, case_parked_runs_hold_no_slot, case_priority, case_throttle,
-        case_rate_limit, case_debounce, case_batch, case_key_source, case_versions_share,
-        case_fanout, case_wait_after_commit, case_wait_timeout, case_match_vectors,
-        case_key_vectors]
-    own: list[Callable[[EngineSuite], list[Result]]] = [case_disable, case_workspaces_apart]
+    shared, own = SHARED, OWN
     results: list[Result] = []
     began = time.monotonic()
 
