@@ -80,6 +80,13 @@ def test_areas_are_limited_to_driver_areas(tmp_path: Path) -> None:
     assert len(results) == len(vector_cases("durations"))
 
 
+def test_skip_cases_skip_driver_cases_too(tmp_path: Path) -> None:
+    results = drive(tmp_path, "wrong", driverAreas=["durations"],
+                    skipCases={"dur-2s": "known bug #12"})
+    assert (results["dur-2s"].status, results["dur-2s"].reason) == (SKIP, "known bug #12")
+    assert results["dur-5m"].status == FAIL
+
+
 def test_unsupported_area_is_skipped_with_the_reason(tmp_path: Path) -> None:
     results = drive(tmp_path, "unsupported", driverAreas=["keys", "durations"])
     for case in vector_cases("keys"):

@@ -7,6 +7,8 @@ A harness file may add, without changing its `"harness": 1`:
     "driverAreas": ["durations"],                    # default: every area below
     "driverProtocol": 1                              # optional; the runner speaks 1
 
+(`skipCases` of the harness file skips driver cases by vector id too.)
+
 The runner starts the driver once and, per vector case of each listed area, writes one
 line `{"area": "<area>", "case": <the case object exactly as in spec/vectors>}` to its
 stdin and reads one JSON line from its stdout:
@@ -30,6 +32,7 @@ import os
 import re
 import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -154,7 +157,7 @@ class DriverProcess:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             try:
-                os.killpg(self.process.pid, 9)
+                os.killpg(self.process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             self.process.wait(timeout=5)
@@ -259,6 +262,7 @@ def run_driver(
         driver = DriverProcess(harness, config.command, logs / f"{harness.target}-driver.log")
     except (HarnessError, OSError) as error:
         return [_error(case, f"driver could not start: {error}") for case in cases]
+    skip_cases = harness.raw.get("skipCases") or {}
     broken: str | None = None
     timeout = max(harness.ready_timeout, CASE_TIMEOUT_SECONDS)
     try:
@@ -268,6 +272,10 @@ def run_driver(
             if missing:
                 results.append(Result(case.id, case.area, list(case.requirements)).skip(
                     f"capability not advertised: {', '.join(missing)}"))
+                continue
+            if case.id in skip_cases:
+                results.append(Result(case.id, case.area, list(case.requirements)).skip(
+                    str(skip_cases[case.id])))
                 continue
             if broken is not None:
                 results.append(_error(case, f"not run: {broken}"))
