@@ -237,7 +237,8 @@ class FakeApp:
         def serve() -> None:
             loop = asyncio.new_event_loop()
             self._loop = loop
-            app = web.Application()
+            # aiohttp refuses bodies over 1 MiB by itself; the app states its own limit.
+            app = web.Application(client_max_size=max(self.max_request_bytes, 1_048_576) * 4)
             app.router.add_route("*", "/api/durable", self._endpoint)
             self._runner = web.AppRunner(app)
             loop.run_until_complete(self._runner.setup())
