@@ -108,13 +108,21 @@ def _to_utc(wall: datetime, zone: ZoneInfo) -> datetime | None:
     return instant
 
 
+def _margin(zone: ZoneInfo, at: datetime) -> timedelta:
+    """How far around `at` to start iterating wall times: an hour when the zone's offset
+    changes near `at` (a repeated or skipped hour), else nothing, so an every-second
+    expression costs a few iterations instead of 3600."""
+    offsets = {(at + timedelta(hours=h)).astimezone(zone).utcoffset() for h in (-3, 0, 3)}
+    return timedelta(hours=1) if len(offsets) > 1 else timedelta(0)
+
+
 def next_fire(expression: str, after: datetime) -> datetime:
     """The first fire instant strictly after `after` (aware), per [CRON-3..5]: iterate wall
     times of the zone, skip those that do not exist, take each ambiguous one once (first)."""
     normalized, zone, _ = parse_cron(expression)
     wall = after.astimezone(zone).replace(tzinfo=None)
-    # One hour back covers an `after` inside a repeated (fall back) hour.
-    iterator = croniter(normalized, wall - timedelta(hours=1), ret_type=datetime)
+    # Near a transition, one hour back covers an `after` inside a repeated (fall back) hour.
+    iterator = croniter(normalized, wall - _margin(zone, after), ret_type=datetime)
     for _ in range(100_000):
         candidate = iterator.get_next()
         instant = _to_utc(candidate, zone)
@@ -128,7 +136,8 @@ def latest_fire(expression: str, at_or_before: datetime, not_before: datetime) -
     catch-up tick of [CRON-7]. Walks back from `at_or_before`, never through the whole gap."""
     normalized, zone, _ = parse_cron(expression)
     wall = at_or_before.astimezone(zone).replace(tzinfo=None)
-    iterator = croniter(normalized, wall + timedelta(hours=1, seconds=1), ret_type=datetime)
+    iterator = croniter(normalized, wall + _margin(zone, at_or_before) + timedelta(seconds=1),
+                        ret_type=datetime)
     for _ in range(100_000):
         candidate = iterator.get_prev()
         instant = _to_utc(candidate, zone)
