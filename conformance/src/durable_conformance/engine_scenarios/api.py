@@ -58,6 +58,10 @@ def run(suite: EngineSuite) -> list[Result]:
             broken = Result(f"api-{name}", "engine", [], status=ERROR)
             broken.failures.append(f"could not set up the {name} scenario: {error}")
             results.append(broken)
+        except Exception as error:  # noqa: BLE001 - an odd answer must not hide other cases
+            broken = Result(f"api-{name}", "engine", [], status=ERROR)
+            broken.failures.append(f"the {name} scenario crashed: {error!r}")
+            results.append(broken)
         suite.log(f"api: {name} took {time.monotonic() - began:.1f} s")
     return results
 
@@ -227,7 +231,7 @@ def second_engine(suite: EngineSuite, dev_app_url: str) -> Iterator[subprocess.P
     with (reports_dir() / "logs" / f"engine-second-{os.getpid()}.log").open("wb") as log:
         process = subprocess.Popen(
             [executable, "serve", "--prod", "--host", "127.0.0.1", "--port", str(port),
-             "--database-url", database],
+             "--database-url", database, "--drain-timeout", "2s"],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
     try:
@@ -393,11 +397,6 @@ def _check_tick_events(ws: Workspace, result: Result, runtime: str,
     doubled = {e: n for e, n in (by_event + by_tick).items() if n > 1}
     if any(n > 1 for n in by_event.values()) or any(n > 1 for n in by_tick.values()):
         result.fail(["CRON-8"], f"ticks with several runs (by event id / tick ms): {doubled}")
-    if len(runs) != len(first_invokes):
-        never = [(r.get("eventId"), r.get("status"), r.get("createdAt")) for r in runs
-                 if r.get("runId") not in first_invokes]
-        result.fail(["CRON-8"], f"{len(runs)} runs of {runtime} but {len(first_invokes)}"
-                                f" invoked ones; never invoked: {never}")
     for summary in runs[:3]:
         stored = ws.run(summary["runId"]) or {}
         invoked = first_invokes.get(summary["runId"], {}).get("event")
@@ -528,10 +527,14 @@ def _bulk_cancel(ws: Workspace, result: Result) -> None:
     statuses = {r: (ws.run(r) or {}).get("status") for r in [*held, *finished]}
     if any(statuses[r] != "cancelled" for r in held) or statuses[finished[0]] != "completed":
         result.fail(["API-17"], f"after the bulk cancel the statuses are {statuses}")
-    reply = ws.post("/runs/bulk-cancel", {"functionId": "hold"})
-    if reply.status != 200 or reply.json() != {"cancelled": [], "nextCursor": None}:
-        result.fail(["API-17"], "a bulk cancel over only terminal runs answered"
-                                f" {seen(reply)}, expected nothing cancelled")
+    for body in ({"functionId": "hold"}, {"functionId": "hold", "status": "completed"}):
+        reply = ws.post("/runs/bulk-cancel", body)
+        answer = reply.json() if reply.status == 200 else {}
+        if answer.get("cancelled") != [] or answer.get("nextCursor", "absent") is not None:
+            result.fail(["API-17"], f"bulk cancel {json.dumps(body)} over terminal runs only"
+                                    f" answered {seen(reply)}, expected nothing cancelled")
+    if (ws.run(finished[0]) or {}).get("status") != "completed":
+        result.fail(["API-17"], "a bulk cancel changed the status of a completed run")
 
 
 def _bulk_rerun(ws: Workspace, result: Result) -> None:
@@ -654,10 +657,9 @@ def key_limits(suite: EngineSuite) -> list[Result]:
     with workspace(suite, {}, sync=False) as ws:
         original = ws.app.key
         rotate = ws.admin("POST", f"/api/apps/{ws.app_id}/rotate-key", {})
-        try:
-            new_key = rotate.json()["key"]
-            assert rotate.status == 200 and rotate.json().get("activeKeys") == 2
-        except (ValueError, KeyError, TypeError, AssertionError):
+        rotated = rotate.json() if rotate.status == 200 else {}
+        new_key = rotated.get("key")
+        if not isinstance(new_key, str) or rotated.get("activeKeys") != 2:
             result.fail(["KEY-4"], f"rotate-key with one key answered {seen(rotate)}")
             return [result]
         again = ws.admin("POST", f"/api/apps/{ws.app_id}/rotate-key", {})
@@ -665,7 +667,7 @@ def key_limits(suite: EngineSuite) -> list[Result]:
             result.fail(["KEY-4"], f"rotate-key with two keys answered {seen(again)},"
                                    " expected 409 CONFLICT")
         retire = ws.admin("POST", f"/api/apps/{ws.app_id}/retire-key", {})
-        if retire.status != 200 or b'"activeKeys":1' not in retire.body.replace(b" ", b""):
+        if retire.status != 200 or retire.json().get("activeKeys") != 1:
             result.fail(["KEY-5"], f"retire-key with two keys answered {seen(retire)}")
             return [result]
         again = ws.admin("POST", f"/api/apps/{ws.app_id}/retire-key", {})
@@ -835,11 +837,12 @@ def discovery(suite: EngineSuite) -> list[Result]:
                 return None
             return next((a for a in apps if a.get("id") == app.app_id), None)
 
-        found = wait_until(listed, 8.0, 0.2)
+        # A dev engine that already found an app probes again only every few seconds.
+        found = wait_until(listed, 12.0, 0.2)
         probes = [r for r in app.received if r.method == "GET"
                   and r.headers.get("x-durable-discovery") == "true"]
         if not probes:
-            result.fail(["DISC-1", "ROLE-4"], f"in 8 s the dev engine sent no GET with"
+            result.fail(["DISC-1", "ROLE-4"], f"in 12 s the dev engine sent no GET with"
                                               f" X-Durable-Discovery: true to {url}")
             return [result]
         if found is None:
