@@ -216,6 +216,9 @@ def concurrency_functions(tape: Tape) -> dict[str, tuple[dict[str, Any], Script]
                   "concurrency": {"limit": 2, "key": "tenant"}}, tape.wrap(held)),
         "conc-park": ({"trigger": {"event": "flow.conc-park"}, "concurrency": {"limit": 1}},
                       tape.wrap(parker)),
+        "conc-multi": ({"trigger": {"event": "flow.conc-multi"},
+                        "concurrency": [{"limit": 2}, {"limit": 1, "key": "tenant"}]},
+                       tape.wrap(held)),
     }
 
 
@@ -223,7 +226,9 @@ def case_concurrency(ctx: Context) -> list[Result]:
     result = Result("flow-concurrency-per-key", ENGINE, ["FLOW-1", "FLOW-7"])
     tenants = ["a", "a", "a", "b", "a", "a", "b", "a", "b"]
     sent = [send(ctx.ws, "flow.conc", {"tenant": t, "n": n}) for n, t in enumerate(tenants)]
-    if refused(result, ["FLOW-1"], sent):
+    multi_sent = [send(ctx.ws, "flow.conc-multi", {"tenant": t})
+                  for t in ("a", "a", "b", "b", "c", "a")]
+    if refused(result, ["FLOW-1"], sent + multi_sent):
         return [result]
     poll(lambda: len(ctx.tape.by_run("conc")) >= len(tenants), 30)
     time.sleep(0.6)  # the last ones answer; a run too many would show up now
@@ -243,6 +248,21 @@ def case_concurrency(ctx: Context) -> list[Result]:
         result.fail(["FLOW-1", "FLOW-7"],
                     f"at most {overall} invocations were in flight across both tenants: key"
                     " 'b' waited for key 'a' (a limit per function, not per key value)")
+    # Two rules, all must have room: 2 per function and 1 per tenant.
+    poll(lambda: len(ctx.tape.of("conc-multi")) >= len(multi_sent), 20)
+    time.sleep(0.6)
+    multi = ctx.tape.of("conc-multi")
+    if len(multi) != len(multi_sent):
+        result.fail(["FLOW-1"], f"two rules: {len(multi_sent)} events gave {len(multi)}"
+                                " invocations")
+    if max_in_flight(multi) > 2:
+        result.fail(["FLOW-1"], f"two rules: {max_in_flight(multi)} in flight at once; rule"
+                                " {limit: 2} allows 2")
+    for tenant in ("a", "b", "c"):
+        most = max_in_flight([s for s in multi if s.data.get("tenant") == tenant])
+        if most > 1:
+            result.fail(["FLOW-1"], f"two rules: {most} of tenant {tenant!r} in flight at"
+                                    " once; rule {limit: 1, key: tenant} allows 1")
     return [result]
 
 
@@ -352,21 +372,25 @@ def throttle_functions(tape: Tape) -> dict[str, tuple[dict[str, Any], Script]]:
         return done("ok")
 
     return {"thr": ({"trigger": {"event": "flow.thr"},
-                     "throttle": {"limit": 2, "periodMs": 3000}}, tape.wrap(script))}
+                     "throttle": {"limit": 2, "periodMs": 3000, "key": "k"}},
+                    tape.wrap(script))}
 
 
 def case_throttle(ctx: Context) -> list[Result]:
-    result = Result("flow-throttle-window-fifo", ENGINE, ["FLOW-3"])
-    sent = [send(ctx.ws, "flow.thr", {"n": n}) for n in range(4)]
-    if refused(result, ["FLOW-3"], sent):
+    result = Result("flow-throttle-window-fifo", ENGINE, ["FLOW-3", "FLOW-7"])
+    sent = [send(ctx.ws, "flow.thr", {"k": "a", "n": n}) for n in range(4)]
+    other = send(ctx.ws, "flow.thr", {"k": "b"})  # its own window: starts at once
+    if refused(result, ["FLOW-3"], [*sent, other]):
         return [result]
     order = [s.run_ids[0] if s.run_ids else None for s in sent]
     if None in order:
         result.fail(["FLOW-3"], "a receipt listed no run id for a throttled (not rate"
                                 " limited) function")
         return [result]
-    poll(lambda: sum(len(v) >= 3 for v in ctx.tape.by_run("thr").values()) >= 4, 25)
-    runs = ctx.tape.by_run("thr")
+    poll(lambda: sum(len(v) >= 3 for v in ctx.tape.by_run("thr").values()) >= 5, 25)
+    everything = ctx.tape.by_run("thr")
+    runs = {r: v for r, v in everything.items() if v[0].data.get("k") == "a"}
+    b_runs = [v for v in everything.values() if v[0].data.get("k") == "b"]
     if len(runs) != 4 or any(len(v) != 3 for v in runs.values()):
         result.fail(["FLOW-3"], f"4 runs of 3 invocations expected; the app saw"
                                 f" {sorted(len(v) for v in runs.values())}")
@@ -378,6 +402,11 @@ def case_throttle(ctx: Context) -> list[Result]:
         if gap < 3.0 - JITTER_S:
             result.fail(["FLOW-3"], f"runs {i + 1} and {i + 3} started {ms(gap)} ms apart: 3"
                                     " starts in one 3000 ms window (limit 2)")
+    if len(b_runs) != 1:
+        result.fail(["FLOW-3", "FLOW-7"], f"key 'b': {len(b_runs)} runs, expected 1")
+    elif sends.get(b_runs[0][0].run_id, b_runs[0][0].start) >= firsts[2][0]:
+        result.fail(["FLOW-3", "FLOW-7"], "key 'b' waited for key 'a''s window: throttle"
+                                          " windows are per key value")
     late = firsts[2][0] - firsts[0][0]
     if late > 3.0 + LATE_S:
         result.fail(["FLOW-3"], f"the third run started {ms(late)} ms after the first; the"
@@ -803,8 +832,18 @@ def case_workspaces_apart(suite: EngineSuite) -> list[Result]:
     result = Result("workspaces-kept-apart", ENGINE, ["ROLE-2"])
     tapes = [Tape(), Tape()]
     defs = {"trigger": {"event": "flow.iso"}, "rateLimit": {"limit": 1, "periodMs": 600_000}}
-    with workspace(suite, {"iso": (defs, tapes[0].wrap(quick))}) as one, \
-            workspace(suite, {"iso": (defs, tapes[1].wrap(quick))}) as two:
+
+    def waiter(request: dict[str, Any]) -> Answer:
+        steps = request.get("steps") or {}
+        if "w" not in steps:
+            return wait_op("w", "flow.iso.go", None, time.time() + 10)
+        return done(steps["w"]["data"])
+
+    def scripts(tape: Tape) -> dict[str, tuple[dict[str, Any], Script]]:
+        return {"iso": (defs, tape.wrap(quick)),
+                "iso-wait": ({"trigger": {"event": "flow.iso-wait"}}, tape.wrap(waiter))}
+
+    with workspace(suite, scripts(tapes[0])) as one, workspace(suite, scripts(tapes[1])) as two:
         event_id = f"flow-shared-{secrets.token_hex(6)}"
         first = [send(one, "flow.iso", {"n": 1}, event_id), send(two, "flow.iso", {"n": 1},
                                                                  event_id)]
@@ -836,6 +875,27 @@ def case_workspaces_apart(suite: EngineSuite) -> list[Result]:
                 result.fail(["ROLE-2"], f"an app was invoked for runs"
                                         f" {sorted({s.run_id for s in tape.of('iso')})},"
                                         f" expected only its own {run_id}")
+        # Events belong to one workspace: the other's event does not satisfy a wait here.
+        started = send(one, "flow.iso-wait", {})
+        if refused(result, ["ROLE-2"], [started]) or len(started.run_ids) != 1:
+            result.fail(["ROLE-2"], f"the waiting run was not created: {started.receipt!r}")
+            return [result]
+        waiting = started.run_ids[0]
+        if poll(lambda: status_of(one, waiting) == "waiting", 15) is not True:
+            result.fail(["ROLE-2"], "the run never reached status waiting")
+            return [result]
+        foreign = send(two, "flow.iso.go", {"from": "two"})
+        time.sleep(0.5)
+        own = send(one, "flow.iso.go", {"from": "one"})
+        if refused(result, ["ROLE-2"], [foreign, own]):
+            return [result]
+        poll(lambda: len(tapes[0].by_run("iso-wait").get(waiting, [])) >= 2, 10)
+        spans = tapes[0].by_run("iso-wait").get(waiting, [])
+        memo = spans[1].steps.get("w") if len(spans) >= 2 else None
+        got = memo.get("data") if isinstance(memo, dict) else None
+        if not isinstance(got, dict) or got.get("id") != own.id:
+            result.fail(["ROLE-2"], f"the wait resumed with {json.dumps(got)[:160]}; expected"
+                                    f" its own workspace's event {own.id}, not {foreign.id}")
     return [result]
 
 
