@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from durable_conformance.driver import AREAS, DriverConfig, run_driver
+from durable_conformance.driver import VECTOR_AREAS as AREAS
+from durable_conformance.driver import DriverConfig, run_driver
 from durable_conformance.harness import Harness, HarnessError
 from durable_conformance.results import ERROR, FAIL, PASS, SKIP, Result
 from durable_conformance.spec import Spec

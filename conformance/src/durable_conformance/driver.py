@@ -18,6 +18,8 @@ stdin and reads one JSON line from its stdout:
     match      {"matches": bool}
     keys       {"value": "<canonical JSON text>" | null}
     durations  {"valid": bool, "ms": int}            # ms only when valid
+    client     (cases made by the runner, not vectors: see client_checks.py)
+               {"receipt": {...}} | {"failed": "..."}
     any area   {"error": "..."}      the driver itself failed on this case (status error)
                {"unsupported": true} the driver does not implement this area (skipped)
 
@@ -46,7 +48,8 @@ from .results import ERROR, FAIL, PASS, Result
 from .spec import Spec, VectorCase
 
 DRIVER_PROTOCOL = 1
-AREAS = ("cron", "match", "keys", "durations")
+AREAS = ("cron", "match", "keys", "durations", "client")
+VECTOR_AREAS = ("cron", "match", "keys", "durations")
 # The first answer may wait for a build (tsc); later ones are a function call each.
 CASE_TIMEOUT_SECONDS = 10.0
 INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -58,7 +61,7 @@ class DriverConfig:
     def __init__(self, harness: Harness) -> None:
         raw = harness.raw
         self.command: list[str] = [str(a) for a in raw.get("driver") or []]
-        areas = raw.get("driverAreas", list(AREAS))
+        areas = raw.get("driverAreas", list(VECTOR_AREAS))  # `client` only when asked
         version = raw.get("driverProtocol", DRIVER_PROTOCOL)
         where = f"harness {harness.target}"
         if "driver" in raw and (not isinstance(raw["driver"], list) or not self.command):
@@ -253,7 +256,8 @@ def run_driver(
     config = DriverConfig(harness)
     if not config.present:
         return []
-    cases = [case for area in config.areas for case in spec.vectors(area)]
+    cases = [case for area in config.areas if area in VECTOR_AREAS
+             for case in spec.vectors(area)]
     results: list[Result] = []
     logs = reports_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -288,6 +292,8 @@ def run_driver(
                 results.append(_error(case, str(error)))
                 if driver.process.poll() is not None or "no answer" in str(error):
                     broken = str(error).splitlines()[0]  # the rest cannot be asked
+        if "client" in config.areas:
+            results += _client_cases(driver, broken)
     finally:
         driver.stop()
     counts = {s: sum(1 for r in results if r.status == s) for s in {r.status for r in results}}
@@ -295,6 +301,26 @@ def run_driver(
         f" {', '.join(config.areas)} ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))};"
         f" {time.monotonic() - started:.1f}s)")
     return results
+
+
+def _client_cases(driver: DriverProcess, broken: str | None) -> list[Result]:
+    """The `client` area (client_checks.py): the SDK's engine-API client, live."""
+    from .client_checks import CASES, run_client_cases
+
+    def failed_all(message: str) -> list[Result]:
+        out = []
+        for case in CASES:
+            result = Result(case.id, "client", list(case.requirements), status=ERROR)
+            result.failures.append(message)
+            out.append(result)
+        return out
+
+    if broken is not None:
+        return failed_all(f"not run: {broken}")
+    try:
+        return run_client_cases(lambda request: driver.ask(request, CASE_TIMEOUT_SECONDS * 3))
+    except HarnessError as error:
+        return failed_all(str(error))
 
 
 def judge(case: VectorCase, answer: Any) -> Result:

@@ -12,8 +12,9 @@ from .results import ERROR, EXPECTED, FAIL, PASS, SKIP
 # When several cases cite one requirement, the worst status decides the cell.
 RANK = {ERROR: 5, FAIL: 4, EXPECTED: 3, PASS: 2, SKIP: 1}
 SDK_TARGETS = ("python", "ts", "php", "published")
-# The party of requirements.json whose rules a target of each harness kind must meet.
-PARTY = {"sdk": "app", "engine": "engine"}
+# The parties of requirements.json whose rules a target of each harness kind must meet
+# (an SDK answers for its app endpoint and its engine-API client).
+PARTIES = {"sdk": ("app", "client"), "engine": ("engine",)}
 # Targets that must show every required requirement passing (the published package
 # predates v1's additions: its column shows what it lacks, it does not gate).
 GATED = ("python", "ts", "php", "engine")
@@ -138,7 +139,7 @@ def build(folder: Path, requirement_text: dict[str, str], digest: str,
 def _empty(entry: dict[str, str], kind: str) -> dict[str, Any] | None:
     """The cell of a requirement no case of this target cited: a gap when the target's
     party must meet it, else nothing to show."""
-    if entry.get(PARTY.get(kind, "")) != "MUST":
+    if not any(entry.get(party) == "MUST" for party in PARTIES.get(kind, ())):
         return None
     if "notObservable" in entry:
         return {"status": NOT_OBSERVABLE, "cases": [], "reasons": [entry["notObservable"]]}
@@ -147,11 +148,11 @@ def _empty(entry: dict[str, str], kind: str) -> dict[str, Any] | None:
 
 def required_summary(matrix: dict[str, Any], target: str) -> dict[str, Any]:
     """Of the requirements the target's party MUST meet: how many pass, which do not."""
-    party = PARTY.get(matrix["summary"][target].get("kind", "sdk"), "")
+    parties = PARTIES.get(matrix["summary"][target].get("kind", "sdk"), ())
     total, passing, gaps, unobservable = 0, 0, [], []
     for row in matrix["requirements"]:
         cell = row["cells"][target]
-        if row["binds"].get(party) != "MUST":
+        if not any(row["binds"].get(party) == "MUST" for party in parties):
             continue
         if cell is not None and cell["status"] == NOT_OBSERVABLE:
             unobservable.append(row["id"])

@@ -1,5 +1,6 @@
 """The Python SDK's vector driver: durations through `durable.parse_duration`, the parser
-step.sleep, wait_for_event timeouts and function options call when they are declared.
+step.sleep, wait_for_event timeouts and function options call when they are declared;
+the `client` area through `durable.Client.send`.
 Protocol: conformance/PORTING.md, "Vector drivers"."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 # Prefer this checkout's SDK over any installed `durable` distribution (as app.py does).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from durable import parse_duration  # noqa: E402
+from durable import Client, DurableError, parse_duration  # noqa: E402
 
 
 def durations(case: dict[str, Any]) -> dict[str, Any]:
@@ -22,9 +23,21 @@ def durations(case: dict[str, Any]) -> dict[str, Any]:
         return {"valid": False}
 
 
+def client(case: dict[str, Any]) -> dict[str, Any]:
+    """Send the case's event with the SDK's client, defaults only (the `client` area)."""
+    event = case["event"]
+    sender = Client(case["engineUrl"], case["appId"], case["key"])
+    try:
+        return {"receipt": sender.send(event["name"], event["data"], event_id=event["id"])}
+    except DurableError as error:
+        return {"failed": str(error)}
+
+
 def answer(line: str) -> dict[str, Any]:
     try:
         request = json.loads(line)
+        if request["area"] == "client":
+            return client(request["case"])
         if request["area"] != "durations":
             return {"unsupported": True}
         return durations(request["case"])

@@ -1,0 +1,210 @@
+"""The `client` driver area: an SDK's engine-API client against a fake engine API.
+
+Unlike the vector areas, these cases come from the runner: it serves a small engine API
+on loopback whose behaviour depends on the case (the first path segment names it), asks
+the driver to send one event through the SDK's client, and checks what arrived:
+
+    request  {"area": "client", "case": {"id", "engineUrl", "appId", "key", "event"}}
+    answer   {"receipt": <the answer's JSON object>}   the client returned it
+             {"failed": "<message>"}                   the client raised / refused
+
+The driver sends `event` ({id, name, data}) with its client's ordinary send call to
+`engineUrl`, signing with `key` for workspace `appId`; no options beyond the defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from . import signing
+from .harness import HarnessError, free_port
+from .results import FAIL, PASS, Result
+
+WINDOW_MS = 300_000
+API_RESPONSE_BYTES = 1_048_576
+
+
+@dataclass
+class ClientCase:
+    id: str
+    requirements: list[str]
+    description: str
+
+
+CASES = [
+    ClientCase("client-send-event", ["SIG-8", "SIG-1"],
+               "a signed POST /e: X-Durable-App, HMAC of the raw body, the event as given;"
+               " a V2 signature, when sent, valid and fresh ([SIG-11])"),
+    ClientCase("client-no-redirect", ["API-5"],
+               "a 307 answer is not followed and the send fails"),
+    ClientCase("client-retry-503", ["API-5"],
+               "a 503 answer is retried (SHOULD) and every attempt is signed"),
+    ClientCase("client-oversized-answer", ["API-5"],
+               "an answer over apiResponseBytes is refused (SHOULD)"),
+]
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at_ms: int
+
+
+@dataclass
+class FakeEngineApi:
+    port: int = field(default_factory=free_port)
+    seen: dict[str, list[Seen]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+
+    def url(self, case_id: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{case_id}"
+
+    def requests(self, case_id: str) -> list[Seen]:
+        with self.lock:
+            return list(self.seen.get(case_id, []))
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        case_id, _, rest = request.path.lstrip("/").partition("/")
+        with self.lock:
+            bucket = self.seen.setdefault(case_id, [])
+            bucket.append(Seen("/" + rest, {k.lower(): v for k, v in request.headers.items()},
+                               body, signing.now_ms()))
+            count = len(bucket)
+        if case_id == "client-no-redirect" and rest == "e":
+            return web.Response(status=307, headers={
+                "Location": f"/{case_id}/elsewhere/e"})
+        if case_id == "client-retry-503" and count == 1:
+            return web.json_response({"error": {"code": "UNAVAILABLE", "message": "busy"}},
+                                     status=503)
+        try:
+            event = json.loads(body)
+        except ValueError:
+            event = {}
+        receipt = {"id": event.get("id"), "name": event.get("name"), "ts": signing.now_ms(),
+                   "duplicate": False, "runIds": []}
+        if case_id == "client-oversized-answer":
+            receipt["padding"] = "x" * API_RESPONSE_BYTES
+        return web.json_response(receipt)
+
+    def start(self) -> None:
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application(client_max_size=4 * API_RESPONSE_BYTES)
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            runner = web.AppRunner(app)
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-engine-api", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise HarnessError("the fake engine API did not start")
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def check_signed(result: Result, seen: Seen, app_id: str, key: str) -> None:
+    """[SIG-8] X-Durable-App and the v1 MAC of the raw body; [SIG-11] a V2 when present."""
+    if seen.headers.get("x-durable-app") != app_id:
+        result.fail(["SIG-8"], f"X-Durable-App is {seen.headers.get('x-durable-app')!r},"
+                               f" expected {app_id!r}")
+    v2 = seen.headers.get(signing.SIG_V2)
+    if v2 is None:
+        if not signing.matches(signing.mac(key, seen.body), seen.headers.get(signing.SIG)):
+            result.fail(["SIG-8", "SIG-1"], "X-Durable-Signature is not HMAC-SHA256(key, body)"
+                                            " in 64 lowercase hex")
+        return
+    result.cover(["SIG-11"])
+    stamp = seen.headers.get(signing.TIMESTAMP) or ""
+    if not stamp.isdigit() or abs(int(stamp) - seen.at_ms) > WINDOW_MS:
+        result.fail(["SIG-11", "SIG-6"], f"X-Durable-Timestamp {stamp!r} is not current"
+                                         " unix milliseconds")
+    elif not signing.matches(signing.mac(key, signing.v2_input(stamp, seen.body)), v2):
+        result.fail(["SIG-11"], "X-Durable-Signature-V2 is not HMAC(key, timestamp.body)")
+    # The engine ignores v1 when V2 is present, but a v1-only engine still reads it.
+    if not signing.matches(signing.mac(key, seen.body), seen.headers.get(signing.SIG)):
+        result.fail(["SIG-8"], "X-Durable-Signature is not HMAC-SHA256(key, body)")
+
+
+def judge(case: ClientCase, answer: Any, seen: list[Seen], app_id: str, key: str,
+          event: dict[str, Any]) -> Result:
+    result = Result(case.id, "client", list(case.requirements))
+    if not isinstance(answer, dict) or not ("receipt" in answer or "failed" in answer):
+        result.fail(case.requirements, "driver answer must be {\"receipt\": ...} or"
+                                       f" {{\"failed\": ...}}: {json.dumps(answer)[:200]}")
+        return result
+    posts = [s for s in seen if s.path == "/e"]
+    for item in posts:
+        check_signed(result, item, app_id, key)
+    if case.id == "client-send-event":
+        if len(posts) != 1:
+            result.fail(["SIG-8"], f"{len(posts)} requests reached POST /e, expected 1")
+        elif json.loads(posts[0].body) != event:
+            result.fail(["SIG-8"], f"the body {posts[0].body[:200]!r} is not the event sent")
+        if "receipt" not in answer or answer["receipt"].get("id") != event["id"]:
+            result.fail(["SIG-8"], f"the client did not return the receipt: {answer!r}")
+    elif case.id == "client-no-redirect":
+        if any(s.path != "/e" for s in seen):
+            result.fail(["API-5"], "the client followed a 307 redirect")
+        if "failed" not in answer:
+            result.fail(["API-5"], "a 307 answer was reported as a successful send")
+    elif case.id == "client-retry-503":
+        if len(posts) < 2 or "receipt" not in answer:
+            result.fail(["API-5"], f"{len(posts)} attempt(s) and answer {answer!r}: a 503"
+                                   " SHOULD be retried")
+    elif case.id == "client-oversized-answer" and "failed" not in answer:
+        result.fail(["API-5"], "an answer over 1048576 bytes was accepted")
+    return result
+
+
+def run_client_cases(ask: Callable[[dict[str, Any]], Any]) -> list[Result]:
+    """Every client case through `ask` (one driver request -> its answer)."""
+    api = FakeEngineApi()
+    api.start()
+    results: list[Result] = []
+    try:
+        for number, case in enumerate(CASES):
+            app_id, key = f"conf-client-{number}", f"conf-client-key-{number}"
+            event = {"id": f"conf-client-event-{number}", "name": "conf.client.sent",
+                     "data": {"case": case.id, "text": "Zürich"}}
+            answer = ask({"area": "client", "case": {
+                "id": case.id, "engineUrl": api.url(case.id), "appId": app_id, "key": key,
+                "event": event}})
+            if isinstance(answer, dict) and answer.get("unsupported") is True:
+                results.append(Result(case.id, "client", list(case.requirements)).skip(
+                    "driver does not implement area client"))
+                continue
+            if isinstance(answer, dict) and "error" in answer:
+                broken = Result(case.id, "client", list(case.requirements), status="error")
+                broken.failures.append(f"driver error: {answer['error']}")
+                results.append(broken)
+                continue
+            result = judge(case, answer, api.requests(case.id), app_id, key, event)
+            assert result.status in (PASS, FAIL)
+            results.append(result)
+    finally:
+        api.stop()
+    return results
