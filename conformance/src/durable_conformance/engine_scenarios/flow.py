@@ -5,8 +5,8 @@ names), most in one shared workspace. What the engine did is read from the fake 
 side wherever possible: a `Tape` records every invocation the app received, when, and
 how long the app held it, so "in flight" is what the app saw, not what the engine says.
 Periods are short (hundreds of ms to a few s); timing checks never allow early (beyond
-the clock resolution, or the app-side arrival jitter where two arrivals are compared)
-and allow late by LATE_S. A scenario whose own sends were too slow to set up the
+the clock resolution, or JITTER_S where two starts are compared by the engine's send
+stamps) and allow late by LATE_S. A scenario whose own sends were too slow to set up the
 situation it checks (a loaded machine) is skipped with that reason, never passed.
 """
 
