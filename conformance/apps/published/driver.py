@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from durable.client import Client, DurableError
 from durable.step import parse_duration
 
 
@@ -18,9 +19,23 @@ def durations(case: dict[str, Any]) -> dict[str, Any]:
         return {"valid": False}
 
 
+def client(case: dict[str, Any]) -> dict[str, Any]:
+    """The `client` area through the package's Client.send, defaults only."""
+    event = case["event"]
+    sender = Client(case["engineUrl"], case["appId"], case["key"])
+    try:
+        return {"receipt": sender.send(event["name"], event["data"], event_id=event["id"])}
+    except DurableError as error:
+        return {"failed": str(error)}
+    except OSError as error:  # 0.1.0 lets some connection errors escape its DurableError
+        return {"failed": f"{type(error).__name__}: {error}"}
+
+
 def answer(line: str) -> dict[str, Any]:
     try:
         request = json.loads(line)
+        if request["area"] == "client":
+            return client(request["case"])
         if request["area"] != "durations":
             return {"unsupported": True}
         return durations(request["case"])

@@ -4,10 +4,13 @@ declare(strict_types=1);
 
 // The PHP SDK's vector driver (conformance driver protocol 1, conformance/PORTING.md):
 // durations through Duration::toMs, the parser Step::sleep, waitForEvent timeouts and
-// function options call when they are declared. One JSON line in, one line out.
+// function options call when they are declared; the `client` area through Client::send.
+// One JSON line in, one line out.
 
 require __DIR__ . '/../src/autoload.php';
 
+use Durable\Client;
+use Durable\DurableException;
 use Durable\Duration;
 
 // Closures, not functions: a PSR-1 file either declares symbols or runs, not both.
@@ -24,10 +27,28 @@ $durationAnswer = static function (mixed $input): array {
     }
 };
 
+// The `client` area: send the case's event with the SDK's Client, defaults only.
+/**
+ * @param array<string, mixed> $case
+ * @return array<string, mixed>
+ */
+$clientAnswer = static function (array $case): array {
+    $client = new Client($case['engineUrl'], $case['appId'], $case['key']);
+    $event = $case['event'];
+    try {
+        return ['receipt' => $client->send($event['name'], $event['data'], $event['id'])];
+    } catch (DurableException $error) {
+        return ['failed' => $error->getMessage()];
+    }
+};
+
 /** @return array<string, mixed> */
-$driverAnswer = static function (string $line) use ($durationAnswer): array {
+$driverAnswer = static function (string $line) use ($durationAnswer, $clientAnswer): array {
     try {
         $request = json_decode($line, true, 512, JSON_THROW_ON_ERROR);
+        if (($request['area'] ?? null) === 'client') {
+            return $clientAnswer($request['case']);
+        }
         if (($request['area'] ?? null) !== 'durations') {
             return ['unsupported' => true];
         }

@@ -1,10 +1,11 @@
 /**
  * The TypeScript SDK's vector driver (conformance driver protocol 1, conformance/PORTING.md):
  * durations through `parseDuration`, the parser step.sleep, waitForEvent timeouts and
- * function options call when they are declared. One JSON line in, one line out.
+ * function options call when they are declared; the `client` area through `Client.send`.
+ * One JSON line in, one line out.
  */
 import { createInterface } from "node:readline";
-import { InvalidDurationError, parseDuration } from "../src/index.js";
+import { Client, DurableError, InvalidDurationError, parseDuration } from "../src/index.js";
 
 type Answer = Record<string, unknown>;
 
@@ -17,9 +18,28 @@ function durations(input: unknown): Answer {
   }
 }
 
-function answer(line: string): Answer {
+interface ClientCase {
+  engineUrl: string;
+  appId: string;
+  key: string;
+  event: { id: string; name: string; data: unknown };
+}
+
+/** The `client` area: send the case's event with the SDK's Client, defaults only. */
+async function client(input: ClientCase): Promise<Answer> {
+  const sender = new Client({ baseUrl: input.engineUrl, appId: input.appId, signingKey: input.key });
   try {
-    const request = JSON.parse(line) as { area: string; case: { input: unknown } };
+    return { receipt: await sender.send(input.event.name, input.event.data, { id: input.event.id }) };
+  } catch (error) {
+    if (error instanceof DurableError) return { failed: error.message };
+    throw error;
+  }
+}
+
+async function answer(line: string): Promise<Answer> {
+  try {
+    const request = JSON.parse(line) as { area: string; case: { input: unknown } & ClientCase };
+    if (request.area === "client") return await client(request.case);
     if (request.area !== "durations") return { unsupported: true };
     return durations(request.case.input);
   } catch (error) {
@@ -27,7 +47,12 @@ function answer(line: string): Answer {
   }
 }
 
+// One request at a time, answered in order (a client case awaits the network).
+let queue: Promise<void> = Promise.resolve();
 const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
 lines.on("line", (line) => {
-  if (line.trim() !== "") process.stdout.write(`${JSON.stringify(answer(line))}\n`);
+  if (line.trim() === "") return;
+  queue = queue.then(async () => {
+    process.stdout.write(`${JSON.stringify(await answer(line))}\n`);
+  });
 });
