@@ -263,7 +263,8 @@ def run_driver(
     logs.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
-        driver = DriverProcess(harness, config.command, logs / f"{harness.target}-driver.log")
+        log_path = logs / f"{harness.target}-{os.getpid()}-driver.log"
+        driver = DriverProcess(harness, config.command, log_path)
     except (HarnessError, OSError) as error:
         return [_error(case, f"driver could not start: {error}") for case in cases]
     skip_cases = harness.raw.get("skipCases") or {}

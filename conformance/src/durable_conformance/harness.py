@@ -197,7 +197,8 @@ def start_app(
     logs = reports_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     _counter += 1
-    log_path = logs / f"{harness.target}-{_counter}.log"
+    # The pid keeps logs of runs at the same time in one checkout apart.
+    log_path = logs / f"{harness.target}-{os.getpid()}-{_counter}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
         command, cwd=harness.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
