@@ -33,7 +33,6 @@ import json
 import os
 import re
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
@@ -42,8 +41,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .harness import Harness, HarnessError
-from .paths import repo_root, reports_dir
+from .harness import Harness, HarnessError, resolve_command
+from .paths import reports_dir
 from .results import ERROR, FAIL, PASS, Result
 from .spec import Spec, VectorCase
 
@@ -85,14 +84,7 @@ class DriverProcess:
     """One running driver: request/answer by lines, with a deadline per answer."""
 
     def __init__(self, harness: Harness, command: list[str], log_path: Path) -> None:
-        executable = command[0]
-        candidate = repo_root() / executable
-        if candidate.exists():
-            if not os.access(candidate, os.X_OK):
-                raise HarnessError(f"driver {candidate} is not executable (chmod +x)")
-            command = [str(candidate), *command[1:]]
-        elif shutil.which(executable) is None:
-            raise HarnessError(f"driver command {executable!r} not found")
+        command = resolve_command(command, "driver")
         env = dict(os.environ)
         env.update(harness.env)
         env["DURABLE_CONFORMANCE_PYTHON"] = sys.executable

@@ -149,6 +149,20 @@ class RunningApp:
 _counter = 0
 
 
+def resolve_command(command: list[str], what: str) -> list[str]:
+    """A harness command whose first word is a file of this repository (made absolute;
+    it must be executable) or a program on PATH."""
+    executable = command[0]
+    candidate = repo_root() / executable
+    if candidate.exists():
+        if not os.access(candidate, os.X_OK):
+            raise HarnessError(f"{what} {candidate} is not executable (chmod +x)")
+        return [str(candidate), *command[1:]]
+    if shutil.which(executable) is None:
+        raise HarnessError(f"{what} {executable!r} not found (is the harness written?)")
+    return list(command)
+
+
 def start_app(
     harness: Harness,
     *,
@@ -164,17 +178,8 @@ def start_app(
     # Placeholders let an engine harness take its port and a scratch folder as arguments.
     scratch = tempfile.mkdtemp(prefix=f"durable-conf-{harness.target}-")
     values = {"port": str(port := free_port()), "tmp": scratch, "free_port": str(free_port())}
-    command = [arg.format(**values) if "{" in arg else arg for arg in harness.start]
-    executable = command[0]
-    candidate = repo_root() / executable
-    if candidate.exists():
-        if not os.access(candidate, os.X_OK):
-            raise HarnessError(f"start command {candidate} is not executable (chmod +x)")
-        command[0] = str(candidate)
-    elif shutil.which(executable) is None:
-        raise HarnessError(
-            f"start command {executable!r} not found (is the SDK's harness written?)"
-        )
+    command = resolve_command(
+        [arg.format(**values) if "{" in arg else arg for arg in harness.start], "start command")
     env = dict(os.environ)
     env.update(harness.env)
     # Lets a Python start script use the runner's interpreter (the nox session's venv).
