@@ -211,7 +211,22 @@ def concurrency_functions(tape: Tape) -> dict[str, tuple[dict[str, Any], Script]
             return wait_op("w", "flow.conc-park.never", None, time.time() + 3.0)
         return done(role, hold_s=0.2)
 
+    def slow_once(request: dict[str, Any]) -> Answer:
+        if request["event"]["data"].get("role") == "slow" and request.get("attempt") == 0:
+            return done("late", hold_s=SLOW_HOLD_S)  # beyond timeoutMs: the engine gives up
+        return done("ok", hold_s=0.1)
+
+    def fails_once(request: dict[str, Any]) -> Answer:
+        if request["event"]["data"].get("role") == "err" and request.get("attempt") == 0:
+            return Answer(op={"op": "error", "id": None, "message": "again", "name": "Error",
+                              "retryable": True})
+        return done("ok", hold_s=0.1)
+
     return {
+        "conc-timeout": ({"trigger": {"event": "flow.conc-timeout"}, "timeoutMs": 400,
+                          "retries": 1, "concurrency": {"limit": 1}}, tape.wrap(slow_once)),
+        "conc-error": ({"trigger": {"event": "flow.conc-error"}, "retries": 1,
+                        "concurrency": {"limit": 1}}, tape.wrap(fails_once)),
         "conc": ({"trigger": {"event": "flow.conc"},
                   "concurrency": {"limit": 2, "key": "tenant"}}, tape.wrap(held)),
         "conc-park": ({"trigger": {"event": "flow.conc-park"}, "concurrency": {"limit": 1}},
@@ -263,6 +278,47 @@ def case_concurrency(ctx: Context) -> list[Result]:
         if most > 1:
             result.fail(["FLOW-1"], f"two rules: {most} of tenant {tenant!r} in flight at"
                                     " once; rule {limit: 1, key: tenant} allows 1")
+    return [result]
+
+
+SLOW_HOLD_S = 2.5
+
+
+def case_slot_freed_when_invocation_ends(ctx: Context) -> list[Result]:
+    """[FLOW-1] a slot is freed when its invocation ends in any way: a timed-out invocation
+    (timeoutMs 400 while the app holds its answer 2.5 s) and a retryable error (the run
+    waits out its backoff without the slot) both let the next run of a limit-1 function
+    start at once."""
+    result = Result("flow-concurrency-slot-freed-on-timeout-and-error", ENGINE, ["FLOW-1"])
+    for function_id, event, first_role in (("conc-timeout", "flow.conc-timeout", "slow"),
+                                           ("conc-error", "flow.conc-error", "err")):
+        holder = send(ctx.ws, event, {"role": first_role})
+        if refused(result, ["FLOW-1"], [holder]):
+            return [result]
+        if not poll(lambda f=function_id: ctx.tape.of(f), 20):
+            result.fail(["FLOW-1"], f"{function_id}: the first run was never invoked")
+            continue
+        first = ctx.tape.of(function_id)[0]
+        other = send(ctx.ws, event, {"role": "next"})
+        if refused(result, ["FLOW-1"], [other]):
+            return [result]
+        poll(lambda f=function_id: len(ctx.tape.by_run(f)) >= 2
+             and len(ctx.tape.of(f)) >= 3, 20)
+        runs = ctx.tape.by_run(function_id)
+        later = [spans[0] for run_id, spans in runs.items() if run_id != first.run_id]
+        retry = [s for s in runs.get(first.run_id, []) if s.request.get("attempt") == 1]
+        if not later or not retry:
+            result.fail(["FLOW-1"], f"{function_id}: saw {len(later)} other run(s) and"
+                                    f" {len(retry)} retry of the first; expected 1 and 1")
+            continue
+        started = later[0].start
+        if function_id == "conc-timeout" and started >= first.start + SLOW_HOLD_S - 0.2:
+            result.fail(["FLOW-1"], f"the next run started {started - first.start:.2f} s"
+                                    " after a run whose invocation timed out at 0.4 s: the"
+                                    " slot was held until the app answered")
+        if function_id == "conc-error" and started > retry[0].start:
+            result.fail(["FLOW-1"], "the next run started only after the failed run's retry:"
+                                    " the slot was held through the backoff")
     return [result]
 
 
@@ -1140,7 +1196,8 @@ def case_key_vectors(ctx: Context) -> list[Result]:
 
 # Scenarios on the shared workspace, and those that open their own workspaces.
 SHARED: list[Callable[[Context], list[Result]]] = [
-    case_concurrency, case_parked_runs_hold_no_slot, case_priority, case_throttle,
+    case_concurrency, case_slot_freed_when_invocation_ends, case_parked_runs_hold_no_slot,
+    case_priority, case_throttle,
     case_rate_limit, case_debounce, case_batch, case_key_source, case_versions_share,
     case_fanout, case_wait_after_commit, case_wait_timeout, case_match_vectors,
     case_key_vectors]

@@ -800,10 +800,52 @@ def manifest_after_401(suite: EngineSuite) -> Result:
     return result
 
 
+# ---- an oversized event inside a sendEvent op ----------------------------------------------
+
+def _sends_big_then_small(request: dict[str, Any]) -> Answer:
+    """Attempt 0 sends one event over eventBytes (with a small one before it), attempt 1
+    only the small one."""
+    steps = request.get("steps") or {}
+    if "emit" in steps:
+        return Answer(op={"op": "done", "data": steps["emit"]["data"]})
+    run_id = request["runId"]
+    small = {"id": f"small-{run_id}", "name": "conf.limits.sent", "data": {}}
+    events = [small] if request.get("attempt", 0) else [
+        small, _event_of(EVENT_BYTES + 1, f"big-{run_id}")]
+    return Answer(op={"op": "sendEvent", "id": "emit", "events": events})
+
+
+def oversized_sent_event(suite: EngineSuite) -> Result:
+    """[EVT-3] through [OP-4]/[OP-10]: a sendEvent carrying an event over eventBytes is a
+    failed invocation (retried) and accepts none of its events, not even the small ones."""
+    result = Result("send-event-over-event-bytes", "engine", ["EVT-3", "OP-4", "OP-10"])
+    with workspace(suite, {"sender": ({"retries": 1}, _sends_big_then_small)}) as ws:
+        run_id, problem = start(ws, "sender")
+        if run_id is None:
+            result.fail([], problem)
+            return result
+        run = wait_status(ws, run_id)
+        invokes = ws.invokes("sender")
+        if attempts_of(invokes) != [0, 1, 0] or run.get("status") != "completed":
+            result.fail(["EVT-3", "OP-10"], f"attempts {attempts_of(invokes)}, run"
+                                            f" {run.get('status')!r}: the oversized send"
+                                            " should fail its invocation and the retry pass")
+        receipts = (run.get("output") or []) if isinstance(run.get("output"), list) else []
+        if [r.get("duplicate") for r in receipts if isinstance(r, dict)] != [False]:
+            result.fail(["OP-4", "EVT-3"], f"receipts {json.dumps(receipts)[:200]}: the small"
+                                           " event was accepted by the refused send")
+        code, answer = ws.api("/e", {"id": f"big-{run_id}", "name": "conf.limits.sent",
+                                     "data": {}})
+        if code != 200 or answer.get("duplicate") is not False:
+            result.fail(["EVT-3"], f"the oversized event's id was stored: /e answered {code}"
+                                   f" {str(answer)[:160]}")
+    return result
+
+
 CASES: list[Callable[[EngineSuite], Result]] = [
     too_many_steps, request_too_large, answer_too_large, oversized_events, last_error,
     memo_and_done, instants, timeouts, delivery_failures, retries_and_backoff,
-    cancel_in_flight, unsigned_answer, manifest_after_401]
+    cancel_in_flight, unsigned_answer, manifest_after_401, oversized_sent_event]
 
 
 def _guarded(suite: EngineSuite, case: Callable[[EngineSuite], Result]) -> Result:
