@@ -130,6 +130,8 @@ class Engine:
     _claimed_at: datetime | None = None  # the clock of the last claim round
     _fair_candidates: bool = False  # the queue's head is a blocked backlog: look per bucket
     last_manifest_status: int | None = None  # HTTP status of the last manifest GET (dev hints)
+    _workers_running: bool = False  # this process invokes apps (serve without --no-workers)
+    _reserved: int = 0  # slots promised to API calls handing new runs off to this process
 
     def q(self, name: str) -> str:
         return self.queries[name]
@@ -147,10 +149,15 @@ class Engine:
     # ---- events ----------------------------------------------------------------------------
 
     async def ingest(self, conn: psycopg.AsyncConnection[Any], workspace_id: str,
-                     events: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+                     events: list[dict[str, Any]], now: datetime,
+                     handoff: list[Claim] | None = None, slots: int = 0
+                     ) -> list[dict[str, Any]]:
         """Store events (idempotent by id), start triggered runs, resolve matching waits.
 
         Runs inside the caller's transaction, so a sendEvent op commits it with its memo.
+        With `slots` > 0, up to that many new runs without flow rules are leased to the
+        caller at once and appended to `handoff`: the caller invokes them after its commit,
+        sparing them the wake-up and claim round trips (none jumps due work, see the SQL).
         """
         receipts = []
         woke = False
@@ -192,18 +199,39 @@ class Engine:
                                rate_key)
                     woke = True  # idle workers learn the bucket's due time
                     continue
+                throttle = throttle_bucket(workspace_id, fn["definition"], event)
+                lease_s = None
+                if slots > 0 and skip is None and not keys and throttle["throttle_key"] is None:
+                    slots -= 1
+                    lease_s = self._lease_s((fn["definition"] or {}).get("timeoutMs"))
                 runs.append({"id": str(uuid.uuid4()), "function_id": fn["runtime_id"],
                              "priority": fn["priority"], "flow_keys": keys,
                              "flow_limits": limits, "rate_key": rate_key,
-                             "skip_reason": skip,
-                             **throttle_bucket(workspace_id, fn["definition"], event)})
+                             "skip_reason": skip, "lease_s": lease_s, **throttle})
             run_ids = [r["id"] for r in runs]
             receipt = {"id": event["id"], "name": event["name"], "ts": event["ts"],
                        "runIds": run_ids}
-            await conn.execute(self.q("event_runs_create"), {
+            cur = await conn.execute(self.q("event_runs_create"), {
                 "workspace_id": workspace_id, "event_id": event["id"], "event": Jsonb(event),
                 "now": now, "runs": Jsonb(runs), "receipt": Jsonb(receipt)})
-            woke = woke or any(r["skip_reason"] is None for r in runs)
+            handed = {row["run_id"]: row["lease_token"] for row in await cur.fetchall()}
+            by_id = {fn["runtime_id"]: fn for fn in accepted["functions"]}
+            for run in runs:
+                token = handed.get(run["id"])
+                if token is None or handoff is None:
+                    continue
+                fn = by_id[run["function_id"]]
+                handoff.append(Claim(run["id"], workspace_id, "main", "invoke", 0, now, token, {
+                    "run_id": run["id"], "workspace_id": workspace_id, "namespace": "main",
+                    "kind": "invoke", "attempt": 0, "due_at": now, "lease_token": token,
+                    "id": run["id"], "function_id": run["function_id"], "event": event,
+                    "events": None, "error": None, "definition": fn["definition"],
+                    "enabled": True, "removed": False, "app_url": accepted["app_url"],
+                    "keys": accepted["keys"], "capabilities": accepted["capabilities"],
+                    "max_request_bytes": accepted["max_request_bytes"],
+                    "manifest_at": accepted["manifest_at"], "steps": {}}))
+            woke = woke or any(r["skip_reason"] is None and r["id"] not in handed
+                               for r in runs)
             for wait in accepted["waits"]:
                 if not event_matches(event["name"], wait["match"], event):
                     continue
@@ -261,9 +289,10 @@ class Engine:
         """Claim due work and dispatch it until stop() is called."""
         await self.start_http()
         listener = asyncio.create_task(self._listen())
+        self._workers_running = True
         try:
             while not self._stopping:
-                free = self.config.worker_slots - len(self._tasks)
+                free = self.config.worker_slots - len(self._tasks) - self._reserved
                 claims: list[Claim] = []
                 if free > 0:
                     try:
@@ -286,10 +315,33 @@ class Engine:
                     continue
                 await self._wait_wake(await self._idle_delay())
         finally:
+            self._workers_running = False
             listener.cancel()
             if self._claimer is not None:
                 await self._claimer.close()
                 self._claimer = None
+
+    def handoff_slots(self, wanted: int) -> int:
+        """Reserve up to `wanted` free invocation slots of this process for the runs an API
+        call is about to create; give them back with adopt()."""
+        if not self._workers_running or self._stopping:
+            return 0
+        free = self.config.worker_slots - len(self._tasks) - self._reserved
+        granted = max(0, min(wanted, free))
+        self._reserved += granted
+        return granted
+
+    async def adopt(self, claims: list[Claim], reserved: int) -> None:
+        """Invoke runs an API call leased to this process in its committed transaction (the
+        hand-off of ingest()), and free the slots reserved for it."""
+        self._reserved -= reserved
+        if claims and (self._stopping or not self._workers_running):
+            await self._release_all([c.lease_token for c in claims])
+            return
+        for claim in claims:
+            task = asyncio.create_task(self._drive(claim))
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

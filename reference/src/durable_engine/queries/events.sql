@@ -41,32 +41,51 @@ SELECT (SELECT count(*) FROM ev) AS inserted,
                  WHERE workspace_id = %(workspace_id)s AND trigger_event = %(name)s AND enabled
                    AND NOT removed), '[]'::jsonb) AS functions,
        coalesce((SELECT jsonb_agg(to_jsonb(w) ORDER BY w.created_at, w.run_id) FROM w),
-                '[]'::jsonb) AS waits;
+                '[]'::jsonb) AS waits,
+       ws.app_url, ws.keys, ws.capabilities, ws.max_request_bytes, ws.manifest_at
+FROM workspaces ws WHERE ws.id = %(workspace_id)s;
 
 -- name: event_runs_create
--- One round trip: the event's runs, their queue rows and its receipt.
+-- One round trip: the event's runs, their queue rows and its receipt. A run offered for
+-- hand-off (lease_s set: no flow rule, a free slot in the accepting process) is leased at
+-- once unless due work ranks ahead of it, so hand-off never jumps the queue ([FLOW-2]);
+-- the leased ones are returned for the accepting process to invoke.
 WITH t AS (
     SELECT * FROM jsonb_to_recordset(%(runs)s)
         AS t(id text, function_id text, priority integer, flow_keys text[],
              flow_limits integer[], rate_key text, skip_reason text, throttle_key text,
-             throttle_limit integer, throttle_period_ms integer)
+             throttle_limit integer, throttle_period_ms integer, lease_s float8)
+), e AS (
+    SELECT t.*, t.lease_s IS NOT NULL AND t.skip_reason IS NULL AND NOT EXISTS (
+               SELECT 1 FROM queue o
+               WHERE o.lease_token IS NULL AND o.due_at <= %(now)s
+                 AND o.rank_at <= %(now)s - make_interval(secs => t.priority)) AS handed
+    FROM t
 ), r AS (
     INSERT INTO runs (id, workspace_id, function_id, event_id, event, status, created_at,
-                      updated_at, rate_key, skip_reason, ended_at, throttle_key)
+                      updated_at, rate_key, skip_reason, ended_at, throttle_key, started_at)
     SELECT id, %(workspace_id)s, function_id, %(event_id)s, %(event)s,
-           CASE WHEN skip_reason IS NULL THEN 'queued' ELSE 'skipped' END, %(now)s, %(now)s,
+           CASE WHEN skip_reason IS NOT NULL THEN 'skipped'
+                WHEN handed THEN 'running' ELSE 'queued' END, %(now)s, %(now)s,
            rate_key, skip_reason, CASE WHEN skip_reason IS NULL THEN NULL ELSE %(now)s END,
-           throttle_key
-    FROM t
+           throttle_key, CASE WHEN handed THEN %(now)s END
+    FROM e
 ), q AS (
     INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits,
-                       throttle_key, throttle_limit, throttle_period_ms)
+                       throttle_key, throttle_limit, throttle_period_ms, lease_token,
+                       lease_until)
     SELECT id, %(workspace_id)s, priority, %(now)s, flow_keys, flow_limits, throttle_key,
-           throttle_limit, throttle_period_ms FROM t
+           throttle_limit, throttle_period_ms,
+           CASE WHEN handed THEN gen_random_uuid() END,
+           CASE WHEN handed THEN %(now)s + make_interval(secs => lease_s) END
+    FROM e
     WHERE skip_reason IS NULL
+    RETURNING run_id, lease_token
+), u AS (
+    UPDATE events SET receipt = %(receipt)s
+    WHERE workspace_id = %(workspace_id)s AND id = %(event_id)s
 )
-UPDATE events SET receipt = %(receipt)s
-WHERE workspace_id = %(workspace_id)s AND id = %(event_id)s;
+SELECT run_id, lease_token FROM q WHERE lease_token IS NOT NULL;
 
 -- name: rate_lock
 -- Serializes acceptances per rate bucket until commit. A statement of its own: the count
