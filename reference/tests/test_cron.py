@@ -71,3 +71,22 @@ def test_after_downtime_only_the_most_recent_missed_tick_fires(
         " runtime_id = %s AND tick_at > %s ORDER BY tick_at", app.id, runtime_id, long_ago)]
     assert 1 <= len(ticks) <= 4  # one catch-up, then the schedule: no storm of 3,600
     assert ticks[0] >= started - timedelta(seconds=2)
+
+
+def test_a_disabled_cron_function_gets_no_ticks(make_app: Any, database_url: str) -> None:
+    """[FLOW-9]: ticks are ignored for a function synced with enabled: false; its enabled
+    sibling in the same sync shows the scheduler was running meanwhile."""
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        return event["data"]["scheduledAt"]
+
+    off, on = f"off-{uuid.uuid4().hex[:6]}", f"on-{uuid.uuid4().hex[:6]}"
+    app = make_app([DurableFunction(id=off, trigger={"cron": "* * * * * *"}, handler=handler,
+                                    enabled=False),
+                    DurableFunction(id=on, trigger={"cron": "* * * * * *"}, handler=handler)])
+
+    def runs_of(runtime_id: str) -> int:
+        return int(query(database_url, "SELECT count(*) AS n FROM runs WHERE workspace_id = %s"
+                         " AND function_id = %s", app.id, runtime_id)[0]["n"])
+
+    wait_for(lambda: runs_of(on) >= 3, 10)
+    assert runs_of(off) == 0
