@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .db import migrate
+from .db import migrate, wait_for_database
 from .engine import Config
 from .ops import parse_age
 from .pg import EmbeddedPostgres
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             url = embedded.url
         else:
             say("using the database at DATABASE_URL / --database-url")
+        wait_for_database(url, say=say)
         applied, total = migrate(url)
         say(f"migrations: {applied} applied, {total} in total")
         if args.command == "migrate":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from importlib import resources
 
 import psycopg
@@ -35,6 +37,27 @@ def migration_files() -> list[tuple[int, str, str]]:
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text()))
     return sorted(found)
+
+
+def wait_for_database(url: str, timeout_s: float = 30.0,
+                      say: Callable[[str], None] | None = None) -> None:
+    """Return once Postgres accepts a connection. A process started while Postgres restarts
+    (a failover, both deployed at once) waits like the pool does instead of exiting; after
+    `timeout_s` the last connection error is raised."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.1
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=5):
+                return
+        except psycopg.OperationalError as error:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            if say is not None and delay == 0.1:
+                say(f"waiting for the database: {str(error).strip().splitlines()[0]}")
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 2.0)
 
 
 def migrate(url: str) -> tuple[int, int]:
