@@ -37,7 +37,7 @@ ANSWER_SCHEMAS = {
     "/runs/search": "runs-search-answer", "/runs/get": "run", "/runs/cancel": "runs-cancel-answer",
     "/failures/search": "failures-search-answer", "/failures/retry": "ok-answer",
     "/runs/rerun": "runs-rerun-answer",
-    "/versions/status": "versions-status-answer",
+    "/versions/status": "versions-status-answer", "/runs/history": "runs-history-answer",
 }
 
 

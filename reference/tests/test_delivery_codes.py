@@ -58,6 +58,8 @@ def _run_once(engine: EngineHandle, app_url: str, app: ScriptedApp | None,
     run = wait_for(lambda: (r := client.get_run(run_id))["status"] in ("failed", "completed")
                    and r)
     failures = [f for f in client.list_failures(50) if f["runId"] == run_id]
+    history = client._post("/runs/history", {"runId": run_id})["attempts"]
+    run["history"] = history  # for the test: /runs/history of the run, schema-checked
     return run, failures[0] if failures else None
 
 
@@ -85,6 +87,7 @@ def test_failed_invocations_record_their_code(engine: EngineHandle, label: str,
         assert run["status"] == "failed" and run["error"]["code"] == "RETRIES_EXHAUSTED"
         assert run["error"]["message"].startswith(code + ": ")
         assert failure is not None and failure["detail"].startswith(code + ": ")
+        assert [a["code"] for a in run["history"]] == [code]  # [API-19]: machine-readable
     finally:
         if server is not None:
             server.close()

@@ -770,6 +770,9 @@ class Engine:
                         "url": ctx["app_url"], "status": outcome.status,
                         "duration_ms": outcome.duration_ms, "op": op and op["op"],
                         "error": error_text if fenced else (error_text or "stale attempt"),
+                        "code": outcome.code if outcome.error is not None else (
+                            op.get("code") if op is not None and op["op"] == "error"
+                            else None),
                         "at": outcome.started})
                 if fenced is None:
                     return None  # lease lost (expired, cancelled): this answer is void

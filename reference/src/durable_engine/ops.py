@@ -153,7 +153,7 @@ async def run_history(api: Api, workspace_id: str, body: dict[str, Any]) -> dict
         "deliveryId": r["id"], "namespace": r["namespace"] or "main",
         "attempt": r["attempt"] or 0, "at": iso(r["at"]),
         "durationMs": round(max(r["duration_ms"], 0.0), 3), "httpStatus": r["status"],
-        "op": r["op"], "error": r["error"]} for r in rows]}
+        "op": r["op"], "error": r["error"], "code": r["code"]} for r in rows]}
 
 
 # ---- retention -------------------------------------------------------------------------------

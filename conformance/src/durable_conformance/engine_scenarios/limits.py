@@ -95,7 +95,7 @@ def attempts_of(invokes: list[Received]) -> list[Any]:
 
 
 def check_history(result: Result, ws: Workspace, run_id: str, invokes: list[Received],
-                  ops: list[str | None]) -> None:
+                  ops: list[str | None], codes: list[str | None] | None = None) -> None:
     """[API-19]: one entry per HTTP attempt, oldest first, failed ones included; `op` is
     what the app answered (null when not valid) and `error` is null on success (an error
     op may count either way: the delivery worked, the run did not progress)."""
@@ -117,6 +117,11 @@ def check_history(result: Result, ws: Workspace, run_id: str, invokes: list[Rece
             result.fail(["API-19"], f"history entry {json.dumps(entry)[:200]}: `error`"
                                     " must be null exactly when the answer was valid")
             return
+    if codes is not None and [h.get("code") for h in history] != codes:
+        result.fail(["API-19", "RETRY-3"], f"/runs/history codes"
+                                           f" {[h.get('code') for h in history]}, expected"
+                                           f" {codes}")
+        return
     result.cover(["API-19"])
 
 
@@ -289,7 +294,8 @@ def answer_too_large(suite: EngineSuite) -> Result:
             result.fail(["LIMIT-3"], f"over-limit run is {run.get('status')!r} with output"
                                      f" {json.dumps(run.get('output'))[:200]}")
         if len(over) == 2:
-            check_history(result, ws, str(started["over-limit"][0]), over, [None, "done"])
+            check_history(result, ws, str(started["over-limit"][0]), over, [None, "done"],
+                          ["INVALID_RESPONSE", None])
         run = runs["at-limit"]
         output = run.get("output")
         if attempts_of(at) != [0] or run.get("status") != "completed" or \
@@ -578,7 +584,7 @@ def timeouts(suite: EngineSuite) -> Result:
             if invokes[1].json().get("steps"):
                 result.fail(["RETRY-3"], "the answer that came after timeoutMs was memoized:"
                                          f" {invokes[1].json().get('steps')}")
-            check_history(result, ws, slow, invokes, [None, "done"])
+            check_history(result, ws, slow, invokes, [None, "done"], ["TIMEOUT", None])
         if run.get("status") != "completed" or run.get("output") != {"memos": []}:
             result.fail(["RETRY-3"], f"run is {run.get('status')!r} with output"
                                      f" {json.dumps(run.get('output'))[:200]}")
@@ -603,6 +609,10 @@ def delivery_failures(suite: EngineSuite) -> Result:
         run = wait_status(ws, run_id)
         cases.append(("HTTP 503", run))
         entry_503 = ws.failure_of(run_id) if run.get("status") == "failed" else None
+        codes = [h.get("code") for h in ws.history(run_id) or []]
+        if codes != ["DELIVERY_FAILED"]:
+            result.fail(["RETRY-3", "API-19"], f"HTTP 503: /runs/history codes {codes},"
+                                               " expected ['DELIVERY_FAILED']")
     with workspace(suite, {"refused": ({"retries": 0}, unavailable)}) as ws:
         ws.take_offline()
         run_id, problem = start(ws, "refused")
@@ -664,7 +674,8 @@ def retries_and_backoff(suite: EngineSuite) -> Result:
                 result.fail(["RETRY-1"], f"retries {retries}: run is {run.get('status')!r}"
                                          f" with error {json.dumps(error)[:200]}")
             check_gaps(result, invokes)
-            check_history(result, ws, str(started[fid][0]), invokes, ["error"] * len(want))
+            check_history(result, ws, str(started[fid][0]), invokes, ["error"] * len(want),
+                          [None] * len(want))
     return result
 
 

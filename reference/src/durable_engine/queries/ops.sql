@@ -42,7 +42,7 @@ SELECT 1 FROM runs WHERE id = %(run_id)s AND workspace_id = %(workspace_id)s;
 
 -- name: run_history
 -- Every HTTP attempt of a run ([API-19]), oldest first.
-SELECT id, namespace, attempt, at, duration_ms, status, op, error FROM deliveries
+SELECT id, namespace, attempt, at, duration_ms, status, op, error, code FROM deliveries
 WHERE run_id = %(run_id)s AND workspace_id = %(workspace_id)s
   AND (%(cursor_at)s::timestamptz IS NULL OR (at, id) > (%(cursor_at)s, %(cursor_id)s))
 ORDER BY at, id

@@ -91,9 +91,9 @@ RETURNING position;
 
 -- name: delivery_insert
 INSERT INTO deliveries (id, workspace_id, run_id, function_id, namespace, attempt, url, status,
-                        duration_ms, op, error, at)
+                        duration_ms, op, error, code, at)
 VALUES (%(id)s, %(workspace_id)s, %(run_id)s, %(function_id)s, %(namespace)s, %(attempt)s,
-        %(url)s, %(status)s, %(duration_ms)s, %(op)s, %(error)s, %(at)s);
+        %(url)s, %(status)s, %(duration_ms)s, %(op)s, %(error)s, %(code)s, %(at)s);
 
 -- name: queue_continue
 UPDATE queue SET attempt = 0, kind = 'invoke', due_at = %(now)s, lease_token = %(new_token)s,
