@@ -94,6 +94,20 @@ def attempts_of(invokes: list[Received]) -> list[Any]:
     return [i.json().get("attempt") for i in invokes]
 
 
+def expect_failed(result: Result, run: dict[str, Any], code: str, requirement_ids: list[str],
+                  what: str) -> bool:
+    """The run ended `failed` with a DurableError of `code`; else one failure saying what
+    it ended as."""
+    error = run.get("error") or {}
+    if run.get("status") == "failed" and error.get("code") == code and \
+            error.get("name") == "DurableError":
+        return True
+    result.fail(requirement_ids, f"{what}: run ended {run.get('status')!r} with error"
+                                 f" {json.dumps(error)[:200]}; expected failed, DurableError"
+                                 f" {code}")
+    return False
+
+
 def check_history(result: Result, ws: Workspace, run_id: str, invokes: list[Received],
                   ops: list[str | None], codes: list[str | None] | None = None) -> None:
     """[API-19]: one entry per HTTP attempt, oldest first, failed ones included; `op` is
@@ -165,12 +179,7 @@ def _check_growth(result: Result, ws: Workspace, function_id: str, limit: int,
     if over:
         result.fail(["LIMIT-2", "MAN-3"], f"the engine sent invoke bodies of {over} bytes to"
                                           f" an app whose limit is {limit} bytes")
-    error = run.get("error") or {}
-    if run.get("status") != "failed" or error.get("code") != "REQUEST_TOO_LARGE" or \
-            error.get("name") != "DurableError":
-        result.fail(["ERR-7", "LIMIT-2"], f"{function_id}: run ended {run.get('status')!r}"
-                                          f" with error {json.dumps(error)[:200]}; expected"
-                                          " failed, DurableError REQUEST_TOO_LARGE")
+    expect_failed(result, run, "REQUEST_TOO_LARGE", ["ERR-7", "LIMIT-2"], function_id)
     if any(a != 0 for a in attempts_of(invokes)):
         result.fail(["ERR-7"], f"REQUEST_TOO_LARGE is not retriable, yet attempts were"
                                f" {attempts_of(invokes)}")
@@ -236,12 +245,7 @@ def too_many_steps(suite: EngineSuite) -> Result:
     if counts != list(range(STEPS_PER_RUN + 1)):
         result.fail(["LIMIT-5"], f"{len(counts)} invokes carried {counts[:3]}..{counts[-3:]}"
                                  f" memos; expected 0..{STEPS_PER_RUN}, one more each time")
-    error = run.get("error") or {}
-    if run.get("status") != "failed" or error.get("code") != "TOO_MANY_STEPS" or \
-            error.get("name") != "DurableError":
-        result.fail(["ERR-7", "LIMIT-5"], f"after {took:.1f} s run is {run.get('status')!r}"
-                                          f" with error {json.dumps(error)[:200]}; expected"
-                                          " failed, DurableError TOO_MANY_STEPS")
+    expect_failed(result, run, "TOO_MANY_STEPS", ["ERR-7", "LIMIT-5"], f"after {took:.1f} s")
     if len(run.get("steps") or []) != STEPS_PER_RUN:
         result.fail(["LIMIT-5"], f"the run shows {len(run.get('steps') or [])} memos,"
                                  f" expected exactly {STEPS_PER_RUN}")
@@ -624,12 +628,8 @@ def delivery_failures(suite: EngineSuite) -> Result:
         entry_refused = ws.failure_of(run_id) if run.get("status") == "failed" else None
     for (what, run), entry, status in zip(cases, (entry_503, entry_refused), (503, None),
                                          strict=True):
-        error = run.get("error") or {}
-        if run.get("status") != "failed" or error.get("code") != "RETRIES_EXHAUSTED" or \
-                error.get("name") != "DurableError":
-            result.fail(["RETRY-5"], f"{what} with retries 0: run is {run.get('status')!r}"
-                                     f" with error {json.dumps(error)[:200]}; expected failed,"
-                                     " DurableError RETRIES_EXHAUSTED")
+        if not expect_failed(result, run, "RETRIES_EXHAUSTED", ["RETRY-5"],
+                             f"{what} with retries 0"):
             continue
         if entry is None or entry.get("httpStatus") != status or \
                 "DELIVERY_FAILED" not in str(entry.get("detail")):
