@@ -33,7 +33,6 @@ import json
 import os
 import re
 import selectors
-import signal
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .harness import Harness, HarnessError, resolve_command
+from .harness import Harness, HarnessError, resolve_command, wait_or_kill
 from .paths import reports_dir
 from .results import ERROR, FAIL, PASS, Result
 from .spec import Spec, VectorCase
@@ -148,14 +147,7 @@ class DriverProcess:
                 self.process.stdin.close()  # end of input: a driver should exit by itself
             except OSError:
                 pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait(timeout=5)
+        wait_or_kill(self.process, 5)
         if self.process.stdout is not None:
             self.process.stdout.close()
 

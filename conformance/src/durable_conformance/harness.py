@@ -136,14 +136,20 @@ class RunningApp:
             os.killpg(self.process.pid, signal.SIGTERM)
         except ProcessLookupError:
             return
+        wait_or_kill(self.process, self.harness.stop_timeout)
+
+
+def wait_or_kill(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait for a process asked to stop; past `timeout`, SIGKILL its whole process group
+    (an app or driver may have spawned children: npm, php -S)."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
         try:
-            self.process.wait(timeout=self.harness.stop_timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait(timeout=5)
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=5)
 
 
 _counter = 0

@@ -53,14 +53,15 @@ def instant(ms: float, digits: int | str = 3, offset_min: int = 0) -> str:
     return stamp + fraction + zone
 
 
-def start(ws: Workspace, function_id: str, data: Any = None) -> tuple[str | None, str]:
-    """Send the function's trigger event; (its run id, or None and why)."""
-    code, receipt = ws.send(f"conf.fake.{function_id}",
-                            data if data is not None else {"case": function_id})
+def start(ws: Workspace, function_id: str, result: Result) -> str | None:
+    """Send the function's trigger event; its run id, or None with the refusal recorded
+    on `result`."""
+    code, receipt = ws.send(f"conf.fake.{function_id}", {"case": function_id})
     run_ids = receipt.get("runIds") if isinstance(receipt, dict) else None
     if code != 200 or not isinstance(run_ids, list) or len(run_ids) != 1:
-        return None, f"/e for {function_id} answered {code} {str(receipt)[:200]}"
-    return str(run_ids[0]), ""
+        result.fail([], f"/e for {function_id} answered {code} {str(receipt)[:200]}")
+        return None
+    return str(run_ids[0])
 
 
 def wait_status(ws: Workspace, run_id: str, statuses: set[str] | None = None,
@@ -164,9 +165,8 @@ def _check_growth(result: Result, ws: Workspace, function_id: str, limit: int,
                   script: Callable[[dict[str, Any]], Answer]) -> None:
     """The run of a growing function fails REQUEST_TOO_LARGE exactly when the next invoke
     would exceed `limit`, and no body above it was ever sent."""
-    run_id, problem = start(ws, function_id)
+    run_id = start(ws, function_id, result)
     if run_id is None:
-        result.fail([], problem)
         return
     run = wait_status(ws, run_id)
     invokes = ws.invokes(function_id)
@@ -229,9 +229,8 @@ def too_many_steps(suite: EngineSuite) -> Result:
     result = Result("too-many-steps", "engine", ["LIMIT-5", "ERR-7"])
     with workspace(suite, {"endless": ({"retries": 0}, _endless)}) as ws:
         began = time.monotonic()
-        run_id, problem = start(ws, "endless")
+        run_id = start(ws, "endless", result)
         if run_id is None:
-            result.fail([], problem)
             return result
         run = wait_status(ws, run_id, timeout_s=120.0)
         took = time.monotonic() - began
@@ -279,12 +278,10 @@ def answer_too_large(suite: EngineSuite) -> Result:
     scripts = {"at-limit": ({"retries": 1}, _at_limit),
                "over-limit": ({"retries": 1}, _over_limit)}
     with workspace(suite, scripts) as ws:
-        started = {fid: start(ws, fid) for fid in scripts}
-        for run_id, problem in started.values():
-            if run_id is None:
-                result.fail([], problem)
-                return result
-        runs = {fid: wait_status(ws, str(run_id)) for fid, (run_id, _) in started.items()}
+        started = {fid: start(ws, fid, result) for fid in scripts}
+        if None in started.values():
+            return result
+        runs = {fid: wait_status(ws, str(run_id)) for fid, run_id in started.items()}
         over, at = ws.invokes("over-limit"), ws.invokes("at-limit")
         if attempts_of(over) != [0, 1] or (over[1].json().get("steps") or {}) != {}:
             seen = [(i.json().get("attempt"), sorted(i.json().get("steps") or {}))
@@ -298,7 +295,7 @@ def answer_too_large(suite: EngineSuite) -> Result:
             result.fail(["LIMIT-3"], f"over-limit run is {run.get('status')!r} with output"
                                      f" {json.dumps(run.get('output'))[:200]}")
         if len(over) == 2:
-            check_history(result, ws, str(started["over-limit"][0]), over, [None, "done"],
+            check_history(result, ws, str(started["over-limit"]), over, [None, "done"],
                           ["INVALID_RESPONSE", None])
         run = runs["at-limit"]
         output = run.get("output")
@@ -400,9 +397,8 @@ def _erring(request: dict[str, Any]) -> Answer:
 def last_error(suite: EngineSuite) -> Result:
     result = Result("last-error-and-error-ops", "engine", ["ERR-6", "OP-3"])
     with workspace(suite, {"erring": ({"retries": 3}, _erring)}) as ws:
-        run_id, problem = start(ws, "erring")
+        run_id = start(ws, "erring", result)
         if run_id is None:
-            result.fail([], problem)
             return result
         run = wait_status(ws, run_id)
         invokes = ws.invokes("erring")
@@ -439,9 +435,8 @@ def _plain(request: dict[str, Any]) -> Answer:
 def memo_and_done(suite: EngineSuite) -> Result:
     result = Result("memo-commit-and-done", "engine", ["OP-2", "OP-7"])
     with workspace(suite, {"plain": ({}, _plain)}) as ws:
-        run_id, problem = start(ws, "plain")
+        run_id = start(ws, "plain", result)
         if run_id is None:
-            result.fail([], problem)
             return result
         run = wait_status(ws, run_id)
         invokes = ws.invokes("plain")
@@ -496,9 +491,8 @@ def instants(suite: EngineSuite) -> Result:
         return Answer(op=op)
 
     with workspace(suite, {"instants": ({"retries": 0}, script)}) as ws:
-        run_id, problem = start(ws, "instants")
+        run_id = start(ws, "instants", result)
         if run_id is None:
-            result.fail([], problem)
             return result
         run = wait_status(ws, run_id, timeout_s=30.0)
         invokes = ws.invokes("instants")
@@ -543,10 +537,9 @@ def timeouts(suite: EngineSuite) -> Result:
     scripts = {"slow": ({"retries": 1, "timeoutMs": timeout_ms}, _slow),
                "slow-fail": ({"retries": 0, "timeoutMs": timeout_ms}, _always_slow)}
     with workspace(suite, scripts) as ws:
-        slow, problem = start(ws, "slow")
-        failing, problem2 = start(ws, "slow-fail")
+        slow = start(ws, "slow", result)
+        failing = start(ws, "slow-fail", result)
         if slow is None or failing is None:
-            result.fail([], problem or problem2)
             return result
         first = wait_invokes(ws, "slow-fail", 1)
         failed = wait_status(ws, failing, timeout_s=HELD_S + 5)
@@ -606,9 +599,8 @@ def delivery_failures(suite: EngineSuite) -> Result:
 
     cases: list[tuple[str, dict[str, Any] | None]] = []
     with workspace(suite, {"unavailable": ({"retries": 0}, unavailable)}) as ws:
-        run_id, problem = start(ws, "unavailable")
+        run_id = start(ws, "unavailable", result)
         if run_id is None:
-            result.fail([], problem)
             return result
         run = wait_status(ws, run_id)
         cases.append(("HTTP 503", run))
@@ -619,9 +611,8 @@ def delivery_failures(suite: EngineSuite) -> Result:
                                                " expected ['DELIVERY_FAILED']")
     with workspace(suite, {"refused": ({"retries": 0}, unavailable)}) as ws:
         ws.take_offline()
-        run_id, problem = start(ws, "refused")
+        run_id = start(ws, "refused", result)
         if run_id is None:
-            result.fail([], problem)
             return result
         run = wait_status(ws, run_id)
         cases.append(("connection refused", run))
@@ -652,13 +643,11 @@ def retries_and_backoff(suite: EngineSuite) -> Result:
                "none": ({"retries": 0}, _always_failing),
                "default": ({}, _always_failing)}  # retries absent: 3
     with workspace(suite, scripts) as ws:
-        started = {fid: start(ws, fid) for fid in scripts}
-        for run_id, problem in started.values():
-            if run_id is None:
-                result.fail([], problem)
-                return result
+        started = {fid: start(ws, fid, result) for fid in scripts}
+        if None in started.values():
+            return result
         runs = {fid: wait_status(ws, str(run_id), timeout_s=20.0)
-                for fid, (run_id, _) in started.items()}
+                for fid, run_id in started.items()}
         time.sleep(1.0)  # an attempt too many would show up now
         for fid, retries in (("three", 3), ("none", 0), ("default", 3)):
             invokes = ws.invokes(fid)
@@ -674,7 +663,7 @@ def retries_and_backoff(suite: EngineSuite) -> Result:
                 result.fail(["RETRY-1"], f"retries {retries}: run is {run.get('status')!r}"
                                          f" with error {json.dumps(error)[:200]}")
             check_gaps(result, invokes)
-            check_history(result, ws, str(started[fid][0]), invokes, ["error"] * len(want),
+            check_history(result, ws, str(started[fid]), invokes, ["error"] * len(want),
                           [None] * len(want))
     return result
 
@@ -694,9 +683,8 @@ def _held(request: dict[str, Any]) -> Answer:
 def cancel_in_flight(suite: EngineSuite) -> Result:
     result = Result("cancel-in-flight", "engine", ["STATUS-2", "API-19"])
     with workspace(suite, {"held": ({"retries": 1}, _held)}) as ws:
-        run_id, problem = start(ws, "held")
+        run_id = start(ws, "held", result)
         if run_id is None:
-            result.fail([], problem)
             return result
         invokes = wait_invokes(ws, "held", 1)
         if not invokes:
@@ -762,10 +750,9 @@ def unsigned_answer(suite: EngineSuite) -> Result:
     scripts = {"unsigned": ({"retries": 1}, _attempt_done),
                "unsigned-always": ({"retries": 0}, _attempt_done)}
     with workspace(suite, scripts, capabilities=[], app_type=UnsignedAnswerApp) as ws:
-        run_id, problem = start(ws, "unsigned")
-        failing, problem2 = start(ws, "unsigned-always")
+        run_id = start(ws, "unsigned", result)
+        failing = start(ws, "unsigned-always", result)
         if run_id is None or failing is None:
-            result.fail([], problem or problem2)
             return result
         run = wait_status(ws, run_id)
         invokes = ws.invokes("unsigned")
@@ -793,9 +780,8 @@ def _unauthorized_first(request: dict[str, Any]) -> Answer:
 def manifest_after_401(suite: EngineSuite) -> Result:
     result = Result("manifest-refetch-after-401", "engine", ["MAN-6"])
     with workspace(suite, {"auth": ({"retries": 1}, _unauthorized_first)}) as ws:
-        run_id, problem = start(ws, "auth")
+        run_id = start(ws, "auth", result)
         if run_id is None:
-            result.fail([], problem)
             return result
         run = wait_status(ws, run_id)
         with ws.app.lock:
@@ -831,9 +817,8 @@ def oversized_sent_event(suite: EngineSuite) -> Result:
     failed invocation (retried) and accepts none of its events, not even the small ones."""
     result = Result("send-event-over-event-bytes", "engine", ["EVT-3", "OP-4", "OP-10"])
     with workspace(suite, {"sender": ({"retries": 1}, _sends_big_then_small)}) as ws:
-        run_id, problem = start(ws, "sender")
+        run_id = start(ws, "sender", result)
         if run_id is None:
-            result.fail([], problem)
             return result
         run = wait_status(ws, run_id)
         invokes = ws.invokes("sender")
