@@ -50,6 +50,13 @@ def reference(session: nox.Session) -> None:
     _pytest(session, "reference/tests")
 
 
+@nox.session(python=PYTHON)
+def cli(session: nox.Session) -> None:
+    """`durable send|runs|functions|apps` against a real engine and an app on our SDK."""
+    session.install("-e", "reference", "-e", "sdks/python", "pytest")
+    _pytest(session, "reference/tests/test_cli_client.py")
+
+
 @nox.session(name="sdk-python", python=PYTHON)
 def sdk_python(session: nox.Session) -> None:
     """Python SDK: vectors, adapters over real HTTP, mypy strict."""

@@ -45,7 +45,7 @@ SCHEMA_NAMES = {
     "/failures/search": "failures-search-request",
     "/failures/retry": "failures-retry-request", "/versions/status": "versions-status-request",
     "/runs/bulk-cancel": "runs-bulk-cancel-request", "/runs/bulk-rerun": "runs-bulk-rerun-request",
-    "/runs/history": "runs-history-request",
+    "/runs/history": "runs-history-request", "/functions/list": "functions-list-request",
 }
 
 
@@ -143,11 +143,14 @@ class Api:
             ("/runs/cancel", self.runs_cancel), ("/runs/rerun", self.runs_rerun),
             ("/failures/search", self.failures_search),
             ("/failures/retry", self.failures_retry), ("/versions/status", self.versions_status),
+            ("/functions/list", self.functions_list),
             *self._ops_routes(),
         ):
             app.router.add_post(path, self._signed(path, handler))
         app.router.add_post("/api/apps", self.apps_create)
         app.router.add_get("/api/apps", self.apps_list)
+        app.router.add_patch("/api/apps/{id}", self.apps_update)
+        app.router.add_delete("/api/apps/{id}", self.apps_delete)
         app.router.add_post("/api/apps/{id}/rotate-key", self.apps_rotate)
         app.router.add_post("/api/apps/{id}/retire-key", self.apps_retire)
         app.router.add_get("/openapi.yaml", self.openapi)
@@ -415,6 +418,17 @@ class Api:
             "active": r["enabled"] and not r["removed"],  # [API-14]: live and enabled
             "runs": r["runs"]} for r in rows]}
 
+    async def functions_list(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """[API-21]: every live runtime id (and retired ones with runs still going)."""
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("functions_list"),
+                                     {"workspace_id": workspace_id})
+            rows = await cur.fetchall()
+        return {"functions": [{
+            "functionId": r["function_id"], "runtimeId": r["runtime_id"],
+            "version": r["version"], "trigger": r["trigger"] or {},
+            "active": r["enabled"] and not r["removed"], "runs": r["runs"]} for r in rows]}
+
     # ---- admin API -------------------------------------------------------------------------
 
     def _admin(self, request: web.Request) -> None:
@@ -483,6 +497,38 @@ class Api:
             await self._app_exists(request.match_info["id"])
             raise ApiError(409, "CONFLICT", "only one key is active: nothing to retire")
         return web.json_response({"id": row["id"], "activeKeys": row["key_count"]})
+
+    async def apps_update(self, request: web.Request) -> web.Response:
+        """[ADMIN-4]: rename an app or change its URL; keys and environment stay."""
+        self._admin(request)
+        value = parse_json(await read_body(request))
+        body = validate_request("/api/apps/{id}", value)
+        validate_schema("apps-update-request", value)
+        try:
+            async with self.engine.pool.connection() as conn:
+                cur = await conn.execute(self.engine.q("workspace_update"), {
+                    "id": request.match_info["id"], "name": body.get("name"),
+                    "app_url": body.get("appUrl")})
+                row = await cur.fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise ApiError(409, "CONFLICT", f"an app named {body.get('name')!r} already exists "
+                           "in this environment", "/name") from None
+        if row is None:
+            raise ApiError(404, "NOT_FOUND", "no such app")
+        return web.json_response(app_view(row))
+
+    async def apps_delete(self, request: web.Request) -> web.Response:
+        """[ADMIN-5]: the app goes with its functions, events, runs and history."""
+        self._admin(request)
+        app_id = request.match_info["id"]
+        async with self.engine.pool.connection() as conn, conn.transaction():
+            await conn.execute(self.engine.q("workspace_delete_side"), {"id": app_id})
+            cur = await conn.execute(self.engine.q("workspace_delete"), {"id": app_id})
+            row = await cur.fetchone()
+        if row is None or not row["deleted"]:
+            raise ApiError(404, "NOT_FOUND", "no such app")
+        log.info("app %s deleted with %d runs", app_id, row["runs"])
+        return web.json_response({"id": app_id, "deleted": True, "runsDeleted": row["runs"]})
 
     async def _app_exists(self, app_id: str) -> None:
         async with self.engine.pool.connection() as conn:

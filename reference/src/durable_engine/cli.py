@@ -4,6 +4,18 @@
     durable migrate    apply pending migrations and exit
     durable serve      API + workers
     durable worker     workers only (more of them share one Postgres)
+
+Talking to a running engine (`durable <command> --help` for each):
+
+    durable send EVENT [--data JSON]          send an event
+    durable runs list|get|history|cancel|rerun|bulk-cancel|bulk-rerun
+    durable functions list
+    durable apps list|create|rotate-key|update|delete
+
+    They sign with the workspace's key: --app/DURABLE_APP_ID and --key/DURABLE_SIGNING_KEY,
+    talk to --url/DURABLE_URL (default http://127.0.0.1:3030), use --admin-token/
+    DURABLE_ADMIN_TOKEN for `apps`, and print JSON with --json, all given before the
+    command: `durable --json runs list --status failed`.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="durable", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("command", nargs="?", default="start",
-                   choices=["start", "migrate", "serve", "worker"])
+                   choices=SERVER_COMMANDS)
     p.add_argument("--version", action="version", version=f"durable {__version__}")
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
                    help="external Postgres (default: the embedded one)")
@@ -54,7 +66,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+CLIENT_COMMANDS = ("send", "runs", "functions", "apps")
+SERVER_COMMANDS = ("start", "migrate", "serve", "worker")
+
+
 def main(argv: list[str] | None = None) -> int:
+    args_list = sys.argv[1:] if argv is None else argv
+    first = next((a for a in args_list if a in CLIENT_COMMANDS or a in SERVER_COMMANDS), None)
+    if first in CLIENT_COMMANDS:
+        from .cli_client import main as client_main  # click and rich: only for these commands
+
+        return client_main(args_list)
     p = parser()
     args = p.parse_args(argv)
     try:

@@ -310,22 +310,36 @@ def validate_request(endpoint: str, value: Any) -> dict[str, Any]:
         _only(body, "", {"functionId"})
         _require(body, "", ("functionId",))
         _str(body["functionId"], "/functionId")
+    elif endpoint == "/functions/list":
+        _only(body, "", set())
+    elif endpoint == "/api/apps/{id}":
+        _only(body, "", {"name", "appUrl"})
+        if not body:
+            raise Invalid("", "give name or appUrl")
+        if "name" in body:
+            _str(body["name"], "/name")
+        if "appUrl" in body:
+            _app_url(body["appUrl"])
     elif endpoint == "/api/apps":
         _only(body, "", {"name", "environment", "appUrl"})
         _require(body, "", ("name", "appUrl"))
         _str(body["name"], "/name")
         if "environment" in body:
             _str(body["environment"], "/environment", 1, 100)
-        url = _str(body["appUrl"], "/appUrl", 1, 2000)
-        try:
-            parts = urlsplit(url)
-            port_ok = parts.port is None or parts.port > 0
-        except ValueError:
-            parts, port_ok = None, False
-        if (parts is None or not port_ok or not url.isascii() or parts.scheme not in
-                ("http", "https") or not parts.hostname or any(c.isspace() for c in url)):
-            raise Invalid("/appUrl", "must be an absolute http(s) URI (ASCII, with a host)")
+        _app_url(body["appUrl"])
     return body
+
+
+def _app_url(value: Any) -> None:
+    url = _str(value, "/appUrl", 1, 2000)
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (parts is None or not port_ok or not url.isascii() or parts.scheme not in
+            ("http", "https") or not parts.hostname or any(c.isspace() for c in url)):
+        raise Invalid("/appUrl", "must be an absolute http(s) URI (ASCII, with a host)")
 
 
 RUN_STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled",
