@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import os
 import signal
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 from . import __version__
 from .db import migrate, wait_for_database
 from .engine import Config
+from .logs import FORMATS, configure
 from .ops import parse_age
 from .pg import EmbeddedPostgres
 from .server import Options, Server
@@ -41,25 +41,66 @@ def say(line: str) -> None:
     print(f"durable: {line}", flush=True)
 
 
+ENVIRONMENT = """\
+environment variables (each flag's default; flags win):
+  DATABASE_URL           --database-url
+  DURABLE_PGDATA         --pgdata
+  DURABLE_PG_PORT        --pg-port
+  DURABLE_HOST           --host
+  DURABLE_PORT           --port
+  DURABLE_WORKER_SLOTS   --workers
+  DURABLE_RETENTION      --retention
+  DURABLE_DRAIN_TIMEOUT  --drain-timeout
+  DURABLE_LOG            --log-level
+  DURABLE_LOG_FORMAT     --log-format
+  DURABLE_ENV            dev or development: dev mode; anything else: production mode
+                         (--dev / --prod win; without any, `durable` alone is dev mode)
+  DURABLE_ADMIN_TOKEN    bearer token for the admin API (/api/apps); unset: admin API open
+                         to loopback clients in dev mode, disabled in production mode
+  DURABLE_DEV_APP_URL    dev mode: where to discover apps, one URL or several comma-separated
+                         (default http://localhost:3000/api/durable)
+  DURABLE_SPEC_DIR       where the spec's schemas are read from (default: found next to the
+                         engine, else the copies bundled with it)
+
+examples:
+  durable                                   dev mode on http://127.0.0.1:3030
+  durable --host 0.0.0.0                    dev mode reachable from other machines
+  DURABLE_DEV_APP_URL=http://127.0.0.1:3000/api/durable,http://127.0.0.1:8000/api/durable durable
+  DATABASE_URL=postgres://... DURABLE_ADMIN_TOKEN=... durable serve --log-format json
+"""
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="durable", description=__doc__,
+    p = argparse.ArgumentParser(prog="durable", description=__doc__, epilog=ENVIRONMENT,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", nargs="?", default="start",
-                   choices=SERVER_COMMANDS)
+    p.add_argument("command", nargs="?", default="start", choices=SERVER_COMMANDS,
+                   help="start (default): dev mode with embedded Postgres; migrate; serve; "
+                        "worker")
     p.add_argument("--version", action="version", version=f"durable {__version__}")
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
-                   help="external Postgres (default: the embedded one)")
-    p.add_argument("--pgdata", default=os.environ.get("DURABLE_PGDATA", "~/.durable/pgdata"))
-    p.add_argument("--pg-port", type=int, default=int(os.environ.get("DURABLE_PG_PORT", 5434)))
-    p.add_argument("--host", default=os.environ.get("DURABLE_HOST", "0.0.0.0"))
-    p.add_argument("--port", type=int, default=int(os.environ.get("DURABLE_PORT", 3030)))
+                   help="external Postgres, e.g. postgres://u:p@db:5432/durable "
+                        "(default: the embedded one)")
+    p.add_argument("--pgdata", default=os.environ.get("DURABLE_PGDATA", "~/.durable/pgdata"),
+                   help="embedded Postgres data directory (default ~/.durable/pgdata)")
+    p.add_argument("--pg-port", type=int, default=int(os.environ.get("DURABLE_PG_PORT", 5434)),
+                   help="embedded Postgres port on 127.0.0.1 (default 5434)")
+    p.add_argument("--host", default=os.environ.get("DURABLE_HOST"),
+                   help="address to listen on (default 127.0.0.1 in dev mode, 0.0.0.0 in "
+                        "production mode); --host 0.0.0.0 exposes a dev engine to your network")
+    p.add_argument("--port", type=int, default=int(os.environ.get("DURABLE_PORT", 3030)),
+                   help="HTTP port (default 3030)")
     p.add_argument("--workers", type=int, default=int(os.environ.get("DURABLE_WORKER_SLOTS", 16)),
-                   help="concurrent invocations per process")
+                   help="concurrent invocations per process (default 16)")
     p.add_argument("--retention", default=os.environ.get("DURABLE_RETENTION", "30d"),
                    help="prune ended runs, their events and deliveries older than this "
                         "(e.g. 30d, 12h; 0 = keep forever)")
     p.add_argument("--drain-timeout", default=os.environ.get("DURABLE_DRAIN_TIMEOUT", "30s"),
                    help="on SIGTERM, how long in-flight invocations may finish (e.g. 30s)")
+    p.add_argument("--log-level", default=os.environ.get("DURABLE_LOG", "info"),
+                   type=str.lower, choices=["debug", "info", "warning", "error"],
+                   help="log level (default info: one line per run state change)")
+    p.add_argument("--log-format", default=os.environ.get("DURABLE_LOG_FORMAT", "text"),
+                   choices=FORMATS, help="text (default, readable) or json (one object a line)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--prod", action="store_true", help="production mode (no discovery)")
     mode.add_argument("--dev", action="store_true", help="dev mode (discover the local app)")
@@ -84,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         drain_s = parse_age(args.drain_timeout) or 0.0
     except ValueError as error:
         p.error(str(error))
-    logging.basicConfig(level=os.environ.get("DURABLE_LOG", "WARNING"),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure(args.log_level, args.log_format)
     env = os.environ.get("DURABLE_ENV", "").lower()
     if args.prod:
         dev = False
@@ -115,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         config = Config(database_url=url, worker_slots=args.workers)
         options = Options(
-            host=args.host, port=args.port, api=args.command != "worker", workers=True,
+            host=args.host or ("127.0.0.1" if dev else "0.0.0.0"), port=args.port,
+            api=args.command != "worker", workers=True,
             dev=dev, admin_token=os.environ.get("DURABLE_ADMIN_TOKEN") or None,
             retention_s=retention_s, drain_timeout_s=drain_s,
             dev_app_url=os.environ.get("DURABLE_DEV_APP_URL",
@@ -146,6 +187,8 @@ async def _serve(config: Config, options: Options) -> None:
     say(f"workers: {config.worker_slots} concurrent invocations")
     if options.api:
         say(f"serving on http://localhost:{server.port}")
+        if options.host in ("127.0.0.1", "localhost", "::1"):
+            say("listening on this machine only (--host 0.0.0.0 or DURABLE_HOST to expose it)")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

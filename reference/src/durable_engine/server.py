@@ -77,7 +77,8 @@ class Server:
                 self._tasks.append(asyncio.create_task(retention_forever(
                     self.engine, self.options.retention_s, self.options.retention_interval_s)))
         if self.options.dev:
-            self._tasks.append(asyncio.create_task(self.discover_forever()))
+            for url in dev_app_urls(self.options.dev_app_url):
+                self._tasks.append(asyncio.create_task(self.discover_forever(url)))
 
     async def stop(self, crash: bool = False) -> None:
         for task in self._tasks[1:] if self.options.workers else self._tasks:
@@ -95,16 +96,15 @@ class Server:
         if self.engine is not None:
             await self.engine.pool.close()
 
-    async def discover_forever(self) -> None:
+    async def discover_forever(self, url: str) -> None:
         """Dev mode: find the app, create/refresh its workspace; quietly retry until it is up."""
         assert self.engine is not None
-        url = self.options.dev_app_url
         self.say(f"dev mode: looking for your app at {url}")
         known: Any = None
         hinted = False
         while True:
             try:
-                found = await self.discover_once()
+                found = await self.discover_once(url)
                 if found is not None and found != known:
                     workspace_id, count = found
                     self.say(f"dev app found at {url}: workspace {workspace_id}, "
@@ -122,9 +122,8 @@ class Server:
                 log.debug("discovery failed: %s", error)
             await asyncio.sleep(self.options.discovery_interval_s if known is None else 10)
 
-    async def discover_once(self) -> tuple[str, int] | None:
+    async def discover_once(self, url: str) -> tuple[str, int] | None:
         assert self.engine is not None
-        url = self.options.dev_app_url
         manifest = await self.engine.fetch_manifest(url, [], discovery=True)
         if manifest is None or not isinstance(manifest.get("signingKey"), str):
             return None
@@ -170,3 +169,8 @@ class Server:
                 if isinstance(manifest.get("sdkVersion"), str) else None, "now": now})
             await store_functions(self.engine, conn, app_id, valid, now)
         return app_id, len(valid)
+
+
+def dev_app_urls(value: str) -> list[str]:
+    """DURABLE_DEV_APP_URL: one URL or several, comma-separated (one app each)."""
+    return [url.strip() for url in value.split(",") if url.strip()]
