@@ -83,9 +83,10 @@ def test_sleep_parks_the_run_until_its_due_time(make_app: Any, database_url: str
     assert run["status"] == "completed" and run["output"] == "slept"
     nap = next(s for s in run["steps"] if s["id"] == "nap")
     assert nap["type"] == "sleep" and nap["data"] is None
-    row = query(database_url, "SELECT queued_at, ended_at FROM steps WHERE run_id = %s AND "
-                "step_id = 'nap'", run_id)[0]
-    assert 250 <= (row["ended_at"] - row["queued_at"]).total_seconds() * 1000 < 2000
+    row = query(database_url, "SELECT queued_at, ended_at, wake_at FROM steps WHERE run_id = %s"
+                " AND step_id = 'nap'", run_id)[0]
+    assert 250 <= (row["wake_at"] - row["queued_at"]).total_seconds() * 1000 < 2000
+    assert row["ended_at"] < row["wake_at"]  # [API-22]: recorded before it ended
 
 
 def _waiter(name: str, approved: str, timeout: str) -> DurableFunction:

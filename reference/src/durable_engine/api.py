@@ -278,6 +278,8 @@ class Api:
         if run["events"] is not None:  # a batch run
             result["events"] = run["events"]
         result["attempt"] = run["attempt"]
+        if run["wake_at"] is not None:
+            result["wakeAt"] = iso(run["wake_at"])
         if run["status"] == "completed":
             result["output"] = run["output"]
         if run["error"] is not None:
@@ -577,7 +579,14 @@ def run_summary(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def step_view(s: dict[str, Any]) -> dict[str, Any]:
-    return {"id": s["step_id"], "type": s["type"], "data": s["data"], "at": iso(s["ended_at"])}
+    view = {"id": s["step_id"], "type": s["type"], "data": s["data"], "at": iso(s["ended_at"])}
+    if s.get("app_ms") is not None:
+        view["appMs"] = round(max(s["app_ms"], 0.0), 3)
+    if s.get("wake_at") is not None:
+        view["wakeAt"] = iso(s["wake_at"])
+    if s.get("copied_from") is not None:
+        view["copiedFrom"] = s["copied_from"]
+    return view
 
 
 async def store_functions(engine: Engine, conn: Any, workspace_id: str,

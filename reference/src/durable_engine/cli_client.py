@@ -346,13 +346,21 @@ def runs_get(ctx: click.Context, run_id: str) -> None:
         out.print(f"  skipped    {run['skipReason']}")
     if "output" in run:
         out.print(f"  output     {short(run['output'], 200)}")
+    if run.get("wakeAt"):
+        out.print(f"  wakes at   {run['wakeAt']}")
     steps = run.get("steps", [])
     if steps:
-        table = Table("step", "type", "ended", "data", box=None, title="steps",
-                      title_justify="left")
+        table = Table("step", "type", "at", "app time", "note", "data", box=None,
+                      title="steps", title_justify="left")
         for step in steps:
-            table.add_row(step["id"], step["type"], step.get("at") or "",
-                          short(step.get("data"), 50))
+            notes = []
+            if step.get("wakeAt"):
+                notes.append(f"sleeps until {step['wakeAt']}")
+            if step.get("copiedFrom"):
+                notes.append(f"copied from {step['copiedFrom']}")
+            app_time = seconds(step["appMs"]) if step.get("appMs") is not None else "-"
+            table.add_row(step["id"], step["type"], step.get("at") or "", app_time,
+                          "; ".join(notes), short(step.get("data"), 40))
         out.print(table)
     if attempts:
         table = Table("at", "ns", "attempt", "app time", "http", "op", "code", "error",

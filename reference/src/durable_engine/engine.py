@@ -276,11 +276,11 @@ class Engine:
     async def _memo(self, conn: psycopg.AsyncConnection[Any], run_id: str, namespace: str,
                     step_id: str, type_: str, data: Any, *, queued_at: datetime | None,
                     started_at: datetime | None, app_ms: float | None,
-                    ended_at: datetime) -> bool:
+                    ended_at: datetime, wake_at: datetime | None = None) -> bool:
         cur = await conn.execute(self.q("step_insert"), {
             "run_id": run_id, "namespace": namespace, "step_id": step_id, "type": type_,
             "data": Jsonb(data), "queued_at": queued_at, "started_at": started_at,
-            "app_ms": app_ms, "ended_at": ended_at})
+            "app_ms": app_ms, "ended_at": ended_at, "wake_at": wake_at})
         return await cur.fetchone() is not None
 
     # ---- the worker loop -------------------------------------------------------------------
@@ -845,9 +845,10 @@ class Engine:
             return token
         if kind == "sleep":
             until = parse_iso(op["until"])
+            # [API-22]: the step is recorded now; its end is a time of its own
             await self._memo(conn, claim.run_id, ns, op["id"], "sleep", None,
-                             ended_at=max(until, now), **timing)
-            await self._park(conn, claim, "invoke", until, "sleeping")
+                             ended_at=now, wake_at=max(until, now), **timing)
+            await self._park(conn, claim, "invoke", until, "sleeping", now)
             return None
         if kind == "wait":
             until = parse_iso(op["until"])
@@ -855,7 +856,7 @@ class Engine:
                 "run_id": claim.run_id, "namespace": ns, "step_id": op["id"],
                 "workspace_id": ctx["workspace_id"], "event_name": op["event"],
                 "match": Jsonb(op.get("match")), "until": until, "now": now})
-            await self._park(conn, claim, "wait_timeout", until, "waiting")
+            await self._park(conn, claim, "wait_timeout", until, "waiting", now)
             return None
         if kind == "done":
             await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
@@ -914,12 +915,13 @@ class Engine:
         return None
 
     async def _park(self, conn: psycopg.AsyncConnection[Any], claim: Claim, kind: str,
-                    until: datetime, status: str) -> None:
+                    until: datetime, status: str, now: datetime) -> None:
         await conn.execute(self.q("queue_schedule"), {
             "run_id": claim.run_id, "attempt": 0, "kind": kind, "namespace": claim.namespace,
             "due_at": until})
+        # [API-22]: updated_at is when the run parked; the wake time is the queue's due_at
         await conn.execute(self.q("run_set_status"),
-                           {"run_id": claim.run_id, "status": status, "now": until})
+                           {"run_id": claim.run_id, "status": status, "now": now})
         await conn.execute(self.q("notify_queue"))
 
     # ---- cron ------------------------------------------------------------------------------

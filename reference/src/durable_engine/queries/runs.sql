@@ -82,10 +82,10 @@ FOR UPDATE;
 
 -- name: step_insert
 INSERT INTO steps (run_id, namespace, step_id, type, data, position, queued_at, started_at,
-                   app_ms, ended_at)
+                   app_ms, ended_at, wake_at)
 VALUES (%(run_id)s, %(namespace)s, %(step_id)s, %(type)s, %(data)s,
         (SELECT count(*) FROM steps WHERE run_id = %(run_id)s AND namespace = %(namespace)s),
-        %(queued_at)s, %(started_at)s, %(app_ms)s, %(ended_at)s)
+        %(queued_at)s, %(started_at)s, %(app_ms)s, %(ended_at)s, %(wake_at)s)
 ON CONFLICT DO NOTHING
 RETURNING position;
 
@@ -148,12 +148,17 @@ WHERE run_id = %(run_id)s;
 SELECT r.id, r.function_id, r.event_id, r.event, r.events, r.status, r.output, r.error,
        r.failure_handler,
        r.failure_output, r.created_at, r.updated_at, r.started_at, r.ended_at, r.skip_reason,
-       coalesce(q.attempt, 0) AS attempt
+       -- an ended run has no queue row: the attempt of its last invocation ([API-22])
+       coalesce(q.attempt, (SELECT d.attempt FROM deliveries d
+                            WHERE d.run_id = r.id AND coalesce(d.namespace, 'main') = 'main'
+                            ORDER BY d.at DESC LIMIT 1), 0) AS attempt,
+       CASE WHEN r.status IN ('sleeping', 'waiting') THEN q.due_at END AS wake_at
 FROM runs r LEFT JOIN queue q ON q.run_id = r.id
 WHERE r.id = %(run_id)s AND r.workspace_id = %(workspace_id)s;
 
 -- name: run_steps
-SELECT namespace, step_id, type, data, position, queued_at, started_at, app_ms, ended_at
+SELECT namespace, step_id, type, data, position, queued_at, started_at, app_ms, ended_at,
+       wake_at, copied_from
 FROM steps WHERE run_id = %(run_id)s ORDER BY namespace DESC, position;
 
 -- name: runs_search
@@ -268,8 +273,10 @@ VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s,
 
 -- name: rerun_copy_steps
 -- Memos committed before the chosen step, in commit order, so the new run resumes there.
-INSERT INTO steps (run_id, namespace, step_id, type, data, position, ended_at)
-SELECT %(new_run_id)s, 'main', step_id, type, data, position, %(now)s
+INSERT INTO steps (run_id, namespace, step_id, type, data, position, queued_at, started_at,
+                   app_ms, ended_at, wake_at, copied_from)
+SELECT %(new_run_id)s, 'main', step_id, type, data, position, queued_at, started_at, app_ms,
+       ended_at, wake_at, coalesce(copied_from, run_id)
 FROM steps
 WHERE run_id = %(run_id)s AND namespace = 'main' AND position < %(before)s;
 
