@@ -80,3 +80,38 @@ def test_rerun_from_a_step_keeps_the_copied_steps_times(make_app: Any) -> None:
         assert new[kept]["at"] == old[kept]["at"]
         assert new[kept]["copiedFrom"] == first
     assert "copiedFrom" not in new["three"] and new["three"]["at"] > old["three"]["at"]
+
+
+def test_one_log_line_per_run_state_change_without_payloads(make_app: Any,
+                                                           caplog: Any) -> None:
+    import json
+    import logging
+
+    from durable_engine.logs import JsonFormatter
+
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        step.sleep("pause", "100ms")
+
+        def boom() -> None:
+            raise RuntimeError("no luck")
+
+        step.run("boom", boom)
+
+    name = f"logged.{uuid.uuid4().hex[:6]}"
+    app = make_app([DurableFunction(id="logged", trigger={"event": name}, handler=handler,
+                                    retries=1)])
+    with caplog.at_level(logging.INFO, logger="durable.runs"):
+        run_id = app.run_of(app.send(name, {"password": "hunter2-secret"}))
+        assert app.wait_run(run_id)["status"] == "failed"
+    mine = [r for r in caplog.records if r.name == "durable.runs"
+            and r.fields["runId"] == run_id]
+    assert [r.fields["status"] for r in mine] == ["created", "sleeping", "retrying", "failed"]
+    failed = mine[-1]
+    assert failed.levelno == logging.WARNING and failed.fields["attempt"] == 1
+    assert failed.fields["step"] == "boom" and failed.fields["function"] == "logged"
+    for record in mine:
+        line = JsonFormatter().format(record)
+        parsed = json.loads(line)
+        assert parsed["runId"] == run_id and parsed["level"] in ("info", "warning")
+        assert "hunter2" not in line and app.key not in line
+        assert "hunter2" not in record.getMessage()

@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from . import signing
 from .engine import Claim, Engine, flow_buckets, iso, to_ms
+from .logs import run_changed
 from .validation import (
     Invalid,
     TooLarge,
@@ -230,6 +231,10 @@ class Api:
                         receipts = await self.engine.ingest(conn, workspace_id, events, now,
                                                             handoff, slots)
                     committed = handoff
+                    for receipt in receipts:
+                        for run_id in [] if receipt.get("duplicate") else receipt["runIds"]:
+                            run_changed(run_id, "created", workspace=workspace_id,
+                                        trigger=receipt.get("name"), eventId=receipt.get("id"))
                     return receipts
                 except psycopg.errors.UniqueViolation:
                     if attempt == 2:  # two senders raced on one event id: the retry sees it
@@ -310,6 +315,7 @@ class Api:
             await conn.execute(self.engine.q("waits_delete_run"), {"run_id": body["runId"]})
             # engines driving this run invoke it no more (an answer in flight is void anyway)
             await conn.execute(self.engine.q("cancel_notify"), {"run_id": body["runId"]})
+        run_changed(body["runId"], "cancelled", workspace=workspace_id)
         return {"ok": True, "status": "cancelled"}
 
     async def runs_rerun(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:

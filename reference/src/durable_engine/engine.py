@@ -28,6 +28,7 @@ from . import signing
 from .cron import latest_fire, next_fire
 from .db import load_queries
 from .flow import deferred, pend, throttle_bucket, throttle_heads, throttle_windows
+from .logs import run_changed
 from .paths import event_matches, key_value
 from .validation import Invalid, parse_instant, validate_op
 
@@ -85,6 +86,11 @@ class Config:
     manifest_ttl_s: float = 60.0
     idle_poll_s: float = 5.0
     pool_size: int = 10
+
+
+def changed(ctx: dict[str, Any], status: str, **fields: Any) -> None:
+    """Note a run state change made in the current transaction; logged once it commits."""
+    ctx.setdefault("changes", []).append((status, fields))
 
 
 @dataclass
@@ -757,6 +763,8 @@ class Engine:
         if op is not None and op["op"] == "error":
             # The HTTP exchange worked but the run did not progress: a failure for the view.
             error_text = f"{op.get('name') or 'Error'}: {op.get('message')}"
+        changes: list[tuple[str, dict[str, Any]]] = []
+        ctx["changes"] = changes
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 cur = await conn.execute(self.q("fence"), {
@@ -780,9 +788,12 @@ class Engine:
                     op = {"op": "error", "id": None, "message": error_text,
                           "name": "DurableError", "code": outcome.code, "retryable": True,
                           "delivery": True}
-                return await self._transition(conn, claim, ctx, op, outcome, now)
+                token = await self._transition(conn, claim, ctx, op, outcome, now)
         except psycopg.errors.UniqueViolation:
             return None
+        for status, fields in changes:  # committed: now they happened
+            run_changed(claim.run_id, status, function=ctx["function_id"], **fields)
+        return token
 
     async def _commit_step(self, claim: Claim, ctx: dict[str, Any], op: dict[str, Any],
                            outcome: Outcome, now: datetime) -> uuid.UUID | None:
@@ -849,6 +860,7 @@ class Engine:
             await self._memo(conn, claim.run_id, ns, op["id"], "sleep", None,
                              ended_at=now, wake_at=max(until, now), **timing)
             await self._park(conn, claim, "invoke", until, "sleeping", now)
+            changed(ctx, "sleeping", step=op["id"], wakeAt=iso(max(until, now)))
             return None
         if kind == "wait":
             until = parse_iso(op["until"])
@@ -857,6 +869,7 @@ class Engine:
                 "workspace_id": ctx["workspace_id"], "event_name": op["event"],
                 "match": Jsonb(op.get("match")), "until": until, "now": now})
             await self._park(conn, claim, "wait_timeout", until, "waiting", now)
+            changed(ctx, "waiting", step=op["id"], waitFor=op["event"], until=iso(until))
             return None
         if kind == "done":
             await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
@@ -868,6 +881,8 @@ class Engine:
             else:
                 await conn.execute(self.q("run_complete"), {
                     "run_id": claim.run_id, "output": Jsonb(op.get("data")), "now": now})
+            changed(ctx, "completed" if ns == "main" else "failure handler completed",
+                    attempt=claim.attempt)
             return None
         # error
         retries = definition.get("retries", 3)
@@ -884,6 +899,8 @@ class Engine:
             await conn.execute(self.q("run_set_status"),
                                {"run_id": claim.run_id, "status": "queued", "now": now})
             await conn.execute(self.q("notify_queue"))
+            changed(ctx, "retrying", attempt=claim.attempt, next=attempt, inMs=delay,
+                    code=error.get("code"), error=error["name"], step=error.get("stepId"))
             return None
         if op.get("delivery"):
             error["code"] = "RETRIES_EXHAUSTED"  # [RETRY-5]: the last failure was no error op
@@ -897,8 +914,11 @@ class Engine:
             await conn.execute(self.q("run_failure_handler_end"), {
                 "run_id": claim.run_id, "state": "failed", "output": Jsonb({"error": error}),
                 "now": now})
+            changed(ctx, "failure handler failed", code=error.get("code"))
             return None
         handler = definition.get("hasOnFailure") is True
+        changed(ctx, "failed", attempt=claim.attempt, code=error.get("code"),
+                error=error.get("name"), step=error.get("stepId"))
         await conn.execute(self.q("run_fail"), {
             "run_id": claim.run_id, "error": Jsonb(error), "now": now,
             "failure_handler": "running" if handler else None})

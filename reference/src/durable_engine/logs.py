@@ -33,7 +33,7 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         fields = getattr(record, "fields", None)
-        if fields:
+        if fields and record.name != "durable.runs":
             text += " " + " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
         return text
 
@@ -47,3 +47,19 @@ def configure(level: str, fmt: str) -> None:
     root.setLevel(level.upper())
     if level.lower() != "debug":  # one line per HTTP request is debug detail
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+runs_log = logging.getLogger("durable.runs")
+
+_LEVEL = {"failed": logging.WARNING}
+
+
+def run_changed(run_id: str, status: str, **fields: Any) -> None:
+    """One line per run state change ([API-22] times are in the run itself). Fields are ids,
+    statuses, attempts and codes; never keys, event data or step data."""
+    fields = {k: v for k, v in fields.items() if v is not None}
+    detail = " ".join(f"{k}={v}" for k, v in fields.items())
+    runs_log.log(_LEVEL.get(status, logging.INFO), "run %s %s%s", run_id, status,
+                 f" ({detail})" if detail else "",
+                 extra={"fields": {"event": "run", "runId": run_id, "status": status,
+                                   **fields}})
