@@ -22,6 +22,14 @@ def _pytest(session: nox.Session, *paths: str) -> None:
     session.run("pytest", "-q", "-ra", *paths, *session.posargs)
 
 
+def _our_sdk(session: nox.Session, *more: str) -> None:
+    """Our Python SDK (module `durable`) plus `more`; the published package that shares the
+    module name is removed first, as a reused virtualenv may hold it."""
+    session.run("python", "-m", "pip", "uninstall", "-q", "-y", "dicabrio-durable-sdk",
+                silent=True)
+    session.install("-e", "sdks/python", *more)
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff over every Python file."""
@@ -45,15 +53,24 @@ def spec_compat(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def reference(session: nox.Session) -> None:
-    """The reference engine against a real Postgres and real apps on loopback."""
-    session.install("-e", "reference[test]")
+    """The reference engine against a real Postgres and real apps on our SDK, on loopback."""
+    _our_sdk(session, "-e", "reference[test]")
     _pytest(session, "reference/tests")
+
+
+@nox.session(name="reference-compat", python=PYTHON)
+def reference_compat(session: nox.Session) -> None:
+    """Apps written with the published dicabrio-durable-sdk 0.1.0 against the engine."""
+    session.run("python", "-m", "pip", "uninstall", "-q", "-y", "durable-sdk", silent=True)
+    session.install("-e", "reference[test]", "dicabrio-durable-sdk==0.1.0")
+    session.env["DURABLE_TEST_SDK"] = "published"
+    _pytest(session, "reference/tests/test_compat.py")
 
 
 @nox.session(python=PYTHON)
 def cli(session: nox.Session) -> None:
     """`durable send|runs|functions|apps` against a real engine and an app on our SDK."""
-    session.install("-e", "reference", "-e", "sdks/python", "pytest")
+    _our_sdk(session, "-e", "reference[test]")
     _pytest(session, "reference/tests/test_cli_client.py")
 
 
@@ -83,7 +100,7 @@ def sdk_php(session: nox.Session) -> None:
 def _conformance(session: nox.Session, target: str) -> None:
     session.install("-e", "conformance")
     if target == "engine":
-        session.install("-e", "reference[test]")
+        _our_sdk(session, "-e", "reference[test]")
     if target == "python":
         session.install("-e", "sdks/python")
     if target == "published":
@@ -131,14 +148,14 @@ def faults(session: nox.Session) -> None:
 
     Short by default (CI); `nox -s faults -- --runs 500 --kills 20` for the full one.
     """
-    session.install("-e", "reference[test]", "-e", "faults")
+    _our_sdk(session, "-e", "reference[test]", "-e", "faults")
     session.run("python", "-m", "durable_faults", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def fuzz(session: nox.Session) -> None:
     """schemathesis (--checks all) against the engine's served OpenAPI: no 5xx."""
-    session.install("-e", "reference[test]", "-e", "fuzz")
+    _our_sdk(session, "-e", "reference[test]", "-e", "fuzz")
     session.run("python", "-m", "durable_fuzz", *session.posargs)
 
 
@@ -152,7 +169,7 @@ def serve(session: nox.Session) -> None:
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks that print figures and write bench/results/*.json."""
-    session.install("-e", "reference[test]", "-e", "sdks/python")
+    _our_sdk(session, "-e", "reference[test]")
     session.run("python", "-m", "bench", *session.posargs)
     if shutil.which("node"):
         session.run("npm", "run", "bench", "--prefix", "sdks/ts", external=True, success_codes=[0])

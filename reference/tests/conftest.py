@@ -1,5 +1,6 @@
 """Fixtures: a real Postgres (DATABASE_URL or an embedded one), a fresh database per test
-module, the engine on a free loopback port, and apps written with the published SDK."""
+module, the engine on a free loopback port, and apps written with our Python SDK
+(sdks/python; `nox -s reference-compat` runs the compatibility tests on the published one)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import durable
 import psycopg
 import pytest
 from durable import Client, DurableFunction, provision_app, wsgi
@@ -28,6 +30,13 @@ from durable_engine.engine import Config
 from durable_engine.pg import EmbeddedPostgres
 from durable_engine.server import Options, Server
 from psycopg.rows import dict_row
+
+_OURS = Path(__file__).resolve().parents[2] / "sdks" / "python"
+if os.environ.get("DURABLE_TEST_SDK") != "published" and \
+        _OURS not in Path(durable.__file__).resolve().parents:
+    raise RuntimeError(f"the engine's tests use our SDK from {_OURS}, but `durable` is "
+                       f"{durable.__file__} (the published package?): pip uninstall "
+                       "dicabrio-durable-sdk; pip install -e sdks/python")
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -54,7 +63,7 @@ def spec_check(schema: str, value: Any) -> None:
 
 
 class CheckedClient(Client):
-    """The published client, with every engine answer checked against the spec's schemas."""
+    """The SDK's client, with every engine answer checked against the spec's schemas."""
 
     def _post(self, path: str, payload: Any, retries: int = 0) -> dict[str, Any]:
         answer = super()._post(path, payload, retries)
@@ -203,7 +212,7 @@ class AppServer:
 
 
 class App:
-    """A workspace provisioned through the admin API plus its published-SDK app."""
+    """A workspace provisioned through the admin API plus its app on the SDK."""
 
     def __init__(self, engine: EngineHandle, functions: list[DurableFunction],
                  name: str | None = None, sync: bool = True) -> None:

@@ -1,5 +1,7 @@
-"""Compatibility: an app written with the published dicabrio-durable-sdk 0.1.0 runs end to
-end, unchanged: run, sleep, wait with match, sendEvent, retries and a failure handler."""
+"""Compatibility: an app written against dicabrio-durable-sdk 0.1.0's API runs end to end,
+unchanged: run, sleep, wait with match, sendEvent, retries and a failure handler; dev
+discovery. `nox -s reference` runs it on our SDK, `nox -s reference-compat` on the published
+package itself."""
 
 from __future__ import annotations
 
