@@ -215,7 +215,8 @@ class App:
     """A workspace provisioned through the admin API plus its app on the SDK."""
 
     def __init__(self, engine: EngineHandle, functions: list[DurableFunction],
-                 name: str | None = None, sync: bool = True) -> None:
+                 name: str | None = None, sync: bool = True,
+                 serve: dict[str, Any] | None = None) -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}/api/durable"
         created = provision_app(base_url=engine.url, name=name or f"app-{uuid.uuid4().hex[:8]}",
@@ -224,7 +225,7 @@ class App:
         self.id: str = created["id"]
         self.key: str = created["key"]
         self.functions = functions
-        self.server = AppServer(wsgi(functions, signing_key=self.key), port)
+        self.server = AppServer(wsgi(functions, signing_key=self.key, **(serve or {})), port)
         self.client = CheckedClient(engine.url, self.id, self.key, timeout=10)
         if sync:
             self.client.sync(functions)

@@ -346,8 +346,9 @@ def test_request_too_large_fails_the_run_clearly(make_app: Any) -> None:
         step.run("big", lambda: "x" * 70_000)  # the next invoke would carry this memo
         return "unreachable"
 
+    # the app's manifest states the same 64 KiB limit as the sync below
     app = make_app([DurableFunction(id="big", trigger={"event": name}, handler=handler)],
-                   sync=False)
+                   sync=False, serve={"max_body_bytes": 65_536})
     definition = app.functions[0].definition()
     app.client._post("/fn/sync", {"sdkVersion": "python/0.1.0", "functions": [definition],
                                   "maxRequestBytes": 65_536})

@@ -247,8 +247,9 @@ def test_invalid_answers_fail_the_attempt_readably(engine: EngineHandle, databas
         holder["key"] = created["key"]
         client = CheckedClient(engine.url, created["id"], created["key"])
         name = f"raw.{uuid.uuid4().hex[:6]}"
+        # the raw app speaks v1: it advertises no capabilities (no v2 answers)
         client.sync([DurableFunction(id="raw", trigger={"event": name},
-                                     handler=lambda e, s: None, retries=1)])
+                                     handler=lambda e, s: None, retries=1)], capabilities=[])
         run_id = client.send(name)["runIds"][0]
         run = wait_for(lambda: (r := client.get_run(run_id))["status"] == "failed" and r)
         assert expected in run["error"]["message"]
@@ -295,8 +296,10 @@ def test_timestamped_signatures_for_apps_that_ask(engine: EngineHandle,
         holder["key"] = created["key"]
         client = CheckedClient(engine.url, created["id"], created["key"])
         name = f"v2.{uuid.uuid4().hex[:6]}"
-        client.sync([DurableFunction(id="v2", trigger={"event": name},
-                                     handler=lambda e, s: None, retries=0)])
+        # a v1 sync (no capabilities, no maxRequestBytes): the engine asks the manifest
+        fn = DurableFunction(id="v2", trigger={"event": name}, handler=lambda e, s: None,
+                             retries=0)
+        client._post("/fn/sync", {"sdkVersion": "raw/0", "functions": [fn.definition()]})
         run_id = client.send(name)["runIds"][0]
         run = wait_for(lambda: (r := client.get_run(run_id))["status"] == "completed" and r)
         assert run["output"] == "v2 ok" and len(holder["seen"]) == 1
