@@ -157,6 +157,15 @@ def test_functions_list_and_an_event_nobody_listens_to(shop: App, engine: Engine
     assert "shop.refund" in table and "refund" in table
     out = ok(durable("send", "nobody.listens", app=shop, engine=engine))
     assert "no function listens" in out
+    receipt = as_json(durable("--json", "send", "nobody.listens", "--id", "n-1", app=shop,
+                              engine=engine))
+    assert receipt["matched"] == 0 and receipt["runIds"] == []  # [EVT-7]
+    again = as_json(durable("--json", "send", "nobody.listens", "--id", "n-1", app=shop,
+                            engine=engine))
+    assert again["duplicate"] is True and again["matched"] == 0
+    heard = as_json(durable("--json", "send", "shop.checkout", "--data", '{"qty": 1}',
+                            app=shop, engine=engine))
+    assert heard["matched"] == 1 and len(heard["runIds"]) == 1
 
 
 def test_apps_list_create_rotate_update_delete(engine: EngineHandle) -> None:

@@ -239,11 +239,13 @@ def send(ctx: click.Context, event: str, data: str, event_id: str | None) -> Non
     runs = receipt.get("runIds", [])
     dup = " (duplicate: already accepted)" if receipt.get("duplicate") else ""
     out.print(f"event {receipt.get('id')} accepted{dup}")
-    if runs:
-        for run_id in runs:
-            out.print(f"  run {run_id}")
-    elif receipt.get("matched") == 0 or not dup:
-        out.print("[yellow]no function listens to this event: no run started[/yellow]")
+    for run_id in runs:
+        out.print(f"  run {run_id}")
+    if receipt.get("matched") == 0:  # [EVT-7]
+        out.print("[yellow]no function listens to this event and no run waits for it[/yellow]")
+    elif not runs and not dup:
+        out.print("no run started now (a waiting run resumed, or the run is debounced, "
+                  "batched or skipped)")
 
 
 # ---- runs ---------------------------------------------------------------------------------------

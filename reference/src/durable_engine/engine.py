@@ -215,8 +215,11 @@ class Engine:
                              "flow_limits": limits, "rate_key": rate_key,
                              "skip_reason": skip, "lease_s": lease_s, **throttle})
             run_ids = [r["id"] for r in runs]
+            resumable = [w for w in accepted["waits"]
+                         if event_matches(event["name"], w["match"], event)]
             receipt = {"id": event["id"], "name": event["name"], "ts": event["ts"],
-                       "runIds": run_ids}
+                       "runIds": run_ids,
+                       "matched": len(accepted["functions"]) + len(resumable)}  # [EVT-7]
             cur = await conn.execute(self.q("event_runs_create"), {
                 "workspace_id": workspace_id, "event_id": event["id"], "event": Jsonb(event),
                 "now": now, "runs": Jsonb(runs), "receipt": Jsonb(receipt)})
@@ -238,9 +241,7 @@ class Engine:
                     "manifest_at": accepted["manifest_at"], "steps": {}}))
             woke = woke or any(r["skip_reason"] is None and r["id"] not in handed
                                for r in runs)
-            for wait in accepted["waits"]:
-                if not event_matches(event["name"], wait["match"], event):
-                    continue
+            for wait in resumable:
                 created_at = parse_instant(wait["created_at"])
                 await self._resolve_wait(conn, wait["run_id"], wait["namespace"],
                                          wait["step_id"], event, created_at, now)
