@@ -564,7 +564,8 @@ def apps_list(ctx: click.Context) -> None:
                                "--app-url https://shop.example.com/api/durable")
 @click.argument("name")
 @click.option("--environment", default="dev", show_default=True, metavar="ENV",
-              help="dev, acc or prod, e.g. --environment prod.")
+              help="dev, acc or prod (any name matching [a-z0-9][a-z0-9_-]* is accepted; "
+                   "prod is marked in red by `apps list`), e.g. --environment prod.")
 @click.option("--app-url", required=True, metavar="URL",
               help="Where the engine calls the app, e.g. --app-url "
                    "http://127.0.0.1:3000/api/durable.")
