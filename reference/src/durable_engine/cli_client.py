@@ -342,8 +342,12 @@ def runs_get(ctx: click.Context, run_id: str) -> None:
     out.print(f"  attempt    {run.get('attempt', 0)}")
     out.print(f"  time       {seconds(total_ms)} in total: {seconds(app_ms)} app time, "
               f"{seconds(max(total_ms - app_ms, 0.0))} durable time")
-    if run.get("error") is not None:
-        out.print(f"  [red]error      {short(run['error'], 200)}[/red]")
+    error = run.get("error")
+    if isinstance(error, dict):
+        where = f" at step {error['stepId']}" if error.get("stepId") else ""
+        code = f"{error['code']} " if error.get("code") else ""
+        out.print(f"  [red]error      {code}{error.get('name', 'Error')}: "
+                  f"{short(error.get('message', ''), 200)}{where}[/red]", markup=True)
     if run.get("skipReason"):
         out.print(f"  skipped    {run['skipReason']}")
     if "output" in run:
