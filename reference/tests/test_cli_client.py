@@ -12,8 +12,17 @@ import uuid
 from typing import Any
 
 import pytest
-from conftest import ADMIN_TOKEN, App, EngineHandle, free_port
-from durable import DurableFunction, NonRetriableError, Step
+from conftest import (
+    ADMIN_TOKEN,
+    App,
+    AppServer,
+    CheckedClient,
+    EngineHandle,
+    free_port,
+    fresh_database,
+    wait_for,
+)
+from durable import DurableFunction, NonRetriableError, Step, wsgi
 
 CLI = [sys.executable, "-m", "durable_engine.cli"]
 
@@ -253,3 +262,45 @@ def test_importing_the_engine_needs_no_cli_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=30)
     assert out.stdout.strip() == "[]", out
+
+
+def test_the_engine_logs_one_json_line_per_run_state_change(server_url: str) -> None:
+    port = free_port()
+    with fresh_database(server_url) as url:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("DURABLE_")},
+               "DURABLE_ADMIN_TOKEN": ADMIN_TOKEN}
+        engine = subprocess.Popen([*CLI, "serve", "--database-url", url, "--port", str(port),
+                                   "--log-format", "json"], env=env, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        server = None
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(lambda: durable("--url", base, "--admin-token", ADMIN_TOKEN, "apps",
+                                     "list").returncode == 0, 60, 0.2)
+            app_url = f"http://127.0.0.1:{free_port()}/api/durable"
+            made = json.loads(ok(durable("--url", base, "--admin-token", ADMIN_TOKEN, "--json",
+                                         "apps", "create", "logged", "--app-url", app_url)))
+            fn = DurableFunction(id="nap", trigger={"event": "log.me"},
+                                 handler=lambda e, s: s.sleep("pause", "50ms"))
+            server = AppServer(wsgi([fn], signing_key=made["key"]),
+                               int(app_url.split(":")[2].split("/")[0]))
+            CheckedClient(base, made["id"], made["key"]).sync([fn])
+            keyed = {"DURABLE_URL": base, "DURABLE_APP_ID": made["id"],
+                     "DURABLE_SIGNING_KEY": made["key"]}
+            receipt = json.loads(ok(durable("--json", "send", "log.me", "--data",
+                                            '{"secret": "s3cr3t-value"}', env=keyed)))
+            run_id = receipt["runIds"][0]
+            wait_for(lambda: json.loads(ok(durable("--json", "runs", "get", run_id, env=keyed))
+                                        )["status"] == "completed", 20)
+        finally:
+            engine.terminate()
+            out, err = engine.communicate(timeout=60)
+            if server is not None:
+                server.close()
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert len(lines) == len(err.splitlines()), err  # every log line is JSON
+    mine = [line for line in lines if line.get("runId") == run_id]
+    assert [line["status"] for line in mine] == ["created", "sleeping", "completed"], mine
+    assert all(line["level"] == "info" and line["logger"] == "durable.runs" for line in mine)
+    assert "s3cr3t" not in err and made["key"] not in err and made["key"] not in out
+    assert "mode: production" in out
