@@ -355,3 +355,15 @@ def test_workspaces_are_isolated(engine: EngineHandle) -> None:
         client_b.get_version_status("iso")
     assert client_b.list_failures(10) == []
     assert client_a.get_run(run_id)["functionId"] == "iso"
+
+
+def test_an_app_id_with_nul_is_no_app(engine: EngineHandle) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": "application/json"}
+    for method, path, body in (("DELETE", "", None), ("PATCH", "", b'{"name": "x"}'),
+                               ("POST", "/rotate-key", b"{}"), ("POST", "/retire-key", b"{}")):
+        request = urllib.request.Request(f"{engine.url}/api/apps/a%00b{path}", data=body,
+                                         method=method, headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 404, (method, path)
+        assert json.loads(refused.value.read())["error"]["code"] == "NOT_FOUND"

@@ -488,10 +488,10 @@ class Api:
         key = new_key()
         async with self.engine.pool.connection() as conn:
             cur = await conn.execute(self.engine.q("workspace_rotate"),
-                                     {"id": request.match_info["id"], "key": key})
+                                     {"id": app_id_of(request), "key": key})
             row = await cur.fetchone()
         if row is None:
-            await self._app_exists(request.match_info["id"])
+            await self._app_exists(app_id_of(request))
             raise ApiError(409, "CONFLICT", "two keys are already active: retire one first")
         return web.json_response({"id": row["id"], "key": key, "activeKeys": row["key_count"]})
 
@@ -499,10 +499,10 @@ class Api:
         self._admin(request)
         async with self.engine.pool.connection() as conn:
             cur = await conn.execute(self.engine.q("workspace_retire"),
-                                     {"id": request.match_info["id"]})
+                                     {"id": app_id_of(request)})
             row = await cur.fetchone()
         if row is None:
-            await self._app_exists(request.match_info["id"])
+            await self._app_exists(app_id_of(request))
             raise ApiError(409, "CONFLICT", "only one key is active: nothing to retire")
         return web.json_response({"id": row["id"], "activeKeys": row["key_count"]})
 
@@ -515,7 +515,7 @@ class Api:
         try:
             async with self.engine.pool.connection() as conn:
                 cur = await conn.execute(self.engine.q("workspace_update"), {
-                    "id": request.match_info["id"], "name": body.get("name"),
+                    "id": app_id_of(request), "name": body.get("name"),
                     "app_url": body.get("appUrl")})
                 row = await cur.fetchone()
         except psycopg.errors.UniqueViolation:
@@ -528,7 +528,7 @@ class Api:
     async def apps_delete(self, request: web.Request) -> web.Response:
         """[ADMIN-5]: the app goes with its functions, events, runs and history."""
         self._admin(request)
-        app_id = request.match_info["id"]
+        app_id = app_id_of(request)
         async with self.engine.pool.connection() as conn, conn.transaction():
             await conn.execute(self.engine.q("workspace_delete_side"), {"id": app_id})
             cur = await conn.execute(self.engine.q("workspace_delete"), {"id": app_id})
@@ -570,6 +570,14 @@ class Api:
 
 def new_key() -> str:
     return "signkey_" + secrets.token_hex(32)  # [ADMIN-2]: 32 random bytes
+
+
+def app_id_of(request: web.Request) -> str:
+    """The {id} of an /api/apps/{id} path; one Postgres text cannot hold is no app."""
+    app_id = request.match_info["id"]
+    if "\x00" in app_id:
+        raise ApiError(404, "NOT_FOUND", "no such app")
+    return app_id
 
 
 def app_view(r: dict[str, Any]) -> dict[str, Any]:
