@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 import hmac
 import ipaddress
 import json
 import logging
 import re
-import secrets
-import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from aiohttp import web
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from . import signing
-from .engine import Claim, Engine, flow_buckets, iso, to_ms
-from .logs import run_changed
+from .engine import Engine, to_ms
+from .service import Service, ServiceError
 from .validation import (
     Invalid,
     TooLarge,
@@ -50,17 +45,16 @@ SCHEMA_NAMES = {
 }
 
 
-class _Raced(Exception):
-    pass
+class ApiError(ServiceError):
+    """A transport-level refusal (signature, admin token, body size) with its HTTP status."""
 
-
-class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, path: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.path = path
+        super().__init__(code, message, path)
+        self._status = status
+
+    @property
+    def status(self) -> int:
+        return self._status
 
 
 def error_response(status: int, code: str, message: str, path: str | None = None,
@@ -81,7 +75,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
             # (a failed transaction was rolled back, so the retry is safe).
             await request.app[POOL_KEY].check()
             return await handler(request)
-    except ApiError as error:
+    except ServiceError as error:
         return error_response(error.status, error.code, error.message, error.path)
     except TooLarge as error:
         return error_response(413, "PAYLOAD_TOO_LARGE", error.message, error.path)
@@ -132,20 +126,25 @@ def parse_json(body: bytes) -> Any:
 class Api:
     def __init__(self, engine: Engine, *, dev: bool, admin_token: str | None) -> None:
         self.engine = engine
+        self.service = Service(engine)
         self.dev = dev
         self.admin_token = admin_token
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY + 1)
         app[POOL_KEY] = self.engine.pool
+        service = self.service
         for path, handler in (
-            ("/fn/sync", self.sync), ("/e", self.send), ("/e/bulk", self.send_bulk),
-            ("/runs/search", self.runs_search), ("/runs/get", self.runs_get),
-            ("/runs/cancel", self.runs_cancel), ("/runs/rerun", self.runs_rerun),
-            ("/failures/search", self.failures_search),
-            ("/failures/retry", self.failures_retry), ("/versions/status", self.versions_status),
-            ("/functions/list", self.functions_list),
-            *self._ops_routes(),
+            ("/fn/sync", service.sync), ("/e", service.send), ("/e/bulk", service.send_bulk),
+            ("/runs/search", service.runs_search), ("/runs/get", service.runs_get),
+            ("/runs/cancel", service.runs_cancel), ("/runs/rerun", service.runs_rerun),
+            ("/runs/bulk-cancel", service.runs_bulk_cancel),
+            ("/runs/bulk-rerun", service.runs_bulk_rerun),
+            ("/runs/history", service.runs_history),
+            ("/failures/search", service.failures_search),
+            ("/failures/retry", service.failures_retry),
+            ("/versions/status", service.versions_status),
+            ("/functions/list", service.functions_list),
         ):
             app.router.add_post(path, self._signed(path, handler))
         app.router.add_post("/api/apps", self.apps_create)
@@ -158,13 +157,6 @@ class Api:
         app.router.add_get("/schemas/{name}", self.schema)
         app.router.add_get("/health", self.health)
         return app
-
-    def _ops_routes(self) -> list[tuple[str, Callable[[str, dict[str, Any]], Awaitable[Any]]]]:
-        from . import ops  # bulk run control, history (issue 4); imports this module
-
-        return [("/runs/bulk-cancel", lambda w, b: ops.bulk_cancel(self, w, b)),
-                ("/runs/bulk-rerun", lambda w, b: ops.bulk_rerun(self, w, b)),
-                ("/runs/history", lambda w, b: ops.run_history(self, w, b))]
 
     # ---- engine API ------------------------------------------------------------------------
 
@@ -197,246 +189,6 @@ class Api:
                                      dumps=lambda v: json.dumps(v, separators=(",", ":")))
         return endpoint
 
-    async def sync(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        now = self.engine.clock()
-        async with self.engine.pool.connection() as conn, conn.transaction():
-            live, deactivated = await store_functions(self.engine, conn, workspace_id,
-                                                      body["functions"], now)
-            await conn.execute(self.engine.q("workspace_set_sdk"), {
-                "id": workspace_id, "sdk_version": body.get("sdkVersion"),
-                "capabilities": Jsonb(body["capabilities"]) if "capabilities" in body else None,
-                "max_request_bytes": body.get("maxRequestBytes"), "now": now})
-        if "capabilities" in body or "maxRequestBytes" in body:
-            self.engine.forget_manifest(workspace_id)
-        return {"ok": True, "functions": live, "deactivated": deactivated}
-
-    async def send(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return (await self._ingest(workspace_id, [body]))[0]
-
-    async def send_bulk(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return {"events": await self._ingest(workspace_id, body["events"])}
-
-    async def _ingest(self, workspace_id: str, events: list[dict[str, Any]]
-                      ) -> list[dict[str, Any]]:
-        now = self.engine.clock()
-        # New runs this process can invoke at once are leased in the same transaction and
-        # invoked right after the commit (no wake-up, no claim round trip).
-        slots = self.engine.handoff_slots(len(events))
-        committed: list[Claim] = []
-        try:
-            for attempt in range(3):
-                handoff: list[Claim] = []
-                try:
-                    async with self.engine.pool.connection() as conn, conn.transaction():
-                        receipts = await self.engine.ingest(conn, workspace_id, events, now,
-                                                            handoff, slots)
-                    committed = handoff
-                    for receipt in receipts:
-                        for run_id in [] if receipt.get("duplicate") else receipt["runIds"]:
-                            run_changed(run_id, "created", workspace=workspace_id,
-                                        trigger=receipt.get("name"), eventId=receipt.get("id"))
-                    return receipts
-                except psycopg.errors.UniqueViolation:
-                    if attempt == 2:  # two senders raced on one event id: the retry sees it
-                        raise
-            raise AssertionError("unreachable")
-        finally:
-            await self.engine.adopt(committed, slots)
-
-    async def runs_search(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        limit = body.get("limit", 50)
-        cursor_at, cursor_id = None, None
-        if body.get("cursor"):  # "" is the first page, like no cursor
-            try:
-                at, _, cursor_id = base64.urlsafe_b64decode(body["cursor"]).decode().partition(
-                    "|")
-                cursor_at = datetime.fromisoformat(at)
-                if "\x00" in cursor_id:  # Postgres text cannot hold it
-                    raise ValueError(cursor_id)
-            except (ValueError, UnicodeDecodeError, OverflowError):
-                raise ApiError(400, "INVALID_REQUEST", "cursor is not valid", "/cursor") from None
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("runs_search"), {
-                "workspace_id": workspace_id, "function_id": body.get("functionId"),
-                "status": body.get("status"), "cursor_at": cursor_at, "cursor_id": cursor_id,
-                "limit": limit + 1})
-            rows = await cur.fetchall()
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            next_cursor = base64.urlsafe_b64encode(
-                f"{last['created_at'].isoformat()}|{last['id']}".encode()).decode()
-        return {"runs": [run_summary(r) for r in rows], "nextCursor": next_cursor}
-
-    async def runs_get(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("run_get"),
-                                     {"run_id": body["runId"], "workspace_id": workspace_id})
-            run = await cur.fetchone()
-            if run is None:
-                raise ApiError(404, "NOT_FOUND", "no such run", "/runId")
-            cur = await conn.execute(self.engine.q("run_steps"), {"run_id": run["id"]})
-            steps = await cur.fetchall()
-        result = run_summary(run)
-        result["event"] = run["event"]
-        if run["events"] is not None:  # a batch run
-            result["events"] = run["events"]
-        result["attempt"] = run["attempt"]
-        if run["wake_at"] is not None:
-            result["wakeAt"] = iso(run["wake_at"])
-        if run["status"] == "completed":
-            result["output"] = run["output"]
-        if run["error"] is not None:
-            result["error"] = run["error"]
-        if run["skip_reason"] is not None:
-            result["skipReason"] = run["skip_reason"]
-        # The handler's own memos and per-step timing stay in the database (dashboard).
-        result["steps"] = [step_view(s) for s in steps if s["namespace"] == "main"]
-        if run["failure_handler"] is not None:
-            result["failureHandler"] = {"status": run["failure_handler"]}
-        return result
-
-    async def runs_cancel(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with self.engine.pool.connection() as conn, conn.transaction():
-            # The queue row first, as an answer's transition locks it (no deadlock with one)
-            await conn.execute(self.engine.q("bulk_lock_queue"), {"run_ids": [body["runId"]]})
-            cur = await conn.execute(self.engine.q("run_cancel"), {
-                "run_id": body["runId"], "workspace_id": workspace_id,
-                "now": self.engine.clock()})
-            if await cur.fetchone() is None:
-                cur = await conn.execute(self.engine.q("run_status"),
-                                         {"run_id": body["runId"], "workspace_id": workspace_id})
-                row = await cur.fetchone()
-                if row is None:
-                    raise ApiError(404, "NOT_FOUND", "no such run", "/runId")
-                return {"ok": row["status"] == "cancelled", "status": row["status"]}
-            await conn.execute(self.engine.q("queue_delete"), {"run_id": body["runId"]})
-            await conn.execute(self.engine.q("waits_delete_run"), {"run_id": body["runId"]})
-            # engines driving this run invoke it no more (an answer in flight is void anyway)
-            await conn.execute(self.engine.q("cancel_notify"), {"run_id": body["runId"]})
-        run_changed(body["runId"], "cancelled", workspace=workspace_id)
-        return {"ok": True, "status": "cancelled"}
-
-    async def runs_rerun(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """A new run of the same runtime id and event; from a step: with the memos committed
-        before it ([API-11]). Idempotent by key ([API-12])."""
-        try:
-            return await self._rerun_once(workspace_id, body)
-        except _Raced:  # a concurrent twin committed first: its answer is ours
-            return await self._rerun_once(workspace_id, body)
-
-    async def _rerun_once(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        q = self.engine.q
-        now = self.engine.clock()
-        request = {k: body[k] for k in ("runId", "stepId") if k in body}
-        async with self.engine.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(q("rerun_lookup"), {"workspace_id": workspace_id,
-                                                         "key": body["idempotencyKey"]})
-            seen = await cur.fetchone()
-            if seen is not None:
-                if seen["request"] != request:
-                    raise ApiError(409, "CONFLICT", "this idempotencyKey was used for another "
-                                   "request", "/idempotencyKey")
-                return {**seen["answer"], "duplicate": True}
-            cur = await conn.execute(q("rerun_source"), {"run_id": body["runId"],
-                                                         "workspace_id": workspace_id})
-            source = await cur.fetchone()
-            if source is None:
-                raise ApiError(404, "NOT_FOUND", "no such run", "/runId")
-            before = None
-            if "stepId" in body:
-                cur = await conn.execute(q("rerun_step_position"), {
-                    "run_id": source["id"], "step_id": body["stepId"]})
-                row = await cur.fetchone()
-                if row is None:
-                    raise ApiError(400, "INVALID_REQUEST", "the run has no memo for this step",
-                                   "/stepId")
-                before = row["position"]
-            new_id = str(uuid.uuid4())
-            await conn.execute(q("rerun_insert_run"), {
-                "id": new_id, "workspace_id": workspace_id, "function_id": source["function_id"],
-                "event_id": source["event_id"], "event": Jsonb(source["event"]), "now": now,
-                "rerun_of": source["id"]})
-            if before is not None:
-                await conn.execute(q("rerun_copy_steps"), {
-                    "new_run_id": new_id, "run_id": source["id"], "before": before, "now": now})
-            keys, limits = flow_buckets(workspace_id, source["definition"], source["event"])
-            await conn.execute(q("queue_insert"), {
-                "run_id": new_id, "workspace_id": workspace_id, "priority": source["priority"],
-                "now": now, "flow_keys": keys, "flow_limits": limits})
-            answer: dict[str, Any] = {"runId": new_id, "rerunOf": source["id"]}
-            if "stepId" in body:
-                answer["fromStepId"] = body["stepId"]
-            cur = await conn.execute(q("rerun_record"), {
-                "workspace_id": workspace_id, "key": body["idempotencyKey"],
-                "request": Jsonb(request), "answer": Jsonb(answer), "now": now})
-            if await cur.fetchone() is None:  # a concurrent twin won: roll back, answer again
-                raise _Raced
-            await conn.execute(q("notify_queue"))
-        return {**answer, "duplicate": False}
-
-    async def failures_search(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("failures_search"),
-                                     {"workspace_id": workspace_id,
-                                      "limit": body.get("limit", 50)})
-            rows = await cur.fetchall()
-        return {"failures": [{
-            "deliveryId": r["id"], "runId": r["run_id"], "functionId": r["function_id"],
-            "attempt": r["attempt"], "at": iso(r["at"]),
-            "error": r["error"] or {"message": r["delivery_error"], "name": "DurableError"},
-            "httpStatus": r["status"], "detail": r["delivery_error"]}
-            for r in rows]}
-
-    async def failures_retry(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        now = self.engine.clock()
-        async with self.engine.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(self.engine.q("failure_get"),
-                                     {"id": body["deliveryId"], "workspace_id": workspace_id})
-            row = await cur.fetchone()
-            if row is None:
-                raise ApiError(404, "NOT_FOUND", "no such delivery", "/deliveryId")
-            if row["status"] != "failed":
-                return {"ok": False}
-            await conn.execute(self.engine.q("run_requeue"), {"run_id": row["run_id"],
-                                                              "now": now})
-            keys, limits = flow_buckets(workspace_id, row["definition"], row["event"])
-            await conn.execute(self.engine.q("queue_requeue"), {
-                "run_id": row["run_id"], "workspace_id": workspace_id,
-                "priority": row["priority"] or 0, "now": now, "flow_keys": keys,
-                "flow_limits": limits})
-            await conn.execute(self.engine.q("notify_queue"))
-        return {"ok": True}
-
-    async def versions_status(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        function_id = body["functionId"].split("@", 1)[0]
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("versions_status"),
-                                     {"workspace_id": workspace_id, "function_id": function_id})
-            rows = await cur.fetchall()
-            if not rows:
-                cur = await conn.execute(self.engine.q("function_known"), {
-                    "workspace_id": workspace_id, "function_id": function_id})
-                if await cur.fetchone() is None:
-                    raise ApiError(404, "UNKNOWN_FUNCTION", f"no function {function_id!r}",
-                                   "/functionId")
-        return {"functionId": function_id, "versions": [{
-            "version": r["version"], "runtimeId": r["runtime_id"],
-            "active": r["enabled"] and not r["removed"],  # [API-14]: live and enabled
-            "runs": r["runs"]} for r in rows]}
-
-    async def functions_list(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        """[API-21]: every live runtime id (and retired ones with runs still going)."""
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("functions_list"),
-                                     {"workspace_id": workspace_id})
-            rows = await cur.fetchall()
-        return {"functions": [{
-            "functionId": r["function_id"], "runtimeId": r["runtime_id"],
-            "version": r["version"], "trigger": r["trigger"] or {},
-            "active": r["enabled"] and not r["removed"], "runs": r["runs"]} for r in rows]}
-
     # ---- admin API -------------------------------------------------------------------------
 
     def _admin(self, request: web.Request) -> None:
@@ -463,48 +215,20 @@ class Api:
         value = parse_json(await read_body(request))
         body = validate_request("/api/apps", value)
         validate_schema("apps-create-request", value)
-        environment = body.get("environment", "dev")
-        key = new_key()
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_insert"), {
-                "id": f"app_{uuid.uuid4().hex[:20]}", "name": body["name"],
-                "environment": environment, "app_url": body["appUrl"], "key": key,
-                "now": self.engine.clock()})
-            row = await cur.fetchone()
-        if row is None:
-            raise ApiError(409, "CONFLICT",
-                           f"app {body['name']!r} already exists in {environment!r}", "/name")
-        return web.json_response({**app_view(row), "key": key})
+        return web.json_response(await self.service.apps_create(
+            body["name"], body["appUrl"], body.get("environment", "dev")))
 
     async def apps_list(self, request: web.Request) -> web.Response:
         self._admin(request)
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_list"))
-            rows = await cur.fetchall()
-        return web.json_response({"apps": [app_view(r) for r in rows]})
+        return web.json_response(await self.service.apps_list())
 
     async def apps_rotate(self, request: web.Request) -> web.Response:
         self._admin(request)
-        key = new_key()
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_rotate"),
-                                     {"id": app_id_of(request), "key": key})
-            row = await cur.fetchone()
-        if row is None:
-            await self._app_exists(app_id_of(request))
-            raise ApiError(409, "CONFLICT", "two keys are already active: retire one first")
-        return web.json_response({"id": row["id"], "key": key, "activeKeys": row["key_count"]})
+        return web.json_response(await self.service.apps_rotate_key(app_id_of(request)))
 
     async def apps_retire(self, request: web.Request) -> web.Response:
         self._admin(request)
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_retire"),
-                                     {"id": app_id_of(request)})
-            row = await cur.fetchone()
-        if row is None:
-            await self._app_exists(app_id_of(request))
-            raise ApiError(409, "CONFLICT", "only one key is active: nothing to retire")
-        return web.json_response({"id": row["id"], "activeKeys": row["key_count"]})
+        return web.json_response(await self.service.apps_retire_key(app_id_of(request)))
 
     async def apps_update(self, request: web.Request) -> web.Response:
         """[ADMIN-4]: rename an app or change its URL; keys and environment stay."""
@@ -512,37 +236,13 @@ class Api:
         value = parse_json(await read_body(request))
         body = validate_request("/api/apps/{id}", value)
         validate_schema("apps-update-request", value)
-        try:
-            async with self.engine.pool.connection() as conn:
-                cur = await conn.execute(self.engine.q("workspace_update"), {
-                    "id": app_id_of(request), "name": body.get("name"),
-                    "app_url": body.get("appUrl")})
-                row = await cur.fetchone()
-        except psycopg.errors.UniqueViolation:
-            raise ApiError(409, "CONFLICT", f"an app named {body.get('name')!r} already exists "
-                           "in this environment", "/name") from None
-        if row is None:
-            raise ApiError(404, "NOT_FOUND", "no such app")
-        return web.json_response(app_view(row))
+        return web.json_response(await self.service.apps_update(
+            app_id_of(request), name=body.get("name"), app_url=body.get("appUrl")))
 
     async def apps_delete(self, request: web.Request) -> web.Response:
         """[ADMIN-5]: the app goes with its functions, events, runs and history."""
         self._admin(request)
-        app_id = app_id_of(request)
-        async with self.engine.pool.connection() as conn, conn.transaction():
-            await conn.execute(self.engine.q("workspace_delete_side"), {"id": app_id})
-            cur = await conn.execute(self.engine.q("workspace_delete"), {"id": app_id})
-            row = await cur.fetchone()
-        if row is None or not row["deleted"]:
-            raise ApiError(404, "NOT_FOUND", "no such app")
-        log.info("app %s deleted with %d runs", app_id, row["runs"])
-        return web.json_response({"id": app_id, "deleted": True, "runsDeleted": row["runs"]})
-
-    async def _app_exists(self, app_id: str) -> None:
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_get"), {"id": app_id})
-            if await cur.fetchone() is None:
-                raise ApiError(404, "NOT_FOUND", "no such app")
+        return web.json_response(await self.service.apps_delete(app_id_of(request)))
 
     # ---- documents -------------------------------------------------------------------------
 
@@ -568,54 +268,9 @@ class Api:
         return web.json_response({"ok": True})
 
 
-def new_key() -> str:
-    return "signkey_" + secrets.token_hex(32)  # [ADMIN-2]: 32 random bytes
-
-
 def app_id_of(request: web.Request) -> str:
     """The {id} of an /api/apps/{id} path; one Postgres text cannot hold is no app."""
     app_id = request.match_info["id"]
     if "\x00" in app_id:
         raise ApiError(404, "NOT_FOUND", "no such app")
     return app_id
-
-
-def app_view(r: dict[str, Any]) -> dict[str, Any]:
-    return {"id": r["id"], "name": r["name"], "environment": r["environment"],
-            "appUrl": r["app_url"], "activeKeys": r["key_count"],
-            "createdAt": iso(r["created_at"])}
-
-
-def run_summary(r: dict[str, Any]) -> dict[str, Any]:
-    return {"runId": r["id"], "functionId": r["function_id"], "status": r["status"],
-            "eventId": r["event_id"], "createdAt": iso(r["created_at"]),
-            "updatedAt": iso(r["updated_at"])}
-
-
-def step_view(s: dict[str, Any]) -> dict[str, Any]:
-    view = {"id": s["step_id"], "type": s["type"], "data": s["data"], "at": iso(s["ended_at"])}
-    if s.get("app_ms") is not None:
-        view["appMs"] = round(max(s["app_ms"], 0.0), 3)
-    if s.get("wake_at") is not None:
-        view["wakeAt"] = iso(s["wake_at"])
-    if s.get("copied_from") is not None:
-        view["copiedFrom"] = s["copied_from"]
-    return view
-
-
-async def store_functions(engine: Engine, conn: Any, workspace_id: str,
-                          functions: list[dict[str, Any]], now: datetime
-                          ) -> tuple[list[str], list[str]]:
-    """Replace the workspace's live functions ([API-6]); returns (live, deactivated)."""
-    keep: list[str] = []
-    for d in functions:
-        runtime_id = f"{d['id']}@{d['version']}" if d.get("version") else d["id"]
-        keep.append(runtime_id)
-        await conn.execute(engine.q("function_upsert"), {
-            "workspace_id": workspace_id, "runtime_id": runtime_id, "function_id": d["id"],
-            "version": d.get("version"), "trigger_event": d["trigger"].get("event"),
-            "trigger_cron": d["trigger"].get("cron"), "enabled": d.get("enabled", True),
-            "priority": d.get("priority", 0), "definition": Jsonb(d), "now": now})
-    cur = await conn.execute(engine.q("functions_mark_removed"),
-                             {"workspace_id": workspace_id, "keep": keep})
-    return keep, sorted(r["runtime_id"] for r in await cur.fetchall())

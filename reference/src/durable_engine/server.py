@@ -14,9 +14,10 @@ import psycopg
 from aiohttp import web
 from psycopg.types.json import Jsonb
 
-from .api import Api, store_functions
+from .api import Api
 from .db import open_pool
 from .engine import Config, Engine, utcnow
+from .service import store_functions
 from .validation import Invalid, validate_definition
 
 log = logging.getLogger("durable.server")

@@ -106,12 +106,23 @@ WHERE id = %(id)s
 RETURNING id, name, environment, app_url, cardinality(keys) AS key_count, created_at;
 
 -- name: workspace_delete_side
--- Rows that name the workspace without a foreign key (attempts, slots, cron ticks).
-WITH d AS (DELETE FROM deliveries WHERE workspace_id = %(id)s),
-     s AS (DELETE FROM flow_slots WHERE workspace_id = %(id)s)
+-- Rows that name the workspace without a foreign key (attempts, cron ticks).
+WITH d AS (DELETE FROM deliveries WHERE workspace_id = %(id)s)
 DELETE FROM cron_ticks WHERE workspace_id = %(id)s;
 
 -- name: workspace_delete
 WITH gone AS (DELETE FROM workspaces WHERE id = %(id)s RETURNING id)
 SELECT (SELECT count(*) FROM gone) AS deleted,
        (SELECT count(*) FROM runs WHERE workspace_id = %(id)s) AS runs;
+
+-- name: functions_overview
+-- Every function of a workspace with its definition (the service's read model).
+SELECT f.function_id, f.runtime_id, f.version, f.enabled, f.removed, f.trigger_cron,
+       f.definition, f.synced_at,
+       coalesce((SELECT jsonb_object_agg(s.status, s.n) FROM
+                 (SELECT status, count(*) AS n FROM runs r
+                  WHERE r.workspace_id = f.workspace_id AND r.function_id = f.runtime_id
+                  GROUP BY status) s), '{}'::jsonb) AS runs
+FROM functions f
+WHERE f.workspace_id = %(workspace_id)s
+ORDER BY f.function_id, f.synced_at, f.runtime_id;

@@ -1,0 +1,62 @@
+"""The engine's service layer: every operation the HTTP API, the dashboard, the gRPC server
+and the CLI perform, as plain async methods over plain values. Transports authenticate, parse
+and validate (spec/schemas) and then call one method; answers are JSON-ready dicts shaped as
+the spec's response schemas. Failures raise ServiceError(code, message, path) whose code is
+the API's machine-readable code (spec/registry.json errorCodes; `.status` is its HTTP status);
+a request the hand checks refuse raises validation.Invalid (INVALID_REQUEST with a path).
+
+    service = Service(engine)                     # engine: durable_engine.engine.Engine
+
+Engine API (workspace_id is the calling app's id; body is the validated request JSON):
+    sync(workspace_id, body)              -> sync-response            POST /fn/sync
+    send(workspace_id, body)              -> event receipt            POST /e
+    send_bulk(workspace_id, body)         -> {"events": [receipt]}    POST /e/bulk
+    runs_search(workspace_id, body)       -> runs-search-response     POST /runs/search
+    runs_get(workspace_id, body)          -> run                      POST /runs/get
+    runs_cancel(workspace_id, body)       -> {"ok", "status"}         POST /runs/cancel
+    runs_rerun(workspace_id, body)        -> {"runId", "rerunOf", ...} POST /runs/rerun
+    runs_bulk_cancel(workspace_id, body)  -> {"cancelled", "nextCursor"}
+    runs_bulk_rerun(workspace_id, body)   -> {"reruns", "nextCursor"}
+    runs_history(workspace_id, body)      -> {"runId", "attempts", "nextCursor"}
+    failures_search(workspace_id, body)   -> {"failures": [...]}
+    failures_retry(workspace_id, body)    -> {"ok"}
+    versions_status(workspace_id, body)   -> {"functionId", "versions"}
+    functions_list(workspace_id, body)    -> {"functions": [...]}     POST /functions/list
+
+Read models (dashboard, CLI):
+    workspaces_list()                     -> [app view]
+    functions_overview(workspace_id)      -> [{"functionId", "versions": [{runtimeId, version,
+        trigger, enabled, removed, active, flow, nextCronFire, runs, syncedAt, definition}]}]
+    run_detail(workspace_id, run_id)      -> runs_get + startedAt, endedAt, failureOutput,
+        timeline (every step of every namespace: queuedAt, startedAt, appMs, endedAt, ...),
+        attempts (every HTTP attempt, as runs_history)
+
+Admin (authorization is the transport's job):
+    apps_list()                           -> {"apps": [app view]}
+    apps_create(name, app_url, environment="dev") -> app view + "key"
+    apps_rotate_key(app_id)               -> {"id", "key", "activeKeys"}
+    apps_retire_key(app_id)               -> {"id", "activeKeys"}
+    apps_update(app_id, name=None, app_url=None)  -> app view
+    apps_delete(app_id)                   -> {"id", "deleted", "runsDeleted"}
+
+Live changes: ChangeFeed(database_url).subscribe(workspace_id=..., run_id=...) yields
+RunChange(run_id, workspace_id, function_id, status, at) of every engine process, or RESYNC
+(see service/changes.py).
+"""
+
+from __future__ import annotations
+
+from ..engine import Engine
+from .apps import AppOps
+from .changes import RESYNC, ChangeFeed, Resync, RunChange, Subscription
+from .errors import ServiceError
+from .functions import FunctionOps, store_functions
+from .runs import RunOps
+
+__all__ = ["RESYNC", "ChangeFeed", "Resync", "RunChange", "Service", "ServiceError",
+           "Subscription", "store_functions"]
+
+
+class Service(FunctionOps, RunOps, AppOps):
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine

@@ -1,0 +1,93 @@
+"""Admin operations of the service ([ADMIN-1..5]): apps (workspaces) and their signing keys.
+Authorization is the transport's job; these take plain values."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import psycopg
+
+from ..engine import Engine
+from .errors import ServiceError
+from .views import app_view, new_key
+
+log = logging.getLogger("durable.service")
+
+Body = dict[str, Any]
+
+
+class AppOps:
+    engine: Engine
+
+    async def apps_list(self) -> Body:
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("workspace_list"))
+            rows = await cur.fetchall()
+        return {"apps": [app_view(r) for r in rows]}
+
+    async def apps_create(self, name: str, app_url: str, environment: str = "dev") -> Body:
+        key = new_key()
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("workspace_insert"), {
+                "id": f"app_{uuid.uuid4().hex[:20]}", "name": name,
+                "environment": environment, "app_url": app_url, "key": key,
+                "now": self.engine.clock()})
+            row = await cur.fetchone()
+        if row is None:
+            raise ServiceError("CONFLICT", f"app {name!r} already exists in {environment!r}",
+                               "/name")
+        return {**app_view(row), "key": key}
+
+    async def apps_rotate_key(self, app_id: str) -> Body:
+        key = new_key()
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("workspace_rotate"),
+                                     {"id": app_id, "key": key})
+            row = await cur.fetchone()
+        if row is None:
+            await self._app_exists(app_id)
+            raise ServiceError("CONFLICT", "two keys are already active: retire one first")
+        return {"id": row["id"], "key": key, "activeKeys": row["key_count"]}
+
+    async def apps_retire_key(self, app_id: str) -> Body:
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("workspace_retire"), {"id": app_id})
+            row = await cur.fetchone()
+        if row is None:
+            await self._app_exists(app_id)
+            raise ServiceError("CONFLICT", "only one key is active: nothing to retire")
+        return {"id": row["id"], "activeKeys": row["key_count"]}
+
+    async def apps_update(self, app_id: str, name: str | None = None,
+                          app_url: str | None = None) -> Body:
+        """[ADMIN-4]: rename an app or change its URL; keys and environment stay."""
+        try:
+            async with self.engine.pool.connection() as conn:
+                cur = await conn.execute(self.engine.q("workspace_update"), {
+                    "id": app_id, "name": name, "app_url": app_url})
+                row = await cur.fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise ServiceError("CONFLICT", f"an app named {name!r} already exists in this "
+                               "environment", "/name") from None
+        if row is None:
+            raise ServiceError("NOT_FOUND", "no such app")
+        return app_view(row)
+
+    async def apps_delete(self, app_id: str) -> Body:
+        """[ADMIN-5]: the app goes with its functions, events, runs and history."""
+        async with self.engine.pool.connection() as conn, conn.transaction():
+            await conn.execute(self.engine.q("workspace_delete_side"), {"id": app_id})
+            cur = await conn.execute(self.engine.q("workspace_delete"), {"id": app_id})
+            row = await cur.fetchone()
+        if row is None or not row["deleted"]:
+            raise ServiceError("NOT_FOUND", "no such app")
+        log.info("app %s deleted with %d runs", app_id, row["runs"])
+        return {"id": app_id, "deleted": True, "runsDeleted": row["runs"]}
+
+    async def _app_exists(self, app_id: str) -> None:
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("workspace_get"), {"id": app_id})
+            if await cur.fetchone() is None:
+                raise ServiceError("NOT_FOUND", "no such app")

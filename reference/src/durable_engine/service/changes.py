@@ -1,0 +1,174 @@
+"""ChangeFeed: run status changes of every engine process, fanned out to in-memory subscribers.
+
+The store publishes each change from one place (the `runs_status_changed` trigger, migration
+0009) on the `durable_runs` channel at commit. A feed holds one LISTEN connection per process,
+opened with the first subscriber, and hands each change to the subscribers that match it by
+workspace and/or run id. Every subscriber has a bounded queue: one that falls behind loses its
+backlog and receives RESYNC (re-read what it shows), so a slow reader never slows the engine or
+the other readers.
+
+    feed = ChangeFeed(database_url)
+    async with feed.subscribe(workspace_id="app_1") as changes:
+        async for change in changes:      # RunChange, or RESYNC after an overflow/reconnect
+            ...
+    await feed.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Final
+
+import psycopg
+
+log = logging.getLogger("durable.changes")
+
+CHANNEL: Final = "durable_runs"
+
+
+@dataclass(frozen=True)
+class RunChange:
+    run_id: str
+    workspace_id: str
+    function_id: str
+    status: str
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        at = self.at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return {"runId": self.run_id, "workspaceId": self.workspace_id,
+                "functionId": self.function_id, "status": self.status, "at": at}
+
+    @classmethod
+    def parse(cls, payload: str) -> RunChange:
+        value = json.loads(payload)
+        return cls(run_id=value["runId"], workspace_id=value["workspaceId"],
+                   function_id=value["functionId"], status=value["status"],
+                   at=datetime.fromisoformat(value["at"]))
+
+
+class Resync:
+    """Changes were lost (the subscriber fell behind, or the feed reconnected): re-read."""
+
+    def __repr__(self) -> str:
+        return "RESYNC"
+
+
+RESYNC: Final = Resync()
+Item = RunChange | Resync
+
+
+class Subscription:
+    def __init__(self, feed: ChangeFeed, workspace_id: str | None, run_id: str | None,
+                 size: int) -> None:
+        self.feed = feed
+        self.workspace_id = workspace_id
+        self.run_id = run_id
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(size)
+        self.dropped = 0
+
+    def wants(self, change: RunChange) -> bool:
+        return (self.workspace_id is None or change.workspace_id == self.workspace_id) and \
+            (self.run_id is None or change.run_id == self.run_id)
+
+    def offer(self, item: Item) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:  # drop the backlog, keep one marker: never block the feed
+            self.dropped += self.queue.qsize()
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(RESYNC)
+
+    async def get(self, timeout: float | None = None) -> Item:
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+    def __aiter__(self) -> AsyncIterator[Item]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Item]:
+        while True:
+            yield await self.queue.get()
+
+    async def __aenter__(self) -> Subscription:
+        await self.feed.ready()
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.feed.subscribers.discard(self)
+
+
+class ChangeFeed:
+    def __init__(self, database_url: str, *, queue_size: int = 1000) -> None:
+        self.database_url = database_url
+        self.queue_size = queue_size
+        self.subscribers: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+
+    def subscribe(self, workspace_id: str | None = None, run_id: str | None = None,
+                  queue_size: int | None = None) -> Subscription:
+        """A subscription to the changes of one workspace, one run, or (neither) all.
+        Use it with `async with` (waits until the feed listens) or call close()."""
+        sub = Subscription(self, workspace_id, run_id, queue_size or self.queue_size)
+        self.subscribers.add(sub)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="change-feed")
+        return sub
+
+    async def ready(self, timeout: float = 30.0) -> None:
+        """Wait until the LISTEN is in place: changes committed after this are delivered."""
+        await asyncio.wait_for(self._listening.wait(), timeout)
+
+    def publish(self, change: RunChange) -> None:
+        for sub in list(self.subscribers):
+            if sub.wants(change):
+                sub.offer(change)
+
+    async def _run(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                        self.database_url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    if self._listening.is_set():  # a reconnect: changes may have been missed
+                        for sub in list(self.subscribers):
+                            sub.offer(RESYNC)
+                    self._listening.set()
+                    delay = 0.1
+                    async for note in conn.notifies():
+                        try:
+                            change = RunChange.parse(note.payload)
+                        except (ValueError, KeyError, TypeError):
+                            log.warning("unreadable run change: %r", note.payload)
+                            continue
+                        self.publish(change)
+            except (psycopg.Error, OSError) as error:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from error
+                log.warning("change feed connection lost: %s", error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._listening.clear()
+        for sub in list(self.subscribers):
+            sub.close()
