@@ -35,6 +35,7 @@ def lint(session: nox.Session) -> None:
     """ruff over every Python file."""
     session.install("ruff")
     session.run("ruff", "check", ".")
+    session.run("python", "reference/tools/check_engine.py")  # no import cycle, no dead query
 
 
 @nox.session(python=PYTHON)

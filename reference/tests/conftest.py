@@ -139,7 +139,7 @@ class EngineHandle:
                  admin_token: str | None = ADMIN_TOKEN,
                  dev_app_url: str = "", api: bool = True, workers: bool = True,
                  **config: Any) -> None:
-        settings = {"backoff_base_ms": 50, "lease_margin_s": 1.0, "idle_poll_s": 1.0,
+        settings = {"backoff_base_ms": 50, "lease_s": 6.0, "idle_poll_s": 1.0,
                     "default_timeout_ms": 5000, "pool_size": 6, **config}
         self.config = Config(database_url=database_url, **settings)
         self.options = Options(port=0, dev=dev, admin_token=admin_token, api=api,

@@ -37,7 +37,7 @@ def test_engine_crash_mid_step_resumes_without_double_commit(database_url: str) 
 
     name = f"crash.{uuid.uuid4().hex[:6]}"
     fn = DurableFunction(id="crash", trigger={"event": name}, handler=handler, timeout="1500ms")
-    first = EngineHandle(database_url, lease_margin_s=0.5).start()
+    first = EngineHandle(database_url, lease_s=2.0).start()
     created, server = provision_served(first.url, database_url, name, [fn])
     second = None
     try:
@@ -47,7 +47,7 @@ def test_engine_crash_mid_step_resumes_without_double_commit(database_url: str) 
         assert entered.wait(10)
         first.stop(crash=True)
         release.set()  # the first attempt's answer now goes nowhere
-        second = EngineHandle(database_url, lease_margin_s=0.5).start()
+        second = EngineHandle(database_url, lease_s=2.0).start()
         client = CheckedClient(second.url, created["id"], created["key"])
         run = wait_for(lambda: (r := client.get_run(run_id))["status"] == "completed" and r, 15)
         assert run["output"] == ["b", "s", "a"]
@@ -74,7 +74,7 @@ def test_graceful_stop_hands_runs_back_at_once(database_url: str) -> None:
         return total
 
     fn = DurableFunction(id="drain", trigger={"event": name}, handler=handler)
-    first = EngineHandle(database_url, lease_margin_s=60).start()
+    first = EngineHandle(database_url, lease_s=60).start()
     created, server = provision_served(first.url, database_url, name, [fn])
     second = None
     try:
@@ -87,7 +87,7 @@ def test_graceful_stop_hands_runs_back_at_once(database_url: str) -> None:
         left = query(database_url, "SELECT count(*) AS n FROM queue WHERE run_id = ANY(%s)"
                      " AND lease_token IS NOT NULL", run_ids)[0]["n"]
         assert left == 0
-        second = EngineHandle(database_url, lease_margin_s=60).start()
+        second = EngineHandle(database_url, lease_s=60).start()
         client = CheckedClient(second.url, created["id"], created["key"])
         for run_id in run_ids:  # well before the 60 s lease margin would expire
             run = wait_for(lambda r=run_id: (x := client.get_run(r))["status"] == "completed"
@@ -148,7 +148,7 @@ def test_postgres_restart_mid_invocation_does_not_strand_the_run(tmp_path: Any) 
     handle = server = None
     try:
         migrate(pg.url)
-        handle = EngineHandle(pg.url, lease_margin_s=60).start()
+        handle = EngineHandle(pg.url, lease_s=60).start()
         created, server = provision_served(handle.url, pg.url, name, [fn])
         client = CheckedClient(handle.url, created["id"], created["key"])
         client.sync([fn])

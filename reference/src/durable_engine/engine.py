@@ -3,6 +3,9 @@
 Each transition is one transaction: the step memo, the run's status and the run's next queue
 item commit together. A claimed queue row carries a lease token; an answer is applied only
 while its token is still the row's token, so a stale attempt's late answer changes nothing.
+A lease is short (Config.lease_s) whatever the function's timeoutMs: the process holding it
+renews the leases of all its in-flight invocations every heartbeat, so the runs of a process
+that died are claimed again within one lease.
 """
 
 from __future__ import annotations
@@ -79,7 +82,8 @@ def backoff_ms(retry: int, base_ms: int = 1000, cap_ms: int = 300_000,
 class Config:
     database_url: str
     worker_slots: int = 16
-    lease_margin_s: float = 30.0
+    lease_s: float = 10.0  # a lease's length; renewed by the holder's heartbeat
+    heartbeat_s: float = 0.0  # how often leases are renewed; 0: a third of lease_s
     default_timeout_ms: int = 300_000  # [RETRY-3] default timeoutMs
     backoff_base_ms: int = 1000
     backoff_cap_ms: int = 300_000
@@ -209,7 +213,7 @@ class Engine:
                 lease_s = None
                 if slots > 0 and skip is None and not keys and throttle["throttle_key"] is None:
                     slots -= 1
-                    lease_s = self._lease_s((fn["definition"] or {}).get("timeoutMs"))
+                    lease_s = self.config.lease_s
                 runs.append({"id": str(uuid.uuid4()), "function_id": fn["runtime_id"],
                              "priority": fn["priority"], "flow_keys": keys,
                              "flow_limits": limits, "rate_key": rate_key,
@@ -296,6 +300,7 @@ class Engine:
         """Claim due work and dispatch it until stop() is called."""
         await self.start_http()
         listener = asyncio.create_task(self._listen())
+        heartbeat = asyncio.create_task(self._heartbeat())
         self._workers_running = True
         try:
             while not self._stopping:
@@ -324,6 +329,7 @@ class Engine:
         finally:
             self._workers_running = False
             listener.cancel()
+            heartbeat.cancel()
             if self._claimer is not None:
                 await self._claimer.close()
                 self._claimer = None
@@ -409,6 +415,29 @@ class Engine:
                 log.warning("listen connection lost: %s", error)
                 await asyncio.sleep(1)
 
+    async def _heartbeat(self) -> None:
+        """Renew the leases of every invocation in flight here, in one statement a beat."""
+        every = self.config.heartbeat_s or self.config.lease_s / 3
+        while True:
+            await asyncio.sleep(every)
+            tokens = list(self._held)
+            if not tokens:
+                continue
+            try:
+                async with self.pool.connection() as conn:
+                    await conn.set_autocommit(True)
+                    try:
+                        await conn.execute(self.q("queue_renew"), {
+                            "tokens": tokens, "now": self.clock(),
+                            "lease_s": self.config.lease_s})
+                    finally:
+                        await conn.set_autocommit(False)
+            except (psycopg.Error, OSError) as error:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from error
+                log.warning("lease renewal failed: %s", error)
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -460,9 +489,7 @@ class Engine:
                 self.config.database_url, autocommit=True, row_factory=dict_row)
             await self._claimer.execute(self.q("claimer_session"))
         now = self._claimed_at = self.clock()
-        params = {"now": now, "limit": limit, "flow_ok": [],
-                  "default_timeout_ms": self.config.default_timeout_ms,
-                  "margin_s": self.config.lease_margin_s}
+        params = {"now": now, "limit": limit, "flow_ok": [], "lease_s": self.config.lease_s}
         try:
             conn = self._claimer
             # Due debounce/batch buckets become runs; then, is any due row flow-controlled?
@@ -555,10 +582,6 @@ class Engine:
         # the next round looks per bucket (costlier, so only while it is needed).
         self._fair_candidates = blocked > 0 and (fair or len(candidates) == limit * 4)
         return admitted
-
-    def _lease_s(self, timeout_ms: int | None) -> float:
-        timeout = (timeout_ms or self.config.default_timeout_ms) / 1000
-        return timeout + self.config.lease_margin_s
 
     # ---- one run's invocations -------------------------------------------------------------
 
@@ -799,14 +822,13 @@ class Engine:
     async def _commit_step(self, claim: Claim, ctx: dict[str, Any], op: dict[str, Any],
                            outcome: Outcome, now: datetime) -> uuid.UUID | None:
         token = uuid.uuid4()
-        definition = ctx["definition"] or {}
         async with self.pool.connection() as conn:
             await conn.set_autocommit(True)
             try:
                 cur = await conn.execute(self.q("commit_step"), {
                     "run_id": claim.run_id, "lease_token": claim.lease_token,
                     "new_token": token, "now": now,
-                    "lease_s": self._lease_s(definition.get("timeoutMs")),
+                    "lease_s": self.config.lease_s,
                     "namespace": claim.namespace, "step_id": op["id"],
                     "data": Jsonb(op.get("data")), "position": len(ctx["steps"]),
                     "queued_at": claim.due_at, "started_at": outcome.started,
@@ -853,7 +875,7 @@ class Engine:
             token = uuid.uuid4()
             await conn.execute(self.q("queue_continue"), {
                 "run_id": claim.run_id, "now": now, "new_token": token,
-                "lease_s": self._lease_s(definition.get("timeoutMs"))})
+                "lease_s": self.config.lease_s})
             return token
         if kind == "sleep":
             until = parse_iso(op["until"])

@@ -22,13 +22,10 @@ WITH ready AS (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
-    -- the lease covers the function's own timeoutMs plus a margin
+    -- a short lease, renewed by the claiming process's heartbeat while it works
     UPDATE queue q SET lease_token = gen_random_uuid(), throttle_key = NULL,
-        lease_until = %(now)s + make_interval(secs => coalesce(
-            (f.definition->>'timeoutMs')::float8, %(default_timeout_ms)s) / 1000 + %(margin_s)s)
+        lease_until = %(now)s + make_interval(secs => %(lease_s)s)
     FROM ready
-    JOIN runs r0 ON r0.id = ready.run_id
-    LEFT JOIN functions f ON f.workspace_id = r0.workspace_id AND f.runtime_id = r0.function_id
     WHERE q.run_id = ready.run_id
     RETURNING q.run_id, q.workspace_id, q.namespace, q.kind, q.attempt, q.due_at, q.lease_token
 ), marked AS (
@@ -239,6 +236,15 @@ WITH fence AS (
            %(started_at)s
 )
 SELECT (SELECT count(*) FROM fence) AS fenced, (SELECT count(*) FROM memo) AS memoized;
+
+-- name: queue_renew
+-- The heartbeat: every lease a process holds, one statement. A row a transaction holds is
+-- skipped (that transaction sets the run's next lease itself); a token that is no longer the
+-- row's (lost, moved on) matches nothing.
+UPDATE queue SET lease_until = %(now)s + make_interval(secs => %(lease_s)s)
+WHERE run_id IN (SELECT run_id FROM queue WHERE lease_token = ANY(%(tokens)s)
+                 FOR UPDATE SKIP LOCKED)
+  AND lease_token = ANY(%(tokens)s);
 
 -- name: queue_release
 UPDATE queue SET lease_token = NULL, lease_until = NULL WHERE lease_token = ANY(%(tokens)s);

@@ -64,11 +64,6 @@ UPDATE functions SET removed = true
 WHERE workspace_id = %(workspace_id)s AND NOT removed AND NOT (runtime_id = ANY(%(keep)s))
 RETURNING runtime_id;
 
--- name: functions_for_event
-SELECT runtime_id, priority, definition FROM functions
-WHERE workspace_id = %(workspace_id)s AND trigger_event = %(name)s AND enabled AND NOT removed
-ORDER BY runtime_id;
-
 -- name: versions_status
 SELECT f.runtime_id, f.version, f.enabled, f.removed, f.synced_at,
        coalesce((SELECT jsonb_object_agg(s.status, s.n) FROM

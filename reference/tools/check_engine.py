@@ -1,0 +1,120 @@
+"""Structure checks of the engine package, run by `nox -s lint` (stdlib only):
+
+- no import cycle between the modules of durable_engine (imports inside `if TYPE_CHECKING:`
+  do not count: they never run);
+- every named query (`-- name: x` under queries/) is used by the engine's code.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "durable_engine"
+NAME = re.compile(r"^-- name: (\w+)", re.M)
+
+
+def module_name(path: Path) -> str:
+    parts = ["durable_engine", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
+        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def _imports(tree: ast.AST, current: str, is_package: bool, known: set[str]) -> set[str]:
+    found: set[str] = set()
+
+    def resolve(level: int, module: str | None) -> str:
+        base = current.split(".") if is_package else current.split(".")[:-1]
+        base = base[: len(base) - (level - 1)] if level > 1 else base
+        return ".".join([*base, *([module] if module else [])])
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("durable_engine"))
+        elif isinstance(node, ast.ImportFrom):
+            target = resolve(node.level, node.module) if node.level else (node.module or "")
+            if target.startswith("durable_engine"):
+                found.add(target)
+                found.update(f"{target}.{a.name}" for a in node.names
+                             if f"{target}.{a.name}" in known)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return {name for name in found if name in known and name != current}
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    known = set(files)
+    return {name: _imports(ast.parse(path.read_text()), name, path.name == "__init__.py", known)
+            for name, path in files.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan), plus self-loops."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def strong(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                strong(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    sys.setrecursionlimit(10_000)
+    for node in sorted(graph):
+        if node not in index:
+            strong(node)
+    return found
+
+
+def unused_queries() -> list[str]:
+    names: list[str] = []
+    for sql in sorted((PACKAGE / "queries").rglob("*.sql")):
+        names += NAME.findall(sql.read_text())
+    code = "\n".join(p.read_text() for p in PACKAGE.rglob("*.py"))
+    return [n for n in names if not re.search(rf"[\"']{n}[\"']", code)]
+
+
+def main() -> int:
+    problems = [f"import cycle: {' <-> '.join(c)}" for c in cycles(import_graph())]
+    problems += [f"named query never used: {n}" for n in unused_queries()]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if not problems:
+        print("engine structure: no import cycle, every named query used")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
