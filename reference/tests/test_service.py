@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import App, EngineHandle, free_port
+from conftest import App, EngineHandle, free_port, query
 from durable import DurableFunction, Step
 from durable_engine.service import RESYNC, ChangeFeed, RunChange, Service, ServiceError
 
@@ -175,3 +175,34 @@ def test_change_feed_sees_every_process_and_a_slow_reader_gets_resync(
         assert worker_process.poll() is None, worker_process.stdout
     finally:
         api_only.stop()
+
+
+def test_a_rerun_and_a_failures_retry_wait_for_the_throttle(make_app: Any,
+                                                           engine: EngineHandle) -> None:
+    """[FLOW-3] applies to every run start: a rerun and a failed run started again join the
+    throttle bucket like a run of an event (limit 1 per 2 s here)."""
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        if event["data"].get("fail"):
+            raise RuntimeError("fails")
+        return step.run("ok", lambda: 1)
+
+    name = f"thr.{uuid.uuid4().hex[:6]}"
+    app = make_app([DurableFunction(id="throttled", trigger={"event": name}, handler=handler,
+                                    retries=0, throttle={"limit": 1, "period": "2s"})])
+    failed = app.run_of(app.send(name, {"fail": True}))
+    assert app.wait_run(failed)["status"] == "failed"
+    done = app.run_of(app.send(name, {"n": 1}))
+    assert app.wait_run(done)["status"] == "completed"
+    service = service_of(engine)
+    delivery = next(f["deliveryId"] for f in call(engine, service.failures_search(app.id, {}))[
+        "failures"] if f["runId"] == failed)
+    rerun = call(engine, service.runs_rerun(app.id, {"runId": done,
+                                                     "idempotencyKey": uuid.uuid4().hex}))
+    assert call(engine, service.failures_retry(app.id, {"deliveryId": delivery})) == {"ok": True}
+    app.wait_run(rerun["runId"], ("completed",), timeout=20)
+    app.wait_run(failed, ("failed",), timeout=20)
+    starts = sorted(r["started_at"] for r in query(
+        engine.config.database_url, "SELECT started_at FROM runs WHERE id = ANY(%s)",
+        [done, rerun["runId"], failed]))
+    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+    assert all(gap >= 2.0 for gap in gaps), gaps

@@ -30,9 +30,17 @@ from psycopg_pool import AsyncConnectionPool
 from . import signing
 from .cron import latest_fire, next_fire
 from .db import load_queries
-from .flow import deferred, pend, throttle_bucket, throttle_heads, throttle_windows
+from .flow import (
+    deferred,
+    flow_buckets,
+    pend,
+    throttle_bucket,
+    throttle_heads,
+    throttle_windows,
+)
 from .logs import run_changed
 from .paths import event_matches, key_value
+from .store.runs import enqueue
 from .validation import Invalid, parse_instant, validate_op
 
 log = logging.getLogger("durable.engine")
@@ -57,19 +65,6 @@ def to_ms(value: datetime) -> int:
 
 def dumps(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-def flow_buckets(workspace_id: str, definition: dict[str, Any] | None,
-                 event: dict[str, Any]) -> tuple[list[str], list[int]]:
-    """A run's concurrency buckets and limits ([FLOW-1], [FLOW-7], [FLOW-8]): per workspace,
-    function id (every version shares it), rule and key value."""
-    rules: Any = (definition or {}).get("concurrency")
-    if rules is None:
-        return [], []
-    rules = rules if isinstance(rules, list) else [rules]
-    keys = [f"{workspace_id}|{definition['id']}|{i}|{key_value(event, rule.get('key'))}"
-            for i, rule in enumerate(rules)]
-    return keys, [int(rule["limit"]) for rule in rules]
 
 
 def backoff_ms(retry: int, base_ms: int = 1000, cap_ms: int = 300_000,
@@ -1016,15 +1011,9 @@ class Engine:
                 "id": run_id, "workspace_id": fn["workspace_id"],
                 "function_id": fn["runtime_id"], "event_id": event["id"],
                 "event": Jsonb(event), "now": now})
-            keys, limits = flow_buckets(fn["workspace_id"], fn["definition"], event)
-            await conn.execute(self.q("queue_insert"), {
-                "run_id": run_id, "workspace_id": fn["workspace_id"],
-                "priority": fn["priority"], "now": now, "flow_keys": keys,
-                "flow_limits": limits})
-            throttle = throttle_bucket(fn["workspace_id"], fn["definition"], event)
-            if throttle["throttle_key"] is not None:  # [FLOW-3] for cron runs too
-                await conn.execute(self.q("throttle_set"), {"run_id": run_id, **throttle})
-            await conn.execute(self.q("notify_queue"))
+            await enqueue(conn, self.queries, workspace_id=fn["workspace_id"], run_id=run_id,
+                          definition=fn["definition"], event=event, priority=fn["priority"],
+                          now=now)
 
     # ---- manifests -------------------------------------------------------------------------
 

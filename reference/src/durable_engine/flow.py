@@ -104,3 +104,16 @@ async def throttle_heads(conn: psycopg.AsyncConnection[Any], queries: dict[str, 
     for row in await cur.fetchall():
         heads[row["key"]].append(row["run_id"])
     return heads
+
+
+def flow_buckets(workspace_id: str, definition: dict[str, Any] | None,
+                 event: dict[str, Any]) -> tuple[list[str], list[int]]:
+    """A run's concurrency buckets and limits ([FLOW-1], [FLOW-7], [FLOW-8]): per workspace,
+    function id (every version shares it), rule and key value."""
+    rules: Any = (definition or {}).get("concurrency")
+    if rules is None:
+        return [], []
+    rules = rules if isinstance(rules, list) else [rules]
+    keys = [f"{workspace_id}|{definition['id']}|{i}|{key_value(event, rule.get('key'))}"
+            for i, rule in enumerate(rules)]
+    return keys, [int(rule["limit"]) for rule in rules]

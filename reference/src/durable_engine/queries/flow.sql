@@ -95,10 +95,3 @@ CROSS JOIN LATERAL (
     LIMIT t.n
 ) h
 ORDER BY t.key, h.rank_at, h.seq;
-
--- name: throttle_set
--- A run created outside event acceptance (a cron tick) joins its throttle bucket.
-WITH r AS (UPDATE runs SET throttle_key = %(throttle_key)s WHERE id = %(run_id)s)
-UPDATE queue SET throttle_key = %(throttle_key)s, throttle_limit = %(throttle_limit)s,
-                 throttle_period_ms = %(throttle_period_ms)s
-WHERE run_id = %(run_id)s;

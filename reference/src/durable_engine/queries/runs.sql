@@ -4,8 +4,13 @@ VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s, 'que
         %(now)s);
 
 -- name: queue_insert
-INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits)
-VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s, %(flow_keys)s, %(flow_limits)s);
+-- A run joins its throttle bucket ([FLOW-3]) in the run row (its start counts in the window)
+-- and the queue row (the claim admits it).
+WITH r AS (UPDATE runs SET throttle_key = %(throttle_key)s WHERE id = %(run_id)s)
+INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits,
+                   throttle_key, throttle_limit, throttle_period_ms)
+VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s, %(flow_keys)s, %(flow_limits)s,
+        %(throttle_key)s, %(throttle_limit)s, %(throttle_period_ms)s);
 
 -- name: notify_queue
 SELECT pg_notify('durable_queue', '');
@@ -205,10 +210,18 @@ UPDATE runs SET status = 'queued', error = NULL, ended_at = NULL, failure_handle
 WHERE id = %(run_id)s;
 
 -- name: queue_requeue
-INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits)
-VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s, %(flow_keys)s, %(flow_limits)s)
+-- A failed run started again: it starts anew, so its start counts in its throttle window.
+WITH r AS (UPDATE runs SET throttle_key = %(throttle_key)s, started_at = NULL
+           WHERE id = %(run_id)s)
+INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits,
+                   throttle_key, throttle_limit, throttle_period_ms)
+VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s, %(flow_keys)s, %(flow_limits)s,
+        %(throttle_key)s, %(throttle_limit)s, %(throttle_period_ms)s)
 ON CONFLICT (run_id) DO UPDATE SET namespace = 'main', kind = 'invoke', attempt = 0,
-    due_at = EXCLUDED.due_at, lease_token = NULL, lease_until = NULL;
+    due_at = EXCLUDED.due_at, lease_token = NULL, lease_until = NULL,
+    flow_keys = EXCLUDED.flow_keys, flow_limits = EXCLUDED.flow_limits,
+    throttle_key = EXCLUDED.throttle_key, throttle_limit = EXCLUDED.throttle_limit,
+    throttle_period_ms = EXCLUDED.throttle_period_ms;
 
 -- name: commit_step
 -- The hot path of a `step` op in one statement (one round trip, one commit): the lease fence

@@ -9,8 +9,9 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..engine import Engine, flow_buckets, iso
+from ..engine import Engine, iso
 from ..logs import run_changed
+from ..store.runs import enqueue
 from ..validation import Invalid, parse_instant
 from .errors import ServiceError
 from .views import (
@@ -192,10 +193,9 @@ class RunOps:
             if before is not None:
                 await conn.execute(q("rerun_copy_steps"), {
                     "new_run_id": new_id, "run_id": source["id"], "before": before, "now": now})
-            keys, limits = flow_buckets(workspace_id, source["definition"], source["event"])
-            await conn.execute(q("queue_insert"), {
-                "run_id": new_id, "workspace_id": workspace_id, "priority": source["priority"],
-                "now": now, "flow_keys": keys, "flow_limits": limits})
+            await enqueue(conn, self.engine.queries, workspace_id=workspace_id, run_id=new_id,
+                          definition=source["definition"], event=source["event"],
+                          priority=source["priority"], now=now)
             answer: Body = {"runId": new_id, "rerunOf": source["id"]}
             if "stepId" in body:
                 answer["fromStepId"] = body["stepId"]
@@ -204,7 +204,6 @@ class RunOps:
                 "request": Jsonb(request), "answer": Jsonb(answer), "now": now})
             if await cur.fetchone() is None:  # a concurrent twin won: roll back, answer again
                 raise _Raced
-            await conn.execute(q("notify_queue"))
         return {**answer, "duplicate": False}
 
     async def _page(self, conn: Any, workspace_id: str, body: Body, limit: int,
@@ -297,10 +296,8 @@ class RunOps:
             if row["status"] != "failed":
                 return {"ok": False}
             await conn.execute(q("run_requeue"), {"run_id": row["run_id"], "now": now})
-            keys, limits = flow_buckets(workspace_id, row["definition"], row["event"])
-            await conn.execute(q("queue_requeue"), {
-                "run_id": row["run_id"], "workspace_id": workspace_id,
-                "priority": row["priority"] or 0, "now": now, "flow_keys": keys,
-                "flow_limits": limits})
-            await conn.execute(q("notify_queue"))
+            await enqueue(conn, self.engine.queries, workspace_id=workspace_id,
+                          run_id=row["run_id"], definition=row["definition"],
+                          event=row["event"], priority=row["priority"] or 0, now=now,
+                          again=True)
         return {"ok": True}
