@@ -36,6 +36,7 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("python", "reference/tools/check_engine.py")  # no import cycle, no dead query
+    session.run("python", "conformance/tools/check_imports.py")  # no import cycle
 
 
 @nox.session(python=PYTHON)

@@ -56,7 +56,7 @@ def run(target: str) -> int:
     log(f"target {target} ({harness.kind}), harness protocol {HARNESS_PROTOCOL}")
     capabilities: list[str] = []
     if harness.kind == "engine":
-        from .fake_app import EngineSuite
+        from .engine_suite import EngineSuite
 
         suite = EngineSuite(harness, spec, log)
         results = suite.run()

@@ -1,4 +1,4 @@
-"""Engine scenario groups beyond the core ones in fake_app.py.
+"""Engine scenario groups beyond the core ones in engine_suite.py.
 
 Each group is a function `(suite) -> list[Result]` that opens its own `Workspace` (a
 fresh fake app registered as its own workspace), so groups cannot disturb each other or
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from . import api, flow, limits, protocol
 
 if TYPE_CHECKING:
-    from ..fake_app import EngineSuite
+    from ..engine_suite import EngineSuite
     from ..results import Result
 
 GROUPS: list[tuple[str, Callable[[EngineSuite], list[Result]]]] = [

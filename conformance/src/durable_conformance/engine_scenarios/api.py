@@ -32,7 +32,7 @@ from ..results import ERROR, Result
 from .workspace import Workspace, WorkspaceError, workspace
 
 if TYPE_CHECKING:
-    from ..fake_app import EngineSuite
+    from ..engine_suite import EngineSuite
 
 SDK_VERSION = "conformance-fake-app/1"
 # A valid definition placed before the one under test, so the error path's index is checked.

@@ -27,7 +27,7 @@ from ..signing import TIMESTAMP
 from .workspace import Workspace, workspace
 
 if TYPE_CHECKING:
-    from ..fake_app import EngineSuite
+    from ..engine_suite import EngineSuite
 
 EARLY_S = 0.05  # clock resolution: never earlier than this
 # Comparing two starts (throttle): each invoke's send stamp may lag the engine's decision to

@@ -23,7 +23,7 @@ from ..results import ERROR, Result
 from .workspace import Workspace, workspace
 
 if TYPE_CHECKING:
-    from ..fake_app import EngineSuite
+    from ..engine_suite import EngineSuite
 
 POLL_S = 0.2
 SMALL_APP_BYTES = 65_536  # the smallest maxRequestBytes a manifest may state ([MAN-1])

@@ -14,7 +14,7 @@ from ..results import Result
 from .workspace import workspace
 
 if TYPE_CHECKING:
-    from ..fake_app import EngineSuite
+    from ..engine_suite import EngineSuite
 
 WINDOW_MS = 300_000
 

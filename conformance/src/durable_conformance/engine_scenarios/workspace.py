@@ -15,7 +15,7 @@ from ..client import Reply, call
 from ..fake_app import TERMINAL, FakeApp, Received, Script
 
 if TYPE_CHECKING:
-    from ..fake_app import EngineSuite
+    from ..engine_suite import EngineSuite
 
 
 class WorkspaceError(Exception):
