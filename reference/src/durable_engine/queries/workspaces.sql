@@ -81,20 +81,6 @@ ORDER BY f.synced_at, f.runtime_id;
 SELECT 1 FROM functions WHERE workspace_id = %(workspace_id)s AND function_id = %(function_id)s
 LIMIT 1;
 
--- name: functions_list
-SELECT f.function_id, f.runtime_id, f.version, f.enabled, f.removed, f.trigger_event,
-       f.trigger_cron, f.definition -> 'trigger' AS trigger,
-       coalesce((SELECT jsonb_object_agg(s.status, s.n) FROM
-                 (SELECT status, count(*) AS n FROM runs r
-                  WHERE r.workspace_id = f.workspace_id AND r.function_id = f.runtime_id
-                  GROUP BY status) s), '{}'::jsonb) AS runs
-FROM functions f
-WHERE f.workspace_id = %(workspace_id)s
-  AND (NOT f.removed OR EXISTS (
-      SELECT 1 FROM runs r WHERE r.workspace_id = f.workspace_id AND r.function_id = f.runtime_id
-        AND r.status IN ('queued', 'running', 'sleeping', 'waiting')))
-ORDER BY f.function_id, f.synced_at, f.runtime_id;
-
 -- name: workspace_update
 UPDATE workspaces SET name = coalesce(%(name)s, name), app_url = coalesce(%(app_url)s, app_url)
 WHERE id = %(id)s

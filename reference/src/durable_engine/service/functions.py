@@ -19,6 +19,7 @@ from .views import app_view
 log = logging.getLogger("durable.service")
 
 Body = dict[str, Any]
+LIVE = ("queued", "running", "sleeping", "waiting")  # statuses of runs still going
 FLOW_RULES = ("concurrency", "priority", "throttle", "rateLimit", "debounce", "batch")
 
 
@@ -106,23 +107,24 @@ class FunctionOps:
 
     async def functions_list(self, workspace_id: str, body: Body) -> Body:
         """[API-21]: every live runtime id (and retired ones with runs still going)."""
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("functions_list"),
-                                     {"workspace_id": workspace_id})
-            rows = await cur.fetchall()
+        rows = await self._function_rows(workspace_id)
         return {"functions": [{
             "functionId": r["function_id"], "runtimeId": r["runtime_id"],
-            "version": r["version"], "trigger": r["trigger"] or {},
-            "active": r["enabled"] and not r["removed"], "runs": r["runs"]} for r in rows]}
+            "version": r["version"], "trigger": (r["definition"] or {}).get("trigger", {}),
+            "active": r["enabled"] and not r["removed"], "runs": r["runs"]}
+            for r in rows if not r["removed"] or any(r["runs"].get(s) for s in LIVE)]}
+
+    async def _function_rows(self, workspace_id: str) -> list[Body]:
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("functions_overview"),
+                                     {"workspace_id": workspace_id})
+            return await cur.fetchall()
 
     async def functions_overview(self, workspace_id: str) -> list[Body]:
         """Every function of the workspace, removed ones too, each with its definition, its
         versions, trigger, flow rules, enabled flag, run counts and next cron fire."""
         now = self.engine.clock()
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("functions_overview"),
-                                     {"workspace_id": workspace_id})
-            rows = await cur.fetchall()
+        rows = await self._function_rows(workspace_id)
         out: dict[str, Body] = {}
         for r in rows:
             definition = r["definition"] or {}
