@@ -20,6 +20,7 @@ from typing import Any
 
 from durable import Client, provision_app
 
+from . import recovery
 from .app import DOOMED_EVENT, EVENT, FaultyApp, Journal, doomed, workload
 from .check import TERMINAL, Verdict, judge, progress
 from .cluster import ADMIN_TOKEN, EngineProcess, Postgres, migrate
@@ -47,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=float, default=150.0,
                    help="seconds after the fault window for every run to end")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--recovery-samples", type=int, default=2,
+                   help="kill -9 of the process holding a run, timed (0: skip)")
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
                    help="external Postgres (no restart possible); default: an embedded one")
     p.add_argument("--keep", action="store_true", help="keep logs and data in the temp dir")
@@ -106,7 +109,21 @@ TESTS = Path(__file__).resolve().parents[2] / "tests"
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    code = suite(args)
+    code = 0
+    if args.recovery_samples > 0:
+        base = Path(tempfile.mkdtemp(prefix="durable-recovery-"))
+        say(f"recovery: {args.recovery_samples} kill(s) of the process holding a run; logs in "
+            f"{base}")
+        rec = recovery.measure(base, args.database_url, args.recovery_samples)
+        say(recovery.describe(rec))
+        results = Path.cwd() / "bench" / "results"
+        if results.is_dir():
+            (results / "recovery.json").write_text(json.dumps(rec, indent=2) + "\n")
+        if not rec["meets"]:
+            code = 1
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+    code = suite(args) or code
     if not args.no_tests and TESTS.is_dir():
         say(f"regression tests of the bugs found so far: pytest {TESTS}")
         tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-ra", str(TESTS)])
