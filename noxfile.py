@@ -170,8 +170,8 @@ def serve(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks that print figures and write bench/results/*.json."""
-    _our_sdk(session, "-e", "reference[test]")
+    """Benchmarks that print figures and write bench/results/*.json (DBOS in bench/.venv-dbos)."""
+    _our_sdk(session, "-e", "reference[test]", "-e", "faults")
     session.run("python", "-m", "bench", *session.posargs)
     if shutil.which("node"):
         session.run("npm", "run", "bench", "--prefix", "sdks/ts", external=True, success_codes=[0])

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.common import Engine, Postgres, engine, rounded
+from bench.common import Engine, Postgres, engine, percentiles, rounded
 
 FUNCTIONS = [{"id": "sleeper", "trigger": {"event": "bench.sleep"}, "retries": 0},
              {"id": "waiter", "trigger": {"event": "bench.wait"}, "retries": 0}]
@@ -54,6 +54,7 @@ def batch(eng: Engine, sleepers: int, rate_guess: float, tag: str) -> dict[str, 
     parked = time.monotonic() - began  # events sent, runs created, invoked and parked
     rss_parked = eng.engine_rss()
     overlapped = time.time() > until
+    idle = idle_window(eng, min(20.0, until - time.time() - 3))
     eng.wait_until(lambda: eng.count("workspace_id = %s AND function_id = 'sleeper' AND status"
                                      " = 'completed'", (eng.workspace,)) >= before + sleepers,
                    3600, f"{sleepers} sleepers fired", every=0.5)
@@ -65,7 +66,26 @@ def batch(eng: Engine, sleepers: int, rate_guess: float, tag: str) -> dict[str, 
             "firstFireLateMs": rounded(1000 * (min(fired) - until)) if fired else None,
             "fireSeconds": rounded(span, 2),
             "firingRunsPerSecond": rounded(len(fired) / span if span else None),
-            "parkingOverlappedFiring": overlapped}
+            "parkingOverlappedFiring": overlapped,
+            "firingLatenessMsP99": rounded(percentiles([1000 * (t - until) for t in fired],
+                                                       0.99)[0]),
+            **idle}
+
+
+def idle_window(eng: Engine, seconds: float) -> dict[str, Any]:
+    """Statements and transactions per second while every run sleeps or waits."""
+    if seconds < 2:
+        return {"idleWindowS": None, "idleStatementsPerSecond": None,
+                "idleTransactionsPerSecond": None}
+    calls0, xacts0 = eng.pg.statement_calls(eng.database), eng.pg.xact_commits(eng.database)
+    began = time.monotonic()
+    time.sleep(seconds)
+    wall = time.monotonic() - began
+    calls1, xacts1 = eng.pg.statement_calls(eng.database), eng.pg.xact_commits(eng.database)
+    return {"idleWindowS": round(wall, 1),
+            "idleStatementsPerSecond": (round((calls1 - calls0) / wall, 2)
+                                        if calls0 is not None and calls1 is not None else None),
+            "idleTransactionsPerSecond": round((xacts1 - xacts0) / wall, 2)}
 
 
 def run(pg: Postgres, sleepers: int, waiters: int) -> dict[str, Any]:
