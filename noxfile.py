@@ -169,9 +169,22 @@ def serve(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, default=False)
+def pgbouncer(session: nox.Session) -> None:
+    """Bench and fault suite with the engine behind PgBouncer in transaction pooling.
+
+    Needs Debian's pgbouncer (apt-get install pgbouncer); not part of the default run.
+    """
+    _our_sdk(session, "-e", "reference[test]", "-e", "faults")
+    session.run("python", "-m", "bench", "--via-pgbouncer", "--only",
+                "throughput,recovery,latency", "--size", "processes=1,2", *session.posargs)
+    session.run("python", "-m", "bench.pgbouncer", "python", "-m", "durable_faults",
+                "--no-tests", "--runs", "30", "--kills", "2")
+
+
+@nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks that print figures and write bench/results/*.json (DBOS in bench/.venv-dbos)."""
-    _our_sdk(session, "-e", "reference[test]", "-e", "faults")
+    _our_sdk(session, "-e", "reference[test]", "-e", "faults", "py-spy")
     session.run("python", "-m", "bench", *session.posargs)
     if shutil.which("node"):
         session.run("npm", "run", "bench", "--prefix", "sdks/ts", external=True, success_codes=[0])

@@ -14,11 +14,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import backlog, flow, idle, latency, peers, replay, scale, throughput
-from bench.common import Postgres, machine, table, write_result
+from bench import backlog, flow, idle, latency, peers, profile, replay, scale, throughput
+from bench.common import Postgres, free_port, machine, table, write_result
 
 SECTIONS = ("throughput", "peers", "recovery", "backlog", "latency", "idle", "scale", "flow",
-            "replay")
+            "profile", "replay")
 QUICK = {"pgbenchSeconds": 5, "runs": 300, "steps": 10, "processes": [1, 2, 4], "slots": 16,
          "events": 100, "sleepers": 1000, "idleSeconds": 30, "stateSleepers": 5000,
          "stateWaiters": 500, "queued": 2000, "keys": 200, "peerRuns": 300,
@@ -43,6 +43,9 @@ def main(argv: list[str]) -> int:
                         help=f"comma-separated sections ({', '.join(SECTIONS)})")
     parser.add_argument("--size", action="append", default=[], metavar="NAME=N",
                         help=f"override one size ({', '.join(QUICK)})")
+    parser.add_argument("--via-pgbouncer", action="store_true",
+                        help="engine processes reach Postgres through PgBouncer (transaction"
+                        " pooling; apt-get install pgbouncer)")
     args = parser.parse_args(argv)
     sizes = dict(FULL if args.full else QUICK)
     for item in args.size:
@@ -62,12 +65,20 @@ def main(argv: list[str]) -> int:
                               "startedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     began = time.monotonic()
     pg.start()
+    bouncer = None
     try:
+        if args.via_pgbouncer:
+            from bench.pgbouncer import PgBouncer  # noqa: PLC0415
+
+            bouncer = PgBouncer(pg.host, pg.port, free_port())
+            pg.engine_url_for = bouncer.url
+            report["pgbouncer"] = {"port": bouncer.port, "poolMode": "transaction"}
         report["machine"] = machine(pg.url)
         m = report["machine"]
         print(f"machine: {m['cores']} cores ({m['cpu']}), {m['ramMiB']:,} MiB RAM, "
               f"Postgres {m['postgres']} (fsync={m['fsync']}, synchronous_commit="
-              f"{m['synchronousCommit']}), Python {m['python']}, load {m['loadAverage1m']}, "
+              f"{m['synchronousCommit']}){' via PgBouncer' if bouncer else ''}, "
+              f"Python {m['python']}, load {m['loadAverage1m']}, "
               f"pg_stat_statements {'on' if pg.statements else 'unavailable'}; "
               f"mode {report['mode']}\n", flush=True)
         for section in only:
@@ -85,6 +96,10 @@ def main(argv: list[str]) -> int:
             write_result(section, report[section])
             print(flush=True)
     finally:
+        if bouncer is not None:
+            report["pgbouncer"]["logged"] = bouncer.warnings()
+            print(f"pgbouncer logged: {report['pgbouncer']['logged'] or 'no warnings'}")
+            bouncer.stop()
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     report["totalSeconds"] = round(time.monotonic() - began, 1)
@@ -150,7 +165,9 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
         except ImportError:
             return {"error": "not available: install faults (pip install -e faults)"}
         (workdir / "recovery").mkdir(exist_ok=True)
-        r = recovery.measure(workdir / "recovery", pg.url, sizes["recoverySamples"])
+        r = recovery.measure(workdir / "recovery",
+                             (pg.engine_url_for or pg.database_url)("postgres"),
+                             sizes["recoverySamples"])
         print(recovery.describe(r))
         return r
     if section == "backlog":
@@ -166,6 +183,21 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
               f"of one blocked key ended after {st['othersEndedAfterS']} s"
               + (f" — STARVED (not within {st['limitS']:.0f} s)" if st["starved"] else ""))
         return {"drain": d, "starvation": st}
+    if section == "profile":
+        r = profile.run(pg, sizes["runs"], sizes["steps"], workdir)
+        if "error" in r:
+            print(r["error"])
+            return r
+        print(f"{r['stepsPerSecond']} steps/s; step overhead p50 {r['stepOverheadMsP50']} ms, "
+              f"p99 {r['stepOverheadMsP99']} ms; CPU per step: engine "
+              f"{r['engineCpuMsPerStep']} ms, Postgres {r['postgresCpuMsPerStep']} ms; CPU % "
+              f"engine {r['engineCpuPct']}, app {r['appCpuPct']}, Postgres {r['postgresCpuPct']}")
+        print(table(["engine CPU (py-spy, on-CPU samples)", "share", "ms per step"],
+                    [[b["what"], f"{b['share']:.0%}", b["msPerStep"]]
+                     for b in r["engineCpuBreakdown"]]))
+        print(table(["database time per step (pg_stat_statements)", "calls", "ms per step"],
+                    [[d["query"], d["calls"], d["msPerStep"]] for d in r["dbMsPerStep"]]))
+        return r
     if section == "latency":
         r = latency.run(pg, sizes["events"], sizes["sleepers"])
         print(table(["figure", "p50 ms", "p99 ms", "max ms", "samples"], [

@@ -129,6 +129,7 @@ class Postgres:
         self.pg = EmbeddedPostgres(workdir / "pgdata", free_port())
         self.statements = False
         self._databases = 0
+        self.engine_url_for: Callable[[str], str] | None = None  # e.g. through PgBouncer
 
     def start(self) -> None:
         self.pg.start()
@@ -225,7 +226,7 @@ class Engine:
                  slots: int = 16, steps: int = 10) -> None:
         self.pg = pg
         self.database = pg.new_database()
-        self.db_url = pg.database_url(self.database)
+        self.db_url = (pg.engine_url_for or pg.database_url)(self.database)
         self.port, self.app_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         token = uuid.uuid4().hex
