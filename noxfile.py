@@ -41,9 +41,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def spec(session: nox.Session) -> None:
-    """Schemas valid, vectors valid, requirement IDs unique, uncovered IDs printed."""
+    """Schemas valid, vectors valid, requirement IDs unique, uncovered IDs printed; the
+    protos compile and match the JSON Schemas field by field (spec/tools/proto.py)."""
     session.install("-r", "spec/tools/requirements.txt")
     session.run("python", "spec/tools/check.py")
+    session.run("python", "spec/tools/proto.py")  # protos compile, code fresh, = JSON Schemas
 
 
 @nox.session(name="spec-compat", python=PYTHON)

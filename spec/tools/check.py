@@ -460,7 +460,7 @@ def check_requirements(areas: dict[str, list[dict[str, Any]]]) -> tuple[list[str
     return defined, covered
 
 
-PARTIES = {"app", "engine", "client"}
+PARTIES = {"app", "engine", "client", "grpc"}
 LEVELS = {"MUST", "SHOULD", "MAY"}
 
 
