@@ -39,6 +39,7 @@ SDK_PB = ROOT / "sdks/python/src/durable/_pb"
 TARGETS = (ENGINE_PB, SDK_PB)
 CONVERT = ENGINE_PB / "convert.py"
 HEADER = ("# Generated from spec/proto by spec/tools/proto.py (grpcio-tools); do not edit.\n"
+          "# mypy: ignore-errors\n"
           "# Regenerate: python spec/tools/proto.py --write\n")
 INIT = ('"""Generated protobuf messages of spec/proto/durable/v1 (spec/tools/proto.py --write)'
         '\nand the JSON conversion (convert.py)."""\n')

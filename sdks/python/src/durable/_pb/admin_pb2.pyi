@@ -1,4 +1,5 @@
 # Generated from spec/proto by spec/tools/proto.py (grpcio-tools); do not edit.
+# mypy: ignore-errors
 # Regenerate: python spec/tools/proto.py --write
 from . import options_pb2 as _options_pb2
 from google.protobuf.internal import containers as _containers

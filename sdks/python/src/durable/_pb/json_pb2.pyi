@@ -1,4 +1,5 @@
 # Generated from spec/proto by spec/tools/proto.py (grpcio-tools); do not edit.
+# mypy: ignore-errors
 # Regenerate: python spec/tools/proto.py --write
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
