@@ -61,7 +61,7 @@ def test_new_plain_runs_are_handed_off_flow_controlled_ones_are_not(
         {"id": "throttled", "trigger": {"event": "h.go"},
          "throttle": {"limit": 1, "periodMs": 1000}}])
     handoff, rows = asyncio.run(ingest_twice(database_url, ws, None, "h.go", slots=5))
-    assert [c.context["function_id"] for c in handoff if c.context] == ["plain"]
+    assert [c.context.function_id for c in handoff if c.context] == ["plain"]
     assert rows["plain"]["status"] == "running" and rows["plain"]["started_at"] is not None
     assert rows["plain"]["lease_token"] == handoff[0].lease_token
     for name in ("limited", "throttled"):

@@ -18,6 +18,7 @@ from conftest import (
     wait_for,
 )
 from durable import DurableFunction, NonRetriableError, Step
+from durable_engine.core.invocation import StepOp
 from durable_engine.engine import Claim, Outcome
 
 
@@ -391,7 +392,7 @@ def test_a_stale_attempt_cannot_commit(engine: EngineHandle, database_url: str) 
         core = engine.server.engine
         now = datetime.now(UTC)
         late = Claim(run_id, created["id"], "main", "invoke", 0, now, uuid.uuid4())
-        op = {"op": "step", "id": "forged", "data": "late answer"}
+        op = StepOp("forged", "late answer")
 
         async def apply() -> Any:
             ctx = await core._context(run_id, "main")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -28,26 +27,50 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from . import signing
-from .cron import latest_fire, next_fire
-from .db import load_queries
-from .flow import (
+from .core.admission import (
+    admit,
+    backoff_ms,
     deferred,
     flow_buckets,
-    pend,
+    idle_delay,
+    may_retry,
+    pending_runtime,
+    rate_limit_of,
     throttle_bucket,
-    throttle_heads,
-    throttle_windows,
 )
+from .core.context import RunContext
+from .core.invocation import (
+    MAX_ANSWER_BYTES,
+    MAX_STEPS,
+    DoneOp,
+    ErrorOp,
+    Op,
+    SendEventOp,
+    SleepOp,
+    StepOp,
+    WaitOp,
+    dumps,
+    memo_refusal,
+    read_answer,
+    refusal,
+    request_body,
+    request_headers,
+    signs_v2,
+)
+from .core.manifest import parse_manifest
+from .core.status import RunStatus
+from .cron import latest_fire, next_fire
+from .db import load_queries
+from .flow import pend, throttle_heads, throttle_windows
 from .logs import run_changed
-from .paths import event_matches, key_value
+from .paths import event_matches
 from .store.runs import enqueue
-from .validation import Invalid, parse_instant, validate_op
+from .validation import parse_instant
+
+__all__ = ["MAX_ANSWER_BYTES", "MAX_STEPS", "Claim", "Config", "Engine", "Outcome",
+           "backoff_ms", "dumps", "flow_buckets", "iso", "to_ms", "utcnow"]
 
 log = logging.getLogger("durable.engine")
-
-MAX_STEPS = 1000
-MAX_ANSWER_BYTES = 1_048_576
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -61,16 +84,6 @@ def iso(value: datetime | None) -> str | None:
 
 def to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
-
-
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-def backoff_ms(retry: int, base_ms: int = 1000, cap_ms: int = 300_000,
-               rng: Callable[[], float] = random.random) -> float:
-    """Delay before retry k (k = 1..N), decision 0006: min(base·2^(k-1), cap) · U[0.5, 1]."""
-    return min(base_ms * 2 ** (retry - 1), cap_ms) * (0.5 + 0.5 * rng())
 
 
 @dataclass
@@ -87,11 +100,6 @@ class Config:
     pool_size: int = 10
 
 
-def changed(ctx: dict[str, Any], status: str, **fields: Any) -> None:
-    """Note a run state change made in the current transaction; logged once it commits."""
-    ctx.setdefault("changes", []).append((status, fields))
-
-
 @dataclass
 class Claim:
     run_id: str
@@ -101,14 +109,14 @@ class Claim:
     attempt: int
     due_at: datetime
     lease_token: uuid.UUID
-    context: dict[str, Any] | None = None
+    context: RunContext | None = None
 
 
 @dataclass
 class Outcome:
     """What one HTTP attempt produced: a valid op, or a delivery error."""
 
-    op: dict[str, Any] | None
+    op: Op | None
     error: str | None
     status: int | None
     started: datetime
@@ -190,8 +198,7 @@ class Engine:
             runs = []
             # Versions share one debounce/batch bucket ([FLOW-8]): its run goes to the last
             # version listed (by runtime id, so id@2 rather than id@1).
-            pender = {fn["definition"]["id"]: fn["runtime_id"] for fn in accepted["functions"]
-                      if deferred(fn["definition"])}
+            pender = pending_runtime(accepted["functions"])
             for fn in accepted["functions"]:
                 keys, limits = flow_buckets(workspace_id, fn["definition"], event)
                 deferring = deferred(fn["definition"])
@@ -229,15 +236,12 @@ class Engine:
                 if token is None or handoff is None:
                     continue
                 fn = by_id[run["function_id"]]
-                handoff.append(Claim(run["id"], workspace_id, "main", "invoke", 0, now, token, {
-                    "run_id": run["id"], "workspace_id": workspace_id, "namespace": "main",
-                    "kind": "invoke", "attempt": 0, "due_at": now, "lease_token": token,
-                    "id": run["id"], "function_id": run["function_id"], "event": event,
-                    "events": None, "error": None, "definition": fn["definition"],
-                    "enabled": True, "removed": False, "app_url": accepted["app_url"],
-                    "keys": accepted["keys"], "capabilities": accepted["capabilities"],
-                    "max_request_bytes": accepted["max_request_bytes"],
-                    "manifest_at": accepted["manifest_at"], "steps": {}}))
+                context = RunContext.from_row({
+                    **accepted, "id": run["id"], "workspace_id": workspace_id,
+                    "function_id": run["function_id"], "event": event, "events": None,
+                    "error": None, "definition": fn["definition"]}, steps={})
+                handoff.append(Claim(run["id"], workspace_id, "main", "invoke", 0, now, token,
+                                     context))
             woke = woke or any(r["skip_reason"] is None and r["id"] not in handed
                                for r in runs)
             for wait in resumable:
@@ -254,16 +258,15 @@ class Engine:
                           definition: dict[str, Any] | None, event: dict[str, Any],
                           now: datetime) -> tuple[str | None, str | None]:
         """[FLOW-4]: (the run's rate bucket, "rate_limited" when the window is full)."""
-        rule = (definition or {}).get("rateLimit")
-        if not rule:
+        rule = rate_limit_of(workspace_id, definition, event)
+        if rule is None:
             return None, None
-        rate_key = f"{workspace_id}|{definition['id']}|{key_value(event, rule.get('key'))}"
-        await conn.execute(self.q("rate_lock"), {"rate_key": rate_key})
+        await conn.execute(self.q("rate_lock"), {"rate_key": rule.key})
         cur = await conn.execute(self.q("rate_window_count"), {
-            "rate_key": rate_key, "now": now, "period_ms": rule["periodMs"]})
+            "rate_key": rule.key, "now": now, "period_ms": rule.period_ms})
         row = await cur.fetchone()
-        full = row is not None and row["n"] >= rule["limit"]
-        return rate_key, "rate_limited" if full else None
+        full = row is not None and rule.refuses(row["n"])
+        return rule.key, "rate_limited" if full else None
 
     async def _resolve_wait(self, conn: psycopg.AsyncConnection[Any], run_id: str,
                             namespace: str, step_id: str, data: Any, created_at: datetime,
@@ -276,7 +279,7 @@ class Engine:
                          queued_at=created_at, started_at=None, app_ms=None, ended_at=now)
         await conn.execute(self.q("queue_resume"), {"run_id": run_id, "now": now})
         await conn.execute(self.q("run_set_status"),
-                           {"run_id": run_id, "status": "queued", "now": now})
+                           {"run_id": run_id, "status": RunStatus.QUEUED.value, "now": now})
         return True
 
     async def _memo(self, conn: psycopg.AsyncConnection[Any], run_id: str, namespace: str,
@@ -380,14 +383,10 @@ class Engine:
                 row = await cur.fetchone()
         except (psycopg.Error, OSError):
             return 1.0
-        delay = self.config.idle_poll_s
-        if self._throttle_free_at is not None and self._throttle_free_at > now:
-            delay = min(delay, (self._throttle_free_at - now).total_seconds())
-        if row is not None and row["at"] is not None:
-            delay = min(delay, (row["at"] - now).total_seconds())
-        if row is not None and row["stuck"]:
-            delay = min(delay, 0.5)
-        return max(delay, 0.0)
+        if row is None:
+            return self.config.idle_poll_s
+        return idle_delay(now, self.config.idle_poll_s, self._throttle_free_at, row["at"],
+                          row["stuck"])
 
     async def _listen(self) -> None:
         while not self._stopping:
@@ -508,7 +507,7 @@ class Engine:
             claim = Claim(r["run_id"], r["workspace_id"], r["namespace"], r["kind"],
                           r["attempt"], r["due_at"], r["lease_token"])
             if claim.kind == "invoke":
-                claim.context = r
+                claim.context = RunContext.from_row(r)
             claims.append(claim)
         return claims
 
@@ -531,52 +530,13 @@ class Engine:
         in_flight = {r["key"]: r["n"] for r in await cur.fetchall()}
         # [FLOW-3]: starts in each throttle window, counted under the same bucket locks
         windows = await throttle_windows(conn, self.queries, candidates, now)
-        started = {k: n for k, (n, _) in windows.items()}
         limits = {c["throttle_key"]: c["throttle_limit"] for c in candidates
                   if c["throttle_key"] is not None}
-        # Only a bucket's oldest runs may take its free starts, even when another claimer
-        # holds them (its candidates are locked): that claimer starts them when it gets here.
         heads = await throttle_heads(conn, self.queries, windows, limits, now)
-        next_head = {k: 0 for k in heads}
-        waiting: set[str] = set()  # throttle buckets whose head run waits: FIFO behind it
-        self._throttle_free_at = None
-        admitted: list[str] = []
-        blocked = 0
-        for c in candidates:
-            pairs = list(zip(c["flow_keys"], c["flow_limits"], strict=True))
-            throttle = c["throttle_key"]
-            if throttle is not None and (throttle in waiting
-                                         or started[throttle] >= c["throttle_limit"]):
-                free_at = windows[throttle][1]
-                if throttle not in waiting and free_at is not None:
-                    self._throttle_free_at = min(self._throttle_free_at or free_at, free_at)
-                waiting.add(throttle)
-                blocked += 1
-                continue
-            bucket_heads = heads.get(throttle, []) if throttle is not None else []
-            if throttle is not None and (
-                    next_head.get(throttle, 0) >= len(bucket_heads)
-                    or bucket_heads[next_head[throttle]] != c["run_id"]):
-                waiting.add(throttle)  # an older run of the bucket, held elsewhere, goes first
-                blocked += 1
-                continue
-            if len(admitted) >= limit:
-                continue
-            if all(in_flight.get(k, 0) < n for k, n in pairs):
-                admitted.append(c["run_id"])
-                for k, _ in pairs:
-                    in_flight[k] = in_flight.get(k, 0) + 1
-                if throttle is not None:
-                    started[throttle] += 1
-                    next_head[throttle] += 1
-            else:
-                blocked += 1
-                if throttle is not None:
-                    waiting.add(throttle)
-        # A full page with blocked rows may hide other buckets' due runs behind a backlog:
-        # the next round looks per bucket (costlier, so only while it is needed).
-        self._fair_candidates = blocked > 0 and (fair or len(candidates) == limit * 4)
-        return admitted
+        admission = admit(candidates, in_flight, windows, heads, limit, limit * 4, fair)
+        self._throttle_free_at = admission.throttle_free_at
+        self._fair_candidates = admission.look_fair
+        return admission.admitted
 
     # ---- one run's invocations -------------------------------------------------------------
 
@@ -639,72 +599,52 @@ class Engine:
                                  None, queued_at=row["created_at"], started_at=None,
                                  app_ms=None, ended_at=now)
             await conn.execute(self.q("queue_resume"), {"run_id": claim.run_id, "now": now})
-            await conn.execute(self.q("run_set_status"),
-                               {"run_id": claim.run_id, "status": "running", "now": now})
+            await conn.execute(self.q("run_set_status"), {
+                "run_id": claim.run_id, "status": RunStatus.RUNNING.value, "now": now})
         claim.kind = "invoke"
         return True
 
-    async def _context(self, run_id: str, namespace: str) -> dict[str, Any] | None:
+    async def _context(self, run_id: str, namespace: str) -> RunContext | None:
         async with self.pool.connection() as conn:
             await conn.set_autocommit(True)  # two plain reads: no BEGIN/COMMIT round trips
             try:
                 cur = await conn.execute(self.q("context"), {"run_id": run_id})
-                context = await cur.fetchone()
-                if context is None:
+                row = await cur.fetchone()
+                if row is None:
                     return None
                 cur = await conn.execute(self.q("steps_for_run"),
                                          {"run_id": run_id, "namespace": namespace})
-                context["steps"] = {r["step_id"]: {"type": r["type"], "data": r["data"]}
-                                    for r in await cur.fetchall()}
+                steps = {r["step_id"]: {"type": r["type"], "data": r["data"]}
+                         for r in await cur.fetchall()}
             finally:
                 await conn.set_autocommit(False)
+        context = RunContext.from_row(row, steps)
         await self._refresh_manifest(context)
         return context
 
-    async def _invoke_once(self, claim: Claim, ctx: dict[str, Any]) -> uuid.UUID | None:
-        definition = ctx["definition"] or {}
-        body: dict[str, Any] = {
-            "functionId": ctx["function_id"],
-            "runId": claim.run_id,
-            "event": ctx["event"],
-            "steps": ctx["steps"],
-            "attempt": claim.attempt,
-        }
-        if ctx.get("events") is not None:  # a batch run ([INV-5])
-            body["events"] = ctx["events"]
-        if claim.namespace == "failure":
-            body["failure"] = ctx["error"] or {"message": "run failed", "name": "Error"}
-        if ctx["definition"] is None:
-            return await self._apply_local_error(
-                claim, ctx, "UNKNOWN_FUNCTION",
-                f"function {ctx['function_id']} is not registered in this workspace")
-        raw = dumps(body)
-        if len(raw) > ctx["max_request_bytes"]:
-            return await self._apply_local_error(
-                claim, ctx, "REQUEST_TOO_LARGE",
-                f"invoke request of {len(raw)} bytes exceeds the app's limit of "
-                f"{ctx['max_request_bytes']} bytes")
-        outcome = await self._post(ctx, raw, definition.get("timeoutMs"))
+    async def _invoke_once(self, claim: Claim, ctx: RunContext) -> uuid.UUID | None:
+        raw = dumps(request_body(ctx, claim.run_id, claim.namespace, claim.attempt))
+        refused = refusal(ctx, len(raw))
+        if refused is not None:
+            now = self.clock()
+            return await self._apply(claim, ctx, Outcome(refused, None, None, now, 0.0),
+                                     deliver=False)
+        outcome = await self._post(ctx, raw, ctx.rules.get("timeoutMs"))
         if outcome.status == 401:  # [MAN-6]: the app may have a new key or capability
-            self._manifests[ctx["workspace_id"]] = float("-inf")
+            self._manifests[ctx.workspace_id] = float("-inf")
         return await self._apply(claim, ctx, outcome)
 
-    async def _post(self, ctx: dict[str, Any], body: bytes, timeout_ms: int | None) -> Outcome:
+    async def _post(self, ctx: RunContext, body: bytes, timeout_ms: int | None) -> Outcome:
         assert self.session is not None
-        keys: list[str] = ctx["keys"]
-        v2 = "timestamped-signatures" in (ctx["capabilities"] or [])
-        headers = {"Content-Type": "application/json",
-                   "X-Durable-Signature": signing.sign(keys[0], body)}
+        v2 = signs_v2(ctx.capabilities)
         timestamp = str(to_ms(self.clock()))
-        if v2:
-            headers["X-Durable-Timestamp"] = timestamp
-            headers["X-Durable-Signature-V2"] = signing.sign_v2(keys[0], timestamp, body)
+        headers = request_headers(ctx.keys, body, v2, timestamp)
         started = self.clock()
         t0 = time.perf_counter()
         timeout = aiohttp.ClientTimeout(total=(timeout_ms or self.config.default_timeout_ms)
                                         / 1000)
 
-        def done(op: dict[str, Any] | None, error: str | None, status: int | None,
+        def done(op: Op | None, error: str | None, status: int | None,
                  code: str = "INVALID_RESPONSE") -> Outcome:
             # [RETRY-5]: the per-invocation code of [RETRY-3] stays visible in the delivery
             # record (/failures/search detail, /runs/history error), so it leads the text.
@@ -712,7 +652,7 @@ class Engine:
             return Outcome(op, text, status, started, (time.perf_counter() - t0) * 1000, code)
 
         try:
-            async with self.session.post(ctx["app_url"], data=body, headers=headers,
+            async with self.session.post(ctx.app_url, data=body, headers=headers,
                                          timeout=timeout, allow_redirects=False) as resp:
                 answer = await read_limited(resp, MAX_ANSWER_BYTES)
                 status = resp.status
@@ -723,36 +663,10 @@ class Engine:
         except aiohttp.ClientError as error:
             return done(None, f"app unreachable: {type(error).__name__}: {error}", None,
                         "DELIVERY_FAILED")
-        if status != 200:  # [RETRY-3]: a network error or a non-200 status
-            snippet = answer[:200].decode(errors="replace")
-            return done(None, f"app answered HTTP {status}: {snippet}", status,
-                        "DELIVERY_FAILED")
-        if len(answer) > MAX_ANSWER_BYTES:
-            return done(None, f"app answer exceeds {MAX_ANSWER_BYTES} bytes", status)
-        if not signing.matches_any(keys, answer, resp_headers.get("X-Durable-Signature", "")):
-            return done(None, "app answer has an invalid X-Durable-Signature", status)
-        if v2 and not signing.matches_any(keys, timestamp.encode() + b"." + answer,
-                                          resp_headers.get("X-Durable-Signature-V2", "")):
-            return done(None, "app answer has an invalid X-Durable-Signature-V2", status)
-        try:
-            # Hand validation mirrors spec/schemas/op*.json (checked by the tests) at a
-            # fraction of jsonschema's cost on this hot path.
-            op = validate_op(json.loads(answer))
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-            return done(None, "app answer is not JSON", status)
-        except Invalid as error:
-            return done(None, f"app answer is not a valid op: {error.path or '/'} "
-                              f"{error.message}", status)
-        return done(op, None, status)
+        reply = read_answer(status, answer, resp_headers, ctx.keys, v2, timestamp)
+        return done(reply.op, reply.error, status, reply.code)
 
-    async def _apply_local_error(self, claim: Claim, ctx: dict[str, Any], code: str,
-                                 message: str) -> uuid.UUID | None:
-        op = {"op": "error", "id": None, "message": message, "name": "DurableError",
-              "code": code, "retryable": False}
-        now = self.clock()
-        return await self._apply(claim, ctx, Outcome(op, None, None, now, 0.0), deliver=False)
-
-    async def _apply(self, claim: Claim, ctx: dict[str, Any], outcome: Outcome,
+    async def _apply(self, claim: Claim, ctx: RunContext, outcome: Outcome,
                      deliver: bool = True) -> uuid.UUID | None:
         """Apply an answer, riding out a database restart: the answer is not dropped while the
         database is briefly away (the fence makes a retried commit safe)."""
@@ -769,21 +683,19 @@ class Engine:
                 await self.pool.check()  # drop the pool's dead connections
         return None
 
-    async def _apply_once(self, claim: Claim, ctx: dict[str, Any], outcome: Outcome,
+    async def _apply_once(self, claim: Claim, ctx: RunContext, outcome: Outcome,
                           deliver: bool = True) -> uuid.UUID | None:
         """One transaction: fence, delivery record, the op's transition. Returns the new lease
         token when the run should be invoked again at once by this worker."""
         now = self.clock()
         op = outcome.op
-        if deliver and op is not None and op["op"] == "step" and op["id"] not in ctx["steps"] \
-                and len(ctx["steps"]) < MAX_STEPS:
+        if deliver and isinstance(op, StepOp) and memo_refusal(op, ctx.steps) is None:
             return await self._commit_step(claim, ctx, op, outcome, now)
         error_text = outcome.error
-        if op is not None and op["op"] == "error":
+        if isinstance(op, ErrorOp):
             # The HTTP exchange worked but the run did not progress: a failure for the view.
-            error_text = f"{op.get('name') or 'Error'}: {op.get('message')}"
-        changes: list[tuple[str, dict[str, Any]]] = []
-        ctx["changes"] = changes
+            error_text = f"{op.name or 'Error'}: {op.message}"
+        ctx.changes = []
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 cur = await conn.execute(self.q("fence"), {
@@ -791,30 +703,28 @@ class Engine:
                 fenced = await cur.fetchone()
                 if deliver:
                     await conn.execute(self.q("delivery_insert"), {
-                        "id": str(uuid.uuid4()), "workspace_id": ctx["workspace_id"],
-                        "run_id": claim.run_id, "function_id": ctx["function_id"],
+                        "id": str(uuid.uuid4()), "workspace_id": ctx.workspace_id,
+                        "run_id": claim.run_id, "function_id": ctx.function_id,
                         "namespace": claim.namespace, "attempt": claim.attempt,
-                        "url": ctx["app_url"], "status": outcome.status,
-                        "duration_ms": outcome.duration_ms, "op": op and op["op"],
+                        "url": ctx.app_url, "status": outcome.status,
+                        "duration_ms": outcome.duration_ms, "op": op and op.kind,
                         "error": error_text if fenced else (error_text or "stale attempt"),
                         "code": outcome.code if outcome.error is not None else (
-                            op.get("code") if op is not None and op["op"] == "error"
-                            else None),
+                            op.code if isinstance(op, ErrorOp) else None),
                         "at": outcome.started})
                 if fenced is None:
                     return None  # lease lost (expired, cancelled): this answer is void
                 if op is None:
-                    op = {"op": "error", "id": None, "message": error_text,
-                          "name": "DurableError", "code": outcome.code, "retryable": True,
-                          "delivery": True}
+                    op = ErrorOp(error_text, None, True, "DurableError", outcome.code,
+                                 delivery=True)
                 token = await self._transition(conn, claim, ctx, op, outcome, now)
         except psycopg.errors.UniqueViolation:
             return None
-        for status, fields in changes:  # committed: now they happened
-            run_changed(claim.run_id, status, function=ctx["function_id"], **fields)
+        for status, fields in ctx.changes:  # committed: now they happened
+            run_changed(claim.run_id, status, function=ctx.function_id, **fields)
         return token
 
-    async def _commit_step(self, claim: Claim, ctx: dict[str, Any], op: dict[str, Any],
+    async def _commit_step(self, claim: Claim, ctx: RunContext, op: StepOp,
                            outcome: Outcome, now: datetime) -> uuid.UUID | None:
         token = uuid.uuid4()
         async with self.pool.connection() as conn:
@@ -824,12 +734,12 @@ class Engine:
                     "run_id": claim.run_id, "lease_token": claim.lease_token,
                     "new_token": token, "now": now,
                     "lease_s": self.config.lease_s,
-                    "namespace": claim.namespace, "step_id": op["id"],
-                    "data": Jsonb(op.get("data")), "position": len(ctx["steps"]),
+                    "namespace": claim.namespace, "step_id": op.id,
+                    "data": Jsonb(op.data), "position": len(ctx.steps),
                     "queued_at": claim.due_at, "started_at": outcome.started,
                     "app_ms": outcome.duration_ms, "delivery_id": str(uuid.uuid4()),
-                    "workspace_id": ctx["workspace_id"], "function_id": ctx["function_id"],
-                    "attempt": claim.attempt, "url": ctx["app_url"], "status": outcome.status,
+                    "workspace_id": ctx.workspace_id, "function_id": ctx.function_id,
+                    "attempt": claim.attempt, "url": ctx.app_url, "status": outcome.status,
                     "duration_ms": outcome.duration_ms})
                 row = await cur.fetchone()
             finally:
@@ -837,112 +747,97 @@ class Engine:
         if row is None or not row["fenced"]:
             return None
         if not row["memoized"]:
-            log.error("run %s: step %s was memoized concurrently", claim.run_id, op["id"])
-        ctx["steps"][op["id"]] = {"type": "run", "data": op.get("data")}
+            log.error("run %s: step %s was memoized concurrently", claim.run_id, op.id)
+        ctx.steps[op.id] = {"type": "run", "data": op.data}
         return token
 
     async def _transition(self, conn: psycopg.AsyncConnection[Any], claim: Claim,
-                          ctx: dict[str, Any], op: dict[str, Any], outcome: Outcome,
+                          ctx: RunContext, op: Op, outcome: Outcome,
                           now: datetime) -> uuid.UUID | None:
-        kind = op["op"]
         ns = claim.namespace
-        if kind in ("step", "sendEvent", "sleep", "wait"):
-            if op["id"] in ctx["steps"]:  # [OP-10]
-                return await self._fail(conn, claim, ctx, {
-                    "message": f"step {op['id']!r} is already memoized", "name": "DurableError",
-                    "code": "NON_DETERMINISTIC", "stepId": op["id"]}, now)
-            if len(ctx["steps"]) + 1 > MAX_STEPS:  # [ERR-7]
-                return await self._fail(conn, claim, ctx, {
-                    "message": f"a run may memoize at most {MAX_STEPS} steps",
-                    "name": "DurableError", "code": "TOO_MANY_STEPS"}, now)
+        refused = memo_refusal(op, ctx.steps)  # [OP-10], [ERR-7]
+        if refused is not None:
+            return await self._fail(conn, claim, ctx, refused.error(), now)
         timing = {"queued_at": claim.due_at, "started_at": outcome.started,
                   "app_ms": outcome.duration_ms}
-        definition = ctx["definition"] or {}
-        if kind in ("step", "sendEvent"):
-            if kind == "step":
-                data = op.get("data")
+        if isinstance(op, StepOp | SendEventOp):
+            if isinstance(op, StepOp):
+                kind, data = "run", op.data
             else:
-                data = await self.ingest(conn, ctx["workspace_id"], op["events"], now)
-            await self._memo(conn, claim.run_id, ns, op["id"], "run" if kind == "step" else
-                             "sendEvent", data, ended_at=now, **timing)
-            ctx["steps"][op["id"]] = {"type": "run" if kind == "step" else "sendEvent",
-                                      "data": data}
+                kind = "sendEvent"
+                data = await self.ingest(conn, ctx.workspace_id, op.events, now)
+            await self._memo(conn, claim.run_id, ns, op.id, kind, data, ended_at=now,
+                             **timing)
+            ctx.steps[op.id] = {"type": kind, "data": data}
             token = uuid.uuid4()
             await conn.execute(self.q("queue_continue"), {
                 "run_id": claim.run_id, "now": now, "new_token": token,
                 "lease_s": self.config.lease_s})
             return token
-        if kind == "sleep":
-            until = parse_iso(op["until"])
+        if isinstance(op, SleepOp):
             # [API-22]: the step is recorded now; its end is a time of its own
-            await self._memo(conn, claim.run_id, ns, op["id"], "sleep", None,
-                             ended_at=now, wake_at=max(until, now), **timing)
-            await self._park(conn, claim, "invoke", until, "sleeping", now)
-            changed(ctx, "sleeping", step=op["id"], wakeAt=iso(max(until, now)))
+            wake = max(op.until, now)
+            await self._memo(conn, claim.run_id, ns, op.id, "sleep", None,
+                             ended_at=now, wake_at=wake, **timing)
+            await self._park(conn, claim, "invoke", op.until, RunStatus.SLEEPING, now)
+            ctx.changed(RunStatus.SLEEPING, step=op.id, wakeAt=iso(wake))
             return None
-        if kind == "wait":
-            until = parse_iso(op["until"])
+        if isinstance(op, WaitOp):
             await conn.execute(self.q("wait_insert"), {
-                "run_id": claim.run_id, "namespace": ns, "step_id": op["id"],
-                "workspace_id": ctx["workspace_id"], "event_name": op["event"],
-                "match": Jsonb(op.get("match")), "until": until, "now": now})
-            await self._park(conn, claim, "wait_timeout", until, "waiting", now)
-            changed(ctx, "waiting", step=op["id"], waitFor=op["event"], until=iso(until))
+                "run_id": claim.run_id, "namespace": ns, "step_id": op.id,
+                "workspace_id": ctx.workspace_id, "event_name": op.event,
+                "match": Jsonb(op.match), "until": op.until, "now": now})
+            await self._park(conn, claim, "wait_timeout", op.until, RunStatus.WAITING, now)
+            ctx.changed(RunStatus.WAITING, step=op.id, waitFor=op.event, until=iso(op.until))
             return None
-        if kind == "done":
+        if isinstance(op, DoneOp):
             await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
             await conn.execute(self.q("notify_queue"))  # a concurrency slot may be free
             if ns == "failure":
                 await conn.execute(self.q("run_failure_handler_end"), {
                     "run_id": claim.run_id, "state": "completed",
-                    "output": Jsonb(op.get("data")), "now": now})
+                    "output": Jsonb(op.data), "now": now})
             else:
                 await conn.execute(self.q("run_complete"), {
-                    "run_id": claim.run_id, "output": Jsonb(op.get("data")), "now": now})
-            changed(ctx, "completed" if ns == "main" else "failure handler completed",
-                    attempt=claim.attempt)
+                    "run_id": claim.run_id, "output": Jsonb(op.data), "now": now})
+            ctx.changed(RunStatus.COMPLETED if ns == "main" else "failure handler completed",
+                        attempt=claim.attempt)
             return None
-        # error
-        retries = definition.get("retries", 3)
-        error = {k: op[k] for k in ("message", "name", "code", "details") if k in op}
-        error.setdefault("name", "Error")
-        if op.get("id"):
-            error["stepId"] = op["id"]
-        if op.get("retryable", True) and claim.attempt < retries:
+        error = op.error()
+        if may_retry(op.retryable, claim.attempt, ctx.definition):
             attempt = claim.attempt + 1
             delay = backoff_ms(attempt, self.config.backoff_base_ms, self.config.backoff_cap_ms)
             await conn.execute(self.q("queue_schedule"), {
                 "run_id": claim.run_id, "attempt": attempt, "kind": "invoke",
                 "namespace": ns, "due_at": now + timedelta(milliseconds=delay)})
-            await conn.execute(self.q("run_set_status"),
-                               {"run_id": claim.run_id, "status": "queued", "now": now})
+            await conn.execute(self.q("run_set_status"), {
+                "run_id": claim.run_id, "status": RunStatus.QUEUED.value, "now": now})
             await conn.execute(self.q("notify_queue"))
-            changed(ctx, "retrying", attempt=claim.attempt, next=attempt, inMs=delay,
-                    code=error.get("code"), error=error["name"], step=error.get("stepId"))
+            ctx.changed("retrying", attempt=claim.attempt, next=attempt, inMs=delay,
+                        code=error.get("code"), error=error["name"], step=error.get("stepId"))
             return None
-        if op.get("delivery"):
+        if op.delivery:
             error["code"] = "RETRIES_EXHAUSTED"  # [RETRY-5]: the last failure was no error op
         return await self._fail(conn, claim, ctx, error, now)
 
     async def _fail(self, conn: psycopg.AsyncConnection[Any], claim: Claim,
-                    ctx: dict[str, Any], error: dict[str, Any], now: datetime) -> None:
-        definition = ctx["definition"] or {}
+                    ctx: RunContext, error: dict[str, Any], now: datetime) -> None:
         if claim.namespace == "failure":
             await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
             await conn.execute(self.q("run_failure_handler_end"), {
                 "run_id": claim.run_id, "state": "failed", "output": Jsonb({"error": error}),
                 "now": now})
-            changed(ctx, "failure handler failed", code=error.get("code"))
+            ctx.changed("failure handler failed", code=error.get("code"))
             return None
-        handler = definition.get("hasOnFailure") is True
-        changed(ctx, "failed", attempt=claim.attempt, code=error.get("code"),
-                error=error.get("name"), step=error.get("stepId"))
+        handler = ctx.rules.get("hasOnFailure") is True
+        ctx.changed(RunStatus.FAILED, attempt=claim.attempt, code=error.get("code"),
+                    error=error.get("name"), step=error.get("stepId"))
         await conn.execute(self.q("run_fail"), {
             "run_id": claim.run_id, "error": Jsonb(error), "now": now,
             "failure_handler": "running" if handler else None})
         await conn.execute(self.q("waits_delete_run"), {"run_id": claim.run_id})
         if handler:
-            ctx["error"] = error
+            ctx.error = error
             await conn.execute(self.q("queue_schedule"), {
                 "run_id": claim.run_id, "attempt": 0, "kind": "invoke",
                 "namespace": "failure", "due_at": now})
@@ -953,13 +848,13 @@ class Engine:
         return None
 
     async def _park(self, conn: psycopg.AsyncConnection[Any], claim: Claim, kind: str,
-                    until: datetime, status: str, now: datetime) -> None:
+                    until: datetime, status: RunStatus, now: datetime) -> None:
         await conn.execute(self.q("queue_schedule"), {
             "run_id": claim.run_id, "attempt": 0, "kind": kind, "namespace": claim.namespace,
             "due_at": until})
         # [API-22]: updated_at is when the run parked; the wake time is the queue's due_at
         await conn.execute(self.q("run_set_status"),
-                           {"run_id": claim.run_id, "status": status, "now": now})
+                           {"run_id": claim.run_id, "status": status.value, "now": now})
         await conn.execute(self.q("notify_queue"))
 
     # ---- cron ------------------------------------------------------------------------------
@@ -1017,35 +912,28 @@ class Engine:
 
     # ---- manifests -------------------------------------------------------------------------
 
-    async def _refresh_manifest(self, ctx: dict[str, Any]) -> None:
+    async def _refresh_manifest(self, ctx: RunContext) -> None:
         """Learn capabilities and maxRequestBytes from the app's signed manifest."""
-        workspace_id = ctx["workspace_id"]
+        workspace_id = ctx.workspace_id
         last = self._manifests.get(workspace_id)
         if last is not None and time.monotonic() - last < self.config.manifest_ttl_s:
             return
-        if last is None and ctx["manifest_at"] is not None and \
-                (self.clock() - ctx["manifest_at"]).total_seconds() < self.config.manifest_ttl_s:
+        if last is None and ctx.manifest_at is not None and \
+                (self.clock() - ctx.manifest_at).total_seconds() < self.config.manifest_ttl_s:
             self._manifests[workspace_id] = time.monotonic()
             return
         self._manifests[workspace_id] = time.monotonic()
-        manifest = await self.fetch_manifest(ctx["app_url"], ctx["keys"])
+        manifest = parse_manifest(await self.fetch_manifest(ctx.app_url, ctx.keys))
         if manifest is None:
             return
-        caps = [c for c in manifest.get("capabilities", []) if isinstance(c, str)]
-        max_bytes = manifest.get("maxRequestBytes")
-        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or not \
-                65_536 <= max_bytes < 2**31:
-            max_bytes = 1_048_576
-        ctx["capabilities"] = caps
-        ctx["max_request_bytes"] = max_bytes
+        ctx.capabilities = manifest.capabilities
+        ctx.max_request_bytes = manifest.max_request_bytes
         try:
             async with self.pool.connection() as conn:
                 await conn.execute(self.q("workspace_set_manifest"), {
-                    "id": workspace_id, "capabilities": Jsonb(caps),
-                    "max_request_bytes": max_bytes,
-                    "sdk_version": manifest.get("sdkVersion")
-                    if isinstance(manifest.get("sdkVersion"), str) else None,
-                    "now": self.clock()})
+                    "id": workspace_id, "capabilities": Jsonb(manifest.capabilities),
+                    "max_request_bytes": manifest.max_request_bytes,
+                    "sdk_version": manifest.sdk_version, "now": self.clock()})
         except psycopg.Error as error:
             log.warning("could not store manifest: %s", error)
 
@@ -1097,7 +985,3 @@ async def read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
-
-
-def parse_iso(value: str) -> datetime:
-    return parse_instant(value)

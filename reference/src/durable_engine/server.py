@@ -15,6 +15,7 @@ from aiohttp import web
 from psycopg.types.json import Jsonb
 
 from .api import Api
+from .core.manifest import Manifest, parse_manifest
 from .db import open_pool
 from .engine import Config, Engine, utcnow
 from .service import store_functions
@@ -125,49 +126,37 @@ class Server:
 
     async def discover_once(self, url: str) -> tuple[str, int] | None:
         assert self.engine is not None
-        manifest = await self.engine.fetch_manifest(url, [], discovery=True)
-        if manifest is None or not isinstance(manifest.get("signingKey"), str):
-            return None
-        functions = manifest.get("functions", [])
-        if not isinstance(functions, list):
+        manifest = parse_manifest(await self.engine.fetch_manifest(url, [], discovery=True))
+        if manifest is None or manifest.signing_key is None or manifest.functions is None:
             return None
         valid = []
-        for i, definition in enumerate(functions):
+        for i, definition in enumerate(manifest.functions):
             try:
                 valid.append(validate_definition(definition, f"/functions/{i}"))
             except Invalid as error:
                 self.say(f"dev app: function definition refused at {error.path}: "
                          f"{error.message}")
-        app_id = manifest.get("appId")
-        if not isinstance(app_id, str) or not app_id:
-            # [DISC-3] generated when absent; derived from the URL so rediscovery finds it again
-            app_id = "dev-" + hashlib.sha256(url.encode()).hexdigest()[:12]
-        name = manifest.get("appName") if isinstance(manifest.get("appName"), str) else app_id
-        caps = [c for c in manifest.get("capabilities", []) if isinstance(c, str)]
-        max_bytes = manifest.get("maxRequestBytes")
-        if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or not \
-                65_536 <= max_bytes < 2**31:
-            max_bytes = 1_048_576
+        # [DISC-3] generated when absent; derived from the URL so rediscovery finds it again
+        app_id = manifest.app_id or "dev-" + hashlib.sha256(url.encode()).hexdigest()[:12]
+        name = manifest.app_name if manifest.app_name is not None else app_id
         now = self.clock()
         try:
-            return await self._store_discovered(app_id, name, url, manifest, caps, max_bytes,
-                                                valid, now)
+            return await self._store_discovered(app_id, name, url, manifest, valid, now)
         except psycopg.errors.UniqueViolation:
             self.say(f"dev app: an app named {name!r} already exists in 'dev' with another id;"
                      f" not replacing it")
             return None
 
-    async def _store_discovered(self, app_id: str, name: str, url: str,
-                                manifest: dict[str, Any], caps: list[str], max_bytes: int,
+    async def _store_discovered(self, app_id: str, name: str, url: str, manifest: Manifest,
                                 valid: list[dict[str, Any]], now: datetime
                                 ) -> tuple[str, int]:
         assert self.engine is not None
         async with self.engine.pool.connection() as conn, conn.transaction():
             await conn.execute(self.engine.q("workspace_upsert_dev"), {
-                "id": app_id, "name": name, "app_url": url, "key": manifest["signingKey"],
-                "capabilities": Jsonb(caps), "max_request_bytes": max_bytes,
-                "sdk_version": manifest.get("sdkVersion")
-                if isinstance(manifest.get("sdkVersion"), str) else None, "now": now})
+                "id": app_id, "name": name, "app_url": url, "key": manifest.signing_key,
+                "capabilities": Jsonb(manifest.capabilities),
+                "max_request_bytes": manifest.max_request_bytes,
+                "sdk_version": manifest.sdk_version, "now": now})
             await store_functions(self.engine, conn, app_id, valid, now)
         return app_id, len(valid)
 

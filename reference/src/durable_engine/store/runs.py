@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..flow import flow_buckets, throttle_bucket
+from ..core.admission import flow_buckets, throttle_bucket
 
 
 async def enqueue(conn: Any, queries: dict[str, str], *, workspace_id: str, run_id: str,
