@@ -157,6 +157,17 @@ def faults(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def dashboard(session: nox.Session) -> None:
+    """The dashboard in Debian's chromium (Playwright for Python; no browser download) against
+    a real engine and apps on our SDK; screenshots in reference/tests_dashboard/artifacts/."""
+    if not shutil.which("chromium"):
+        session.error("Debian's chromium is needed (apt-get install chromium; .ci/run does)")
+    session.env["PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD"] = "1"
+    _our_sdk(session, "-e", "reference[test]", "playwright>=1.40")
+    _pytest(session, "reference/tests_dashboard")
+
+
+@nox.session(python=PYTHON)
 def fuzz(session: nox.Session) -> None:
     """schemathesis (--checks all) against the engine's served OpenAPI: no 5xx."""
     _our_sdk(session, "-e", "reference[test]", "-e", "fuzz")

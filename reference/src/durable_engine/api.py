@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from . import signing
 from .engine import Engine, to_ms
-from .service import Service, ServiceError
+from .service import ChangeFeed, Service, ServiceError
 from .validation import (
     Invalid,
     TooLarge,
@@ -88,6 +88,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return error_response(404, "NOT_FOUND", f"no such endpoint: {request.path}")
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, "PAYLOAD_TOO_LARGE", f"request body exceeds {MAX_BODY} bytes")
+    except (web.HTTPRedirection, web.HTTPSuccessful):
+        raise  # not errors: a redirect stays a redirect
     except web.HTTPException as error:
         return error_response(error.status, "HTTP_ERROR", error.reason)
     except Exception:  # noqa: BLE001 - a JSON error body, never a stack trace
@@ -124,11 +126,13 @@ def parse_json(body: bytes) -> Any:
 
 
 class Api:
-    def __init__(self, engine: Engine, *, dev: bool, admin_token: str | None) -> None:
+    def __init__(self, engine: Engine, *, dev: bool, admin_token: str | None,
+                 feed: ChangeFeed | None = None) -> None:
         self.engine = engine
         self.service = Service(engine)
         self.dev = dev
         self.admin_token = admin_token
+        self.feed = feed
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY + 1)
@@ -156,6 +160,10 @@ class Api:
         app.router.add_get("/openapi.yaml", self.openapi)
         app.router.add_get("/schemas/{name}", self.schema)
         app.router.add_get("/health", self.health)
+        if self.feed is not None:
+            from .dashboard import install  # jinja2 and templates: only when serving pages
+
+            install(app, service, self.feed, dev=self.dev, admin_token=self.admin_token)
         return app
 
     # ---- engine API ------------------------------------------------------------------------

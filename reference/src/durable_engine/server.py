@@ -18,7 +18,7 @@ from .api import Api
 from .core.manifest import Manifest, parse_manifest
 from .db import open_pool
 from .engine import Config, Engine, utcnow
-from .service import store_functions
+from .service import ChangeFeed, store_functions
 from .validation import Invalid, validate_definition
 
 log = logging.getLogger("durable.server")
@@ -52,6 +52,7 @@ class Server:
         self.engine: Engine | None = None
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.feed: ChangeFeed | None = None
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
@@ -62,7 +63,10 @@ class Server:
         self.engine = Engine(self.config, pool, clock=self.clock)
         await self.engine.start_http()
         if self.options.api:
-            api = Api(self.engine, dev=self.options.dev, admin_token=self.options.admin_token)
+            # One change feed per process: the dashboard's live pages all read from it.
+            self.feed = ChangeFeed(self.config.database_url)
+            api = Api(self.engine, dev=self.options.dev, admin_token=self.options.admin_token,
+                      feed=self.feed)
             self.runner = web.AppRunner(api.app(), access_log=None, handle_signals=False)
             await self.runner.setup()
             site = web.TCPSite(self.runner, self.options.host, self.options.port,
@@ -95,6 +99,8 @@ class Server:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.runner is not None:
             await self.runner.cleanup()
+        if self.feed is not None:
+            await self.feed.close()
         if self.engine is not None:
             await self.engine.pool.close()
 

@@ -30,6 +30,13 @@ Read models (dashboard, CLI):
     run_detail(workspace_id, run_id)      -> runs_get + startedAt, endedAt, failureOutput,
         timeline (every step of every namespace: queuedAt, startedAt, appMs, endedAt, ...),
         attempts (every HTTP attempt, as runs_history)
+    runs_browse(workspace_id, status=, function_id=, event_name=, created_from=,
+        created_to=, run_id=, cursor=, limit=)  -> {"runs": [summary + eventName], "nextCursor"}
+    workspace_get(workspace_id)           -> app view
+
+Dashboard sessions (only a hash of the id is stored):
+    session_create(lifetime) -> (session_id, csrf); session_get(session_id) -> csrf | None;
+    session_end(session_id)
 
 Admin (authorization is the transport's job):
     apps_list()                           -> {"apps": [app view]}
@@ -48,6 +55,7 @@ from __future__ import annotations
 
 from ..engine import Engine
 from .apps import AppOps
+from .browse import BrowseOps
 from .changes import RESYNC, ChangeFeed, Resync, RunChange, Subscription
 from .errors import ServiceError
 from .functions import FunctionOps, store_functions
@@ -57,6 +65,6 @@ __all__ = ["RESYNC", "ChangeFeed", "Resync", "RunChange", "Service", "ServiceErr
            "Subscription", "store_functions"]
 
 
-class Service(FunctionOps, RunOps, AppOps):
+class Service(FunctionOps, RunOps, AppOps, BrowseOps):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -1,11 +1,17 @@
 """ChangeFeed: run status changes of every engine process, fanned out to in-memory subscribers.
 
 The store publishes each change from one place (the `runs_status_changed` trigger, migration
-0009) on the `durable_runs` channel at commit. A feed holds one LISTEN connection per process,
+0009, and `deliveries_recorded`, 0012: kind "attempt", a run's step or error was recorded) on
+the `durable_runs` channel at commit. A feed holds one LISTEN connection per process,
 opened with the first subscriber, and hands each change to the subscribers that match it by
 workspace and/or run id. Every subscriber has a bounded queue: one that falls behind loses its
 backlog and receives RESYNC (re-read what it shows), so a slow reader never slows the engine or
 the other readers.
+
+Every change gets a sequence number `seq` (per feed, with the feed's random `epoch`), and the
+feed keeps the last `history` changes, so a reader that reconnects names the last one it saw
+(`subscribe(after=...)`, an SSE Last-Event-ID) and is handed what it missed, or RESYNC when
+that is no longer kept.
 
     feed = ChangeFeed(database_url)
     async with feed.subscribe(workspace_id="app_1") as changes:
@@ -20,8 +26,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
+from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final
@@ -38,20 +46,29 @@ class RunChange:
     run_id: str
     workspace_id: str
     function_id: str
-    status: str
+    status: str  # "" for kind "attempt"
     at: datetime
+    kind: str = "status"  # "status": the run's status changed (or it was created); "attempt"
+    created_at: datetime | None = None
+    event_name: str | None = None
+    new: bool = False  # the run was just created
+    seq: int = field(default=0, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         at = self.at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return {"runId": self.run_id, "workspaceId": self.workspace_id,
-                "functionId": self.function_id, "status": self.status, "at": at}
+                "functionId": self.function_id, "status": self.status, "at": at,
+                "kind": self.kind}
 
     @classmethod
     def parse(cls, payload: str) -> RunChange:
         value = json.loads(payload)
+        created = value.get("createdAt")
         return cls(run_id=value["runId"], workspace_id=value["workspaceId"],
                    function_id=value["functionId"], status=value["status"],
-                   at=datetime.fromisoformat(value["at"]))
+                   at=datetime.fromisoformat(value["at"]), kind=value.get("kind", "status"),
+                   created_at=datetime.fromisoformat(created) if created else None,
+                   event_name=value.get("eventName"), new=bool(value.get("new", False)))
 
 
 class Resync:
@@ -67,15 +84,17 @@ Item = RunChange | Resync
 
 class Subscription:
     def __init__(self, feed: ChangeFeed, workspace_id: str | None, run_id: str | None,
-                 size: int) -> None:
+                 size: int, kinds: tuple[str, ...] = ("status",)) -> None:
         self.feed = feed
         self.workspace_id = workspace_id
         self.run_id = run_id
+        self.kinds = kinds
         self.queue: asyncio.Queue[Item] = asyncio.Queue(size)
         self.dropped = 0
 
     def wants(self, change: RunChange) -> bool:
-        return (self.workspace_id is None or change.workspace_id == self.workspace_id) and \
+        return change.kind in self.kinds and \
+            (self.workspace_id is None or change.workspace_id == self.workspace_id) and \
             (self.run_id is None or change.run_id == self.run_id)
 
     def offer(self, item: Item) -> None:
@@ -110,18 +129,30 @@ class Subscription:
 
 
 class ChangeFeed:
-    def __init__(self, database_url: str, *, queue_size: int = 1000) -> None:
+    def __init__(self, database_url: str, *, queue_size: int = 1000,
+                 history: int = 10_000) -> None:
         self.database_url = database_url
         self.queue_size = queue_size
+        self.epoch = secrets.token_hex(4)
+        self.seq = 0
+        self.history: deque[RunChange] = deque(maxlen=history)
         self.subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
 
     def subscribe(self, workspace_id: str | None = None, run_id: str | None = None,
-                  queue_size: int | None = None) -> Subscription:
-        """A subscription to the changes of one workspace, one run, or (neither) all.
-        Use it with `async with` (waits until the feed listens) or call close()."""
-        sub = Subscription(self, workspace_id, run_id, queue_size or self.queue_size)
+                  queue_size: int | None = None, after: str | None = None,
+                  kinds: tuple[str, ...] = ("status",)) -> Subscription:
+        """A subscription to the changes of one workspace, one run, or (neither) all, of the
+        given kinds ("status" changes; "attempt": every recorded HTTP attempt).
+        Use it with `async with` (waits until the feed listens) or call close().
+        after: the `event_id` of the last change the reader saw; the kept changes since
+        are queued first (RESYNC first when some are no longer kept)."""
+        sub = Subscription(self, workspace_id, run_id, queue_size or self.queue_size, kinds)
+        if after is not None:
+            for item in self.since(after):
+                if isinstance(item, Resync) or sub.wants(item):
+                    sub.offer(item)
         self.subscribers.add(sub)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="change-feed")
@@ -131,7 +162,28 @@ class ChangeFeed:
         """Wait until the LISTEN is in place: changes committed after this are delivered."""
         await asyncio.wait_for(self._listening.wait(), timeout)
 
+    def event_id(self, change: RunChange) -> str:
+        """The resumable id of a change (an SSE `id:`)."""
+        return f"{self.epoch}-{change.seq}"
+
+    def since(self, event_id: str) -> list[Item]:
+        """The kept changes after `event_id`; [RESYNC, ...] when some were not kept or the id
+        is of another feed (another process, or before a restart)."""
+        epoch, _, number = event_id.partition("-")
+        try:
+            seq = int(number)
+        except ValueError:
+            return [RESYNC]
+        if epoch != self.epoch or seq > self.seq:
+            return [RESYNC]
+        kept = [c for c in self.history if c.seq > seq]
+        first = kept[0].seq if kept else self.seq + 1
+        return kept if first == seq + 1 else [RESYNC, *kept]
+
     def publish(self, change: RunChange) -> None:
+        self.seq += 1
+        change = replace(change, seq=self.seq)
+        self.history.append(change)
         for sub in list(self.subscribers):
             if sub.wants(change):
                 sub.offer(change)
@@ -144,6 +196,7 @@ class ChangeFeed:
                         self.database_url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     if self._listening.is_set():  # a reconnect: changes may have been missed
+                        self.seq += 1  # a gap in the numbers: a resuming reader resyncs too
                         for sub in list(self.subscribers):
                             sub.offer(RESYNC)
                     self._listening.set()

@@ -1,0 +1,151 @@
+"""Server-sent events of the dashboard, fed by the process's one ChangeFeed (no query per
+change, none per open page).
+
+- /w/{ws}/runs/live: event `run`, an HTML table row for the htmx SSE extension: a new run
+  matching the page's filters goes on top, a status change replaces the row in place (or
+  removes it when a status filter no longer matches). Rendered once per change, whatever
+  the number of readers.
+- /w/{ws}/runs/{run}/live: event `change` (the page re-reads the run), for status changes
+  and every recorded attempt.
+
+Every event has an id (`epoch-seq`); a browser reconnecting sends Last-Event-ID and gets
+what it missed, or `resync` (re-read the page) when that is no longer kept. A comment line
+every HEARTBEAT_S keeps proxies from closing an idle stream. Each stream has a bounded queue
+in the feed: a slow browser loses its backlog and gets `resync`, it never slows the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from ..engine import iso
+from ..service import ChangeFeed, Resync, RunChange
+from .auth import Visitor
+from .core import HEADERS, Dashboard
+from .pages import browse_args, run_filters
+
+HEARTBEAT_S = 15.0
+QUEUE = 512
+
+
+def matches(change: RunChange, args: dict[str, Any]) -> bool:
+    """Whether a change's run passes the runs page's filters (status checked apart)."""
+    fn = args["function_id"]
+    if fn and change.function_id != fn and not (
+            "@" not in fn and change.function_id.startswith(fn + "@")):
+        return False
+    if args["event_name"] and change.event_name != args["event_name"]:
+        return False
+    if args["run_id"] and not change.run_id.startswith(args["run_id"]):
+        return False
+    created: datetime | None = change.created_at
+    if created is not None:
+        if args["created_from"] and created < args["created_from"]:
+            return False
+        if args["created_to"] and created >= args["created_to"]:
+            return False
+    return True
+
+
+def frame(event: str, data: str, event_id: str | None = None) -> bytes:
+    lines = [f"id: {event_id}"] if event_id else []
+    lines.append(f"event: {event}")
+    lines += [f"data: {line}" for line in (data.splitlines() or [""])]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+class Live:
+    def __init__(self, dash: Dashboard) -> None:
+        self.dash = dash
+        self.feed: ChangeFeed = dash.feed
+        self.streams: set[asyncio.Task[Any]] = set()
+        self._rows: OrderedDict[tuple[int, str], str] = OrderedDict()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/w/{ws}/runs/live", self.dash.page(self.runs_stream)),
+                web.get("/w/{ws}/runs/{run}/live", self.dash.page(self.run_stream))]
+
+    async def close(self, app: web.Application) -> None:
+        """On shutdown: end every open stream (browsers reconnect to the next engine)."""
+        for task in list(self.streams):
+            task.cancel()
+
+    def row(self, ws_id: str, change: RunChange, oob: str) -> str:
+        key = (change.seq, oob)
+        html = self._rows.get(key)
+        if html is None:
+            macro = self.dash.env.get_template("_run_row.html").module.run_row  # type: ignore
+            html = str(macro(ws_id, {
+                "runId": change.run_id, "functionId": change.function_id,
+                "eventName": change.event_name, "status": change.status,
+                "createdAt": iso(change.created_at or change.at), "updatedAt": iso(change.at)},
+                oob))
+            self._rows[key] = html
+            while len(self._rows) > 256:
+                self._rows.popitem(last=False)
+        return html
+
+    async def _stream(self, request: web.Request, ws_id: str, run_id: str | None,
+                      render: Any, kinds: tuple[str, ...] = ("status",)) -> web.StreamResponse:
+        response = web.StreamResponse(headers={
+            **HEADERS, "Content-Type": "text/event-stream", "X-Accel-Buffering": "no"})
+        task = asyncio.current_task()
+        assert task is not None
+        self.streams.add(task)
+        try:
+            sub = self.feed.subscribe(workspace_id=ws_id, run_id=run_id, queue_size=QUEUE,
+                                      after=request.headers.get("Last-Event-ID") or None,
+                                      kinds=kinds)
+            async with sub:
+                await response.prepare(request)
+                await response.write(b"retry: 1000\n: connected\n\n")
+                while True:
+                    try:
+                        item = await sub.get(timeout=HEARTBEAT_S)
+                    except TimeoutError:
+                        await response.write(b": heartbeat\n\n")
+                        continue
+                    if isinstance(item, Resync):
+                        await response.write(frame("resync", ""))
+                        continue
+                    data = render(item)
+                    if data is not None:
+                        await response.write(frame(data[0], data[1], self.feed.event_id(item)))
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.streams.discard(task)
+        with contextlib.suppress(Exception):
+            await response.write_eof()
+        return response
+
+    async def runs_stream(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        ws = await self.dash.service.workspace_get(request.match_info["ws"])
+        f = run_filters(request.query)
+        args = browse_args(f)
+        status = args["status"]
+
+        def render(change: RunChange) -> tuple[str, str] | None:
+            if change.kind != "status" or not matches(change, args):
+                return None
+            if status and change.status != status:
+                # a listed run left the filtered status: take its row away
+                return None if change.new else ("run", self.row(ws["id"], change, "delete"))
+            return "run", self.row(ws["id"], change, "" if change.new else "true")
+
+        return await self._stream(request, ws["id"], None, render)
+
+    async def run_stream(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        ws = await self.dash.service.workspace_get(request.match_info["ws"])
+        run_id = request.match_info["run"]
+
+        def render(change: RunChange) -> tuple[str, str]:
+            return "change", change.status or change.kind
+
+        return await self._stream(request, ws["id"], run_id, render, ("status", "attempt"))

@@ -1,0 +1,39 @@
+-- name: runs_browse
+-- A page of a workspace's runs, newest first, by any of: function (a bare id matches every
+-- version), status, trigger event name, creation window, run id (exact or leading part).
+SELECT id, function_id, event_id, left(event->>'name', 200) AS event_name, status,
+       failure_handler, created_at, updated_at, started_at, ended_at
+FROM runs
+WHERE workspace_id = %(workspace_id)s
+  AND (%(function_id)s::text IS NULL OR function_id = %(function_id)s
+       OR (strpos(%(function_id)s, '@') = 0
+           AND left(function_id, length(%(function_id)s) + 1) = %(function_id)s || '@'))
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(event_name)s::text IS NULL OR event->>'name' = %(event_name)s)
+  AND (%(created_from)s::timestamptz IS NULL OR created_at >= %(created_from)s)
+  AND (%(created_to)s::timestamptz IS NULL OR created_at < %(created_to)s)
+  AND (%(run_id)s::text IS NULL OR id = %(run_id)s
+       OR left(id, length(%(run_id)s)) = %(run_id)s)
+  AND (%(cursor_at)s::timestamptz IS NULL OR (created_at, id) < (%(cursor_at)s, %(cursor_id)s))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: workspace_view
+SELECT id, name, environment, app_url, cardinality(keys) AS key_count, capabilities, created_at
+FROM workspaces WHERE id = %(id)s;
+
+-- name: session_insert
+INSERT INTO dashboard_sessions (id_hash, csrf, created_at, seen_at, expires_at)
+VALUES (%(id_hash)s, %(csrf)s, %(now)s, %(now)s, %(expires_at)s);
+
+-- name: session_touch
+-- A live session, seen now; an expired one is gone.
+UPDATE dashboard_sessions SET seen_at = %(now)s
+WHERE id_hash = %(id_hash)s AND expires_at > %(now)s
+RETURNING csrf, created_at, expires_at;
+
+-- name: session_delete
+DELETE FROM dashboard_sessions WHERE id_hash = %(id_hash)s;
+
+-- name: sessions_prune
+DELETE FROM dashboard_sessions WHERE expires_at <= %(now)s;
