@@ -5,7 +5,9 @@ segments on the run's time axis (from its creation to its end, or now):
 
 - durable time: `queued` (the invocation was due, the engine had not called the app yet),
   `sleeping` (a sleep, until it wakes), `waiting` (a wait for an event, until it resolved);
-- app time: `app` (the app's server answering the call that recorded the step).
+- app time: `app` (the app's server answering the call that recorded the step), and
+  `failed` (an attempt of the step that failed), followed by `retry` (durable: the backoff
+  until the next attempt was due).
 
 A row's label is the step's own duration: its app time for a step, the sleep or the wait
 for those (`load-user 57ms`, `cooldown 2d`, `await-approval 4h`).
@@ -20,7 +22,7 @@ from typing import Any
 
 @dataclass
 class Segment:
-    kind: str  # queued | app | sleeping | waiting
+    kind: str  # queued | app | failed | retry | sleeping | waiting
     start_ms: float  # from the run's creation
     ms: float
     left: float = 0.0  # percent of the axis
@@ -84,6 +86,9 @@ def build(run: dict[str, Any], now: datetime) -> Waterfall:
 
     rows: list[Row] = []
     end_ms = since(parse(run.get("endedAt")) or now)
+    failures = sorted(((parse(a["at"]), a) for a in run.get("attempts", [])
+                       if a.get("error") and parse(a.get("at"))), key=lambda p: p[0] or origin)
+    previous: dict[str, datetime] = {}  # namespace -> when its last step was recorded
     for step in run.get("timeline", []):
         queued, started = parse(step.get("queuedAt")), parse(step.get("startedAt"))
         ended, wake = parse(step.get("endedAt")), parse(step.get("wakeAt"))
@@ -95,6 +100,18 @@ def build(run: dict[str, Any], now: datetime) -> Waterfall:
             start = since(queued or ended or origin)
             segments.append(Segment("waiting", start, since(ended or now) - start))
         else:
+            namespace = step.get("namespace", "main")
+            after = previous.get(namespace, origin)
+            for at, attempt in failures:  # failed attempts between the previous step and this
+                if at is None or attempt.get("namespace", "main") != namespace or \
+                        not after <= at < (started or ended or now):
+                    continue
+                failed_ms = float(attempt.get("durationMs") or 0.0)
+                segments.append(Segment("failed", since(at), failed_ms))
+                retry_from = since(at) + failed_ms
+                retry_to = since(queued) if queued is not None else retry_from
+                if retry_to > retry_from:
+                    segments.append(Segment("retry", retry_from, retry_to - retry_from))
             if queued is not None and started is not None and started > queued:
                 segments.append(Segment("queued", since(queued), since(started) - since(queued)))
             if started is not None:
@@ -104,10 +121,13 @@ def build(run: dict[str, Any], now: datetime) -> Waterfall:
                 until = run_end if run_end is not None and run_end < wake else wake
                 segments.append(Segment("sleeping", since(ended), max(since(until) -
                                                                       since(ended), 0.0)))
-        durable = sum(s.ms for s in segments if s.kind != "app")
-        app = sum(s.ms for s in segments if s.kind == "app")
+        if ended is not None:
+            previous[step.get("namespace", "main")] = ended
+        durable = sum(s.ms for s in segments if s.kind not in ("app", "failed"))
+        app = sum(s.ms for s in segments if s.kind in ("app", "failed"))
         own = {"sleep": "sleeping", "wait": "waiting"}.get(kind)
-        shown = sum(s.ms for s in segments if s.kind == own) if own else app
+        shown = sum(s.ms for s in segments if s.kind == own) if own else \
+            sum(s.ms for s in segments if s.kind == "app")
         pending = (kind == "sleep" and run["status"] == "sleeping" and wake is not None
                    and wake > now)  # drawn to its wake time, still ahead
         rows.append(Row(step_id=step["id"], namespace=step.get("namespace", "main"),
