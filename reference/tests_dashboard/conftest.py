@@ -24,6 +24,7 @@ _spec.loader.exec_module(base)
 ADMIN_TOKEN = base.ADMIN_TOKEN
 EngineHandle = base.EngineHandle
 App = base.App
+AppServer = base.AppServer
 wait_for = base.wait_for
 query = base.query
 CHROMIUM = os.environ.get("DURABLE_CHROMIUM", "/usr/bin/chromium")
