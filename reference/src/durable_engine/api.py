@@ -45,6 +45,18 @@ SCHEMA_NAMES = {
 }
 
 
+# The engine API: path -> the Service method that performs it (the gRPC surface maps its
+# rpcs onto the same paths through their `http` option, grpc_api.py).
+OPERATIONS = {
+    "/fn/sync": "sync", "/e": "send", "/e/bulk": "send_bulk", "/runs/search": "runs_search",
+    "/runs/get": "runs_get", "/runs/cancel": "runs_cancel", "/runs/rerun": "runs_rerun",
+    "/runs/bulk-cancel": "runs_bulk_cancel", "/runs/bulk-rerun": "runs_bulk_rerun",
+    "/runs/history": "runs_history", "/failures/search": "failures_search",
+    "/failures/retry": "failures_retry", "/versions/status": "versions_status",
+    "/functions/list": "functions_list",
+}
+
+
 class ApiError(ServiceError):
     """A transport-level refusal (signature, admin token, body size) with its HTTP status."""
 
@@ -137,20 +149,8 @@ class Api:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY + 1)
         app[POOL_KEY] = self.engine.pool
-        service = self.service
-        for path, handler in (
-            ("/fn/sync", service.sync), ("/e", service.send), ("/e/bulk", service.send_bulk),
-            ("/runs/search", service.runs_search), ("/runs/get", service.runs_get),
-            ("/runs/cancel", service.runs_cancel), ("/runs/rerun", service.runs_rerun),
-            ("/runs/bulk-cancel", service.runs_bulk_cancel),
-            ("/runs/bulk-rerun", service.runs_bulk_rerun),
-            ("/runs/history", service.runs_history),
-            ("/failures/search", service.failures_search),
-            ("/failures/retry", service.failures_retry),
-            ("/versions/status", service.versions_status),
-            ("/functions/list", service.functions_list),
-        ):
-            app.router.add_post(path, self._signed(path, handler))
+        for path, name in OPERATIONS.items():
+            app.router.add_post(path, self._signed(path, getattr(self.service, name)))
         app.router.add_post("/api/apps", self.apps_create)
         app.router.add_get("/api/apps", self.apps_list)
         app.router.add_patch("/api/apps/{id}", self.apps_update)
@@ -200,23 +200,8 @@ class Api:
     # ---- admin API -------------------------------------------------------------------------
 
     def _admin(self, request: web.Request) -> None:
-        if self.admin_token:
-            given = request.headers.get("Authorization", "")
-            expected = f"Bearer {self.admin_token}"
-            if not hmac.compare_digest(given.encode(), expected.encode()):
-                raise ApiError(401, "UNAUTHORIZED", "admin token required (Authorization: "
-                                                    "Bearer <DURABLE_ADMIN_TOKEN>)")
-            return
-        if not self.dev:
-            raise ApiError(403, "FORBIDDEN",
-                           "the admin API is disabled: set DURABLE_ADMIN_TOKEN")
-        try:
-            loopback = ipaddress.ip_address(request.remote or "").is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise ApiError(403, "FORBIDDEN", "without an admin token only loopback clients "
-                                             "may use the admin API")
+        authorize_admin(self.admin_token, self.dev, request.headers.get("Authorization", ""),
+                        request.remote or "")
 
     async def apps_create(self, request: web.Request) -> web.Response:
         self._admin(request)
@@ -282,3 +267,23 @@ def app_id_of(request: web.Request) -> str:
     if "\x00" in app_id:
         raise ApiError(404, "NOT_FOUND", "no such app")
     return app_id
+
+
+def authorize_admin(admin_token: str | None, dev: bool, authorization: str, remote: str
+                    ) -> None:
+    """[ADMIN-1]: the configured token, or without one (dev mode) a loopback client."""
+    if admin_token:
+        expected = f"Bearer {admin_token}"
+        if not hmac.compare_digest(authorization.encode(), expected.encode()):
+            raise ApiError(401, "UNAUTHORIZED", "admin token required (Authorization: "
+                                                "Bearer <DURABLE_ADMIN_TOKEN>)")
+        return
+    if not dev:
+        raise ApiError(403, "FORBIDDEN", "the admin API is disabled: set DURABLE_ADMIN_TOKEN")
+    try:
+        loopback = ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ApiError(403, "FORBIDDEN", "without an admin token only loopback clients "
+                                         "may use the admin API")

@@ -48,6 +48,7 @@ environment variables (each flag's default; flags win):
   DURABLE_PG_PORT        --pg-port
   DURABLE_HOST           --host
   DURABLE_PORT           --port
+  DURABLE_GRPC_PORT      --grpc-port
   DURABLE_WORKER_SLOTS   --workers
   DURABLE_RETENTION      --retention
   DURABLE_DRAIN_TIMEOUT  --drain-timeout
@@ -89,6 +90,9 @@ def parser() -> argparse.ArgumentParser:
                         "production mode); --host 0.0.0.0 exposes a dev engine to your network")
     p.add_argument("--port", type=int, default=int(os.environ.get("DURABLE_PORT", 3030)),
                    help="HTTP port (default 3030)")
+    p.add_argument("--grpc-port", default=os.environ.get("DURABLE_GRPC_PORT"),
+                   help="gRPC port of the engine and admin API (default 3031, skipped with a "
+                        "warning when taken; a given port must be free; off = no gRPC)")
     p.add_argument("--workers", type=int, default=int(os.environ.get("DURABLE_WORKER_SLOTS", 16)),
                    help="concurrent invocations per process (default 16)")
     p.add_argument("--retention", default=os.environ.get("DURABLE_RETENTION", "30d"),
@@ -121,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
     try:
+        grpc_port = parse_grpc_port(args.grpc_port or "3031")
         retention_s = parse_age(args.retention)
         drain_s = parse_age(args.drain_timeout) or 0.0
     except ValueError as error:
@@ -156,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         config = Config(database_url=url, worker_slots=args.workers)
         options = Options(
             host=args.host or ("127.0.0.1" if dev else "0.0.0.0"), port=args.port,
+            grpc_port=grpc_port, grpc_required=args.grpc_port is not None,
             api=args.command != "worker", workers=True,
             dev=dev, admin_token=os.environ.get("DURABLE_ADMIN_TOKEN") or None,
             retention_s=retention_s, drain_timeout_s=drain_s,
@@ -174,6 +180,19 @@ def main(argv: list[str] | None = None) -> int:
             say("embedded Postgres stopped")
 
 
+def parse_grpc_port(value: str) -> int | None:
+    """--grpc-port / DURABLE_GRPC_PORT: a port (0 = any free one), or off."""
+    if value.strip().lower() in ("off", "none", "no", "false"):
+        return None
+    try:
+        port = int(value)
+    except ValueError:
+        raise ValueError(f"--grpc-port must be a port number or off, not {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--grpc-port must be 0-65535, not {port}")
+    return port
+
+
 async def _serve(config: Config, options: Options) -> None:
     server = Server(config, options, say=say)
     await server.start()
@@ -187,6 +206,8 @@ async def _serve(config: Config, options: Options) -> None:
     say(f"workers: {config.worker_slots} concurrent invocations")
     if options.api:
         say(f"serving on http://localhost:{server.port}")
+        if server.grpc_port is not None:
+            say(f"gRPC (durable.v1.Engine, durable.v1.Admin) on localhost:{server.grpc_port}")
         if options.host in ("127.0.0.1", "localhost", "::1"):
             say("listening on this machine only (--host 0.0.0.0 or DURABLE_HOST to expose it)")
     stop = asyncio.Event()

@@ -28,6 +28,8 @@ log = logging.getLogger("durable.server")
 class Options:
     host: str = "127.0.0.1"
     port: int = 3030
+    grpc_port: int | None = None  # the gRPC surface (§18) beside the HTTP API; None: off
+    grpc_required: bool = False  # a port in use fails the start (else: a warning, no gRPC)
     api: bool = True
     workers: bool = True
     dev: bool = False
@@ -53,6 +55,8 @@ class Server:
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
         self.feed: ChangeFeed | None = None
+        self.grpc_port: int | None = None
+        self._grpc: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
@@ -74,6 +78,8 @@ class Server:
             await site.start()
             sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
             self.port = sockets[0].getsockname()[1] if sockets else self.options.port
+            if self.options.grpc_port is not None:
+                await self._start_grpc(api)
         if self.options.workers:
             self._tasks.append(asyncio.create_task(self.engine.run_workers()))
             self._tasks.append(asyncio.create_task(self.engine.run_cron()))
@@ -86,7 +92,26 @@ class Server:
             for url in dev_app_urls(self.options.dev_app_url):
                 self._tasks.append(asyncio.create_task(self.discover_forever(url)))
 
+    async def _start_grpc(self, api: Api) -> None:
+        from .grpc_api import GrpcApi, start_server  # grpcio: loaded only when serving gRPC
+        from .grpc_streams import Streams
+        assert self.engine is not None and self.options.grpc_port is not None
+        assert self.feed is not None
+        grpc_api = GrpcApi(self.engine, api.service, dev=self.options.dev,
+                           admin_token=self.options.admin_token)
+        try:
+            self._grpc, self.grpc_port = await start_server(
+                grpc_api, Streams(grpc_api, self.feed), self.options.host,
+                self.options.grpc_port)
+        except (OSError, RuntimeError) as error:
+            if self.options.grpc_required:
+                raise OSError(f"gRPC: {error}") from error
+            self.say(f"gRPC: port {self.options.grpc_port} is not free ({error}); serving "
+                     "without gRPC (choose one with --grpc-port or DURABLE_GRPC_PORT)")
+
     async def stop(self, crash: bool = False) -> None:
+        if self._grpc is not None:
+            await self._grpc.stop(0 if crash else 1.0)
         for task in self._tasks[1:] if self.options.workers else self._tasks:
             task.cancel()
         if self.engine is not None:

@@ -55,3 +55,20 @@ def verify_api_request(
     if not matches_any(keys, body, v1):
         return "invalid X-Durable-Signature"
     return None
+
+
+def verify_grpc_call(keys: Sequence[str], timestamp: str | None, signature: str | None,
+                     method: str, payload: bytes, now_ms: int) -> str | None:
+    """[GRPC-4]: the signature over `timestamp.method.payload`, the timestamp within the
+    window. None when valid, else the reason."""
+    if timestamp is None:
+        return "missing x-durable-timestamp"
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return "x-durable-timestamp is not unix milliseconds"
+    if abs(now_ms - int(timestamp)) > V2_WINDOW_MS:
+        return "x-durable-timestamp is outside the 300000 ms window"
+    if signature is None:
+        return "missing x-durable-signature"
+    if not matches_any(keys, f"{timestamp}.{method}.".encode() + payload, signature):
+        return "invalid signature"
+    return None

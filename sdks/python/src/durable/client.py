@@ -4,6 +4,10 @@ Every call is a signed JSON POST. Besides the v1 `X-Durable-Signature` over the 
 the client sends `X-Durable-Timestamp` + `X-Durable-Signature-V2` (decision 0001), which
 an engine that knows v2 verifies instead (with a replay window); pass
 `timestamped_signatures=False` to send v1 only.
+
+A `grpc://host:port` base URL (or `transport="grpc"`) makes the same calls over the
+engine's gRPC surface instead (spec §18; needs `pip install durable[grpc]`), and adds the
+streams `watch_run`, `watch_runs` and `ingest`.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
 
 from ._protocol import CAPABILITIES, MAX_BODY_BYTES, MAX_EVENTS_PER_SEND
 from ._version import SDK_VERSION
@@ -100,7 +104,12 @@ def provision_app(
     max_request_bytes: int = 1_048_576,
     max_response_bytes: int = 1_048_576,
 ) -> dict[str, Any]:
-    """Create a workspace (`POST /api/apps`); returns it with its `id` and `key`."""
+    """Create a workspace (`POST /api/apps`, or Admin.CreateApp for a `grpc://` URL);
+    returns it with its `id` and `key`."""
+    if base_url.startswith("grpc://"):
+        from ._grpc import provision
+
+        return provision(base_url, name, app_url, environment, admin_token, timeout)
     body = _json({"name": name, "environment": environment, "appUrl": app_url})
     if len(body) > max_request_bytes:
         raise DurableError(f"provision request exceeds {max_request_bytes} bytes")
@@ -137,7 +146,10 @@ class Client:
         max_request_bytes: int = 1_048_576,
         max_response_bytes: int = 1_048_576,
         timestamped_signatures: bool = True,
+        transport: str | None = None,
     ) -> None:
+        """`transport`: "http" or "grpc"; by default the scheme of `base_url` decides
+        (`grpc://host:port` is gRPC)."""
         self.base_url = base_url.rstrip("/")
         self.app_id = app_id
         self.signing_key = signing_key.encode()
@@ -145,6 +157,41 @@ class Client:
         self.max_request_bytes = max_request_bytes
         self.max_response_bytes = max_response_bytes
         self.timestamped_signatures = timestamped_signatures
+        kind = transport or ("grpc" if base_url.startswith("grpc://") else "http")
+        if kind not in ("http", "grpc"):
+            raise ValueError(f"transport must be 'http' or 'grpc', not {transport!r}")
+        self._grpc: Any = None
+        if kind == "grpc":
+            from ._grpc import GrpcTransport  # grpcio: only with the grpc extra
+
+            self._grpc = GrpcTransport(
+                base_url, app_id, self.signing_key, timeout=timeout,
+                max_request_bytes=max_request_bytes, max_response_bytes=max_response_bytes)
+
+    def close(self) -> None:
+        """Close the gRPC channel (HTTP calls hold no connection between calls)."""
+        if self._grpc is not None:
+            self._grpc.close()
+
+    def _streams(self, what: str) -> Any:
+        if self._grpc is None:
+            raise DurableError(f"{what} needs the gRPC transport (a grpc:// base URL)")
+        return self._grpc
+
+    def watch_run(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """The run's status changes until it ends (gRPC WatchRun); the last change carries
+        the ended run as `run`."""
+        return cast(Iterator[dict[str, Any]], self._streams("watch_run").watch_run(run_id))
+
+    def watch_runs(self, function_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every run status change of the workspace (gRPC WatchRuns), until closed."""
+        return cast(Iterator[dict[str, Any]],
+                    self._streams("watch_runs").watch_runs(function_id))
+
+    def ingest(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Stream events (gRPC IngestEvents); yields `{"index", "receipt"}` or
+        `{"index", "error"}` for each, in order. One bad event does not stop the others."""
+        return cast(Iterator[dict[str, Any]], self._streams("ingest").ingest(events))
 
     def signed_headers(self, body: bytes, now_ms: int | None = None) -> dict[str, str]:
         """The headers of one API call (recomputed per attempt so the timestamp is fresh)."""
@@ -160,6 +207,8 @@ class Client:
         return headers
 
     def _post(self, path: str, payload: Any, retries: int = 0) -> dict[str, Any]:
+        if self._grpc is not None:
+            return cast(dict[str, Any], self._grpc.call(path, payload, retries))
         body = _json(payload)
         if len(body) > self.max_request_bytes:
             raise DurableError(f"durable {path} request exceeds {self.max_request_bytes} bytes")
