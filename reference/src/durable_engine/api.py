@@ -163,7 +163,7 @@ class Api:
         if self.feed is not None:
             from .dashboard import install  # jinja2 and templates: only when serving pages
 
-            install(app, service, self.feed, dev=self.dev, admin_token=self.admin_token)
+            install(app, self.service, self.feed, dev=self.dev, admin_token=self.admin_token)
         return app
 
     # ---- engine API ------------------------------------------------------------------------
