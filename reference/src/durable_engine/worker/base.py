@@ -1,0 +1,108 @@
+"""The engine's shared state and plain types: its configuration, a claimed queue row, one HTTP
+attempt's outcome, and the fields every part of the worker reads (pool, clock, queries, the
+leases held, the slots in use)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from ..core.context import RunContext
+from ..core.invocation import Op
+from ..db import load_queries
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+@dataclass
+class Config:
+    database_url: str
+    worker_slots: int = 16
+    lease_s: float = 10.0  # a lease's length; renewed by the holder's heartbeat
+    heartbeat_s: float = 0.0  # how often leases are renewed; 0: a third of lease_s
+    default_timeout_ms: int = 300_000  # [RETRY-3] default timeoutMs
+    backoff_base_ms: int = 1000
+    backoff_cap_ms: int = 300_000
+    manifest_ttl_s: float = 60.0
+    idle_poll_s: float = 5.0
+    pool_size: int = 10
+
+
+@dataclass
+class Claim:
+    run_id: str
+    workspace_id: str
+    namespace: str
+    kind: str
+    attempt: int
+    due_at: datetime
+    lease_token: uuid.UUID
+    context: RunContext | None = None
+
+
+@dataclass
+class Outcome:
+    """What one HTTP attempt produced: a valid op, or a delivery error."""
+
+    op: Op | None
+    error: str | None
+    status: int | None
+    started: datetime
+    duration_ms: float
+    code: str = "INVALID_RESPONSE"
+
+
+@dataclass
+class EngineBase:
+    config: Config
+    pool: AsyncConnectionPool
+    clock: Callable[[], datetime] = utcnow
+    queries: dict[str, str] = field(default_factory=load_queries)
+    session: aiohttp.ClientSession | None = None
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: bool = False
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _held: set[uuid.UUID] = field(default_factory=set)
+    _manifests: dict[str, float] = field(default_factory=dict)
+    _claimer: psycopg.AsyncConnection[Any] | None = None
+    _driving: set[str] = field(default_factory=set)  # run ids this process is invoking
+    _cancelled: set[str] = field(default_factory=set)  # ... of which cancelled meanwhile
+    _throttle_free_at: datetime | None = None  # when a full throttle window next has room
+    _claimed_at: datetime | None = None  # the clock of the last claim round
+    _fair_candidates: bool = False  # the queue's head is a blocked backlog: look per bucket
+    last_manifest_status: int | None = None  # HTTP status of the last manifest GET (dev hints)
+    _workers_running: bool = False  # this process invokes apps (serve without --no-workers)
+    _reserved: int = 0  # slots promised to API calls handing new runs off to this process
+
+    def q(self, name: str) -> str:
+        return self.queries[name]
+
+    async def start_http(self) -> None:
+        if self.session is None:
+            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64)
+            self.session = aiohttp.ClientSession(connector=connector)
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None

@@ -1,0 +1,82 @@
+"""Claiming due work in one round trip on the claimer's own connection; flow-controlled rows
+([FLOW-1], [FLOW-3]) are admitted under their buckets' advisory locks by core.admission."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from ..core.admission import (
+    admit,
+)
+from ..core.context import RunContext
+from ..flow import throttle_heads, throttle_windows
+from .base import Claim
+from .invoke import Invoke
+
+
+class Claims(Invoke):
+    async def _claim(self, limit: int) -> list[Claim]:
+        """One round trip on the claimer's own autocommit connection."""
+        if self._claimer is None or self._claimer.closed:
+            self._claimer = await psycopg.AsyncConnection.connect(
+                self.config.database_url, autocommit=True, row_factory=dict_row)
+            await self._claimer.execute(self.q("claimer_session"))
+        now = self._claimed_at = self.clock()
+        params = {"now": now, "limit": limit, "flow_ok": [], "lease_s": self.config.lease_s}
+        try:
+            conn = self._claimer
+            # Due debounce/batch buckets become runs; then, is any due row flow-controlled?
+            cur = await conn.execute(self.q("flow_flush"), {"now": now, "bucket": None})
+            probe = await cur.fetchone()
+            if probe is not None and probe["flushed"]:
+                await conn.execute(self.q("notify_queue"))
+            if probe is None or not probe["flow"]:  # the common case: no transaction
+                self._throttle_free_at = None
+                rows = await (await conn.execute(self.q("claim"), params)).fetchall()
+            else:
+                async with conn.transaction():
+                    params["flow_ok"] = await self._flow_admit(conn, now, limit)
+                    rows = await (await conn.execute(self.q("claim"), params)).fetchall()
+        except (psycopg.Error, OSError):
+            await self._claimer.close()
+            self._claimer = None
+            raise
+        claims = []
+        for r in rows:
+            claim = Claim(r["run_id"], r["workspace_id"], r["namespace"], r["kind"],
+                          r["attempt"], r["due_at"], r["lease_token"])
+            if claim.kind == "invoke":
+                claim.context = RunContext.from_row(r)
+            claims.append(claim)
+        return claims
+
+    async def _flow_admit(self, conn: psycopg.AsyncConnection[Any], now: datetime,
+                          limit: int) -> list[str]:
+        """Which due flow-controlled runs may start now: per bucket, fewer than `limit`
+        invocations in flight. Bucket locks serialize claimers across processes, so a limit is
+        exact; the admitted rows stay locked by this transaction until the claim commits."""
+        fair = self._fair_candidates
+        cur = await conn.execute(self.q("flow_candidates_fair" if fair else "flow_candidates"),
+                                 {"now": now, "limit": limit * 4})
+        candidates = await cur.fetchall()
+        self._fair_candidates = False
+        if not candidates:
+            return []
+        keys = sorted({k for c in candidates for k in c["flow_keys"]}
+                      | {c["throttle_key"] for c in candidates if c["throttle_key"]})
+        await conn.execute(self.q("flow_lock"), {"keys": keys})
+        cur = await conn.execute(self.q("flow_in_flight"), {"now": now, "keys": keys})
+        in_flight = {r["key"]: r["n"] for r in await cur.fetchall()}
+        # [FLOW-3]: starts in each throttle window, counted under the same bucket locks
+        windows = await throttle_windows(conn, self.queries, candidates, now)
+        limits = {c["throttle_key"]: c["throttle_limit"] for c in candidates
+                  if c["throttle_key"] is not None}
+        heads = await throttle_heads(conn, self.queries, windows, limits, now)
+        admission = admit(candidates, in_flight, windows, heads, limit, limit * 4, fair)
+        self._throttle_free_at = admission.throttle_free_at
+        self._fair_candidates = admission.look_fair
+        return admission.admitted

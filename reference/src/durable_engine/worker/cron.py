@@ -1,0 +1,73 @@
+"""Cron ticks (decision 0005): each tick fired once across all engine processes ([CRON-8]),
+at most one catch-up tick after downtime ([CRON-7]); a tick's run is queued like any other."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ..cron import latest_fire, next_fire
+from ..store.runs import enqueue
+from .base import iso, to_ms
+from .scheduler import Scheduler
+
+log = logging.getLogger("durable.engine")
+
+
+class CronTicks(Scheduler):
+    async def run_cron(self) -> None:
+        """Fire cron ticks (decision 0005): each tick once across all engine processes, at
+        most one catch-up tick after downtime, sleeping until the next tick in between."""
+        while not self._stopping:
+            delay = self.config.idle_poll_s
+            try:
+                delay = await self.cron_round()
+            except (psycopg.Error, OSError, ValueError) as error:
+                log.warning("cron round failed: %s", error)
+            await asyncio.sleep(max(0.01, delay))
+
+    async def cron_round(self) -> float:
+        now = self.clock()
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(self.q("cron_functions"))
+            functions = await cur.fetchall()
+        wake = now + timedelta(seconds=self.config.idle_poll_s)
+        for fn in functions:
+            since = fn["last_tick"] or fn["synced_at"]
+            tick = latest_fire(fn["trigger_cron"], now, since)
+            if tick is not None:
+                await self._fire_tick(fn, tick, now)
+                since = tick
+            wake = min(wake, next_fire(fn["trigger_cron"], max(since, now)))
+        return (wake - self.clock()).total_seconds()
+
+    async def _fire_tick(self, fn: dict[str, Any], tick: datetime, now: datetime) -> None:
+        run_id = str(uuid.uuid4())
+        tick_ms = to_ms(tick)
+        event = {"id": f"cron:{fn['runtime_id']}:{tick_ms}", "name": "durable/cron",
+                 "data": {"cron": fn["trigger_cron"], "scheduledAt": iso(tick)}, "ts": tick_ms}
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(self.q("cron_tick_claim"), {
+                "workspace_id": fn["workspace_id"], "runtime_id": fn["runtime_id"],
+                "tick_at": tick, "run_id": run_id})
+            if await cur.fetchone() is None:
+                return  # another engine fired it
+            receipt = {"id": event["id"], "name": event["name"], "ts": tick_ms,
+                       "runIds": [run_id]}
+            await conn.execute(self.q("cron_event_insert"), {
+                "workspace_id": fn["workspace_id"], "id": event["id"],
+                "data": Jsonb(event["data"]), "ts": tick_ms, "now": now,
+                "receipt": Jsonb(receipt)})
+            await conn.execute(self.q("run_insert"), {
+                "id": run_id, "workspace_id": fn["workspace_id"],
+                "function_id": fn["runtime_id"], "event_id": event["id"],
+                "event": Jsonb(event), "now": now})
+            await enqueue(conn, self.queries, workspace_id=fn["workspace_id"], run_id=run_id,
+                          definition=fn["definition"], event=event, priority=fn["priority"],
+                          now=now)

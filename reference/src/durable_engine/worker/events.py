@@ -1,0 +1,160 @@
+"""Events ([EVT-1..7]): stored idempotently by id, each starting the runs it triggers (or
+adding to a debounce or batch bucket, [FLOW-5], [FLOW-6]) and resolving the waits it matches,
+in the caller's transaction; new runs without flow rules may be handed off to this process."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ..core.admission import (
+    deferred,
+    flow_buckets,
+    pending_runtime,
+    rate_limit_of,
+    throttle_bucket,
+)
+from ..core.context import RunContext
+from ..core.status import RunStatus
+from ..flow import pend
+from ..paths import event_matches
+from ..validation import parse_instant
+from .base import Claim, to_ms
+from .manifests import Manifests
+
+
+class Events(Manifests):
+    async def ingest(self, conn: psycopg.AsyncConnection[Any], workspace_id: str,
+                     events: list[dict[str, Any]], now: datetime,
+                     handoff: list[Claim] | None = None, slots: int = 0
+                     ) -> list[dict[str, Any]]:
+        """Store events (idempotent by id), start triggered runs, resolve matching waits.
+
+        Runs inside the caller's transaction, so a sendEvent op commits it with its memo.
+        With `slots` > 0, up to that many new runs without flow rules are leased to the
+        caller at once and appended to `handoff`: the caller invokes them after its commit,
+        sparing them the wake-up and claim round trips (none jumps due work, see the SQL).
+        """
+        receipts = []
+        woke = False
+        for raw in events:
+            event = {
+                "id": raw.get("id") or str(uuid.uuid4()),
+                "name": raw["name"],
+                "data": raw.get("data", {}),
+                "ts": raw.get("ts", to_ms(now)),
+            }
+            cur = await conn.execute(self.q("event_accept"), {
+                "workspace_id": workspace_id, "id": event["id"], "name": event["name"],
+                "data": Jsonb(event["data"]), "ts": event["ts"], "now": now})
+            accepted = await cur.fetchone()
+            assert accepted is not None
+            if not accepted["inserted"]:
+                prior = accepted["prior_receipt"]
+                if not prior:  # accepted by a concurrent transaction after our snapshot
+                    cur = await conn.execute(self.q("event_receipt"),
+                                             {"workspace_id": workspace_id, "id": event["id"]})
+                    row = await cur.fetchone()
+                    prior = row["receipt"] if row else {"id": event["id"]}
+                receipts.append({**prior, "duplicate": True})
+                continue
+            runs = []
+            # Versions share one debounce/batch bucket ([FLOW-8]): its run goes to the last
+            # version listed (by runtime id, so id@2 rather than id@1).
+            pender = pending_runtime(accepted["functions"])
+            for fn in accepted["functions"]:
+                keys, limits = flow_buckets(workspace_id, fn["definition"], event)
+                deferring = deferred(fn["definition"])
+                if deferring and pender[fn["definition"]["id"]] != fn["runtime_id"]:
+                    continue
+                rate_key, skip = await self._rate_limit(conn, workspace_id, fn["definition"],
+                                                        event, now)
+                if deferring and skip is None:  # [FLOW-5], [FLOW-6]: the run comes later
+                    await pend(conn, self.queries, workspace_id, fn, event, now, keys, limits,
+                               rate_key)
+                    woke = True  # idle workers learn the bucket's due time
+                    continue
+                throttle = throttle_bucket(workspace_id, fn["definition"], event)
+                lease_s = None
+                if slots > 0 and skip is None and not keys and throttle["throttle_key"] is None:
+                    slots -= 1
+                    lease_s = self.config.lease_s
+                runs.append({"id": str(uuid.uuid4()), "function_id": fn["runtime_id"],
+                             "priority": fn["priority"], "flow_keys": keys,
+                             "flow_limits": limits, "rate_key": rate_key,
+                             "skip_reason": skip, "lease_s": lease_s, **throttle})
+            run_ids = [r["id"] for r in runs]
+            resumable = [w for w in accepted["waits"]
+                         if event_matches(event["name"], w["match"], event)]
+            receipt = {"id": event["id"], "name": event["name"], "ts": event["ts"],
+                       "runIds": run_ids,
+                       "matched": len(accepted["functions"]) + len(resumable)}  # [EVT-7]
+            cur = await conn.execute(self.q("event_runs_create"), {
+                "workspace_id": workspace_id, "event_id": event["id"], "event": Jsonb(event),
+                "now": now, "runs": Jsonb(runs), "receipt": Jsonb(receipt)})
+            handed = {row["run_id"]: row["lease_token"] for row in await cur.fetchall()}
+            by_id = {fn["runtime_id"]: fn for fn in accepted["functions"]}
+            for run in runs:
+                token = handed.get(run["id"])
+                if token is None or handoff is None:
+                    continue
+                fn = by_id[run["function_id"]]
+                context = RunContext.from_row({
+                    **accepted, "id": run["id"], "workspace_id": workspace_id,
+                    "function_id": run["function_id"], "event": event, "events": None,
+                    "error": None, "definition": fn["definition"]}, steps={})
+                handoff.append(Claim(run["id"], workspace_id, "main", "invoke", 0, now, token,
+                                     context))
+            woke = woke or any(r["skip_reason"] is None and r["id"] not in handed
+                               for r in runs)
+            for wait in resumable:
+                created_at = parse_instant(wait["created_at"])
+                await self._resolve_wait(conn, wait["run_id"], wait["namespace"],
+                                         wait["step_id"], event, created_at, now)
+                woke = True
+            receipts.append({**receipt, "duplicate": False})
+        if woke:
+            await conn.execute(self.q("notify_queue"))
+        return receipts
+
+    async def _rate_limit(self, conn: psycopg.AsyncConnection[Any], workspace_id: str,
+                          definition: dict[str, Any] | None, event: dict[str, Any],
+                          now: datetime) -> tuple[str | None, str | None]:
+        """[FLOW-4]: (the run's rate bucket, "rate_limited" when the window is full)."""
+        rule = rate_limit_of(workspace_id, definition, event)
+        if rule is None:
+            return None, None
+        await conn.execute(self.q("rate_lock"), {"rate_key": rule.key})
+        cur = await conn.execute(self.q("rate_window_count"), {
+            "rate_key": rule.key, "now": now, "period_ms": rule.period_ms})
+        row = await cur.fetchone()
+        full = row is not None and rule.refuses(row["n"])
+        return rule.key, "rate_limited" if full else None
+
+    async def _resolve_wait(self, conn: psycopg.AsyncConnection[Any], run_id: str,
+                            namespace: str, step_id: str, data: Any, created_at: datetime,
+                            now: datetime) -> bool:
+        cur = await conn.execute(self.q("wait_take_one"),
+                                 {"run_id": run_id, "namespace": namespace, "step_id": step_id})
+        if await cur.fetchone() is None:
+            return False
+        await self._memo(conn, run_id, namespace, step_id, "wait", data,
+                         queued_at=created_at, started_at=None, app_ms=None, ended_at=now)
+        await conn.execute(self.q("queue_resume"), {"run_id": run_id, "now": now})
+        await conn.execute(self.q("run_set_status"),
+                           {"run_id": run_id, "status": RunStatus.QUEUED.value, "now": now})
+        return True
+
+    async def _memo(self, conn: psycopg.AsyncConnection[Any], run_id: str, namespace: str,
+                    step_id: str, type_: str, data: Any, *, queued_at: datetime | None,
+                    started_at: datetime | None, app_ms: float | None,
+                    ended_at: datetime, wake_at: datetime | None = None) -> bool:
+        cur = await conn.execute(self.q("step_insert"), {
+            "run_id": run_id, "namespace": namespace, "step_id": step_id, "type": type_,
+            "data": Jsonb(data), "queued_at": queued_at, "started_at": started_at,
+            "app_ms": app_ms, "ended_at": ended_at, "wake_at": wake_at})
+        return await cur.fetchone() is not None

@@ -1,0 +1,158 @@
+"""Driving one claimed run: read its context, POST the signed request to the app, apply the
+answer, and keep invoking while the run has more work due now (its lease still held)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+import aiohttp
+import psycopg
+
+from ..core.context import RunContext
+from ..core.invocation import (
+    MAX_ANSWER_BYTES,
+    Op,
+    dumps,
+    read_answer,
+    refusal,
+    request_body,
+    request_headers,
+    signs_v2,
+)
+from ..core.status import RunStatus
+from .base import Claim, Outcome, to_ms
+from .lifecycle import Lifecycle
+from .manifests import read_limited
+
+log = logging.getLogger("durable.engine")
+
+
+class Invoke(Lifecycle):
+    async def _drive(self, claim: Claim) -> None:
+        """Invoke the app for a claimed run, apply the answer, and keep going while the run
+        has more work due now (its lease stays held, so no other claim round trip)."""
+        self._held.add(claim.lease_token)
+        self._driving.add(claim.run_id)
+        try:
+            if claim.kind == "wait_timeout":
+                if not await self._wait_timeout(claim):
+                    return
+            context = claim.context
+            if context is None:
+                for attempt in range(8):
+                    try:
+                        context = await self._context(claim.run_id, claim.namespace)
+                        break
+                    except psycopg.OperationalError:
+                        if attempt == 7:
+                            raise
+                        await asyncio.sleep(0.2 * 2 ** min(attempt, 4))
+                        await self.pool.check()
+            else:
+                await self._refresh_manifest(context)
+            if context is None:
+                return
+            while claim.run_id not in self._cancelled:  # a cancelled run is never invoked again
+                next_token = await self._invoke_once(claim, context)
+                if next_token is None:
+                    return
+                self._held.discard(claim.lease_token)
+                claim.lease_token = next_token
+                claim.attempt = 0
+                claim.due_at = self.clock()
+                self._held.add(next_token)
+                if self._stopping:  # draining: hand the run back at once, not at lease expiry
+                    await self._release(next_token)
+                    return
+        except (psycopg.Error, OSError) as error:
+            # The database stayed away: the lease expires and the run is claimed again.
+            log.warning("run %s: giving up this attempt: %s", claim.run_id, error)
+        finally:
+            self._held.discard(claim.lease_token)
+            self._driving.discard(claim.run_id)
+            self._cancelled.discard(claim.run_id)
+
+    async def _wait_timeout(self, claim: Claim) -> bool:
+        """A wait's deadline passed: memoize null (unless an event won) and invoke."""
+        now = self.clock()
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(self.q("fence"), {
+                "run_id": claim.run_id, "lease_token": claim.lease_token})
+            if await cur.fetchone() is None:
+                return False
+            cur = await conn.execute(self.q("wait_take"), {
+                "run_id": claim.run_id, "namespace": claim.namespace})
+            for row in await cur.fetchall():
+                await self._memo(conn, claim.run_id, claim.namespace, row["step_id"], "wait",
+                                 None, queued_at=row["created_at"], started_at=None,
+                                 app_ms=None, ended_at=now)
+            await conn.execute(self.q("queue_resume"), {"run_id": claim.run_id, "now": now})
+            await conn.execute(self.q("run_set_status"), {
+                "run_id": claim.run_id, "status": RunStatus.RUNNING.value, "now": now})
+        claim.kind = "invoke"
+        return True
+
+    async def _context(self, run_id: str, namespace: str) -> RunContext | None:
+        async with self.pool.connection() as conn:
+            await conn.set_autocommit(True)  # two plain reads: no BEGIN/COMMIT round trips
+            try:
+                cur = await conn.execute(self.q("context"), {"run_id": run_id})
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                cur = await conn.execute(self.q("steps_for_run"),
+                                         {"run_id": run_id, "namespace": namespace})
+                steps = {r["step_id"]: {"type": r["type"], "data": r["data"]}
+                         for r in await cur.fetchall()}
+            finally:
+                await conn.set_autocommit(False)
+        context = RunContext.from_row(row, steps)
+        await self._refresh_manifest(context)
+        return context
+
+    async def _invoke_once(self, claim: Claim, ctx: RunContext) -> uuid.UUID | None:
+        raw = dumps(request_body(ctx, claim.run_id, claim.namespace, claim.attempt))
+        refused = refusal(ctx, len(raw))
+        if refused is not None:
+            now = self.clock()
+            return await self._apply(claim, ctx, Outcome(refused, None, None, now, 0.0),
+                                     deliver=False)
+        outcome = await self._post(ctx, raw, ctx.rules.get("timeoutMs"))
+        if outcome.status == 401:  # [MAN-6]: the app may have a new key or capability
+            self._manifests[ctx.workspace_id] = float("-inf")
+        return await self._apply(claim, ctx, outcome)
+
+    async def _post(self, ctx: RunContext, body: bytes, timeout_ms: int | None) -> Outcome:
+        assert self.session is not None
+        v2 = signs_v2(ctx.capabilities)
+        timestamp = str(to_ms(self.clock()))
+        headers = request_headers(ctx.keys, body, v2, timestamp)
+        started = self.clock()
+        t0 = time.perf_counter()
+        timeout = aiohttp.ClientTimeout(total=(timeout_ms or self.config.default_timeout_ms)
+                                        / 1000)
+
+        def done(op: Op | None, error: str | None, status: int | None,
+                 code: str = "INVALID_RESPONSE") -> Outcome:
+            # [RETRY-5]: the per-invocation code of [RETRY-3] stays visible in the delivery
+            # record (/failures/search detail, /runs/history error), so it leads the text.
+            text = None if error is None else f"{code}: {error}"
+            return Outcome(op, text, status, started, (time.perf_counter() - t0) * 1000, code)
+
+        try:
+            async with self.session.post(ctx.app_url, data=body, headers=headers,
+                                         timeout=timeout, allow_redirects=False) as resp:
+                answer = await read_limited(resp, MAX_ANSWER_BYTES)
+                status = resp.status
+                resp_headers = resp.headers
+        except TimeoutError:
+            return done(None, f"app did not answer within {timeout.total * 1000:.0f} ms", None,
+                        "TIMEOUT")
+        except aiohttp.ClientError as error:
+            return done(None, f"app unreachable: {type(error).__name__}: {error}", None,
+                        "DELIVERY_FAILED")
+        reply = read_answer(status, answer, resp_headers, ctx.keys, v2, timestamp)
+        return done(reply.op, reply.error, status, reply.code)

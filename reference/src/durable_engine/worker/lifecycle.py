@@ -1,0 +1,229 @@
+"""Applying an app's answer: one transaction per op that fences the lease, records the
+delivery and moves the run (memo, status, next queue item together). A stale attempt's late
+answer changes nothing but its delivery record."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ..core.admission import (
+    backoff_ms,
+    may_retry,
+)
+from ..core.context import RunContext
+from ..core.invocation import (
+    DoneOp,
+    ErrorOp,
+    Op,
+    SendEventOp,
+    SleepOp,
+    StepOp,
+    WaitOp,
+    memo_refusal,
+)
+from ..core.status import RunStatus
+from ..logs import run_changed
+from .base import Claim, Outcome, iso
+from .events import Events
+
+log = logging.getLogger("durable.engine")
+
+
+class Lifecycle(Events):
+    async def _apply(self, claim: Claim, ctx: RunContext, outcome: Outcome,
+                     deliver: bool = True) -> uuid.UUID | None:
+        """Apply an answer, riding out a database restart: the answer is not dropped while the
+        database is briefly away (the fence makes a retried commit safe)."""
+        delay = 0.2
+        for attempt in range(8):
+            try:
+                return await self._apply_once(claim, ctx, outcome, deliver)
+            except psycopg.OperationalError as error:
+                if attempt == 7:
+                    raise
+                log.warning("run %s: database unavailable (%s); retrying", claim.run_id, error)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                await self.pool.check()  # drop the pool's dead connections
+        return None
+
+    async def _apply_once(self, claim: Claim, ctx: RunContext, outcome: Outcome,
+                          deliver: bool = True) -> uuid.UUID | None:
+        """One transaction: fence, delivery record, the op's transition. Returns the new lease
+        token when the run should be invoked again at once by this worker."""
+        now = self.clock()
+        op = outcome.op
+        if deliver and isinstance(op, StepOp) and memo_refusal(op, ctx.steps) is None:
+            return await self._commit_step(claim, ctx, op, outcome, now)
+        error_text = outcome.error
+        if isinstance(op, ErrorOp):
+            # The HTTP exchange worked but the run did not progress: a failure for the view.
+            error_text = f"{op.name or 'Error'}: {op.message}"
+        ctx.changes = []
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                cur = await conn.execute(self.q("fence"), {
+                    "run_id": claim.run_id, "lease_token": claim.lease_token})
+                fenced = await cur.fetchone()
+                if deliver:
+                    await conn.execute(self.q("delivery_insert"), {
+                        "id": str(uuid.uuid4()), "workspace_id": ctx.workspace_id,
+                        "run_id": claim.run_id, "function_id": ctx.function_id,
+                        "namespace": claim.namespace, "attempt": claim.attempt,
+                        "url": ctx.app_url, "status": outcome.status,
+                        "duration_ms": outcome.duration_ms, "op": op and op.kind,
+                        "error": error_text if fenced else (error_text or "stale attempt"),
+                        "code": outcome.code if outcome.error is not None else (
+                            op.code if isinstance(op, ErrorOp) else None),
+                        "at": outcome.started})
+                if fenced is None:
+                    return None  # lease lost (expired, cancelled): this answer is void
+                if op is None:
+                    op = ErrorOp(error_text, None, True, "DurableError", outcome.code,
+                                 delivery=True)
+                token = await self._transition(conn, claim, ctx, op, outcome, now)
+        except psycopg.errors.UniqueViolation:
+            return None
+        for status, fields in ctx.changes:  # committed: now they happened
+            run_changed(claim.run_id, status, function=ctx.function_id, **fields)
+        return token
+
+    async def _commit_step(self, claim: Claim, ctx: RunContext, op: StepOp,
+                           outcome: Outcome, now: datetime) -> uuid.UUID | None:
+        token = uuid.uuid4()
+        async with self.pool.connection() as conn:
+            await conn.set_autocommit(True)
+            try:
+                cur = await conn.execute(self.q("commit_step"), {
+                    "run_id": claim.run_id, "lease_token": claim.lease_token,
+                    "new_token": token, "now": now,
+                    "lease_s": self.config.lease_s,
+                    "namespace": claim.namespace, "step_id": op.id,
+                    "data": Jsonb(op.data), "position": len(ctx.steps),
+                    "queued_at": claim.due_at, "started_at": outcome.started,
+                    "app_ms": outcome.duration_ms, "delivery_id": str(uuid.uuid4()),
+                    "workspace_id": ctx.workspace_id, "function_id": ctx.function_id,
+                    "attempt": claim.attempt, "url": ctx.app_url, "status": outcome.status,
+                    "duration_ms": outcome.duration_ms})
+                row = await cur.fetchone()
+            finally:
+                await conn.set_autocommit(False)
+        if row is None or not row["fenced"]:
+            return None
+        if not row["memoized"]:
+            log.error("run %s: step %s was memoized concurrently", claim.run_id, op.id)
+        ctx.steps[op.id] = {"type": "run", "data": op.data}
+        return token
+
+    async def _transition(self, conn: psycopg.AsyncConnection[Any], claim: Claim,
+                          ctx: RunContext, op: Op, outcome: Outcome,
+                          now: datetime) -> uuid.UUID | None:
+        ns = claim.namespace
+        refused = memo_refusal(op, ctx.steps)  # [OP-10], [ERR-7]
+        if refused is not None:
+            return await self._fail(conn, claim, ctx, refused.error(), now)
+        timing = {"queued_at": claim.due_at, "started_at": outcome.started,
+                  "app_ms": outcome.duration_ms}
+        if isinstance(op, StepOp | SendEventOp):
+            if isinstance(op, StepOp):
+                kind, data = "run", op.data
+            else:
+                kind = "sendEvent"
+                data = await self.ingest(conn, ctx.workspace_id, op.events, now)
+            await self._memo(conn, claim.run_id, ns, op.id, kind, data, ended_at=now,
+                             **timing)
+            ctx.steps[op.id] = {"type": kind, "data": data}
+            token = uuid.uuid4()
+            await conn.execute(self.q("queue_continue"), {
+                "run_id": claim.run_id, "now": now, "new_token": token,
+                "lease_s": self.config.lease_s})
+            return token
+        if isinstance(op, SleepOp):
+            # [API-22]: the step is recorded now; its end is a time of its own
+            wake = max(op.until, now)
+            await self._memo(conn, claim.run_id, ns, op.id, "sleep", None,
+                             ended_at=now, wake_at=wake, **timing)
+            await self._park(conn, claim, "invoke", op.until, RunStatus.SLEEPING, now)
+            ctx.changed(RunStatus.SLEEPING, step=op.id, wakeAt=iso(wake))
+            return None
+        if isinstance(op, WaitOp):
+            await conn.execute(self.q("wait_insert"), {
+                "run_id": claim.run_id, "namespace": ns, "step_id": op.id,
+                "workspace_id": ctx.workspace_id, "event_name": op.event,
+                "match": Jsonb(op.match), "until": op.until, "now": now})
+            await self._park(conn, claim, "wait_timeout", op.until, RunStatus.WAITING, now)
+            ctx.changed(RunStatus.WAITING, step=op.id, waitFor=op.event, until=iso(op.until))
+            return None
+        if isinstance(op, DoneOp):
+            await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
+            await conn.execute(self.q("notify_queue"))  # a concurrency slot may be free
+            if ns == "failure":
+                await conn.execute(self.q("run_failure_handler_end"), {
+                    "run_id": claim.run_id, "state": "completed",
+                    "output": Jsonb(op.data), "now": now})
+            else:
+                await conn.execute(self.q("run_complete"), {
+                    "run_id": claim.run_id, "output": Jsonb(op.data), "now": now})
+            ctx.changed(RunStatus.COMPLETED if ns == "main" else "failure handler completed",
+                        attempt=claim.attempt)
+            return None
+        error = op.error()
+        if may_retry(op.retryable, claim.attempt, ctx.definition):
+            attempt = claim.attempt + 1
+            delay = backoff_ms(attempt, self.config.backoff_base_ms, self.config.backoff_cap_ms)
+            await conn.execute(self.q("queue_schedule"), {
+                "run_id": claim.run_id, "attempt": attempt, "kind": "invoke",
+                "namespace": ns, "due_at": now + timedelta(milliseconds=delay)})
+            await conn.execute(self.q("run_set_status"), {
+                "run_id": claim.run_id, "status": RunStatus.QUEUED.value, "now": now})
+            await conn.execute(self.q("notify_queue"))
+            ctx.changed("retrying", attempt=claim.attempt, next=attempt, inMs=delay,
+                        code=error.get("code"), error=error["name"], step=error.get("stepId"))
+            return None
+        if op.delivery:
+            error["code"] = "RETRIES_EXHAUSTED"  # [RETRY-5]: the last failure was no error op
+        return await self._fail(conn, claim, ctx, error, now)
+
+    async def _fail(self, conn: psycopg.AsyncConnection[Any], claim: Claim,
+                    ctx: RunContext, error: dict[str, Any], now: datetime) -> None:
+        if claim.namespace == "failure":
+            await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
+            await conn.execute(self.q("run_failure_handler_end"), {
+                "run_id": claim.run_id, "state": "failed", "output": Jsonb({"error": error}),
+                "now": now})
+            ctx.changed("failure handler failed", code=error.get("code"))
+            return None
+        handler = ctx.rules.get("hasOnFailure") is True
+        ctx.changed(RunStatus.FAILED, attempt=claim.attempt, code=error.get("code"),
+                    error=error.get("name"), step=error.get("stepId"))
+        await conn.execute(self.q("run_fail"), {
+            "run_id": claim.run_id, "error": Jsonb(error), "now": now,
+            "failure_handler": "running" if handler else None})
+        await conn.execute(self.q("waits_delete_run"), {"run_id": claim.run_id})
+        if handler:
+            ctx.error = error
+            await conn.execute(self.q("queue_schedule"), {
+                "run_id": claim.run_id, "attempt": 0, "kind": "invoke",
+                "namespace": "failure", "due_at": now})
+            await conn.execute(self.q("notify_queue"))
+        else:
+            await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
+            await conn.execute(self.q("notify_queue"))  # a concurrency slot may be free
+        return None
+
+    async def _park(self, conn: psycopg.AsyncConnection[Any], claim: Claim, kind: str,
+                    until: datetime, status: RunStatus, now: datetime) -> None:
+        await conn.execute(self.q("queue_schedule"), {
+            "run_id": claim.run_id, "attempt": 0, "kind": kind, "namespace": claim.namespace,
+            "due_at": until})
+        # [API-22]: updated_at is when the run parked; the wake time is the queue's due_at
+        await conn.execute(self.q("run_set_status"),
+                           {"run_id": claim.run_id, "status": status.value, "now": now})
+        await conn.execute(self.q("notify_queue"))
