@@ -77,9 +77,9 @@ def test_the_waterfall_splits_durable_and_app_time_and_reruns_from_a_step(
     attempts_table = page.locator("table.attempts")
     expect(attempts_table).to_contain_text("card declined")
     expect(page.locator("#run-output")).to_contain_text('"ok": true')
+    shot(page, "waterfall")
     page.locator(".wf-row[data-step='charge-card'] summary").click()
     expect(page.locator(".wf-row[data-step='charge-card'] pre")).to_contain_text('"charged": 42')
-    shot(page, "waterfall")
 
     # rerun from send-email: the new run keeps load-user and charge-card, runs send-email
     page.locator(".wf-row[data-step='send-email'] button").click()
