@@ -17,6 +17,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from . import signing
 from .engine import Engine, to_ms
+from .metrics import Sampler
+from .prometheus import CONTENT_TYPE, registry_for, render
 from .service import ChangeFeed, Service, ServiceError
 from .validation import (
     Invalid,
@@ -139,12 +141,15 @@ def parse_json(body: bytes) -> Any:
 
 class Api:
     def __init__(self, engine: Engine, *, dev: bool, admin_token: str | None,
-                 feed: ChangeFeed | None = None) -> None:
+                 feed: ChangeFeed | None = None, metrics: Sampler | None = None,
+                 metrics_public: bool = False) -> None:
         self.engine = engine
         self.service = Service(engine)
         self.dev = dev
         self.admin_token = admin_token
         self.feed = feed
+        self.metrics_public = metrics_public
+        self.registry = registry_for(metrics or Sampler(engine))
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY + 1)
@@ -160,6 +165,7 @@ class Api:
         app.router.add_get("/openapi.yaml", self.openapi)
         app.router.add_get("/schemas/{name}", self.schema)
         app.router.add_get("/health", self.health)
+        app.router.add_get("/metrics", self.metrics)
         if self.feed is not None:
             from .dashboard import install  # jinja2 and templates: only when serving pages
 
@@ -259,6 +265,32 @@ class Api:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text format, from the sampler's last sample (decision 0040). Open with
+        DURABLE_METRICS_PUBLIC=1; else like the admin API: the admin token as a bearer token,
+        or without one loopback clients in dev mode only."""
+        if not self.metrics_public:
+            if self.admin_token:
+                given = request.headers.get("Authorization", "")
+                if not hmac.compare_digest(given.encode(), f"Bearer {self.admin_token}".encode()):
+                    raise ApiError(401, "UNAUTHORIZED", "metrics need the admin token "
+                                   "(Authorization: Bearer <DURABLE_ADMIN_TOKEN>) unless "
+                                   "DURABLE_METRICS_PUBLIC=1")
+            elif not self.dev:
+                raise ApiError(403, "FORBIDDEN", "metrics are disabled: set DURABLE_ADMIN_TOKEN "
+                               "(sent as a bearer token) or DURABLE_METRICS_PUBLIC=1")
+            elif not _loopback(request):
+                raise ApiError(403, "FORBIDDEN", "without an admin token only loopback "
+                                                 "clients may read metrics")
+        return web.Response(body=render(self.registry), headers={"Content-Type": CONTENT_TYPE})
+
+
+def _loopback(request: web.Request) -> bool:
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False
 
 
 def app_id_of(request: web.Request) -> str:

@@ -58,6 +58,8 @@ environment variables (each flag's default; flags win):
                          (--dev / --prod win; without any, `durable` alone is dev mode)
   DURABLE_ADMIN_TOKEN    bearer token for the admin API (/api/apps); unset: admin API open
                          to loopback clients in dev mode, disabled in production mode
+  DURABLE_METRICS_PUBLIC 1: /metrics open to anyone; otherwise it needs the admin token
+                         (bearer), or without one: loopback clients in dev mode only
   DURABLE_DEV_APP_URL    dev mode: where to discover apps, one URL or several comma-separated
                          (default http://localhost:3000/api/durable)
   DURABLE_SPEC_DIR       where the spec's schemas are read from (default: found next to the
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             api=args.command != "worker", workers=True,
             dev=dev, admin_token=os.environ.get("DURABLE_ADMIN_TOKEN") or None,
             retention_s=retention_s, drain_timeout_s=drain_s,
+            metrics_public=os.environ.get("DURABLE_METRICS_PUBLIC", "") in ("1", "true", "yes"),
             dev_app_url=os.environ.get("DURABLE_DEV_APP_URL",
                                        "http://localhost:3000/api/durable"))
         asyncio.run(_serve(config, options))

@@ -34,10 +34,14 @@ def parse_age(text: str) -> float | None:
 async def prune_once(engine: Engine, age_s: float, batch: int = 500) -> dict[str, int]:
     """Delete ended runs (with their steps, waits, deliveries), events, rerun keys and cron
     ticks older than age_s, one batch per statement and transaction: locks are held for one
-    short batch only, and rows other transactions hold are skipped until the next round."""
+    short batch only, and rows other transactions hold are skipped until the next round.
+    Metrics minutes older than age_s go too (their running totals stay)."""
     cutoff = engine.clock() - timedelta(seconds=age_s)
     totals = {"runs": 0, "deliveries": 0, "events": 0, "reruns": 0, "cronTicks": 0}
     params = {"cutoff": cutoff, "batch": batch}
+    async with engine.pool.connection() as conn:
+        row = await (await conn.execute(engine.q("retention_metrics"), params)).fetchone()
+    totals["metricsRows"] = int(row["rows"]) if row else 0
     while True:
         async with engine.pool.connection() as conn:
             await conn.set_autocommit(True)  # each statement its own short transaction

@@ -18,6 +18,7 @@ from .api import Api
 from .core.manifest import Manifest, parse_manifest
 from .db import open_pool
 from .engine import Config, Engine, utcnow
+from .metrics import Sampler
 from .service import ChangeFeed, store_functions
 from .validation import Invalid, validate_definition
 
@@ -39,6 +40,9 @@ class Options:
     retention_s: float | None = 30 * 86400.0  # prune ended runs older than this; None: never
     retention_interval_s: float = 300.0
     drain_timeout_s: float = 30.0  # SIGTERM: how long in-flight invocations may finish
+    metrics_sample_s: float = 10.0  # how often the backlog is sampled (decision 0040)
+    metrics_grace_s: float = 20.0  # how long after a minute ends it is rolled, at the earliest
+    metrics_public: bool = False  # /metrics without the admin token
 
 
 class Server:
@@ -52,6 +56,7 @@ class Server:
         self.clock = clock
         self.say = say
         self.engine: Engine | None = None
+        self.sampler: Sampler | None = None
         self.runner: web.AppRunner | None = None
         self.port: int | None = None
         self.feed: ChangeFeed | None = None
@@ -65,12 +70,15 @@ class Server:
             else self.config.pool_size
         pool = await open_pool(self.config.database_url, size)
         self.engine = Engine(self.config, pool, clock=self.clock)
+        self.sampler = Sampler(self.engine, sample_s=self.options.metrics_sample_s,
+                               grace_s=self.options.metrics_grace_s)
         await self.engine.start_http()
         if self.options.api:
             # One change feed per process: the dashboard's live pages all read from it.
             self.feed = ChangeFeed(self.config.database_url)
             api = Api(self.engine, dev=self.options.dev, admin_token=self.options.admin_token,
-                      feed=self.feed)
+                      feed=self.feed, metrics=self.sampler,
+                      metrics_public=self.options.metrics_public)
             self.runner = web.AppRunner(api.app(), access_log=None, handle_signals=False)
             await self.runner.setup()
             site = web.TCPSite(self.runner, self.options.host, self.options.port,
@@ -83,6 +91,7 @@ class Server:
         if self.options.workers:
             self._tasks.append(asyncio.create_task(self.engine.run_workers()))
             self._tasks.append(asyncio.create_task(self.engine.run_cron()))
+            self._tasks.append(asyncio.create_task(self.sampler.run_forever()))
             if self.options.retention_s:
                 from .ops import retention_forever
 

@@ -27,6 +27,9 @@ Read models (dashboard, CLI):
     workspaces_list()                     -> [app view]
     functions_overview(workspace_id)      -> [{"functionId", "versions": [{runtimeId, version,
         trigger, enabled, removed, active, flow, nextCronFire, runs, syncedAt, definition}]}]
+    metrics_series(workspace_id, {"window": hour|day|week, "function"?}) -> timestamps and
+        one array per figure (runs started/completed/failed/cancelled, app and durable step
+        time p50/p90/p99, backlog by state), window totals, backlog now (service/metrics.py)
     run_detail(workspace_id, run_id)      -> runs_get + startedAt, endedAt, failureOutput,
         timeline (every step of every namespace: queuedAt, startedAt, appMs, endedAt, ...),
         attempts (every HTTP attempt, as runs_history)
@@ -59,12 +62,13 @@ from .browse import BrowseOps
 from .changes import RESYNC, ChangeFeed, Resync, RunChange, Subscription
 from .errors import ServiceError
 from .functions import FunctionOps, store_functions
+from .metrics import MetricsOps
 from .runs import RunOps
 
 __all__ = ["RESYNC", "ChangeFeed", "Resync", "RunChange", "Service", "ServiceError",
            "Subscription", "store_functions"]
 
 
-class Service(FunctionOps, RunOps, AppOps, BrowseOps):
+class Service(FunctionOps, RunOps, AppOps, BrowseOps, MetricsOps):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
