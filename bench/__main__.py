@@ -14,15 +14,27 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import backlog, flow, idle, latency, peers, profile, replay, scale, throughput
+from bench import (
+    backlog,
+    flow,
+    idle,
+    latency,
+    metrics,
+    peers,
+    profile,
+    replay,
+    scale,
+    throughput,
+)
 from bench.common import Postgres, free_port, machine, table, write_result
 
 SECTIONS = ("throughput", "peers", "recovery", "backlog", "latency", "idle", "scale", "flow",
-            "profile", "replay")
+            "profile", "replay", "metrics")
 QUICK = {"pgbenchSeconds": 5, "runs": 300, "steps": 10, "processes": [1, 2, 4], "slots": 16,
          "events": 100, "sleepers": 1000, "idleSeconds": 30, "stateSleepers": 5000,
          "stateWaiters": 500, "queued": 2000, "keys": 200, "peerRuns": 300,
-         "recoverySamples": 1, "perKey": 10, "holdMs": 50, "hotRuns": 5200, "otherRuns": 20}
+         "recoverySamples": 1, "perKey": 10, "holdMs": 50, "hotRuns": 5200, "otherRuns": 20,
+         "metricsRuns": 10_000}
 FULL = {**QUICK, "pgbenchSeconds": 10, "runs": 1000, "idleSeconds": 60,
         "stateSleepers": 100_000, "stateWaiters": 10_000, "queued": 10_000, "keys": 1000,
         "peerRuns": 1000, "recoverySamples": 3, "perKey": 50, "hotRuns": 6000}
@@ -267,6 +279,18 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
         elif isinstance(r.get("claimKeyed"), str):
             print(f"claim latency: {r['claimKeyed']}")
         return r
+    if section == "metrics":
+        r = metrics.run(pg, sizes["metricsRuns"])
+        print(table(["runs", "steps", "live", "sample ms p50", "p99", "stmts/sample",
+                     "stmts/s (10 s)", "roll 1 h ms", "roll 1 min ms", "series h/d/w ms",
+                     "/metrics render ms", "step insert µs (BRIN / none)"],
+                    [[r["runs"], r["steps"], r["liveRunsSampled"], r["sampleMsP50"],
+                      r["sampleMsP99"], r["statementsPerSample"],
+                      r["statementsPerSecondAtDefaultInterval"], r["rollHourMs"],
+                      r["rollMinuteMs"], "/".join(str(v) for v in r["seriesMs"].values()),
+                      r["metricsRenderMs"],
+                      f"{r['stepInsertUsWithBrin']} / {r['stepInsertUsWithoutBrin']}"]]))
+        return r
     if section == "replay":
         r = replay.run()
         print(table(["SDK", "replay of 1,000 memoized steps: median ms", "p90 ms"],
@@ -396,6 +420,11 @@ def print_summary(report: dict[str, Any]) -> None:
             rows.append([f"SDK replay {sdk}", f"median {v['medianMs']} ms"
                          if isinstance(v, dict) else v, "< 5 ms",
                          status(v["medianMs"] < 5) if isinstance(v, dict) else "—"])
+    mt = report.get("metrics", {})
+    if "sampleMsP50" in mt:
+        rows.append([f"metrics sampler ({mt['runs']:,} runs)", f"{mt['sampleMsP50']} ms a "
+                     f"sample, {mt['statementsPerSecondAtDefaultInterval']} stmt/s, roll "
+                     f"{mt['rollMinuteMs']} ms a minute", "(figure asked by issue 15)", "—"])
     for section in SECTIONS:
         if isinstance(report.get(section), dict) and "error" in report[section]:
             rows.append([section, report[section]["error"][:70], "", "FAILED"])
