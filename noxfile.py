@@ -101,6 +101,15 @@ def sdk_php(session: nox.Session) -> None:
     session.run("phpunit", "--colors=never", external=True)
 
 
+@nox.session(python=PYTHON)
+def packaging(session: nox.Session) -> None:
+    """Each package built, installed outside the repo (pip, pipx, npm, composer) and each SDK
+    README's quick start run from it against the engine started from its own wheel."""
+    session.install("build", "pipx", "uv", "pytest")
+    session.run("npm", "ci", "--no-audit", "--no-fund", "--prefix", "sdks/ts", external=True)
+    session.run("pytest", "-q", "-ra", "-p", "no:cacheprovider", "installs", *session.posargs)
+
+
 def _conformance(session: nox.Session, target: str) -> None:
     session.install("-e", "conformance")
     if target == "engine":

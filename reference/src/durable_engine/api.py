@@ -8,7 +8,6 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -246,10 +245,11 @@ class Api:
     # ---- documents -------------------------------------------------------------------------
 
     async def openapi(self, request: web.Request) -> web.Response:
+        """[API-15]: spec/openapi.yaml as it is (an installed engine ships the spec)."""
         base = spec_dir()
         path = base / "openapi.yaml" if base else None
         if path is None or not path.is_file():
-            path = Path(__file__).with_name("openapi.yaml")
+            raise ApiError(404, "NOT_FOUND", "openapi.yaml not found (set DURABLE_SPEC_DIR)")
         return web.Response(body=path.read_bytes(), content_type="application/yaml")
 
     async def schema(self, request: web.Request) -> web.Response:

@@ -62,8 +62,8 @@ environment variables (each flag's default; flags win):
                          (bearer), or without one: loopback clients in dev mode only
   DURABLE_DEV_APP_URL    dev mode: where to discover apps, one URL or several comma-separated
                          (default http://localhost:3000/api/durable)
-  DURABLE_SPEC_DIR       where the spec's schemas are read from (default: found next to the
-                         engine, else the copies bundled with it)
+  DURABLE_SPEC_DIR       where the spec (openapi.yaml, schemas/) is read from (default: the
+                         copy shipped in the package, else spec/ of a checkout)
 
 examples:
   durable                                   dev mode on http://127.0.0.1:3030

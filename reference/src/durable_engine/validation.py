@@ -69,11 +69,17 @@ def parse_instant(value: str) -> datetime:
 
 
 def spec_dir() -> Path | None:
+    """The spec the engine validates against and serves: DURABLE_SPEC_DIR, else the copy an
+    installed package ships (durable_engine/spec, put there by the build), else the
+    checkout's spec/ beside reference/ (editable installs)."""
     configured = os.environ.get("DURABLE_SPEC_DIR")
     if configured:
         return Path(configured)
-    candidate = Path(__file__).resolve().parents[3] / "spec"
-    return candidate if candidate.is_dir() else None
+    here = Path(__file__).resolve()
+    for candidate in (here.with_name("spec"), here.parents[3] / "spec"):
+        if (candidate / "openapi.yaml").is_file():
+            return candidate
+    return None
 
 
 _schema_cache: dict[str, Any] = {}

@@ -7,7 +7,9 @@ namespace Durable;
 /** Wire names shared with the spec's registry (spec/registry.json); tests compare both. */
 final class Protocol
 {
-    public const SDK_VERSION = 'php/0.1.0';
+    /** The SDK's version: the one place it is set (composer.json has none; tags carry it). */
+    public const VERSION = '1.0.0';
+    public const SDK_VERSION = 'php/' . self::VERSION;
     public const PROTOCOL_VERSION = 1;
 
     public const HEADER_SIGNATURE = 'X-Durable-Signature';

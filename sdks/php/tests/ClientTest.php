@@ -74,7 +74,7 @@ final class ClientTest extends TestCase
             array_column($requests, 'path'),
         );
         self::assertSame(
-            '{"sdkVersion":"php/0.1.0","functions":[{"id":"fn","trigger":{"event":"e"},"priority":0,'
+            '{"sdkVersion":"php/' . \Durable\Protocol::VERSION . '","functions":[{"id":"fn","trigger":{"event":"e"},"priority":0,'
             . '"enabled":true,"hasOnFailure":false}]}',
             $requests[0]['body'],
         );

@@ -53,7 +53,8 @@ final class HandlerTest extends TestCase
         self::assertSame(200, $ok->status);
         self::assertSame(Signature::sign($ok->body, self::KEY), $ok->header('x-durable-signature'));
         $manifest = json_decode($ok->body, true);
-        self::assertSame('php/0.1.0', $manifest['sdkVersion']);
+        self::assertSame('php/' . \Durable\Protocol::VERSION, $manifest['sdkVersion']);
+        self::assertMatchesRegularExpression('/^\d+\.\d+\.\d+$/', \Durable\Protocol::VERSION);
         self::assertSame(
             ['timestamped-signatures', 'key-rotation', 'step-occurrences', 'strict-replay'],
             $manifest['capabilities'],

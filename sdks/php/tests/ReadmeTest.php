@@ -21,8 +21,8 @@ final class ReadmeTest extends TestCase
         mkdir("{$dir}/public", 0o777, true);
         // The quick start sits next to a checkout: point its require at this one.
         $autoload = var_export(dirname(__DIR__) . '/src/autoload.php', true);
-        $code = str_replace("__DIR__ . '/../sdks/php/src/autoload.php'", $autoload, $match[1]);
-        self::assertNotSame($match[1], $code, 'the quick start requires the SDK autoloader');
+        $code = str_replace("__DIR__ . '/../vendor/autoload.php'", $autoload, $match[1]);
+        self::assertNotSame($match[1], $code, 'the quick start requires Composer\'s autoloader');
         file_put_contents("{$dir}/public/index.php", $code);
         $server = PhpServer::php("{$dir}/public/index.php", "{$dir}/public", ['DURABLE_SIGNING_KEY' => 'readme-key']);
         try {

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import durable
 import pytest
 from durable import (
     AsyncStep,
@@ -373,7 +374,7 @@ def test_manifest_requires_a_fresh_signed_timestamp() -> None:
     response = app.handle("GET", manifest_headers(), b"")
     assert response.status == 200
     manifest = json.loads(response.body)
-    assert manifest["sdkVersion"].startswith("python/")
+    assert manifest["sdkVersion"] == f"python/{durable.__version__}"
     assert manifest["maxRequestBytes"] == 131_072
     assert "timestamped-signatures" in manifest["capabilities"]
     assert [f["id"] for f in manifest["functions"]] == [f.id for f in FUNCTIONS]

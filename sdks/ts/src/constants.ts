@@ -1,7 +1,9 @@
 /** Protocol constants. Tests check every one of them against spec/registry.json. */
+import { VERSION } from "./version.js";
 
 export const SDK_NAME = "ts";
-export const SDK_VERSION_NUMBER = "0.1.0";
+/** The package version (package.json, the one place it is set). */
+export const SDK_VERSION_NUMBER = VERSION;
 export const SDK_VERSION = `${SDK_NAME}/${SDK_VERSION_NUMBER}`;
 
 export const HEADERS = {

@@ -10,6 +10,7 @@ import {
   type DurableFunction,
 } from "../src/index.js";
 import { invokeHeaders, manifestHeaders } from "./helpers.js";
+import { VERSION } from "../src/version.js";
 
 const KEY = "core-test-key";
 const NOW = 1_767_225_600_000;
@@ -382,7 +383,7 @@ describe("HTTP-level answers of the core", () => {
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toEqual({
       functions: [{ id: "f", trigger: { event: "t.f" }, priority: 0, enabled: true, hasOnFailure: false }],
-      sdkVersion: "ts/0.1.0",
+      sdkVersion: `ts/${VERSION}`,
       capabilities: ["timestamped-signatures", "key-rotation", "step-occurrences", "strict-replay"],
       maxRequestBytes: 1_048_576,
     });
