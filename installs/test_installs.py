@@ -60,6 +60,17 @@ def test_engine_from_its_wheel_serves_the_spec(engine: Engine) -> None:
             (ROOT / "spec/schemas/run.schema.json").read_text())
 
 
+def test_engine_from_its_wheel_serves_the_dashboard(engine: Engine) -> None:
+    """Templates and vendored scripts are package data: the page and htmx come from the wheel."""
+    with urllib.request.urlopen(engine.url + "/", timeout=10) as answer:
+        page = answer.read().decode()
+    assert answer.status == 200 and "/static/vendor/htmx.min.js" in page
+    with urllib.request.urlopen(engine.url + "/static/vendor/htmx.min.js", timeout=10) as answer:
+        shipped = answer.read()
+    static = ROOT / "reference/src/durable_engine/dashboard/static/vendor/htmx.min.js"
+    assert shipped == static.read_bytes()
+
+
 def test_engine_runs_from_its_wheel_with_uvx(dist: Path, engine: Engine) -> None:
     wheel = one(dist, "durable_engine-*.whl")
     out = run(Path(sys.executable).with_name("uvx"), "--from", wheel, "durable", "--version",
