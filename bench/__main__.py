@@ -16,6 +16,7 @@ from typing import Any
 
 from bench import (
     backlog,
+    dashboard,
     flow,
     idle,
     latency,
@@ -29,12 +30,12 @@ from bench import (
 from bench.common import Postgres, free_port, machine, table, write_result
 
 SECTIONS = ("throughput", "peers", "recovery", "backlog", "latency", "idle", "scale", "flow",
-            "profile", "replay", "metrics")
+            "profile", "replay", "metrics", "dashboard")
 QUICK = {"pgbenchSeconds": 5, "runs": 300, "steps": 10, "processes": [1, 2, 4], "slots": 16,
          "events": 100, "sleepers": 1000, "idleSeconds": 30, "stateSleepers": 5000,
          "stateWaiters": 500, "queued": 2000, "keys": 200, "peerRuns": 300,
          "recoverySamples": 1, "perKey": 10, "holdMs": 50, "hotRuns": 5200, "otherRuns": 20,
-         "metricsRuns": 10_000}
+         "metricsRuns": 10_000, "dashboardSeconds": 15, "sseClients": 50, "dashboardRate": 20}
 FULL = {**QUICK, "pgbenchSeconds": 10, "runs": 1000, "idleSeconds": 60,
         "stateSleepers": 100_000, "stateWaiters": 10_000, "queued": 10_000, "keys": 1000,
         "peerRuns": 1000, "recoverySamples": 3, "perKey": 50, "hotRuns": 6000}
@@ -225,6 +226,24 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
         early = r["sleepersWokenEarly"] + r["spread"]["sleepersWokenEarly"]
         if early:
             print(f"WARNING: {early} sleepers were invoked before their until")
+        return r
+    if section == "dashboard":
+        r = dashboard.run(pg, sizes["dashboardSeconds"], sizes["sseClients"],
+                          sizes["dashboardRate"])
+        print(table(["open SSE streams", "statements/s", "transactions/s", "engine CPU %"],
+                    [[0, r["without"]["statementsPerSecond"],
+                      r["without"]["transactionsPerSecond"], r["without"]["engineCpuPct"]],
+                     [r["clients"], r["withClients"]["statementsPerSecond"],
+                      r["withClients"]["transactionsPerSecond"],
+                      r["withClients"]["engineCpuPct"]]]))
+        share = r["extraEngineCpuShare"]
+        print(f"{r['runsPerSecond']} runs/s of {r['stepsPerRun']} steps; {r['clients']} "
+              f"streams add {r['extraEngineCpuPct']} CPU points"
+              + (f" ({share:.1%} of the engine's CPU)" if share is not None else "")
+              + f" and {r['extraStatementsPerSecond']} statements/s")
+        print(f"SSE delivery latency (status change -> stream client): p50 "
+              f"{r['latencyMsP50']} ms, p99 {r['latencyMsP99']} ms over "
+              f"{r['eventsReceived']} events")
         return r
     if section == "idle":
         r = idle.run(pg, sizes["idleSeconds"])

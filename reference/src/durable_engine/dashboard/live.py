@@ -65,7 +65,7 @@ class Live:
         self.dash = dash
         self.feed: ChangeFeed = dash.feed
         self.streams: set[asyncio.Task[Any]] = set()
-        self._rows: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._rows: OrderedDict[tuple[int, str], bytes] = OrderedDict()
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/w/{ws}/runs/live", self.dash.page(self.runs_stream)),
@@ -76,20 +76,22 @@ class Live:
         for task in list(self.streams):
             task.cancel()
 
-    def row(self, ws_id: str, change: RunChange, oob: str) -> str:
+    def row(self, ws_id: str, change: RunChange, oob: str) -> bytes:
+        """The SSE frame of a runs-list row, made once per change whatever the readers."""
         key = (change.seq, oob)
-        html = self._rows.get(key)
-        if html is None:
+        cached = self._rows.get(key)
+        if cached is None:
             macro = self.dash.env.get_template("_run_row.html").module.run_row  # type: ignore
             html = str(macro(ws_id, {
                 "runId": change.run_id, "functionId": change.function_id,
                 "eventName": change.event_name, "status": change.status,
                 "createdAt": iso(change.created_at or change.at), "updatedAt": iso(change.at)},
                 oob))
-            self._rows[key] = html
+            cached = frame("run", html, self.feed.event_id(change))
+            self._rows[key] = cached
             while len(self._rows) > 256:
                 self._rows.popitem(last=False)
-        return html
+        return cached
 
     async def _stream(self, request: web.Request, ws_id: str, run_id: str | None,
                       render: Any, kinds: tuple[str, ...] = ("status",)) -> web.StreamResponse:
@@ -107,16 +109,16 @@ class Live:
                 await response.write(b"retry: 1000\n: connected\n\n")
                 while True:
                     try:
-                        item = await sub.get(timeout=HEARTBEAT_S)
+                        items = [await sub.get(timeout=HEARTBEAT_S)]
                     except TimeoutError:
                         await response.write(b": heartbeat\n\n")
                         continue
-                    if isinstance(item, Resync):
-                        await response.write(frame("resync", ""))
-                        continue
-                    data = render(item)
-                    if data is not None:
-                        await response.write(frame(data[0], data[1], self.feed.event_id(item)))
+                    while not sub.queue.empty():  # what piled up goes in one write
+                        items.append(sub.queue.get_nowait())
+                    chunk = b"".join(frame("resync", "") if isinstance(item, Resync)
+                                     else render(item) for item in items)
+                    if chunk:
+                        await response.write(chunk)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -131,13 +133,13 @@ class Live:
         args = browse_args(f)
         status = args["status"]
 
-        def render(change: RunChange) -> tuple[str, str] | None:
+        def render(change: RunChange) -> bytes:
             if change.kind != "status" or not matches(change, args):
-                return None
+                return b""
             if status and change.status != status:
                 # a listed run left the filtered status: take its row away
-                return None if change.new else ("run", self.row(ws["id"], change, "delete"))
-            return "run", self.row(ws["id"], change, "" if change.new else "true")
+                return b"" if change.new else self.row(ws["id"], change, "delete")
+            return self.row(ws["id"], change, "" if change.new else "true")
 
         return await self._stream(request, ws["id"], None, render)
 
@@ -145,7 +147,7 @@ class Live:
         ws = await self.dash.service.workspace_get(request.match_info["ws"])
         run_id = request.match_info["run"]
 
-        def render(change: RunChange) -> tuple[str, str]:
-            return "change", change.status or change.kind
+        def render(change: RunChange) -> bytes:
+            return frame("change", change.status or change.kind, self.feed.event_id(change))
 
         return await self._stream(request, ws["id"], run_id, render, ("status", "attempt"))
