@@ -5,9 +5,9 @@ layer only (read models, the same operations as the API) and the process's one C
     install(app, service, feed, dev=..., admin_token=...)
 
 Pages: / (workspaces), /login, /w/{ws}/runs (filters, paging, live), /w/{ws}/runs/{run}
-(waterfall, live), /w/{ws}/functions, /w/{ws}/failures; actions are POSTs under the same
-paths (see actions.py); static files (our CSS/JS and the vendored libraries, pinned by
-reference/scripts/vendor.sh) under /static/.
+(waterfall, live), /w/{ws}/functions, /w/{ws}/failures, /w/{ws}/metrics (charts, see
+metrics.py); actions are POSTs under the same paths (see actions.py); static files (our
+CSS/JS and the vendored libraries, pinned by reference/scripts/vendor.sh) under /static/.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .actions import Actions
 from .auth import Gate
 from .core import Dashboard
 from .live import Live
+from .metrics import MetricsPage
 from .pages import Pages
 
 STATIC = Path(__file__).parent / "static"
@@ -29,9 +30,10 @@ STATIC = Path(__file__).parent / "static"
 def install(app: web.Application, service: Service, feed: ChangeFeed, *, dev: bool,
             admin_token: str | None) -> Dashboard:
     dash = Dashboard(service, feed, Gate(service, dev=dev, admin_token=admin_token))
-    dash.metrics_page = False
+    dash.metrics_page = True
     live = Live(dash)
-    app.add_routes([*live.routes(), *Pages(dash).routes(), *Actions(dash).routes()])
+    app.add_routes([*live.routes(), *Pages(dash).routes(), *Actions(dash).routes(),
+                    *MetricsPage(dash).routes()])
     app.router.add_static("/static/", STATIC, append_version=False)
     app.on_shutdown.append(live.close)
     return dash
