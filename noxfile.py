@@ -148,6 +148,17 @@ def conformance_engine(session: nox.Session) -> None:
     _conformance(session, "engine")
 
 
+@nox.session(name="conformance-engine-grpc", python=PYTHON)
+def conformance_engine_grpc(session: nox.Session) -> None:
+    """The engine's gRPC surface: the core engine scenarios, the api vectors and the gRPC
+    cases over a client compiled from spec/proto (the engine-grpc column)."""
+    session.install("-e", "conformance[grpc,test]")
+    _our_sdk(session, "-e", "reference[test]")
+    session.run("python", "-m", "durable_conformance", "run", "engine-grpc", *session.posargs)
+    # and a deliberately broken gRPC handler fails it with the requirement ID named
+    session.run("pytest", "-q", "conformance/tests/test_broken_grpc_engine.py")
+
+
 @nox.session(name="conformance-selftest", python=PYTHON)
 def conformance_selftest(session: nox.Session) -> None:
     """The suite itself: a deliberately broken app fails with the requirement IDs named."""

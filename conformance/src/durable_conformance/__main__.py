@@ -60,6 +60,10 @@ def run(target: str) -> int:
 
         suite = EngineSuite(harness, spec, log)
         results = suite.run()
+    elif harness.kind == "engine-grpc":
+        from .engine_grpc import GrpcEngineSuite
+
+        results = GrpcEngineSuite(harness, spec, log).run()
     else:
         from .fake_engine import FakeEngine
 
@@ -69,7 +73,7 @@ def run(target: str) -> int:
     if driver.present:
         # The pure-function vectors, through the implementation's own code.
         results += run_driver(harness, spec, log,
-                              None if harness.kind == "engine" else capabilities)
+                              None if harness.kind.startswith("engine") else capabilities)
     apply_expected_gaps(harness, results)
     folder = reports_dir()
     folder.mkdir(parents=True, exist_ok=True)

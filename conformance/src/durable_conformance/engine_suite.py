@@ -143,6 +143,32 @@ class EngineSuite:
     # ---- scenarios ---------------------------------------------------------------------
 
     def scenarios(self) -> list[Result]:
+        results = self.core()
+        results.append(self.rotation())
+        results.append(self.plain_v1_app())
+        # Each group brings its own fake app and workspace (engine_scenarios/).
+        from .engine_scenarios import GROUPS
+        for name, group in GROUPS:
+            self.log(f"engine scenarios: {name}")
+            try:
+                results += group(self)
+            except Exception as error:  # noqa: BLE001 - one broken group must not hide others
+                broken = Result(f"{name}-group", "engine", [], status=ERROR)
+                broken.failures.append(f"the {name} group crashed: {error!r}")
+                results.append(broken)
+        # Last: the sync vectors replace the fake app's functions.
+        results += self.api_vectors()
+        results.append(self.api_routing())
+        results.append(self.admin_api())
+        health = call(self.base + "/health", "GET")
+        alive = Result("engine-stays-up", "engine", ids("engine-garbage-answer"))
+        if health.status != 200:
+            alive.fail(ids("engine-garbage-answer"), f"engine /health answered {health.status}")
+        results.append(alive)
+        return results
+
+    def core(self) -> list[Result]:
+        """One event per scripted function of the fake app, each run checked to its end."""
         sent = {fid: self.send(fid) for fid in SCRIPTS}
         events = {fid: event_id for fid, (event_id, _) in sent.items()}
         if sent["waiter"][1] is None:
@@ -173,27 +199,6 @@ class EngineSuite:
                     result.fail(ids("engine-status"),
                                 f"run {run_id} ended {status!r}, expected {wanted[fid]!r}")
             results.append(result)
-        results.append(self.rotation())
-        results.append(self.plain_v1_app())
-        # Each group brings its own fake app and workspace (engine_scenarios/).
-        from .engine_scenarios import GROUPS
-        for name, group in GROUPS:
-            self.log(f"engine scenarios: {name}")
-            try:
-                results += group(self)
-            except Exception as error:  # noqa: BLE001 - one broken group must not hide others
-                broken = Result(f"{name}-group", "engine", [], status=ERROR)
-                broken.failures.append(f"the {name} group crashed: {error!r}")
-                results.append(broken)
-        # Last: the sync vectors replace the fake app's functions.
-        results += self.api_vectors()
-        results.append(self.api_routing())
-        results.append(self.admin_api())
-        health = call(self.base + "/health", "GET")
-        alive = Result("engine-stays-up", "engine", ids("engine-garbage-answer"))
-        if health.status != 200:
-            alive.fail(ids("engine-garbage-answer"), f"engine /health answered {health.status}")
-        results.append(alive)
         return results
 
     def api_vectors(self) -> list[Result]:

@@ -109,6 +109,8 @@ class RunningApp:
     dev: bool = False
     app_id: str = DEFAULT_APP_ID
     app_name: str | None = None
+    # The start command's placeholder values ({port}, {tmp}, {free_port}, {grpc_port}).
+    values: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -183,7 +185,8 @@ def start_app(
         raise HarnessError(f"harness {harness.target}: no start command")
     # Placeholders let an engine harness take its port and a scratch folder as arguments.
     scratch = tempfile.mkdtemp(prefix=f"durable-conf-{harness.target}-")
-    values = {"port": str(port := free_port()), "tmp": scratch, "free_port": str(free_port())}
+    values = {"port": str(port := free_port()), "tmp": scratch, "free_port": str(free_port()),
+              "grpc_port": str(free_port())}
     command = resolve_command(
         [arg.format(**values) if "{" in arg else arg for arg in harness.start], "start command")
     env = dict(os.environ)
@@ -217,7 +220,7 @@ def start_app(
     )
     log.close()
     app = RunningApp(harness, port, key, fallback, capabilities_none, process, log_path, scratch,
-                     dev=dev, app_id=app_id, app_name=app_name)
+                     dev=dev, app_id=app_id, app_name=app_name, values=values)
     deadline = time.monotonic() + harness.ready_timeout
     while True:
         if process.poll() is not None:

@@ -14,10 +14,10 @@ RANK = {ERROR: 5, FAIL: 4, EXPECTED: 3, PASS: 2, SKIP: 1}
 SDK_TARGETS = ("python", "ts", "php", "published")
 # The parties of requirements.json whose rules a target of each harness kind must meet
 # (an SDK answers for its app endpoint and its engine-API client).
-PARTIES = {"sdk": ("app", "client"), "engine": ("engine",)}
+PARTIES = {"sdk": ("app", "client"), "engine": ("engine",), "engine-grpc": ("grpc",)}
 # Targets that must show every required requirement passing (the published package
 # predates v1's additions: its column shows what it lacks, it does not gate).
-GATED = ("python", "ts", "php", "engine")
+GATED = ("python", "ts", "php", "engine", "engine-grpc")
 NOT_COVERED = "not-covered"
 NOT_OBSERVABLE = "not-observable"
 
@@ -106,7 +106,7 @@ def build(folder: Path, requirement_text: dict[str, str], digest: str,
         from .spec import Spec
         scope = Spec().scope
     reports = load_reports(folder, digest)
-    targets = [t for t in (*SDK_TARGETS, "engine") if t in reports]
+    targets = [t for t in (*SDK_TARGETS, "engine", "engine-grpc") if t in reports]
     targets += sorted(t for t in reports if t not in targets)
     table = {t: cells(reports[t]) for t in targets}
     cited = {r for t in targets for r in table[t]}
