@@ -12,7 +12,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from .core.admission import free_starts, pending_of, throttle_bucket, window_free_at
+from .core.admission import Flow, Throttle, free_starts, pending_of, throttle_bucket, window_free_at
+from .store.runs import NewRun, create
 
 
 async def pend(conn: psycopg.AsyncConnection[Any], queries: dict[str, str], workspace_id: str,
@@ -34,7 +35,23 @@ async def pend(conn: psycopg.AsyncConnection[Any], queries: dict[str, str], work
     cur = await conn.execute(queries["flow_batch"], params)
     row = await cur.fetchone()
     if row is not None and row["size"] >= row["max_size"]:  # full: the run starts now
-        await conn.execute(queries["flow_flush"], {"bucket": pending.bucket, "now": now})
+        await flush(conn, queries, now, pending.bucket, notify=False)
+
+
+async def flush(conn: psycopg.AsyncConnection[Any], queries: dict[str, str], now: datetime,
+                bucket: str | None = None, notify: bool = True) -> list[NewRun]:
+    """Turn due debounce/batch buckets (or the one `bucket`) into runs, in the caller's
+    transaction: created like every run, with the flow rules resolved when the bucket's
+    event came ([FLOW-7]: a batch's first event, a debounce's last)."""
+    cur = await conn.execute(queries["flow_take"], {"bucket": bucket, "now": now})
+    runs = [NewRun(p["workspace_id"], p["runtime_id"], p["event"], p["priority"],
+                   Flow(p["flow_keys"], p["flow_limits"],
+                        Throttle(p["throttle_key"], p["throttle_limit"],
+                                 p["throttle_period_ms"])),
+                   id=p["run_id"], events=p["events"], rate_key=p["rate_key"])
+            for p in await cur.fetchall()]
+    await create(conn, queries, runs, now, notify=notify)
+    return runs
 
 
 async def throttle_windows(conn: psycopg.AsyncConnection[Any], queries: dict[str, str],

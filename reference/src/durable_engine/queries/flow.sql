@@ -30,39 +30,6 @@ ON CONFLICT (bucket) DO UPDATE SET
     size = flow_pending.size + 1
 RETURNING size, max_size;
 
--- name: flow_flush
--- Turn due pending rows (or the one named bucket, a full batch) into runs and queue rows,
--- each exactly once across processes; and say whether due work is under a concurrency or
--- throttle rule (then the claim needs the bucket locks).
-WITH due AS (
-    DELETE FROM flow_pending p
-    USING (SELECT bucket FROM flow_pending
-           WHERE CASE WHEN %(bucket)s::text IS NULL THEN due_at <= %(now)s
-                      ELSE bucket = %(bucket)s END
-           ORDER BY due_at
-           LIMIT 100
-           FOR UPDATE SKIP LOCKED) d
-    WHERE p.bucket = d.bucket
-    RETURNING p.*
-), r AS (
-    INSERT INTO runs (id, workspace_id, function_id, event_id, event, events, status,
-                      created_at, updated_at, rate_key, throttle_key)
-    SELECT run_id, workspace_id, runtime_id, event->>'id', event, events, 'queued', %(now)s,
-           %(now)s, rate_key, throttle_key
-    FROM due
-), q AS (
-    INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits,
-                       throttle_key, throttle_limit, throttle_period_ms)
-    SELECT run_id, workspace_id, priority, %(now)s, flow_keys, flow_limits, throttle_key,
-           throttle_limit, throttle_period_ms
-    FROM due
-)
-SELECT (SELECT count(*) FROM due) AS flushed,
-       EXISTS (SELECT 1 FROM queue
-               WHERE ((lease_token IS NULL AND due_at <= %(now)s)
-                      OR (lease_token IS NOT NULL AND lease_until < %(now)s))
-                 AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)) AS flow;
-
 -- name: throttle_window
 -- Per throttle bucket: how many runs started in the sliding window (at most `limit` are
 -- counted) and the oldest of those counted; with `limit` counted, the next start may happen
@@ -95,3 +62,26 @@ CROSS JOIN LATERAL (
     LIMIT t.n
 ) h
 ORDER BY t.key, h.rank_at, h.seq;
+
+-- name: flow_probe
+-- A claim round's first look: whether debounce/batch buckets are due (then they become runs
+-- first), and whether due work is under a concurrency or throttle rule (then the claim needs
+-- the bucket locks).
+SELECT EXISTS (SELECT 1 FROM flow_pending WHERE due_at <= %(now)s) AS pending,
+       EXISTS (SELECT 1 FROM queue
+               WHERE ((lease_token IS NULL AND due_at <= %(now)s)
+                      OR (lease_token IS NOT NULL AND lease_until < %(now)s))
+                 AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)) AS flow;
+
+-- name: flow_take
+-- Take due pending rows (or the one named bucket, a full batch) for their runs to be created
+-- in the same transaction, each exactly once across processes.
+DELETE FROM flow_pending p
+USING (SELECT bucket FROM flow_pending
+       WHERE CASE WHEN %(bucket)s::text IS NULL THEN due_at <= %(now)s
+                  ELSE bucket = %(bucket)s END
+       ORDER BY due_at
+       LIMIT 100
+       FOR UPDATE SKIP LOCKED) d
+WHERE p.bucket = d.bucket
+RETURNING p.*;

@@ -1,17 +1,3 @@
--- name: run_insert
-INSERT INTO runs (id, workspace_id, function_id, event_id, event, status, created_at, updated_at)
-VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s, 'queued', %(now)s,
-        %(now)s);
-
--- name: queue_insert
--- A run joins its throttle bucket ([FLOW-3]) in the run row (its start counts in the window)
--- and the queue row (the claim admits it).
-WITH r AS (UPDATE runs SET throttle_key = %(throttle_key)s WHERE id = %(run_id)s)
-INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits,
-                   throttle_key, throttle_limit, throttle_period_ms)
-VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s, %(flow_keys)s, %(flow_limits)s,
-        %(throttle_key)s, %(throttle_limit)s, %(throttle_period_ms)s);
-
 -- name: notify_queue
 SELECT pg_notify('durable_queue', '');
 
@@ -198,30 +184,11 @@ SELECT * FROM (
 LIMIT %(limit)s;
 
 -- name: failure_get
-SELECT d.id, d.run_id, r.status, r.function_id, r.event, f.priority, f.definition
+SELECT d.id, d.run_id, r.status, r.function_id, r.event_id, r.event, f.priority, f.definition
 FROM deliveries d JOIN runs r ON r.id = d.run_id
 LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.function_id
 WHERE d.id = %(id)s AND d.workspace_id = %(workspace_id)s
 FOR UPDATE OF r;
-
--- name: run_requeue
-UPDATE runs SET status = 'queued', error = NULL, ended_at = NULL, failure_handler = NULL,
-                failure_output = NULL, updated_at = %(now)s
-WHERE id = %(run_id)s;
-
--- name: queue_requeue
--- A failed run started again: it starts anew, so its start counts in its throttle window.
-WITH r AS (UPDATE runs SET throttle_key = %(throttle_key)s, started_at = NULL
-           WHERE id = %(run_id)s)
-INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits,
-                   throttle_key, throttle_limit, throttle_period_ms)
-VALUES (%(run_id)s, %(workspace_id)s, %(priority)s, %(now)s, %(flow_keys)s, %(flow_limits)s,
-        %(throttle_key)s, %(throttle_limit)s, %(throttle_period_ms)s)
-ON CONFLICT (run_id) DO UPDATE SET namespace = 'main', kind = 'invoke', attempt = 0,
-    due_at = EXCLUDED.due_at, lease_token = NULL, lease_until = NULL,
-    flow_keys = EXCLUDED.flow_keys, flow_limits = EXCLUDED.flow_limits,
-    throttle_key = EXCLUDED.throttle_key, throttle_limit = EXCLUDED.throttle_limit,
-    throttle_period_ms = EXCLUDED.throttle_period_ms;
 
 -- name: commit_step
 -- The hot path of a `step` op in one statement (one round trip, one commit): the lease fence
@@ -272,8 +239,8 @@ SELECT request, answer FROM reruns
 WHERE workspace_id = %(workspace_id)s AND idempotency_key = %(key)s;
 
 -- name: rerun_source
-SELECT r.id, r.function_id, r.event_id, r.event, coalesce(f.priority, 0) AS priority,
-       f.definition
+SELECT r.id, r.function_id, r.event_id, r.event, r.events,
+       coalesce(f.priority, 0) AS priority, f.definition
 FROM runs r
 LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.function_id
 WHERE r.id = %(run_id)s AND r.workspace_id = %(workspace_id)s;
@@ -281,14 +248,6 @@ WHERE r.id = %(run_id)s AND r.workspace_id = %(workspace_id)s;
 -- name: rerun_step_position
 SELECT position FROM steps
 WHERE run_id = %(run_id)s AND namespace = 'main' AND step_id = %(step_id)s;
-
--- name: rerun_insert_run
--- A rerun of a batch run gets the same batch.
-INSERT INTO runs (id, workspace_id, function_id, event_id, event, events, status, created_at,
-                  updated_at, rerun_of)
-VALUES (%(id)s, %(workspace_id)s, %(function_id)s, %(event_id)s, %(event)s,
-        (SELECT events FROM runs WHERE id = %(rerun_of)s), 'queued', %(now)s, %(now)s,
-        %(rerun_of)s);
 
 -- name: rerun_copy_steps
 -- Memos committed before the chosen step, in commit order, so the new run resumes there.
@@ -354,3 +313,62 @@ FROM queue, unnest(flow_keys) AS k
 WHERE lease_token IS NOT NULL AND lease_until >= %(now)s AND flow_keys && %(keys)s::text[]
   AND k = ANY(%(keys)s::text[])
 GROUP BY k;
+
+-- name: runs_create
+-- The one statement that creates runs (events, cron ticks, debounce and batch buckets,
+-- reruns) or, with restart, starts failed runs again (failures retry): each run row and, unless
+-- skipped ([FLOW-4]), its queue row with the run's flow rules ([FLOW-1], [FLOW-3]; its throttle
+-- bucket also in the run row, so its start counts in the window). A run offered for hand-off
+-- (lease_s set: no flow rule, a free slot in the creating process) is leased at once unless due
+-- work ranks ahead of it, so hand-off never jumps the queue ([FLOW-2]). With a receipt, it is
+-- stored on the runs' event. Returns every run written, with its lease token when handed off.
+WITH t AS (
+    SELECT * FROM jsonb_to_recordset(%(runs)s)
+        AS t(id text, workspace_id text, function_id text, event_id text, event jsonb,
+             events jsonb, priority integer, flow_keys text[], flow_limits integer[],
+             rate_key text, skip_reason text, throttle_key text, throttle_limit integer,
+             throttle_period_ms integer, lease_s float8, rerun_of text)
+), e AS (
+    SELECT t.*, t.lease_s IS NOT NULL AND t.skip_reason IS NULL AND NOT EXISTS (
+               SELECT 1 FROM queue o
+               WHERE o.lease_token IS NULL AND o.due_at <= %(now)s
+                 AND o.rank_at <= %(now)s - make_interval(secs => t.priority)) AS handed
+    FROM t
+), r AS (
+    INSERT INTO runs (id, workspace_id, function_id, event_id, event, events, status,
+                      created_at, updated_at, rate_key, skip_reason, ended_at, throttle_key,
+                      started_at, rerun_of)
+    SELECT id, workspace_id, function_id, event_id, event, events,
+           CASE WHEN skip_reason IS NOT NULL THEN 'skipped'
+                WHEN handed THEN 'running' ELSE 'queued' END, %(now)s, %(now)s,
+           rate_key, skip_reason, CASE WHEN skip_reason IS NULL THEN NULL ELSE %(now)s END,
+           throttle_key, CASE WHEN handed THEN %(now)s END, rerun_of
+    FROM e
+    ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, error = NULL, ended_at = NULL,
+        failure_handler = NULL, failure_output = NULL, updated_at = EXCLUDED.updated_at,
+        throttle_key = EXCLUDED.throttle_key, started_at = EXCLUDED.started_at
+    WHERE %(restart)s AND runs.status = 'failed'
+    RETURNING id
+), q AS (
+    INSERT INTO queue (run_id, workspace_id, priority, due_at, flow_keys, flow_limits,
+                       throttle_key, throttle_limit, throttle_period_ms, lease_token,
+                       lease_until)
+    SELECT e.id, e.workspace_id, e.priority, %(now)s, e.flow_keys, e.flow_limits,
+           e.throttle_key, e.throttle_limit, e.throttle_period_ms,
+           CASE WHEN e.handed THEN gen_random_uuid() END,
+           CASE WHEN e.handed THEN %(now)s + make_interval(secs => e.lease_s) END
+    FROM e JOIN r ON r.id = e.id
+    WHERE e.skip_reason IS NULL
+    ON CONFLICT (run_id) DO UPDATE SET namespace = 'main', kind = 'invoke', attempt = 0,
+        due_at = EXCLUDED.due_at, lease_token = EXCLUDED.lease_token,
+        lease_until = EXCLUDED.lease_until, flow_keys = EXCLUDED.flow_keys,
+        flow_limits = EXCLUDED.flow_limits, throttle_key = EXCLUDED.throttle_key,
+        throttle_limit = EXCLUDED.throttle_limit,
+        throttle_period_ms = EXCLUDED.throttle_period_ms
+    RETURNING run_id, lease_token
+), u AS (
+    UPDATE events SET receipt = %(receipt)s
+    WHERE %(receipt)s::jsonb IS NOT NULL AND workspace_id = %(workspace_id)s
+      AND id = %(event_id)s
+)
+SELECT r.id AS run_id, q.lease_token FROM r LEFT JOIN q ON q.run_id = r.id;

@@ -3,7 +3,6 @@ bulk cancel and rerun by filter ([API-16..18]), attempt history ([API-19]) and f
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ from psycopg.types.json import Jsonb
 
 from ..engine import Engine, iso
 from ..logs import run_changed
-from ..store.runs import enqueue
+from ..store.runs import create, new_run, restart
 from ..validation import Invalid, parse_instant
 from .errors import ServiceError
 from .views import (
@@ -185,17 +184,15 @@ class RunOps:
                     raise ServiceError("INVALID_REQUEST", "the run has no memo for this step",
                                        "/stepId")
                 before = row["position"]
-            new_id = str(uuid.uuid4())
-            await conn.execute(q("rerun_insert_run"), {
-                "id": new_id, "workspace_id": workspace_id, "function_id": source["function_id"],
-                "event_id": source["event_id"], "event": Jsonb(source["event"]), "now": now,
-                "rerun_of": source["id"]})
+            # a rerun of a batch run gets the same batch
+            run = new_run(workspace_id, source["function_id"], source["definition"],
+                          source["event"], source["priority"], event_id=source["event_id"],
+                          events=source["events"], rerun_of=source["id"])
+            await create(conn, self.engine.queries, [run], now)
+            new_id = run.id
             if before is not None:
                 await conn.execute(q("rerun_copy_steps"), {
                     "new_run_id": new_id, "run_id": source["id"], "before": before, "now": now})
-            await enqueue(conn, self.engine.queries, workspace_id=workspace_id, run_id=new_id,
-                          definition=source["definition"], event=source["event"],
-                          priority=source["priority"], now=now)
             answer: Body = {"runId": new_id, "rerunOf": source["id"]}
             if "stepId" in body:
                 answer["fromStepId"] = body["stepId"]
@@ -295,9 +292,7 @@ class RunOps:
                 raise ServiceError("NOT_FOUND", "no such delivery", "/deliveryId")
             if row["status"] != "failed":
                 return {"ok": False}
-            await conn.execute(q("run_requeue"), {"run_id": row["run_id"], "now": now})
-            await enqueue(conn, self.engine.queries, workspace_id=workspace_id,
-                          run_id=row["run_id"], definition=row["definition"],
-                          event=row["event"], priority=row["priority"] or 0, now=now,
-                          again=True)
+            await restart(conn, self.engine.queries, new_run(
+                workspace_id, row["function_id"], row["definition"], row["event"],
+                row["priority"], id=row["run_id"], event_id=row["event_id"]), now)
         return {"ok": True}

@@ -13,7 +13,7 @@ from ..core.admission import (
     admit,
 )
 from ..core.context import RunContext
-from ..flow import throttle_heads, throttle_windows
+from ..flow import flush, throttle_heads, throttle_windows
 from .base import Claim
 from .invoke import Invoke
 
@@ -29,12 +29,16 @@ class Claims(Invoke):
         params = {"now": now, "limit": limit, "flow_ok": [], "lease_s": self.config.lease_s}
         try:
             conn = self._claimer
-            # Due debounce/batch buckets become runs; then, is any due row flow-controlled?
-            cur = await conn.execute(self.q("flow_flush"), {"now": now, "bucket": None})
+            # Is any due row flow-controlled? Due debounce/batch buckets become runs first.
+            cur = await conn.execute(self.q("flow_probe"), {"now": now})
             probe = await cur.fetchone()
-            if probe is not None and probe["flushed"]:
-                await conn.execute(self.q("notify_queue"))
-            if probe is None or not probe["flow"]:  # the common case: no transaction
+            assert probe is not None
+            flow = probe["flow"]
+            if probe["pending"]:
+                async with conn.transaction():
+                    made = await flush(conn, self.queries, now)
+                flow = flow or any(run.flow.controlled for run in made)
+            if not flow:  # the common case: no transaction
                 self._throttle_free_at = None
                 rows = await (await conn.execute(self.q("claim"), params)).fetchall()
             else:

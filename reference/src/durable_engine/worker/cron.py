@@ -13,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ..cron import latest_fire, next_fire
-from ..store.runs import enqueue
+from ..store.runs import create, new_run
 from .base import iso, to_ms
 from .scheduler import Scheduler
 
@@ -64,10 +64,6 @@ class CronTicks(Scheduler):
                 "workspace_id": fn["workspace_id"], "id": event["id"],
                 "data": Jsonb(event["data"]), "ts": tick_ms, "now": now,
                 "receipt": Jsonb(receipt)})
-            await conn.execute(self.q("run_insert"), {
-                "id": run_id, "workspace_id": fn["workspace_id"],
-                "function_id": fn["runtime_id"], "event_id": event["id"],
-                "event": Jsonb(event), "now": now})
-            await enqueue(conn, self.queries, workspace_id=fn["workspace_id"], run_id=run_id,
-                          definition=fn["definition"], event=event, priority=fn["priority"],
-                          now=now)
+            await create(conn, self.queries, [new_run(
+                fn["workspace_id"], fn["runtime_id"], fn["definition"], event, fn["priority"],
+                id=run_id)], now)

@@ -13,15 +13,14 @@ from psycopg.types.json import Jsonb
 
 from ..core.admission import (
     deferred,
-    flow_buckets,
     pending_runtime,
     rate_limit_of,
-    throttle_bucket,
 )
 from ..core.context import RunContext
 from ..core.status import RunStatus
 from ..flow import pend
 from ..paths import event_matches
+from ..store.runs import NewRun, Receipt, create, new_run
 from ..validation import parse_instant
 from .base import Claim, to_ms
 from .manifests import Manifests
@@ -62,55 +61,48 @@ class Events(Manifests):
                     prior = row["receipt"] if row else {"id": event["id"]}
                 receipts.append({**prior, "duplicate": True})
                 continue
-            runs = []
+            runs: list[NewRun] = []
             # Versions share one debounce/batch bucket ([FLOW-8]): its run goes to the last
             # version listed (by runtime id, so id@2 rather than id@1).
             pender = pending_runtime(accepted["functions"])
             for fn in accepted["functions"]:
-                keys, limits = flow_buckets(workspace_id, fn["definition"], event)
-                deferring = deferred(fn["definition"])
-                if deferring and pender[fn["definition"]["id"]] != fn["runtime_id"]:
+                definition = fn["definition"]
+                deferring = deferred(definition)
+                if deferring and pender[definition["id"]] != fn["runtime_id"]:
                     continue
-                rate_key, skip = await self._rate_limit(conn, workspace_id, fn["definition"],
-                                                        event, now)
+                rate_key, skip = await self._rate_limit(conn, workspace_id, definition, event,
+                                                        now)
+                run = new_run(workspace_id, fn["runtime_id"], definition, event,
+                              fn["priority"], rate_key=rate_key, skip_reason=skip)
                 if deferring and skip is None:  # [FLOW-5], [FLOW-6]: the run comes later
-                    await pend(conn, self.queries, workspace_id, fn, event, now, keys, limits,
-                               rate_key)
+                    await pend(conn, self.queries, workspace_id, fn, event, now,
+                               run.flow.keys, run.flow.limits, rate_key)
                     woke = True  # idle workers learn the bucket's due time
                     continue
-                throttle = throttle_bucket(workspace_id, fn["definition"], event)
-                lease_s = None
-                if slots > 0 and skip is None and not keys and throttle["throttle_key"] is None:
+                if slots > 0 and skip is None and not run.flow.controlled:
                     slots -= 1
-                    lease_s = self.config.lease_s
-                runs.append({"id": str(uuid.uuid4()), "function_id": fn["runtime_id"],
-                             "priority": fn["priority"], "flow_keys": keys,
-                             "flow_limits": limits, "rate_key": rate_key,
-                             "skip_reason": skip, "lease_s": lease_s, **throttle})
-            run_ids = [r["id"] for r in runs]
+                    run.lease_s = self.config.lease_s
+                runs.append(run)
             resumable = [w for w in accepted["waits"]
                          if event_matches(event["name"], w["match"], event)]
             receipt = {"id": event["id"], "name": event["name"], "ts": event["ts"],
-                       "runIds": run_ids,
+                       "runIds": [r.id for r in runs],
                        "matched": len(accepted["functions"]) + len(resumable)}  # [EVT-7]
-            cur = await conn.execute(self.q("event_runs_create"), {
-                "workspace_id": workspace_id, "event_id": event["id"], "event": Jsonb(event),
-                "now": now, "runs": Jsonb(runs), "receipt": Jsonb(receipt)})
-            handed = {row["run_id"]: row["lease_token"] for row in await cur.fetchall()}
+            created = await create(conn, self.queries, runs, now, notify=False,
+                                   receipt=Receipt(workspace_id, event["id"], receipt))
             by_id = {fn["runtime_id"]: fn for fn in accepted["functions"]}
             for run in runs:
-                token = handed.get(run["id"])
+                token = created[run.id]
                 if token is None or handoff is None:
                     continue
-                fn = by_id[run["function_id"]]
                 context = RunContext.from_row({
-                    **accepted, "id": run["id"], "workspace_id": workspace_id,
-                    "function_id": run["function_id"], "event": event, "events": None,
-                    "error": None, "definition": fn["definition"]}, steps={})
-                handoff.append(Claim(run["id"], workspace_id, "main", "invoke", 0, now, token,
+                    **accepted, "id": run.id, "workspace_id": workspace_id,
+                    "function_id": run.function_id, "event": event, "events": None,
+                    "error": None, "definition": by_id[run.function_id]["definition"]},
+                    steps={})
+                handoff.append(Claim(run.id, workspace_id, "main", "invoke", 0, now, token,
                                      context))
-            woke = woke or any(r["skip_reason"] is None and r["id"] not in handed
-                               for r in runs)
+            woke = woke or any(r.skip_reason is None and created[r.id] is None for r in runs)
             for wait in resumable:
                 created_at = parse_instant(wait["created_at"])
                 await self._resolve_wait(conn, wait["run_id"], wait["namespace"],
