@@ -169,6 +169,16 @@ class FakeEngine:
             "/failures/search": {"failures": [{"deliveryId": "d1"}]},
             "/failures/retry": {"ok": True},
             "/versions/status": {"functionId": request.get("functionId"), "versions": []},
+            "/runs/history": {"runId": request.get("runId"), "nextCursor": None, "attempts": [
+                {"deliveryId": "d1", "namespace": "main", "attempt": 0,
+                 "at": "2026-01-01T00:00:00.000Z", "durationMs": 12, "httpStatus": 500,
+                 "op": None, "error": "500: boom", "code": None}]},
+            "/runs/bulk-cancel": {"cancelled": ["r1", "r2"], "nextCursor": "c2"},
+            "/runs/bulk-rerun": {"reruns": [{"runId": "r9", "rerunOf": "r1", "duplicate": False}],
+                                 "nextCursor": None},
+            "/functions/list": {"functions": [
+                {"functionId": "f", "runtimeId": "f", "version": None,
+                 "trigger": {"event": "e"}, "active": True, "runs": {"completed": 3}}]},
         }
         if path not in defaults:
             return 404, encode({"error": {"code": "NOT_FOUND"}})

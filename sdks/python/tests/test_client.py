@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -132,3 +133,68 @@ def test_provision_app(engine: FakeEngine) -> None:
     assert (created["id"], created["key"], created["environment"]) == ("app_1", KEY, "prod")
     with pytest.raises(DurableError, match="401"):
         provision_app(base_url=engine.url, name="n", app_url="u", admin_token="nope")
+
+
+def test_history_bulk_and_functions_send_the_api_requests(engine: FakeEngine) -> None:
+    client = Client(engine.url, "app_1", KEY)
+    history = client.run_history("r1", cursor="c1", limit=10)
+    assert history["attempts"][0]["httpStatus"] == 500 and history["nextCursor"] is None
+    page = client.bulk_cancel(function_id="f", status="queued",
+                              created_from=datetime(2026, 1, 1, tzinfo=UTC), limit=2)
+    assert page == {"cancelled": ["r1", "r2"], "nextCursor": "c2"}
+    client.bulk_cancel(created_to="2026-02-01T00:00:00Z", cursor="c2")
+    reruns = client.bulk_rerun(status="failed", idempotency_key="bulk-1", limit=5)
+    assert reruns["reruns"] == [{"runId": "r9", "rerunOf": "r1", "duplicate": False}]
+    generated = client.bulk_rerun(function_id="f")
+    functions = client.list_functions()
+    assert functions[0]["runtimeId"] == "f" and functions[0]["runs"] == {"completed": 3}
+
+    bodies = [(call["path"], json.loads(call["body"])) for call in engine.calls]
+    assert bodies[:5] == [
+        ("/runs/history", {"runId": "r1", "cursor": "c1", "limit": 10}),
+        ("/runs/bulk-cancel", {"functionId": "f", "status": "queued",
+                               "createdFrom": "2026-01-01T00:00:00+00:00", "limit": 2}),
+        ("/runs/bulk-cancel", {"createdTo": "2026-02-01T00:00:00Z", "cursor": "c2"}),
+        ("/runs/bulk-rerun", {"status": "failed", "idempotencyKey": "bulk-1", "limit": 5}),
+        ("/runs/bulk-rerun", {"functionId": "f",
+                              "idempotencyKey": bodies[4][1]["idempotencyKey"]}),
+    ]
+    assert len(bodies[4][1]["idempotencyKey"]) >= 32 and generated["nextCursor"] is None
+    assert bodies[5] == ("/functions/list", {})
+
+
+def test_bulk_calls_need_a_filter(engine: FakeEngine) -> None:
+    client = Client(engine.url, "app_1", KEY)
+    with pytest.raises(ValueError, match="filter"):
+        client.bulk_cancel(limit=5)
+    with pytest.raises(ValueError, match="filter"):
+        client.bulk_rerun(idempotency_key="k")
+    assert engine.calls == []
+
+
+def test_errors_carry_the_api_code_and_the_cause(engine: FakeEngine) -> None:
+    client = Client(engine.url, "app_1", KEY)
+    engine.script["/runs/history"] = [
+        (404, b'{"error": {"code": "NOT_FOUND", "message": "no such run"}}')]
+    with pytest.raises(DurableError) as missing:
+        client.run_history("nope")
+    assert (missing.value.status, missing.value.code) == (404, "NOT_FOUND")
+    assert "no such run" in str(missing.value)
+    engine.script["/runs/bulk-rerun"] = [
+        (409, b'{"error": {"code": "CONFLICT", "message": "key reused", "path": "/status"}}')]
+    with pytest.raises(RunActionError) as conflict:
+        client.bulk_rerun(status="failed", idempotency_key="again")
+    assert (conflict.value.idempotency_key, conflict.value.code, conflict.value.path) == (
+        "again", "CONFLICT", "/status")
+    assert isinstance(conflict.value.__cause__, DurableError)
+    engine.script["/functions/list"] = [(200, b"{not json")]
+    with pytest.raises(DurableError) as unreadable:
+        client.list_functions()
+    assert isinstance(unreadable.value.__cause__, json.JSONDecodeError)
+    engine.script["/runs/bulk-cancel"] = [(200, b'{"cancelled": "r1"}')]
+    with pytest.raises(DurableError, match="cancelled list") as shapeless:
+        client.bulk_cancel(status="queued")
+    assert shapeless.value.status == 200
+    with pytest.raises(DurableError) as unreachable:
+        Client("http://127.0.0.1:9", "app_1", KEY, timeout=2).list_functions()
+    assert isinstance(unreachable.value.__cause__, OSError) and unreachable.value.status is None

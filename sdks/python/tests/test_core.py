@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -534,3 +535,49 @@ def test_invalid_durations_are_refused_even_when_memoized() -> None:
     result = op(handle_request("POST", invoke_headers(body), body, [function], signing_key=KEY))
     assert result["op"] == "error" and result["id"] is None
     assert "invalid duration" in result["message"]
+
+
+# -- logging --------------------------------------------------------------------------
+
+
+def test_a_user_exception_is_logged_with_its_stack_never_the_payload(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def explode(token: str) -> None:
+        raise ValueError("card declined")
+
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        step.run("charge", lambda: explode(event["data"]["token"]))
+
+    function = DurableFunction(id="billing", trigger={"event": "e"}, handler=handler)
+    body = encode({"functionId": "billing", "runId": "run-7", "attempt": 2,
+                   "event": {"name": "e", "data": {"token": "secret-card-token"}}, "steps": {}})
+    with caplog.at_level(logging.ERROR, logger="durable"):
+        result = op(handle_request("POST", invoke_headers(body), body, [function],
+                                   signing_key=KEY))
+    assert result["name"] == "ValueError" and result["retryable"] is True
+    [record] = caplog.records
+    assert record.name == "durable" and record.levelno == logging.ERROR
+    message = record.getMessage()
+    for part in ("billing", "ValueError: card declined", "run-7", "attempt 2", "step charge",
+                 "the engine retries it"):
+        assert part in message, (part, message)
+    assert record.exc_info is not None and record.exc_info[0] is ValueError
+    assert "in explode" in caplog.text  # the stack down to the raising frame
+    assert "secret-card-token" not in caplog.text
+
+
+def test_handler_and_async_exceptions_are_logged_once_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def handler(event: dict[str, Any], step: AsyncStep) -> Any:
+        raise NonRetriableError("bad input", code="BAD")
+
+    function = DurableFunction(id="f", trigger={"event": "e"}, handler=handler)
+    body = encode({"functionId": "f", "runId": "r", "event": {"data": {}}, "steps": {}})
+    with caplog.at_level(logging.ERROR, logger="durable"):
+        op(handle_request("POST", invoke_headers(body), body, [function], signing_key=KEY))
+        op(post(invoke("serial")))  # a run that only steps logs nothing
+    [record] = caplog.records
+    assert "NonRetriableError: bad input" in record.getMessage()
+    assert "not retried" in record.getMessage() and record.exc_info is not None

@@ -27,12 +27,24 @@ from .errors import (
     RunActionError,
 )
 from .function import DurableFunction
+from .results import (
+    Attempt,
+    BulkCancelPage,
+    BulkRerun,
+    BulkRerunPage,
+    FunctionSummary,
+    RunHistory,
+)
 from .step import AsyncStep, Step
 
 __all__ = [
     "DEFAULT_CAPABILITIES",
     "AsyncStep",
+    "Attempt",
+    "BulkCancelPage",
     "BulkEventSendError",
+    "BulkRerun",
+    "BulkRerunPage",
     "Client",
     "DefinitionError",
     "DurableApp",
@@ -40,10 +52,12 @@ __all__ = [
     "DurableFunction",
     "EventSendError",
     "FailureError",
+    "FunctionSummary",
     "Invocation",
     "NonRetriableError",
     "Response",
     "RunActionError",
+    "RunHistory",
     "Step",
     "__version__",
     "asgi",

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any, cast
 
 from ._protocol import CAPABILITIES, MAX_BODY_BYTES, MAX_EVENTS_PER_SEND
@@ -27,6 +28,13 @@ from .core import DurableApp
 from .errors import BulkEventSendError, DurableError, EventSendError, RunActionError
 from .events import event_problem
 from .function import DurableFunction
+from .results import (
+    BulkCancelPage,
+    BulkRerunPage,
+    FunctionSummary,
+    RunHistory,
+    bulk_filter,
+)
 from .signing import sign, sign_v2
 
 __all__ = ["Client", "provision_app"]
@@ -366,3 +374,79 @@ class Client:
 
     def get_version_status(self, function_id: str) -> dict[str, Any]:
         return self._post("/versions/status", {"functionId": function_id})
+
+    def run_history(
+        self, run_id: str, *, cursor: str | None = None, limit: int | None = None
+    ) -> RunHistory:
+        """Every invocation the engine sent for the run, oldest first, one page per call
+        ([API-19]); pass `nextCursor` back as `cursor` for the next page."""
+        payload: dict[str, Any] = {"runId": run_id}
+        if cursor is not None:
+            payload["cursor"] = cursor
+        if limit is not None:
+            payload["limit"] = limit
+        answer = self._post("/runs/history", payload)
+        _require_list("/runs/history", answer, "attempts")
+        return cast(RunHistory, answer)
+
+    def bulk_cancel(
+        self,
+        *,
+        function_id: str | None = None,
+        status: str | None = None,
+        created_from: str | datetime | None = None,
+        created_to: str | datetime | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> BulkCancelPage:
+        """Cancel the non-terminal runs matching the filter (at least one member), one page
+        of up to `limit` runs per call ([API-16], [API-17]); repeat with `nextCursor`."""
+        payload: dict[str, Any] = bulk_filter(function_id, status, created_from, created_to)
+        if cursor is not None:
+            payload["cursor"] = cursor
+        if limit is not None:
+            payload["limit"] = limit
+        answer = self._post("/runs/bulk-cancel", payload)
+        _require_list("/runs/bulk-cancel", answer, "cancelled")
+        return cast(BulkCancelPage, answer)
+
+    def bulk_rerun(
+        self,
+        *,
+        function_id: str | None = None,
+        status: str | None = None,
+        created_from: str | datetime | None = None,
+        created_to: str | datetime | None = None,
+        idempotency_key: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> BulkRerunPage:
+        """Rerun the runs matching the filter, one page per call ([API-18]). Pass the same
+        `idempotency_key` for every page and on a retry: each source run is rerun once.
+        A failure is a RunActionError carrying the key."""
+        key = idempotency_key or str(uuid.uuid4())
+        payload: dict[str, Any] = bulk_filter(function_id, status, created_from, created_to)
+        payload["idempotencyKey"] = key
+        if cursor is not None:
+            payload["cursor"] = cursor
+        if limit is not None:
+            payload["limit"] = limit
+        try:
+            answer = self._post("/runs/bulk-rerun", payload, 2)
+            _require_list("/runs/bulk-rerun", answer, "reruns")
+        except DurableError as error:
+            raise _chain(RunActionError(key, str(error)), error) from error
+        return cast(BulkRerunPage, answer)
+
+    def list_functions(self) -> list[FunctionSummary]:
+        """Every live runtime id of the workspace with its run counts ([API-21])."""
+        answer = self._post("/functions/list", {})
+        _require_list("/functions/list", answer, "functions")
+        return cast(list[FunctionSummary], answer["functions"])
+
+
+def _require_list(path: str, answer: dict[str, Any], member: str) -> None:
+    if not isinstance(answer.get(member), list):
+        error = DurableError(f"durable {path} answered without a {member} list")
+        error.status = 200
+        raise error

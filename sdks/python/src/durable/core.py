@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -45,6 +46,7 @@ from .step import AsyncStep, Step, StepInterrupt, error_op
 
 DEFAULT_CAPABILITIES: frozenset[str] = frozenset(CAPABILITIES)
 
+log = logging.getLogger("durable")
 _TEXT = (("content-type", "text/plain; charset=utf-8"),)
 
 
@@ -133,6 +135,22 @@ class Invocation:
         handler: Callable[..., Any] = self.function.handler
         return handler(self.event, step)
 
+    def _logged(self, operation: dict[str, Any], cause: BaseException | None) -> dict[str, Any]:
+        """An `error` op answered for an exception of the user's code is logged with its
+        stack on the `durable` logger: ids, attempt, error name and message, never the
+        event's data or a step's result."""
+        if operation.get("op") == OP_ERROR:
+            step = operation.get("id")
+            log.error(
+                "%s %s raised %s: %s (run %s, attempt %d%s; %s)",
+                "onFailure handler of" if self.failure is not None else "function",
+                self.function.runtime_id, operation.get("name"), operation.get("message"),
+                self.run_id, self.attempt, f", step {step}" if step else "",
+                "the engine retries it" if operation.get("retryable") else "not retried",
+                exc_info=cause if isinstance(cause, Exception) else None,
+            )
+        return operation
+
     def run(self) -> dict[str, Any]:
         """Replay the handler in this thread; an async handler gets its own event loop."""
         if self.is_async:
@@ -145,9 +163,9 @@ class Invocation:
         try:
             data = self._call(step)
         except StepInterrupt as interrupt:
-            return interrupt.operation
+            return self._logged(interrupt.operation, interrupt.__cause__)
         except Exception as error:
-            return error_op(None, error)
+            return self._logged(error_op(None, error), error)
         return {"op": OP_DONE, "data": data}
 
     async def run_async(self) -> dict[str, Any]:
@@ -161,9 +179,9 @@ class Invocation:
         try:
             data = await self._call(step)
         except StepInterrupt as interrupt:
-            return interrupt.operation
+            return self._logged(interrupt.operation, interrupt.__cause__)
         except Exception as error:
-            return error_op(None, error)
+            return self._logged(error_op(None, error), error)
         return {"op": OP_DONE, "data": data}
 
 

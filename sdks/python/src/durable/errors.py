@@ -47,7 +47,9 @@ class DurableError(RuntimeError):
     """A call to the engine API failed.
 
     `status` is the HTTP status when the engine answered, `code` and `path` come from
-    its error body (`{"error": {"code", "message", "path"?}}`) when it had one.
+    its error body (`{"error": {"code", "message", "path"?}}`) when it had one (the API's
+    codes: spec/registry.json). The underlying cause (the network error, the JSON error of
+    an unreadable answer, or the failed call a wrapping error stands for) is `__cause__`.
     """
 
     status: int | None = None
