@@ -9,6 +9,15 @@ import { byteLength, isPlainObject, toJson } from "./json.js";
 import { DurableCore } from "./core.js";
 import { outgoingEventProblem, type EventReceipt } from "./step.js";
 import { sign, signV2 } from "./signing.js";
+import {
+  bulkFilter,
+  type BulkCancelOptions,
+  type BulkCancelPage,
+  type BulkRerunOptions,
+  type BulkRerunPage,
+  type FunctionSummary,
+  type RunHistory,
+} from "./results.js";
 
 export type RunStatus = "queued" | "running" | "sleeping" | "waiting" | "completed" | "failed" | "cancelled" | "skipped";
 
@@ -281,16 +290,19 @@ export class Client {
       } catch (error) {
         if (error instanceof DurableError) throw error; // answer over the size limit: retrying will not shrink it
         failure = new DurableError(`durable ${path} request failed: ${error instanceof Error ? error.message : String(error)}`);
+        failure.cause = error;
       }
       if (status === 200) {
         let parsed: unknown;
+        let cause: unknown;
         try {
           parsed = JSON.parse(text);
-        } catch {
-          parsed = undefined;
+        } catch (error) {
+          cause = error;
         }
         if (isPlainObject(parsed)) return parsed as T;
         failure = new DurableError(`durable ${path} returned invalid JSON`, status, text);
+        if (cause !== undefined) failure.cause = cause;
       } else if (status !== undefined) {
         failure = apiError(path, status, text);
         if (!retryableStatus(status)) throw failure;
@@ -403,6 +415,45 @@ export class Client {
     return this.request("/versions/status", { functionId });
   }
 
+  /** Every invocation the engine sent for the run, oldest first, one page per call ([API-19]). */
+  async runHistory(runId: string, options: { cursor?: string; limit?: number } = {}): Promise<RunHistory> {
+    const payload: Record<string, unknown> = { runId };
+    if (options.cursor !== undefined) payload.cursor = options.cursor;
+    if (options.limit !== undefined) payload.limit = options.limit;
+    return requireList("/runs/history", await this.request<RunHistory>("/runs/history", payload), "attempts");
+  }
+
+  /** Cancel the non-terminal runs matching the filter, one page per call ([API-16], [API-17]); repeat with `nextCursor`. */
+  async bulkCancel(options: BulkCancelOptions): Promise<BulkCancelPage> {
+    const payload: Record<string, unknown> = bulkFilter(options);
+    if (options.cursor !== undefined) payload.cursor = options.cursor;
+    if (options.limit !== undefined) payload.limit = options.limit;
+    return requireList("/runs/bulk-cancel", await this.request<BulkCancelPage>("/runs/bulk-cancel", payload), "cancelled");
+  }
+
+  /**
+   * Rerun the runs matching the filter, one page per call ([API-18]). A failure is a
+   * DurableError carrying `idempotencyKey`: retry (and fetch later pages) with the same key.
+   */
+  async bulkRerun(options: BulkRerunOptions): Promise<BulkRerunPage> {
+    const key = options.idempotencyKey ?? randomUUID();
+    const payload: Record<string, unknown> = { ...bulkFilter(options), idempotencyKey: key };
+    if (options.cursor !== undefined) payload.cursor = options.cursor;
+    if (options.limit !== undefined) payload.limit = options.limit;
+    try {
+      return requireList("/runs/bulk-rerun", await this.request<BulkRerunPage>("/runs/bulk-rerun", payload), "reruns");
+    } catch (error) {
+      if (error instanceof DurableError) error.idempotencyKey = key;
+      throw error;
+    }
+  }
+
+  /** Every live runtime id of the workspace with its trigger and run counts ([API-21]). */
+  async listFunctions(): Promise<FunctionSummary[]> {
+    const answer = await this.request<{ functions: FunctionSummary[] }>("/functions/list", {});
+    return requireList("/functions/list", answer, "functions").functions;
+  }
+
   /** The event as sent: `id` generated and `data` `{}` when absent; invalid envelopes refused here. */
   private normalizeEvent(event: EventInput, where = "event"): { id: string; name: string; data: unknown; ts?: number } {
     const problem = outgoingEventProblem(event);
@@ -415,6 +466,13 @@ export class Client {
     if (event.ts !== undefined) normalized.ts = event.ts;
     return normalized;
   }
+}
+
+function requireList<T extends object>(path: string, answer: T, member: keyof T & string): T {
+  if (!Array.isArray(answer[member])) {
+    throw new DurableError(`durable ${path} answered without a ${member} list`, 200, JSON.stringify(answer));
+  }
+  return answer;
 }
 
 /** Create a workspace (app x environment) on an engine; answers its id and signing key. */

@@ -36,6 +36,17 @@ export interface CoreOptions {
   maxResponseBytes?: number | undefined;
   /** Clock in unix ms; injectable for tests. */
   now?: (() => number) | undefined;
+  /**
+   * Where an exception of your code is logged (with its stack, never the event's data):
+   * `console` by default, any object with an `error(message, error)` method (pino, winston,
+   * a test double), or `null` for none.
+   */
+  logger?: Logger | null | undefined;
+}
+
+/** The part of a logger the SDK uses; `console` is one. */
+export interface Logger {
+  error(message: string, ...rest: unknown[]): void;
 }
 
 export type HeaderInput =
@@ -292,6 +303,7 @@ export class DurableCore {
     );
     const step = new Step(invocation);
     let outcome: Promise<Op>;
+    let thrown: unknown;
     try {
       let result: unknown;
       if (failure !== null) {
@@ -311,14 +323,46 @@ export class DurableCore {
       }
       outcome = Promise.resolve(result).then(
         (data): Op => ({ op: "done", data: data === undefined ? null : data }),
-        (error: unknown): Op => errorOp(null, error),
+        (error: unknown): Op => {
+          thrown = error;
+          return errorOp(null, error);
+        },
       );
     } catch (error) {
+      thrown = error;
       outcome = Promise.resolve(errorOp(null, error));
     }
     const first = await Promise.race([invocation.stopped, outcome]);
     // A step that started before the handler settled (e.g. not awaited) still wins.
-    return invocation.claimed ? invocation.stopped : first;
+    const op = invocation.claimed ? await invocation.stopped : first;
+    if (op.op === "error") {
+      this.logError(fn.runtimeId, request, failure !== null, op, invocation.claimed ? invocation.thrown : thrown);
+    }
+    return op;
+  }
+
+  /** One line for an exception of the user's code, with the error (and so its stack). */
+  private logError(
+    runtimeId: string,
+    request: InvokeRequest,
+    inFailureHandler: boolean,
+    op: Extract<Op, { op: "error" }>,
+    thrown: unknown,
+  ): void {
+    const logger = this.options.logger === undefined ? console : this.options.logger;
+    if (logger === null) return;
+    const where = inFailureHandler ? "onFailure handler of" : "function";
+    const step = op.id ? `, step ${op.id}` : "";
+    const retry = op.retryable ? "the engine retries it" : "not retried";
+    const message =
+      `durable: ${where} ${runtimeId} raised ${op.name ?? "Error"}: ${op.message} ` +
+      `(run ${request.runId}, attempt ${request.attempt ?? 0}${step}; ${retry})`;
+    try {
+      if (thrown === undefined) logger.error(message);
+      else logger.error(message, thrown);
+    } catch {
+      // a broken logger never changes the answer to the engine
+    }
   }
 
   private signed(value: unknown, requestTimestamp: string | undefined, isOp: boolean): CoreResponse {

@@ -52,7 +52,10 @@ export class DefinitionError extends TypeError {
   }
 }
 
-/** Raised by the Client for any failed engine call. */
+/**
+ * Raised by the Client for any failed engine call: `status` and `code` (the API's error
+ * code, registry.json) when the engine answered, `cause` the network or JSON error behind it.
+ */
 export class DurableError extends Error {
   override name = "DurableError";
   /** Ids of the events a failed send carried (resend them with the same ids). */

@@ -22,9 +22,19 @@ export type { FunctionDefinition, DefinitionProblem, Trigger } from "./definitio
 export { serve, nodeHandler, expressHandler } from "./serve.js";
 export type { ServeHandler, ServeOptions } from "./serve.js";
 export { DurableCore, createCore, normalizeHeaders } from "./core.js";
-export type { CoreOptions, CoreResponse, HeaderInput, InvokeRequest, Manifest } from "./core.js";
+export type { CoreOptions, CoreResponse, HeaderInput, InvokeRequest, Logger, Manifest } from "./core.js";
 export { sign, signV2, matchesAnyKey, freshTimestamp, verifyAnswer, verifyApiRequest } from "./signing.js";
 export { Client, provisionApp, rotateAppKey, retireAppKey } from "./client.js";
+export type {
+  Attempt,
+  BulkCancelOptions,
+  BulkCancelPage,
+  BulkFilter,
+  BulkRerunOptions,
+  BulkRerunPage,
+  FunctionSummary,
+  RunHistory,
+} from "./results.js";
 export type {
   AdminOptions,
   CancelAnswer,

@@ -164,6 +164,8 @@ export class Invocation {
   /** Settles with the op once a step ends the invocation. */
   readonly stopped: Promise<Op>;
   claimed = false;
+  /** What a step's callback threw, when a step ended the invocation with an error. */
+  thrown: unknown = undefined;
   private running = 0;
 
   constructor(
@@ -231,6 +233,7 @@ export class Invocation {
       const data = await callback();
       op = { op: "step", id, data: data === undefined ? null : data };
     } catch (error) {
+      this.thrown = error;
       op = errorOp(id, error);
     } finally {
       this.running--;

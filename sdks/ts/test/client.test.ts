@@ -192,4 +192,64 @@ describe("Client", () => {
     script = [() => ({ status: 401, body: '{"error":{"code":"UNAUTHORIZED","message":"no"}}' })];
     await expect(provisionApp({ baseUrl: base, name: "s", appUrl: "u" })).rejects.toMatchObject({ code: "UNAUTHORIZED" });
   });
+
+  it("run history, bulk cancel / rerun by filter and the function list: requests and typed answers", async () => {
+    const history = {
+      runId: "r1",
+      attempts: [{ deliveryId: "d1", namespace: "main", attempt: 0, at: "2026-01-01T00:00:00.000Z", durationMs: 12, httpStatus: 500, op: null, error: "500: boom", code: null }],
+      nextCursor: null,
+    };
+    const functions = [{ functionId: "f", runtimeId: "f@2", version: "2", trigger: { event: "e" }, active: true, runs: { completed: 3 } }];
+    script = [
+      () => ({ status: 200, body: JSON.stringify(history) }),
+      () => ({ status: 200, body: '{"cancelled":["r1","r2"],"nextCursor":"c2"}' }),
+      () => ({ status: 200, body: '{"reruns":[{"runId":"r9","rerunOf":"r1","duplicate":false}],"nextCursor":null}' }),
+      () => ({ status: 200, body: '{"reruns":[],"nextCursor":null}' }),
+      () => ({ status: 200, body: JSON.stringify({ functions }) }),
+    ];
+    const c = client();
+    const page = await c.runHistory("r1", { cursor: "c1", limit: 10 });
+    expect(page.attempts[0]?.httpStatus).toBe(500);
+    expect(await c.bulkCancel({ functionId: "f", status: "queued", createdFrom: new Date(Date.UTC(2026, 0, 1)), limit: 2 })).toEqual({ cancelled: ["r1", "r2"], nextCursor: "c2" });
+    expect((await c.bulkRerun({ status: "failed", idempotencyKey: "bulk-1", limit: 5 })).reruns[0]?.runId).toBe("r9");
+    await c.bulkRerun({ createdTo: "2026-02-01T00:00:00Z" });
+    expect(await c.listFunctions()).toEqual(functions);
+    expect(seen.map((s) => [s.path, JSON.parse(s.body)])).toEqual([
+      ["/runs/history", { runId: "r1", cursor: "c1", limit: 10 }],
+      ["/runs/bulk-cancel", { functionId: "f", status: "queued", createdFrom: "2026-01-01T00:00:00.000Z", limit: 2 }],
+      ["/runs/bulk-rerun", { status: "failed", idempotencyKey: "bulk-1", limit: 5 }],
+      ["/runs/bulk-rerun", { createdTo: "2026-02-01T00:00:00Z", idempotencyKey: expect.stringMatching(/^[0-9a-f-]{36}$/) }],
+      ["/functions/list", {}],
+    ]);
+    expect(seen.every((s) => s.verified)).toBe(true);
+  });
+
+  it("bulk calls need a filter; nothing is sent without one", async () => {
+    await expect(client().bulkCancel({ limit: 5 })).rejects.toThrow(TypeError);
+    await expect(client().bulkRerun({ idempotencyKey: "k" })).rejects.toThrow(/needs a filter/);
+    expect(seen).toHaveLength(0);
+  });
+
+  it("errors carry the API's code, the rerun's key and the underlying cause", async () => {
+    script = [
+      () => ({ status: 404, body: '{"error":{"code":"NOT_FOUND","message":"no such run"}}' }),
+      () => ({ status: 409, body: '{"error":{"code":"CONFLICT","message":"key reused","path":"/status"}}' }),
+      () => ({ status: 200, body: "{not json" }),
+      () => ({ status: 200, body: '{"cancelled":"r1"}' }),
+    ];
+    const missing = (await client().runHistory("nope").catch((e: unknown) => e)) as DurableError;
+    expect([missing.status, missing.code]).toEqual([404, "NOT_FOUND"]);
+    expect(missing.message).toMatch(/no such run/);
+    const conflict = (await client().bulkRerun({ status: "failed", idempotencyKey: "again" }).catch((e: unknown) => e)) as DurableError;
+    expect([conflict.code, conflict.path, conflict.idempotencyKey]).toEqual(["CONFLICT", "/status", "again"]);
+    const unreadable = (await client({ retries: 0 }).listFunctions().catch((e: unknown) => e)) as DurableError;
+    expect(unreadable).toBeInstanceOf(DurableError);
+    expect(unreadable.cause).toBeInstanceOf(SyntaxError);
+    const shapeless = (await client().bulkCancel({ status: "queued" }).catch((e: unknown) => e)) as DurableError;
+    expect(shapeless.message).toMatch(/without a cancelled list/);
+    const down = new Client({ baseUrl: "http://127.0.0.1:1", appId: "a", signingKey: KEY, retries: 0 });
+    const unreachable = (await down.listFunctions().catch((e: unknown) => e)) as DurableError;
+    expect(unreachable.status).toBeUndefined();
+    expect(unreachable.cause).toBeInstanceOf(Error);
+  });
 });
