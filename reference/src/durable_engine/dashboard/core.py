@@ -81,10 +81,11 @@ class Dashboard:
         answer.headers.update(HEADERS)
         return answer
 
-    def page(self, handler: Handler, *, change: bool = False) -> Callable[
+    def page(self, handler: Handler, *, change: bool = False, part: bool = False) -> Callable[
             [web.Request], Awaitable[web.StreamResponse]]:
-        """Wraps a handler: a visitor is required (else the login page, or 401/403 for
-        fragments and streams), change=True also requires the CSRF token; service errors
+        """Wraps a handler: a visitor is required (else the login page, or 401 for htmx
+        requests and for part=True: fragments, streams, data), change=True also requires the
+        CSRF token; service errors
         become an HTML page or, for htmx, a message fragment."""
         async def wrapped(request: web.Request) -> web.StreamResponse:
             if not self.gate.enabled:
@@ -94,7 +95,7 @@ class Dashboard:
             visitor = await self.gate.visitor(request)
             if visitor is None:
                 if request.method == "GET" and "HX-Request" not in request.headers and \
-                        request.headers.get("Accept", "") != "text/event-stream":
+                        not part:
                     return self.redirect("/login")
                 return self.render(request, "error.html", status=401, title="Log in",
                                    message="Your session has ended: log in again.")

@@ -68,8 +68,8 @@ class Live:
         self._rows: OrderedDict[tuple[int, str], bytes] = OrderedDict()
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/w/{ws}/runs/live", self.dash.page(self.runs_stream)),
-                web.get("/w/{ws}/runs/{run}/live", self.dash.page(self.run_stream))]
+        return [web.get("/w/{ws}/runs/live", self.dash.page(self.runs_stream, part=True)),
+                web.get("/w/{ws}/runs/{run}/live", self.dash.page(self.run_stream, part=True))]
 
     async def close(self, app: web.Application) -> None:
         """On shutdown: end every open stream (browsers reconnect to the next engine)."""

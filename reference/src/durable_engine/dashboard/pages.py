@@ -67,7 +67,7 @@ class Pages:
             web.get("/w/{ws}", page(self.workspace)),
             web.get("/w/{ws}/runs", page(self.runs)),
             web.get("/w/{ws}/runs/{run}", page(self.run)),
-            web.get("/w/{ws}/runs/{run}/body", page(self.run_body)),
+            web.get("/w/{ws}/runs/{run}/body", page(self.run_body, part=True)),
             web.get("/w/{ws}/functions", page(self.functions)),
             web.get("/w/{ws}/failures", page(self.failures)),
         ]
