@@ -186,10 +186,22 @@ def check_replay(cases: list[dict[str, Any]], schemas: dict[str, Any], registry:
                 fail(f"{where}: expect{pointer(error.absolute_path)}: {error.message}")
 
 
+def catalog_order() -> list[str]:
+    readme = SPEC.parent / "conformance" / "README.md"
+    if not readme.exists():
+        return []
+    text = readme.read_text().split("## Function catalog", 1)[-1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([a-z-]+)` \|", text, re.M)
+
+
 def check_definitions(
     cases: list[dict[str, Any]], schemas: dict[str, Any], registry: Registry
 ) -> None:
     definition = validator(schemas, registry, "function-definition.schema.json")
+    listed = [c["catalogFunction"] for c in cases if "catalogFunction" in c]
+    if listed and catalog_order() and listed != catalog_order():
+        fail(f"definitions: catalog vectors list {listed}, conformance/README.md's catalog"
+             f" is {catalog_order()}")
     for case in cases:
         where = f"definitions {case['id']}"
         errors = list(definition.iter_errors(case["definition"]))

@@ -310,6 +310,22 @@ def signatures() -> None:
             valid=False,
         )
     )
+    edge_ahead = str(NOW + 300_000)
+    cases.append(
+        sig_case(
+            "sig-manifest-future-edge",
+            "timestamp exactly 300000 ms in the future is accepted (inclusive both ways)",
+            "manifest",
+            ["SIG-5", "LIMIT-1"],
+            keys=[KEY],
+            signing_key=KEY,
+            body="",
+            timestamp=edge_ahead,
+            headers={ts_h: edge_ahead, s: mac(KEY, edge_ahead)},
+            valid=True,
+            expected={s: mac(KEY, edge_ahead)},
+        )
+    )
     cases.append(
         sig_case(
             "sig-manifest-no-timestamp",
@@ -519,6 +535,30 @@ def signatures() -> None:
             capabilities=cap_ts,
         )
     )
+    for case_id, offset, valid, text in (
+        ("sig-invoke-v2-window-edge", -300_000, True, "exactly 300000 ms old is accepted"),
+        ("sig-invoke-v2-future-edge", 300_000, True,
+         "exactly 300000 ms in the future is accepted"),
+        ("sig-invoke-v2-future-stale", 300_001, False, "300001 ms in the future is refused"),
+    ):
+        stamp = str(NOW + offset)
+        signed_v2 = mac(KEY, stamp + "." + INVOKE_BODY)
+        cases.append(
+            sig_case(
+                case_id,
+                f"V2 invoke whose timestamp is {text} ([LIMIT-1] is inclusive)",
+                "invoke-v2",
+                ["SIG-9", "LIMIT-1"],
+                keys=[KEY],
+                signing_key=KEY if valid else None,
+                body=INVOKE_BODY,
+                timestamp=stamp,
+                headers={s: good, ts_h: stamp, v2: signed_v2},
+                valid=valid,
+                expected={s: good, v2: signed_v2} if valid else None,
+                capabilities=cap_ts,
+            )
+        )
     cases.append(
         sig_case(
             "sig-invoke-v2-tampered-timestamp",
@@ -912,6 +952,20 @@ def replay() -> None:
             },
         ),
         rcase(
+            "replay-waiter-no-match",
+            "a wait declared without match sends `match: null`, never omits it",
+            "waiter",
+            ["OP-6", "MATCH-3"],
+            req("waiter", "run-wait-2", ev("conf.waiter", {}, "evt-wait-2")),
+            {
+                "op": "wait",
+                "id": "approve",
+                "event": "conf.approved",
+                "match": None,
+                "until": {AFTER: 3_600_000},
+            },
+        ),
+        rcase(
             "replay-waiter-matched",
             "wait memo holding the matching event",
             "waiter",
@@ -1005,6 +1059,38 @@ def replay() -> None:
             },
         )
     )
+    long_code = "E_" + "X" * 118
+    fits = {"blob": "x" * (65_536 - len('{"blob":""}'))}
+    over = {"blob": "x" * (65_537 - len('{"blob":""}'))}
+    for case_id, description, data, code, details in (
+        ("replay-fatal-long-code", "a code of 120 characters is truncated to its first 100",
+         {"code": long_code}, long_code[:100], {"why": "test"}),
+        ("replay-fatal-code-100", "a code of exactly 100 characters is kept",
+         {"code": long_code[:100]}, long_code[:100], {"why": "test"}),
+        ("replay-fatal-details-fit", "details whose compact JSON is exactly 65536 bytes are kept",
+         {"details": fits}, "E_FATAL", fits),
+        ("replay-fatal-details-over", "details of 65537 bytes are replaced by the marker",
+         {"details": over}, "E_FATAL",
+         {"truncated": True, "reason": "error details exceed 64 KiB"}),
+    ):
+        cases.append(
+            rcase(
+                case_id,
+                f"NonRetriableError: {description} ([ERR-3])",
+                "fatal",
+                ["ERR-3", "OP-3"],
+                req("fatal", f"run-{case_id}", ev("conf.fatal", data, f"evt-{case_id}")),
+                {
+                    "op": "error",
+                    "id": "fatal",
+                    "message": "no way",
+                    "name": "NonRetriableError",
+                    "code": code,
+                    "details": details,
+                    "retryable": False,
+                },
+            )
+        )
     cases.append(
         rcase(
             "replay-handler-error",
@@ -1089,6 +1175,46 @@ def replay() -> None:
             {"op": "done", "data": {"a": 1, "b": 2}},
         ),
     ]
+    twenty = {f"t{i}": i for i in range(20)}
+    cases.append(
+        rcase(
+            "replay-parallel-twenty",
+            "parallel with 20 tasks (the most) is one run step",
+            "parallel",
+            ["REPLAY-6"],
+            req("parallel", "run-par-20", ev("conf.parallel", {"count": 20}, "evt-par-20")),
+            {"op": "step", "id": "fan", "data": twenty},
+        )
+    )
+
+    def sdk_error(code: str) -> dict[str, Any]:
+        return {"op": "error", "id": None, "message": ANY_STRING, "name": "NonRetriableError",
+                "code": code, "retryable": False}
+
+    e_sleep_bad = ev("conf.sleeper", {"duration": "2 s"}, "evt-sleep-bad")
+    for case_id, description, function, requirements, request, code in (
+        ("replay-parallel-none", "parallel with 0 tasks", "parallel", ["ERR-8", "REPLAY-6"],
+         req("parallel", "run-par-0", ev("conf.parallel", {"count": 0}, "evt-par-0")),
+         "INVALID_PARALLEL"),
+        ("replay-parallel-21", "parallel with 21 tasks", "parallel", ["ERR-8", "REPLAY-6"],
+         req("parallel", "run-par-21", ev("conf.parallel", {"count": 21}, "evt-par-21")),
+         "INVALID_PARALLEL"),
+        ("replay-send-no-events", "sendEvent with an empty list", "sender", ["ERR-8", "OP-4"],
+         req("sender", "run-send-0", ev("conf.sender", {"events": []}, "evt-send-0")),
+         "INVALID_EVENTS"),
+        ("replay-send-bad-envelope", "sendEvent with an event without a name", "sender",
+         ["ERR-8", "OP-4"],
+         req("sender", "run-send-bad", ev("conf.sender", {"events": [{"data": {}}]},
+                                          "evt-send-bad")),
+         "INVALID_EVENTS"),
+        ("replay-sleep-bad-duration", "sleep declared with the duration \"2 s\"", "sleeper",
+         ["ERR-8", "DUR-3"],
+         req("sleeper", "run-sleep-bad", e_sleep_bad, {"before": run("x")}),
+         "INVALID_DURATION"),
+    ):
+        cases.append(rcase(case_id, f"{description}: the SDK's own non-retriable error of the"
+                           f" handler, code {code} ([ERR-8])", function, requirements, request,
+                           sdk_error(code)))
     e_loop = ev("conf.loop", {}, "evt-loop-1")
     occ = ["step-occurrences"]
     cases += [
@@ -1220,6 +1346,29 @@ def replay() -> None:
             {"op": "error", "id": None, "message": "unknown function nope", "retryable": False},
         ),
     ]
+    for case_id, function_id, shown in (
+        ("replay-unknown-function-number", 7, "7"),
+        ("replay-unknown-function-array", ["serial"], '["serial"]'),
+        ("replay-unknown-function-missing", None, "?"),
+    ):
+        body = req("serial", f"run-{case_id}", e_serial)
+        if function_id is None:
+            del body["functionId"]
+        else:
+            body["functionId"] = function_id
+        cases.append(
+            rcase(
+                case_id,
+                f"functionId {json.dumps(function_id)}: unknown, shown as {shown}, never a"
+                " type error or a 500",
+                "serial",
+                ["ERR-4", "INV-7"],
+                {},
+                {"op": "error", "id": None, "message": f"unknown function {shown}",
+                 "retryable": False},
+                rawBody=compact(body),
+            )
+        )
     batch_events = [ev("conf.batcher", {"i": i}, f"evt-batch-{i}", NOW + i) for i in range(3)]
     cases.append(
         rcase(
@@ -2375,10 +2524,38 @@ def api() -> None:
     )
 
 
+# The conformance catalog (conformance/README.md) as function definitions on the wire:
+# what an SDK's manifest must list, option by option, in this order.
+CATALOG = [
+    ("serial", {}), ("echo", {}), ("sleeper", {}), ("waiter", {}), ("sender", {}),
+    ("flaky", {"retries": 2}), ("fatal", {}), ("handler-error", {}),
+    ("with-failure", {"retries": 0, "hasOnFailure": True}), ("parallel", {}), ("loop", {}),
+    ("mismatch", {}), ("big", {}), ("batcher", {"batch": {"maxSize": 3, "timeoutMs": 1000}}),
+    ("versioned", {"version": "2"}), ("nightly", {"trigger": {"cron": "0 3 * * *"}}),
+]
+
+
+def catalog_definitions() -> None:
+    cases = []
+    for function_id, options in CATALOG:
+        definition = {"id": function_id, "trigger": {"event": f"conf.{function_id}"}, **options}
+        shown = ", ".join(f"{k} {json.dumps(v)}" for k, v in options.items()) or "no options"
+        case = dcase(f"catalog-{function_id}",
+                     f"catalog function {function_id} as its manifest lists it ({shown}); an"
+                     " SDK's option names (retries=2, timeout '1s') appear on the wire as here",
+                     ["MAN-1", "MAN-4", "DEF-1"], definition, True)
+        case["catalogFunction"] = function_id
+        cases.append(case)
+    write("definitions", "catalog",
+          "The conformance catalog's function definitions in wire form, in manifest order",
+          cases)
+
+
 if __name__ == "__main__":
     signatures()
     replay()
     definitions()
+    catalog_definitions()
     cron()
     durations()
     match_and_keys()
