@@ -6,6 +6,7 @@ declare(strict_types=1);
 
 use Durable\DurableFunction;
 use Durable\FailureError;
+use Durable\JsonObject;
 use Durable\NonRetriableError;
 use Durable\Step;
 
@@ -13,6 +14,10 @@ use Durable\Step;
 function conformanceFunctions(): array
 {
     $event = static fn (string $id): array => ['event' => "conf.{$id}"];
+    // The event's data as an array ({} arrives as a JsonObject, anything else as []).
+    $data = static fn (array $event): array => $event['data'] instanceof JsonObject
+        ? $event['data']->toArray()
+        : (is_array($event['data'] ?? null) ? $event['data'] : []);
     return [
         new DurableFunction(id: 'serial', trigger: $event('serial'), handler: function (array $event, Step $step) {
             $a = $step->run('a', fn () => ['n' => 1]);
@@ -24,26 +29,30 @@ function conformanceFunctions(): array
             trigger: $event('echo'),
             handler: fn (array $event, Step $step) => ['event' => $event],
         ),
-        new DurableFunction(id: 'sleeper', trigger: $event('sleeper'), handler: function (array $event, Step $step) {
+        new DurableFunction(id: 'sleeper', trigger: $event('sleeper'), handler: function (array $event, Step $step) use ($data) {
             $step->run('before', fn () => 'x');
-            $step->sleep('nap', '2s');
+            $step->sleep('nap', $data($event)['duration'] ?? '2s');
             return 'slept';
         }),
         new DurableFunction(id: 'waiter', trigger: $event('waiter'), handler: function (array $event, Step $step) {
             $got = $step->waitForEvent('approve', [
                 'event' => 'conf.approved',
-                'match' => ['userId' => $event['data']['userId'] ?? null],
+                'match' => is_array($event['data'] ?? null) && array_key_exists('userId', $event['data'])
+                    ? ['userId' => $event['data']['userId']]
+                    : null,
                 'timeout' => '1h',
             ]);
             return ['approved' => $got !== null, 'got' => $got];
         }),
-        new DurableFunction(id: 'sender', trigger: $event('sender'), handler: function (array $event, Step $step) {
+        new DurableFunction(id: 'sender', trigger: $event('sender'), handler: function (array $event, Step $step) use ($data) {
             $n = $event['data']['n'] ?? null;
-            $receipts = $step->sendEvent('emit', [
-                'id' => 'child-' . (is_scalar($n) ? (string) $n : 'null'),
-                'name' => 'conf.child',
-                'data' => ['n' => $n],
-            ]);
+            $receipts = $step->sendEvent('emit', array_key_exists('events', $data($event))
+                ? $data($event)['events']
+                : [
+                    'id' => 'child-' . (is_scalar($n) ? (string) $n : 'null'),
+                    'name' => 'conf.child',
+                    'data' => ['n' => $n],
+                ]);
             return ['receipts' => $receipts];
         }),
         new DurableFunction(
@@ -61,10 +70,11 @@ function conformanceFunctions(): array
             },
         ),
         new DurableFunction(id: 'fatal', trigger: $event('fatal'), handler: function (array $event, Step $step) {
+            $data = is_array($event['data'] ?? null) ? $event['data'] : [];
             $step->run('fatal', fn () => throw new NonRetriableError(
                 'no way',
-                code: 'E_FATAL',
-                details: ['why' => 'test'],
+                code: array_key_exists('code', $data) ? $data['code'] : 'E_FATAL',
+                details: array_key_exists('details', $data) ? $data['details'] : ['why' => 'test'],
             ));
         }),
         new DurableFunction(
@@ -87,7 +97,16 @@ function conformanceFunctions(): array
         new DurableFunction(
             id: 'parallel',
             trigger: $event('parallel'),
-            handler: fn (array $event, Step $step) => $step->parallel('fan', ['a' => fn () => 1, 'b' => fn () => 2]),
+            handler: function (array $event, Step $step) use ($data) {
+                if (!array_key_exists('count', $data($event))) {
+                    return $step->parallel('fan', ['a' => fn () => 1, 'b' => fn () => 2]);
+                }
+                $tasks = [];
+                for ($i = 0; $i < $data($event)['count']; $i++) {
+                    $tasks["t{$i}"] = fn () => $i;
+                }
+                return $step->parallel('fan', $tasks);
+            },
         ),
         new DurableFunction(id: 'loop', trigger: $event('loop'), handler: function (array $event, Step $step) {
             $results = [];

@@ -48,6 +48,7 @@ final class Protocol
     public const CODE_UNKNOWN_FUNCTION = 'UNKNOWN_FUNCTION';
     public const CODE_INVALID_PARALLEL = 'INVALID_PARALLEL';
     public const CODE_INVALID_EVENTS = 'INVALID_EVENTS';
+    public const CODE_INVALID_DURATION = 'INVALID_DURATION';
 
     /** Ops in the key order they are written. */
     public const OP_FIELDS = [

@@ -70,7 +70,7 @@ final class Step
         if ($this->memo($id, Protocol::MEMO_SLEEP, $data)) {
             return;
         }
-        $this->decide(['op' => Protocol::OP_SLEEP, 'id' => $id, 'until' => Ops::until(Duration::toMs($duration))]);
+        $this->decide(['op' => Protocol::OP_SLEEP, 'id' => $id, 'until' => Ops::until(self::declaredMs($duration))]);
     }
 
     /**
@@ -117,7 +117,7 @@ final class Step
             'id' => $id,
             'event' => $event,
             'match' => $match === [] ? new JsonObject() : $match,
-            'until' => Ops::until(Duration::toMs($options['timeout'])),
+            'until' => Ops::until(self::declaredMs($options['timeout'])),
         ]);
     }
 
@@ -259,5 +259,18 @@ final class Step
     {
         $this->operation = $operation;
         throw new Interrupt($operation);
+    }
+
+    /** A step's duration; an invalid one is a non-retriable error of the handler ([ERR-8]). */
+    private static function declaredMs(mixed $value): int
+    {
+        if (!is_string($value) && !is_int($value)) {
+            throw new NonRetriableError('invalid duration: ' . get_debug_type($value), Protocol::CODE_INVALID_DURATION);
+        }
+        try {
+            return Duration::toMs($value);
+        } catch (InvalidArgumentException $error) {
+            throw new NonRetriableError($error->getMessage(), Protocol::CODE_INVALID_DURATION);
+        }
     }
 }

@@ -316,7 +316,11 @@ final class HandlerTest extends TestCase
     {
         $fn = self::fn('bad', fn (array $event, Step $step) => $step->sleep('s', 'forever'));
         $op = self::op(self::handler([$fn]), ['functionId' => 'bad']);
-        self::assertSame(['error', null, true], [$op['op'], $op['id'], $op['retryable']]);
+        // [ERR-8]: the SDK's own error for a wrongly declared step: non-retriable, with a code.
+        self::assertSame(
+            ['error', null, false, 'NonRetriableError', 'INVALID_DURATION'],
+            [$op['op'], $op['id'], $op['retryable'], $op['name'], $op['code']],
+        );
         self::assertStringContainsString('invalid duration', $op['message']);
         $badMatch = self::fn('match', fn (array $event, Step $step) => $step->waitForEvent('w', [
             'event' => 'e',

@@ -49,24 +49,29 @@ def echo(event: Event, step: Step) -> Any:
 
 def sleeper(event: Event, step: Step) -> Any:
     step.run("before", lambda: "x")
-    step.sleep("nap", "2s")
+    step.sleep("nap", _data(event).get("duration", "2s"))
     return "slept"
 
 
 def waiter(event: Event, step: Step) -> Any:
+    data = _data(event)
     got = step.wait_for_event(
         "approve",
         event="conf.approved",
-        match={"userId": _data(event).get("userId")},
+        match={"userId": data["userId"]} if "userId" in data else None,
         timeout="1h",
     )
     return {"approved": got is not None, "got": got}
 
 
 def sender(event: Event, step: Step) -> Any:
-    n = _data(event).get("n")
+    data = _data(event)
+    n = data.get("n")
     receipts = step.send_event(
-        "emit", {"id": f"child-{n}", "name": "conf.child", "data": {"n": n}}
+        "emit",
+        data["events"]
+        if "events" in data
+        else {"id": f"child-{n}", "name": "conf.child", "data": {"n": n}},
     )
     return {"receipts": receipts}
 
@@ -81,8 +86,14 @@ def flaky(event: Event, step: Step) -> Any:
 
 
 def fatal(event: Event, step: Step) -> Any:
+    data = _data(event)
+
     def explode() -> None:
-        raise NonRetriableError("no way", code="E_FATAL", details={"why": "test"})
+        raise NonRetriableError(
+            "no way",
+            code=data.get("code", "E_FATAL"),
+            details=data["details"] if "details" in data else {"why": "test"},
+        )
 
     return step.run("fatal", explode)
 
@@ -104,6 +115,10 @@ def with_failure_cleanup(event: Event, step: Step, error: FailureError, run_id: 
 
 
 async def parallel(event: Event, step: AsyncStep) -> Any:
+    data = _data(event)
+    if "count" in data:
+        tasks = {f"t{i}": functools.partial(int, i) for i in range(data["count"])}
+        return await step.parallel("fan", tasks)
     return await step.parallel("fan", {"a": lambda: 1, "b": lambda: 2})
 
 
@@ -182,8 +197,13 @@ def options_from_env(environ: dict[str, str] | os._Environ[str]) -> dict[str, An
         options["app_name"] = environ["DURABLE_APP_NAME"]
     if environ.get("DURABLE_DEV", "").strip().lower() in ("1", "true", "yes"):
         options["dev"] = True
-    if environ.get("DURABLE_CAPABILITIES", "").strip().lower() == "none":
+    # Harness contract: unset or empty = every capability, `none` = plain v1, else a
+    # comma-separated list (DurableApp refuses a name it does not implement).
+    chosen = environ.get("DURABLE_CAPABILITIES", "").strip()
+    if chosen.lower() == "none":
         options["capabilities"] = []
+    elif chosen:
+        options["capabilities"] = [name.strip() for name in chosen.split(",") if name.strip()]
     return options
 
 

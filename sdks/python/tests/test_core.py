@@ -424,7 +424,7 @@ def test_non_json_or_non_object_bodies_get_400(body: bytes) -> None:
 def test_malformed_members_get_a_non_retryable_error_op(request_body: dict[str, Any]) -> None:
     result = op(post(request_body))
     assert result["op"] == "error" and result["id"] is None and result["retryable"] is False
-    assert result["message"].startswith("invalid invoke request")
+    assert result["message"].startswith("invalid request: ")
 
 
 def test_unknown_members_are_ignored() -> None:

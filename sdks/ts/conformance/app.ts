@@ -13,7 +13,11 @@ if (!signingKey) {
   process.exit(2);
 }
 const port = Number(env.PORT ?? "3000");
-const capabilities: readonly Capability[] | "none" | "all" = env.DURABLE_CAPABILITIES === "none" ? "none" : "all";
+// Harness contract: unset or empty = every capability, "none" = plain v1, else a
+// comma-separated list (createCore refuses a name it does not implement).
+const chosen = (env.DURABLE_CAPABILITIES ?? "").trim();
+const capabilities: readonly Capability[] | "none" | "all" =
+  chosen === "" ? "all" : chosen.toLowerCase() === "none" ? "none" : (chosen.split(",").map((name) => name.trim()).filter((name) => name !== "") as Capability[]);
 
 const listener = nodeHandler({
   functions: catalog,

@@ -2,7 +2,7 @@
  * The conformance function catalog (conformance/README.md), in the order the manifest lists
  * it. Shared by the conformance app and the replay-vector tests.
  */
-import { createFunction, NonRetriableError, type DurableFunction } from "../src/index.js";
+import { createFunction, NonRetriableError, type Duration, type DurableFunction, type OutgoingEvent } from "../src/index.js";
 
 const on = (id: string) => ({ event: `conf.${id}` });
 
@@ -24,9 +24,9 @@ export const catalog: DurableFunction<any, any>[] = [
   createFunction({
     id: "sleeper",
     trigger: on("sleeper"),
-    handler: async ({ step }) => {
+    handler: async ({ event, step }) => {
       await step.run("before", () => "x");
-      await step.sleep("nap", "2s");
+      await step.sleep("nap", "duration" in event.data ? (event.data.duration as Duration) : "2s");
       return "slept";
     },
   }),
@@ -36,7 +36,7 @@ export const catalog: DurableFunction<any, any>[] = [
     handler: async ({ event, step }) => {
       const got = await step.waitForEvent("approve", {
         event: "conf.approved",
-        match: { userId: event.data.userId },
+        match: "userId" in event.data ? { userId: event.data.userId } : null,
         timeout: "1h",
       });
       return { approved: got !== null, got };
@@ -46,11 +46,12 @@ export const catalog: DurableFunction<any, any>[] = [
     id: "sender",
     trigger: on("sender"),
     handler: async ({ event, step }) => {
-      const receipts = await step.sendEvent("emit", {
-        id: `child-${event.data.n}`,
-        name: "conf.child",
-        data: { n: event.data.n },
-      });
+      const receipts = await step.sendEvent(
+        "emit",
+        "events" in event.data
+          ? (event.data.events as OutgoingEvent[])
+          : { id: `child-${event.data.n}`, name: "conf.child", data: { n: event.data.n } },
+      );
       return { receipts };
     },
   }),
@@ -69,9 +70,13 @@ export const catalog: DurableFunction<any, any>[] = [
   createFunction({
     id: "fatal",
     trigger: on("fatal"),
-    handler: async ({ step }) => {
+    handler: async ({ event, step }) => {
+      const data = event.data;
       await step.run("fatal", () => {
-        throw new NonRetriableError("no way", { code: "E_FATAL", details: { why: "test" } });
+        throw new NonRetriableError("no way", {
+          code: "code" in data ? (data.code as string) : "E_FATAL",
+          details: "details" in data ? data.details : { why: "test" },
+        });
       });
     },
   }),
@@ -99,7 +104,12 @@ export const catalog: DurableFunction<any, any>[] = [
   createFunction({
     id: "parallel",
     trigger: on("parallel"),
-    handler: ({ step }) => step.parallel("fan", { a: () => 1, b: () => 2 }),
+    handler: ({ event, step }) => {
+      if (!("count" in event.data)) return step.parallel("fan", { a: () => 1, b: () => 2 });
+      const tasks: Record<string, () => number> = {};
+      for (let i = 0; i < (event.data.count as number); i++) tasks[`t${i}`] = () => i;
+      return step.parallel("fan", tasks);
+    },
   }),
   createFunction({
     id: "loop",

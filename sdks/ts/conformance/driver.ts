@@ -1,11 +1,12 @@
 /**
  * The TypeScript SDK's vector driver (conformance driver protocol 1, conformance/PORTING.md):
  * durations through `parseDuration`, the parser step.sleep, waitForEvent timeouts and
- * function options call when they are declared; the `client` area through `Client.send`.
+ * function options call when they are declared; the `client` area through `Client.send`;
+ * `signatures` through the app's own request check with the vector's clock.
  * One JSON line in, one line out.
  */
 import { createInterface } from "node:readline";
-import { Client, DurableError, InvalidDurationError, parseDuration } from "../src/index.js";
+import { Client, DurableError, InvalidDurationError, createCore, parseDuration } from "../src/index.js";
 
 type Answer = Record<string, unknown>;
 
@@ -36,10 +37,32 @@ async function client(input: ClientCase): Promise<Answer> {
   }
 }
 
+interface SignatureCase {
+  hop: string;
+  keys: string[];
+  body: string;
+  now: number;
+  headers: Record<string, string>;
+}
+
+/** The `signatures` area: would the app accept this request with its clock at `now`? */
+async function signatures(input: SignatureCase): Promise<Answer> {
+  const core = createCore({
+    functions: [],
+    signingKey: input.keys[0] as string,
+    signingKeyFallback: input.keys[1],
+    capabilities: input.hop === "invoke-v2" ? ["timestamped-signatures"] : "none",
+    now: () => input.now,
+  });
+  const reply = await core.handle(input.hop === "manifest" ? "GET" : "POST", input.headers, input.body);
+  return { valid: reply.status !== 401 };
+}
+
 async function answer(line: string): Promise<Answer> {
   try {
-    const request = JSON.parse(line) as { area: string; case: { input: unknown } & ClientCase };
+    const request = JSON.parse(line) as { area: string; case: { input: unknown } & ClientCase & SignatureCase };
     if (request.area === "client") return await client(request.case);
+    if (request.area === "signatures") return await signatures(request.case);
     if (request.area !== "durations") return { unsupported: true };
     return durations(request.case.input);
   } catch (error) {

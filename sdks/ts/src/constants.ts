@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   missingFailureHandler: "MISSING_FAILURE_HANDLER",
   invalidParallel: "INVALID_PARALLEL",
   invalidEvents: "INVALID_EVENTS",
+  invalidDuration: "INVALID_DURATION",
 } as const;
 
 export const LIMITS = {

@@ -256,8 +256,7 @@ export class DurableCore {
     }
     const invoke = parseInvoke(request);
     if (typeof invoke === "string") {
-      // [INV-7]: a strict app answers one non-retryable op; a v1 app answers 400 (as the Python SDK).
-      if (!this.has(CAPABILITIES.strictReplay)) return text(400, "invalid request");
+      // [INV-7], [INV-8]: one non-retryable op, with or without strict-replay (never a 400).
       const op: Op = { op: "error", id: null, message: `invalid request: ${invoke}`, name: "InvalidRequestError", retryable: false };
       return this.signed(op, requestTimestamp, true);
     }

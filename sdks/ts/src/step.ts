@@ -5,7 +5,7 @@
  * (its promise stays pending, so user try/catch cannot swallow the stop).
  */
 import { ERROR_CODES, LIMITS, type StepType } from "./constants.js";
-import { parseDuration, type Duration } from "./duration.js";
+import { InvalidDurationError, parseDuration, type Duration } from "./duration.js";
 import { NonRetriableError } from "./errors.js";
 import { byteLength, SerializationError, toJson } from "./json.js";
 import type { DurableEvent } from "./function.js";
@@ -273,7 +273,7 @@ export class Step {
     const invocation = this.invocation;
     if (invocation.claimed) return invocation.halted();
     try {
-      const ms = parseDuration(duration);
+      const ms = declaredMs(duration);
       const stepId = invocation.stepId(id);
       const memo = invocation.memo(stepId, "sleep");
       if (memo === null) return never();
@@ -293,7 +293,7 @@ export class Step {
     const invocation = this.invocation;
     if (invocation.claimed) return invocation.halted();
     try {
-      const ms = parseDuration(options?.timeout);
+      const ms = declaredMs(options?.timeout);
       const stepId = invocation.stepId(id);
       const memo = invocation.memo(stepId, "wait");
       if (memo === null) return never();
@@ -371,5 +371,17 @@ export class Step {
       });
       return out as { [K in keyof T]: Awaited<ReturnType<T[K]>> };
     });
+  }
+}
+
+/** A step's duration; an invalid one is a non-retriable error of the handler ([ERR-8]). */
+function declaredMs(value: unknown): number {
+  try {
+    return parseDuration(value);
+  } catch (error) {
+    if (error instanceof InvalidDurationError) {
+      throw new NonRetriableError(error.message, { code: ERROR_CODES.invalidDuration });
+    }
+    throw error;
   }
 }

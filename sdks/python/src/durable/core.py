@@ -371,12 +371,18 @@ class DurableApp:
         """An Invocation, or the answer when there is nothing to replay: an unknown
         function ([ERR-4]) or members of the wrong type (a signed JSON object is always
         answered 200 with one op, [INV-6]; retrying the same request cannot help)."""
-        function = self._by_id.get(request.get("functionId"))  # type: ignore[arg-type]
+        function_id = request.get("functionId")
+        function = self._by_id.get(function_id) if isinstance(function_id, str) else None
         if function is None:
+            shown = (
+                "?" if function_id is None
+                else function_id if isinstance(function_id, str)
+                else _encode(function_id).decode()
+            )
             unknown = {
                 "op": OP_ERROR,
                 "id": None,
-                "message": f"unknown function {request.get('functionId', '?')}",
+                "message": f"unknown function {shown}",
                 "retryable": False,
             }
             return self.answer(unknown, request_timestamp)
@@ -406,7 +412,7 @@ class DurableApp:
             invalid = {
                 "op": OP_ERROR,
                 "id": None,
-                "message": f"invalid invoke request: {problem}",
+                "message": f"invalid request: {problem}",
                 "name": "InvalidRequestError",
                 "retryable": False,
             }

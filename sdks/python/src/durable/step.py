@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ._protocol import (
+    CODE_INVALID_DURATION,
     CODE_INVALID_EVENTS,
     CODE_INVALID_PARALLEL,
     CODE_NON_DETERMINISTIC,
@@ -163,7 +164,7 @@ class _Replay:
         return wire_id, True, memo.get("data")
 
     def _sleep_op(self, step_id: str, duration: str | int) -> None:
-        milliseconds = parse_duration(duration)  # refused even when memoized ([DUR-3])
+        milliseconds = _declared_ms(duration)  # refused even when memoized ([DUR-3])
         wire_id, found, _ = self._claim(step_id, MEMO_SLEEP)
         if not found:
             until = iso_utc(self._clock() + milliseconds)
@@ -172,7 +173,7 @@ class _Replay:
     def _wait_op(
         self, step_id: str, event: str, timeout: str | int, match: dict[str, Any] | None
     ) -> Event | None:
-        milliseconds = parse_duration(timeout)  # refused even when memoized ([DUR-3])
+        milliseconds = _declared_ms(timeout)  # refused even when memoized ([DUR-3])
         wire_id, found, data = self._claim(step_id, MEMO_WAIT)
         if found:
             return data  # type: ignore[no-any-return]
@@ -207,6 +208,14 @@ class _Replay:
                     f"step.send_event: event {index}: {problem}", code=CODE_INVALID_EVENTS
                 )
         raise StepInterrupt({"op": OP_SEND_EVENT, "id": wire_id, "events": events})
+
+
+def _declared_ms(value: str | int) -> int:
+    """A step's duration; an invalid one is a non-retriable error of the handler ([ERR-8])."""
+    try:
+        return parse_duration(value)
+    except (TypeError, ValueError) as error:
+        raise NonRetriableError(str(error), code=CODE_INVALID_DURATION) from error
 
 
 def _check_tasks(tasks: Mapping[str, Any]) -> None:
