@@ -37,6 +37,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("python", "reference/tools/check_engine.py")  # no import cycle, no dead query
     session.run("python", "conformance/tools/check_imports.py")  # no import cycle
+    session.run("python", "conformance/tools/check_matrix.py")  # matrix.md made on this spec
 
 
 @nox.session(python=PYTHON)
@@ -157,6 +158,25 @@ def conformance_engine_grpc(session: nox.Session) -> None:
     session.run("python", "-m", "durable_conformance", "run", "engine-grpc", *session.posargs)
     # and a deliberately broken gRPC handler fails it with the requirement ID named
     session.run("pytest", "-q", "conformance/tests/test_broken_grpc_engine.py")
+
+
+@nox.session(name="conformance-mutants", python=PYTHON)
+def conformance_mutants(session: nox.Session) -> None:
+    """The suite against deliberately broken copies of the Python SDK: every one must fail,
+    naming the requirement it breaks; prints the kill rate (about 2 minutes)."""
+    session.install("-e", "conformance", "-e", "sdks/python")
+    session.run("python", "-m", "durable_conformance", "mutants", *session.posargs)
+
+
+@nox.session(name="conformance-matrix", python=PYTHON, default=False)
+def conformance_matrix(session: nox.Session) -> None:
+    """Every target and the mutants, then conformance/reports/matrix.md (committed; `nox -s
+    lint` checks it was made on the current spec). About 5 minutes."""
+    session.install("-e", "conformance")
+    targets = ["python", "ts", "php", "published", "engine", "engine-grpc"]
+    session.run("nox", "-s", *[f"conformance-{t}" for t in targets],
+                "conformance-mutants", external=True)
+    session.run("python", "-m", "durable_conformance", "matrix", silent=True)
 
 
 @nox.session(name="conformance-selftest", python=PYTHON)

@@ -104,7 +104,7 @@ async def endpoint(request: web.Request) -> web.Response:
         fresh = stamp.isdigit() and abs(time.time() * 1000 - int(stamp)) <= 300_000
         if not fresh or not valid(request.headers.get("X-Durable-Signature", ""), stamp.encode()):
             return web.Response(status=401, text="invalid signature")
-        return signed({"functions": definitions(), "sdkVersion": "broken/0"})
+        return signed({"functions": definitions(), "sdkVersion": "broken/0.0.1"})
     if request.method != "POST":
         return web.Response(status=405, text="method not allowed", headers={"Allow": "GET, POST"})
     if len(body) > LIMIT:

@@ -3,7 +3,7 @@
 - `echo`: answers the vector's expected values (the control: every case passes);
 - `wrong`: a plausible bug per area (cron one minute late and accepting invalid
   expressions, match negated, keys `null` instead of the text `"null"`, durations
-  off by one ms and accepting invalid input);
+  off by one ms and accepting invalid input, signatures with the verdict reversed);
 - `unsupported`: echo, but `{"unsupported": true}` for keys;
 - `error`: echo, but `{"error": ...}` for match;
 - `garbage`: echo, but a line that is not JSON for match;
@@ -28,6 +28,8 @@ def echo(area: str, case: dict[str, Any]) -> dict[str, Any]:
         return {"matches": case["matches"]}
     if area == "keys":
         return {"value": case["value"]}
+    if area == "signatures":
+        return {"valid": case["valid"]}
     return {"valid": case["valid"], **({"ms": case["ms"]} if case["valid"] else {})}
 
 
@@ -43,6 +45,8 @@ def wrong(area: str, case: dict[str, Any]) -> dict[str, Any]:
         return {"matches": not case["matches"]}
     if area == "keys":
         return {"value": None}
+    if area == "signatures":
+        return {"valid": not case["valid"]}
     return {"valid": True, "ms": case["ms"] + 1 if case["valid"] else 0}
 
 

@@ -55,7 +55,8 @@ def manifest() -> dict[str, Any]:
     for fid in ids:
         trigger = {"cron": "0 3 * * *"} if fid == "nightly" else {"event": f"conf.{fid}"}
         functions.append({"id": fid, "trigger": trigger, **OPTIONS.get(fid, {})})
-    return {"functions": functions, "sdkVersion": "keys-test/0", "capabilities": ["key-rotation"]}
+    return {"functions": functions, "sdkVersion": "keys-test/0.0.1",
+            "capabilities": ["key-rotation"]}
 
 
 def signed(value: Any, key: str) -> web.Response:

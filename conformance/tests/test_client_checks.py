@@ -46,7 +46,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def careful(request: dict[str, Any]) -> dict[str, Any]:
+def careful(request: dict[str, Any], v1: bool = True) -> dict[str, Any]:
+    """Signed (v1 header unless `v1` is False, V2 pair always), retries, no redirect."""
     case = request["case"]
     body = json.dumps(case["event"]).encode()
     opener = urllib.request.build_opener(_NoRedirect)
@@ -60,6 +61,8 @@ def careful(request: dict[str, Any]) -> dict[str, Any]:
             "x-durable-timestamp": stamp,
             "x-durable-signature-v2": hmac.new(key, stamp.encode() + b"." + body,
                                                hashlib.sha256).hexdigest()})
+        if not v1:
+            sent.remove_header("X-durable-signature")
         try:
             with opener.open(sent, timeout=10) as response:
                 data = response.read(1_048_577)
@@ -77,9 +80,28 @@ def test_careless_client_fails_each_case_with_its_ids() -> None:
     results = {r.case: r for r in run_client_cases(careless)}
     assert results["client-send-event"].status == FAIL
     assert "SIG-8" in results["client-send-event"].violated
-    for case in ("client-no-redirect", "client-retry-503", "client-oversized-answer"):
+    for case, rule in (("client-no-redirect", "API-5"), ("client-retry-503", "API-24"),
+                       ("client-oversized-answer", "API-5")):
         assert results[case].status == FAIL, case
-        assert "API-5" in results[case].violated, case
+        assert rule in results[case].violated, case
+
+
+def test_a_v2_only_client_passes_and_a_prefix_dropping_one_fails() -> None:
+    """[SIG-8]/[SIG-11]: the V2 pair alone is a valid signature; [API-23]: the base URL's
+    path prefix is kept."""
+    def v2_only(request: dict[str, Any]) -> dict[str, Any]:
+        return careful(request, v1=False)
+
+    def drop_prefix(request: dict[str, Any]) -> dict[str, Any]:
+        case = dict(request["case"])
+        case["engineUrl"] = case["engineUrl"].rsplit("/", 1)[0]
+        return careful({**request, "case": case})
+
+    results = {r.case: r for r in run_client_cases(v2_only)}
+    assert results["client-send-event"].status == PASS, results["client-send-event"].failures
+    dropped = {r.case: r for r in run_client_cases(drop_prefix)}
+    assert dropped["client-send-event"].status == FAIL
+    assert "API-23" in dropped["client-send-event"].violated
 
 
 def test_careful_client_passes_and_covers_v2() -> None:

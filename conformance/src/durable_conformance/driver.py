@@ -18,6 +18,10 @@ stdin and reads one JSON line from its stdout:
     match      {"matches": bool}
     keys       {"value": "<canonical JSON text>" | null}
     durations  {"valid": bool, "ms": int}            # ms only when valid
+    signatures {"valid": bool}     the app's own verifier, its clock at case.now, holding
+                                   case.keys (primary first), plain v1 for hop `invoke`,
+                                   `timestamped-signatures` for `invoke-v2`: would it
+                                   accept the request (not 401)? App hops only.
     client     (cases made by the runner, not vectors: see client_checks.py)
                {"receipt": {...}} | {"failed": "..."}
     any area   {"error": "..."}      the driver itself failed on this case (status error)
@@ -46,8 +50,10 @@ from .results import ERROR, FAIL, PASS, Result
 from .spec import Spec, VectorCase
 
 DRIVER_PROTOCOL = 1
-AREAS = ("cron", "match", "keys", "durations", "client")
-VECTOR_AREAS = ("cron", "match", "keys", "durations")
+AREAS = ("cron", "match", "keys", "durations", "signatures", "client")
+VECTOR_AREAS = ("cron", "match", "keys", "durations", "signatures")
+# The signature vectors an app verifies; the others are the engine's or a client's.
+APP_HOPS = ("invoke", "invoke-v2", "manifest")
 # The first answer may wait for a build (tsc); later ones are a function call each.
 CASE_TIMEOUT_SECONDS = 10.0
 INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -218,8 +224,23 @@ def check_durations(case: VectorCase, answer: dict[str, Any], result: Result) ->
         result.fail(case.requirements, f"duration {shown}: expected {data['ms']} ms, got {ms}")
 
 
+def check_signatures(case: VectorCase, answer: dict[str, Any], result: Result) -> None:
+    data = case.data
+    valid = _shape(answer, "valid", (bool,))
+    if valid != data["valid"]:
+        offset = ""
+        stamp = data["headers"].get("x-durable-timestamp")
+        if isinstance(stamp, str) and stamp.isdigit():
+            offset = f", timestamp {int(stamp) - int(data['now']):+d} ms from now"
+        verdict = "accepted" if valid else "refused"
+        result.fail(case.requirements, f"{data['hop']}{offset}: the verifier {verdict} a"
+                    f" request the vector says is {'valid' if data['valid'] else 'invalid'}"
+                    f" ({data.get('description', '')})")
+
+
 CHECKS_BY_AREA: dict[str, Check] = {
     "cron": check_cron, "match": check_match, "keys": check_keys, "durations": check_durations,
+    "signatures": check_signatures,
 }
 
 
@@ -241,7 +262,8 @@ def run_driver(
     if not config.present:
         return []
     cases = [case for area in config.areas if area in VECTOR_AREAS
-             for case in spec.vectors(area)]
+             for case in spec.vectors(area)
+             if area != "signatures" or case.data.get("hop") in APP_HOPS]
     results: list[Result] = []
     logs = reports_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)

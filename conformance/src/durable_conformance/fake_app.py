@@ -173,7 +173,7 @@ class FakeApp:
                 for fid, (options, _) in self.scripts.items()]
 
     def manifest(self) -> dict[str, Any]:
-        return {"functions": self.definitions(), "sdkVersion": "conformance-fake-app/1",
+        return {"functions": self.definitions(), "sdkVersion": "conformance/1.0.0",
                 "capabilities": self.capabilities, "maxRequestBytes": self.max_request_bytes}
 
     def _signed(self, value: Any, request_stamp: str | None, wrong: bool = False,

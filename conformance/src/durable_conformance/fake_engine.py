@@ -8,30 +8,24 @@ from collections.abc import Callable
 from typing import Any
 
 from . import signing
+from .capabilities import DEFAULT_MAX_REQUEST, KEY_ROTATION, OCCURRENCES, TIMESTAMPED, WINDOW_MS
 from .checks import ids
 from .client import Reply, call
 from .compare import compare, normalise
 from .harness import Harness, HarnessError, RunningApp, start_app
+from .negative_cases import NegativeCases
 from .results import ERROR, Result
 from .spec import (
-    CATALOG_OPTIONS,
     Spec,
     VectorCase,
+    catalog_definitions,
     catalog_ids,
-    expected_trigger,
 )
 
-TIMESTAMPED = "timestamped-signatures"
-OCCURRENCES = "step-occurrences"
-KEY_ROTATION = "key-rotation"
-DEFAULT_MAX_REQUEST = 1_048_576
 APP_HOPS = ("invoke", "invoke-v2", "manifest")
-WINDOW_MS = 300_000
 EDGE_MARGIN_MS = 1_000
 DISCOVERY = "X-Durable-Discovery"
 DISCOVERY_MEMBERS = ("signingKey", "appId", "appName")
-# Methods ROLE-1 leaves to 405 (HEAD and OPTIONS too: no framework default may answer them).
-OTHER_METHODS = ("PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
 
 
 class AppPool:
@@ -40,19 +34,22 @@ class AppPool:
     def __init__(self, harness: Harness, log: Callable[[str], None]) -> None:
         self.harness = harness
         self.log = log
-        self.apps: dict[tuple[str, str | None, bool, bool], RunningApp | HarnessError] = {}
+        self.apps: dict[tuple[str, str | None, bool, bool, str | None],
+                        RunningApp | HarnessError] = {}
 
     def get(self, key: str, fallback: str | None = None, none: bool = False,
-            dev: bool = False) -> RunningApp:
-        slot = (key, fallback, none, dev)
+            dev: bool = False, only: str | None = None) -> RunningApp:
+        slot = (key, fallback, none, dev, only)
         if slot not in self.apps:
-            label = "capabilities=none" if none else "default capabilities"
+            label = "capabilities=none" if none else (
+                f"capabilities={only}" if only else "default capabilities")
             label += ", with fallback key" if fallback else ""
             label += ", dev mode" if dev else ""
             self.log(f"starting {self.harness.target} app ({label})")
             try:
                 self.apps[slot] = start_app(
-                    self.harness, key=key, fallback=fallback, capabilities_none=none, dev=dev
+                    self.harness, key=key, fallback=fallback, capabilities_none=none, dev=dev,
+                    capabilities=only,
                 )
             except HarnessError as error:
                 self.apps[slot] = error
@@ -67,7 +64,7 @@ class AppPool:
                 app.stop()
 
 
-class FakeEngine:
+class FakeEngine(NegativeCases):
     def __init__(
         self,
         harness: Harness,
@@ -131,8 +128,10 @@ class FakeEngine:
                                            ids("capabilities"), self.capabilities_none_case))
         else:
             self.results.append(Result("v1-app-speaks-v1", "negotiation", ids("capabilities"))
-                                .skip("the app advertises no capability: it speaks plain v1,"
-                                      " there is nothing to turn off"))
+                                .skip("capability not advertised: none at all (the app speaks"
+                                      " plain v1, there is nothing to turn off)"))
+        self.results.append(self.guard("capabilities-list", "negotiation",
+                                       ids("capabilities"), self.capabilities_list_case))
         self.results.append(self.guard("repeated-step-id-v1", "negotiation",
                                        ids("first-memo"), self.repeated_step_id_case))
 
@@ -248,11 +247,12 @@ class FakeEngine:
         if listed != catalog:
             result.fail(ids("manifest-catalog"),
                         f"manifest lists {listed}, the catalog is {catalog} (in that order)")
+        wire = catalog_definitions(self.spec)
         for definition in functions:
             if not isinstance(definition, dict) or definition.get("id") not in catalog:
                 continue
             fid = definition["id"]
-            wanted = {"trigger": expected_trigger(fid), **CATALOG_OPTIONS.get(fid, {})}
+            wanted = wire.get(fid, {"trigger": {"event": f"conf.{fid}"}})
             for field, value in wanted.items():
                 if definition.get(field) != value:
                     result.fail(ids("manifest-catalog"),
@@ -312,159 +312,6 @@ class FakeEngine:
         result.op = normalise(expected, op)
         return result
 
-    # ---- negative cases -------------------------------------------------------------
-
-    def negative_cases(self) -> list[tuple[str, list[str], Callable[[RunningApp], Result]]]:
-        return [
-            ("tampered-signature", ids("request-signature"), self.neg_tampered),
-            ("wrong-key", ids("request-signature"), self.neg_wrong_key),
-            ("missing-signature", ids("signature-format"), self.neg_missing_signature),
-            ("malformed-signature", ids("signature-format"), self.neg_malformed_signature),
-            ("missing-v2-signature", ids("request-signature-v2"), self.neg_missing_v2),
-            ("stale-v2-timestamp", ids("request-signature-v2"), self.neg_stale_v2),
-            ("stale-manifest-timestamp", ids("manifest-signature"), self.neg_stale_manifest),
-            ("unsigned-manifest", ids("manifest-signature"), self.neg_unsigned_manifest),
-            ("malformed-json", ids("malformed-body"), self.neg_malformed_json),
-            ("body-not-object", ids("malformed-body"), self.neg_not_object),
-            ("unknown-function", ids("unknown-function"), self.neg_unknown_function),
-            ("oversized-body", ids("oversized-body"), self.neg_oversized),
-            ("wrong-method", ids("wrong-method"), self.neg_wrong_method),
-        ]
-
-    def _serial_body(self) -> bytes:
-        request = {"functionId": "serial", "runId": "neg-" + secrets.token_hex(4),
-                   "event": {"id": "e-neg", "name": "conf.serial", "data": {}, "ts": 0},
-                   "steps": {}, "attempt": 0}
-        return json.dumps(request, separators=(",", ":")).encode()
-
-    def neg_tampered(self, app: RunningApp) -> Result:
-        body = self._serial_body()
-        headers = signing.invoke_headers(app.key, body, v2=TIMESTAMPED in self.capabilities)
-        tampered = body.replace(b'"serial"', b'"echo"')
-        result = Result("tampered-signature", "negative", ids("request-signature"))
-        reply = call(app.url, "POST", tampered, headers)
-        self.check_status(result, reply, 401, ids("request-signature"))
-        return result
-
-    def neg_wrong_key(self, app: RunningApp) -> Result:
-        body = self._serial_body()
-        headers = signing.invoke_headers("not-" + app.key, body,
-                                         v2=TIMESTAMPED in self.capabilities)
-        result = Result("wrong-key", "negative", ids("request-signature"))
-        self.check_status(result, call(app.url, "POST", body, headers), 401,
-                          ids("request-signature"))
-        return result
-
-    def neg_missing_signature(self, app: RunningApp) -> Result:
-        result = Result("missing-signature", "negative", ids("signature-format"))
-        reply = call(app.url, "POST", self._serial_body(), {"content-type": "application/json"})
-        self.check_status(result, reply, 401, ids("signature-format"))
-        return result
-
-    def neg_malformed_signature(self, app: RunningApp) -> Result:
-        body = self._serial_body()
-        headers = signing.invoke_headers(app.key, body, v2=TIMESTAMPED in self.capabilities)
-        # Right length, not hex: must be refused before any comparison.
-        headers[signing.SIG] = "z" * 64
-        if signing.SIG_V2 in headers:
-            headers[signing.SIG_V2] = "z" * 64
-        result = Result("malformed-signature", "negative", ids("signature-format"))
-        self.check_status(result, call(app.url, "POST", body, headers), 401,
-                          ids("signature-format"))
-        return result
-
-    def neg_missing_v2(self, app: RunningApp) -> Result:
-        result = Result("missing-v2-signature", "negative", ids("request-signature-v2"))
-        if not self.needs(result, [TIMESTAMPED]):
-            return result
-        body = self._serial_body()
-        headers = signing.invoke_headers(app.key, body, v2=False)
-        self.check_status(result, call(app.url, "POST", body, headers), 401,
-                          ids("request-signature-v2"))
-        return result
-
-    def neg_stale_v2(self, app: RunningApp) -> Result:
-        window = ids("request-signature-v2") + ids("timestamp-window")
-        result = Result("stale-v2-timestamp", "negative", window)
-        if not self.needs(result, [TIMESTAMPED]):
-            return result
-        body = self._serial_body()
-        for offset in (-300_001 - 5_000, 300_001 + 5_000):
-            headers = signing.invoke_headers(app.key, body, v2=True,
-                                             timestamp=signing.now_ms() + offset)
-            reply = call(app.url, "POST", body, headers)
-            if reply.status != 401:
-                result.fail(window,
-                            f"invoke with a timestamp {offset:+d} ms away answered"
-                            f" {reply.status or reply.error} (expected 401)")
-        return result
-
-    def neg_stale_manifest(self, app: RunningApp) -> Result:
-        window = ids("manifest-signature") + ids("timestamp-window")
-        result = Result("stale-manifest-timestamp", "negative", window)
-        for offset in (-305_001, 305_001):
-            headers = signing.manifest_headers(app.key, signing.now_ms() + offset)
-            reply = call(app.url, "GET", None, headers)
-            if reply.status != 401:
-                result.fail(window,
-                            f"manifest GET with a timestamp {offset:+d} ms away answered"
-                            f" {reply.status or reply.error} (expected 401)")
-        return result
-
-    def neg_unsigned_manifest(self, app: RunningApp) -> Result:
-        result = Result("unsigned-manifest", "negative", ids("manifest-signature"))
-        self.check_status(result, call(app.url, "GET", None, {}), 401, ids("manifest-signature"))
-        return result
-
-    def _signed_bad_body(self, name: str, app: RunningApp, body: bytes) -> Result:
-        result = Result(name, "negative", ids("malformed-body"))
-        reply, _, _ = self.invoke(app, body)
-        self.check_status(result, reply, 400, ids("malformed-body"))
-        return result
-
-    def neg_malformed_json(self, app: RunningApp) -> Result:
-        return self._signed_bad_body("malformed-json", app, b'{"functionId": "serial", ')
-
-    def neg_not_object(self, app: RunningApp) -> Result:
-        return self._signed_bad_body("body-not-object", app, b'["serial"]')
-
-    def neg_unknown_function(self, app: RunningApp) -> Result:
-        result = Result("unknown-function", "negative", ids("unknown-function"))
-        body = self._serial_body().replace(b'"serial"', b'"no-such-function"')
-        reply, timestamp, _ = self.invoke(app, body)
-        if not self.check_status(result, reply, 200, ids("unknown-function")):
-            return result
-        self.check_signed(result, reply, app.key, timestamp)
-        op = self.parse_op(result, reply)
-        if isinstance(op, dict) and (op.get("op") != "error" or op.get("retryable") is not False):
-            result.fail(ids("unknown-function"),
-                        f"expected op error with retryable false, got {json.dumps(op)[:200]}")
-        return result
-
-    def neg_oversized(self, app: RunningApp) -> Result:
-        result = Result("oversized-body", "negative", ids("oversized-body"))
-        padding = "x" * (self.max_request + 1)
-        body = json.dumps({"functionId": "serial", "runId": "big", "steps": {},
-                           "event": {"id": "e", "name": "conf.serial", "data": {"p": padding}}},
-                          separators=(",", ":")).encode()
-        reply, _, _ = self.invoke(app, body)
-        self.check_status(result, reply, 413, ids("oversized-body"))
-        return result
-
-    def neg_wrong_method(self, app: RunningApp) -> Result:
-        result = Result("wrong-method", "negative", ids("wrong-method"))
-        for method in OTHER_METHODS:
-            body = None if method == "HEAD" else b"{}"
-            reply = call(app.url, method, body, {"content-type": "application/json"})
-            if not self.check_status(result, reply, 405, ids("wrong-method")):
-                continue
-            allow = {m.strip().upper() for m in reply.headers.get("allow", "").split(",")}
-            if allow != {"GET", "POST"}:
-                result.fail(ids("wrong-method"),
-                            f"{method}: Allow header is {reply.headers.get('allow')!r},"
-                            " expected GET, POST")
-        return result
-
     # ---- signature vectors ----------------------------------------------------------
 
     def signature_case(self, case: VectorCase) -> Result:
@@ -522,6 +369,26 @@ class FakeEngine:
                 result.fail(ids("capabilities"), "a v1 app answered with X-Durable-Signature-V2")
         return result
 
+
+    def capabilities_list_case(self) -> Result:
+        """[VER-4] DURABLE_CAPABILITIES=<a comma-separated list> (harness contract): the app
+        advertises exactly those, here the last one it advertises by default, alone."""
+        result = Result("capabilities-list", "negotiation", ids("capabilities"))
+        if len(self.capabilities) < 2:
+            return result.skip("capability not advertised: fewer than two, nothing to choose")
+        chosen = self.capabilities[-1]
+        app = self.pool.get(self.key, only=f" {chosen} ,")
+        reply = call(app.url, "GET", None, signing.manifest_headers(app.key))
+        if not self.check_status(result, reply, 200, ids("capabilities")):
+            return result
+        try:
+            advertised = reply.json().get("capabilities", [])
+        except (ValueError, AttributeError):
+            advertised = None
+        if advertised != [chosen]:
+            result.fail(ids("capabilities"), f"DURABLE_CAPABILITIES=' {chosen} ,' advertises"
+                        f" {advertised!r}, expected exactly [{chosen!r}]")
+        return result
 
     def repeated_step_id_case(self) -> Result:
         """[REPLAY-5] An app without `step-occurrences` gives every use of one step id the
@@ -627,10 +494,19 @@ class FakeEngine:
         `appId` and `appName` (both configured by the runner). Nothing else opens up."""
         result = Result("discovery-dev", "discovery", ids("discovery"))
         app = self.pool.get(self.key, dev=True)
+        # [SIG-10] A discovery request is unsigned, so no timestamp of it is accepted and
+        # its answer carries no V2 signature, also when it happens to hold a timestamp.
+        stamped = call(app.url, "GET", None, {DISCOVERY: "true",
+                                              signing.TIMESTAMP: str(signing.now_ms())})
         reply = call(app.url, "GET", None, {DISCOVERY: "true"})
         if not self.check_status(result, reply, 200, ids("discovery")):
             return result
         self.check_signed(result, reply, app.key, None, ids("discovery"))
+        for label, answer in (("", reply), (" carrying X-Durable-Timestamp", stamped)):
+            if signing.SIG_V2 in answer.headers:
+                result.fail(ids("discovery") + ids("response-signature-v2"),
+                            f"the answer to a discovery GET{label} carries"
+                            " X-Durable-Signature-V2 (discovery answers are signed v1 only)")
         try:
             answer = reply.json()
         except ValueError:

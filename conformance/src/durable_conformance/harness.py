@@ -179,6 +179,7 @@ def start_app(
     capabilities_none: bool = False,
     dev: bool = False,
     app_id: str = DEFAULT_APP_ID,
+    capabilities: str | None = None,
 ) -> RunningApp:
     global _counter
     if not harness.start:
@@ -204,6 +205,8 @@ def start_app(
         env["DURABLE_SIGNING_KEY_FALLBACK"] = fallback
     if capabilities_none:
         env["DURABLE_CAPABILITIES"] = "none"
+    elif capabilities is not None:
+        env["DURABLE_CAPABILITIES"] = capabilities
     app_name = DEV_APP_NAME if dev else None
     if dev:
         env["DURABLE_DEV"] = "1"

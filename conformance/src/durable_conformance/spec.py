@@ -185,15 +185,8 @@ def catalog_ids(root: Path | None = None) -> list[str]:
     return ids
 
 
-# The options each catalog function must declare (subset check on its definition).
-CATALOG_OPTIONS: dict[str, dict[str, Any]] = {
-    "flaky": {"retries": 2},
-    "with-failure": {"retries": 0, "hasOnFailure": True},
-    "batcher": {"batch": {"maxSize": 3, "timeoutMs": 1000}},
-    "versioned": {"version": "2"},
-    "nightly": {"trigger": {"cron": "0 3 * * *"}},
-}
-
-
-def expected_trigger(function_id: str) -> dict[str, str]:
-    return CATALOG_OPTIONS.get(function_id, {}).get("trigger", {"event": f"conf.{function_id}"})
+def catalog_definitions(spec: Spec) -> dict[str, dict[str, Any]]:
+    """Catalog function id -> its definition in wire form (spec/vectors/definitions/
+    catalog.json): every member there must appear, equal, in the SDK's manifest."""
+    return {str(case.data["catalogFunction"]): case.data["definition"]
+            for case in spec.vectors("definitions") if "catalogFunction" in case.data}

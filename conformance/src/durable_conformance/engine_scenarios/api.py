@@ -34,7 +34,7 @@ from .workspace import Workspace, WorkspaceError, workspace
 if TYPE_CHECKING:
     from ..engine_suite import EngineSuite
 
-SDK_VERSION = "conformance-fake-app/1"
+SDK_VERSION = "conformance/1.0.0"
 # A valid definition placed before the one under test, so the error path's index is checked.
 FIRST = {"id": "conf-first", "trigger": {"event": "conf.api.never"}}
 CRON_VALIDITY = {"CRON-1", "CRON-2", "CRON-3"}
