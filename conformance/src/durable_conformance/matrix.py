@@ -15,6 +15,10 @@ SDK_TARGETS = ("python", "ts", "php", "published")
 # The parties of requirements.json whose rules a target of each harness kind must meet
 # (an SDK answers for its app endpoint and its engine-API client).
 PARTIES = {"sdk": ("app", "client"), "engine": ("engine",), "engine-grpc": ("grpc",)}
+# The parties whose rules a target's cases can show met (a cell is n/a otherwise): the
+# gRPC column runs engine scenarios over gRPC, so engine rules apply to it, though only
+# the GRPC-* ones gate it.
+APPLIES = {**PARTIES, "engine-grpc": ("grpc", "engine")}
 NOT_COVERED = "not-covered"
 NOT_OBSERVABLE = "not-observable"
 # A requirement that binds none of the target's parties (requirements.json): a case of
@@ -113,7 +117,7 @@ def build(folder: Path, requirement_text: dict[str, str], digest: str,
     targets += sorted(t for t in reports if t not in targets)
     table = {t: cells(reports[t]) for t in targets}
     for target in targets:
-        parties = PARTIES.get(reports[target].get("kind", "sdk"), ())
+        parties = APPLIES.get(reports[target].get("kind", "sdk"), ())
         for rid in table[target]:
             if not any(party in scope.get(rid, {}) for party in parties):
                 table[target][rid] = Cell(NOT_APPLICABLE, [], [])
