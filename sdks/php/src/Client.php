@@ -122,20 +122,139 @@ final class Client
         return (bool) ($this->post('/runs/cancel', ['runId' => $runId])['ok'] ?? false);
     }
 
-    /** @return array<string, mixed> the new run */
+    /**
+     * @return array<string, mixed> the new run
+     * @throws RunActionError carrying the idempotency key to retry with
+     */
     public function rerun(string $runId, ?string $idempotencyKey = null): array
     {
-        return $this->post('/runs/rerun', ['runId' => $runId, 'idempotencyKey' => $idempotencyKey ?? self::uuid()]);
+        return $this->keyed('/runs/rerun', ['runId' => $runId], $idempotencyKey);
     }
 
-    /** @return array<string, mixed> the new run, replaying memos before $stepId */
+    /**
+     * @return array<string, mixed> the new run, replaying memos before $stepId
+     * @throws RunActionError carrying the idempotency key to retry with
+     */
     public function rerunFromStep(string $runId, string $stepId, ?string $idempotencyKey = null): array
     {
-        return $this->post('/runs/rerun', [
-            'runId' => $runId,
-            'stepId' => $stepId,
-            'idempotencyKey' => $idempotencyKey ?? self::uuid(),
-        ]);
+        return $this->keyed('/runs/rerun', ['runId' => $runId, 'stepId' => $stepId], $idempotencyKey);
+    }
+
+    /**
+     * Every invocation the engine sent for the run, oldest first, one page per call ([API-19]).
+     *
+     * @return array{runId: string, attempts: list<array{deliveryId: string, namespace: string, attempt: int,
+     *     at: string, durationMs: int, httpStatus: ?int, op: ?string, error: ?string, code: ?string}>,
+     *     nextCursor: ?string}
+     */
+    public function runHistory(string $runId, ?string $cursor = null, ?int $limit = null): array
+    {
+        $request = array_filter(['runId' => $runId, 'cursor' => $cursor, 'limit' => $limit], self::given(...));
+        return self::withList('/runs/history', $this->post('/runs/history', $request), 'attempts');
+    }
+
+    /**
+     * Cancels the non-terminal runs matching the filter (at least one of $functionId, $status,
+     * $createdFrom, $createdTo), one page of up to $limit runs per call ([API-16], [API-17]);
+     * call again with `nextCursor` until it is null.
+     *
+     * @return array{cancelled: list<string>, nextCursor: ?string}
+     */
+    public function bulkCancel(
+        ?string $functionId = null,
+        ?string $status = null,
+        string|\DateTimeInterface|null $createdFrom = null,
+        string|\DateTimeInterface|null $createdTo = null,
+        ?string $cursor = null,
+        ?int $limit = null,
+    ): array {
+        $request = self::bulkFilter($functionId, $status, $createdFrom, $createdTo)
+            + array_filter(['cursor' => $cursor, 'limit' => $limit], self::given(...));
+        return self::withList('/runs/bulk-cancel', $this->post('/runs/bulk-cancel', $request), 'cancelled');
+    }
+
+    /**
+     * Reruns the runs matching the filter, one page per call ([API-18]). Pass the same
+     * $idempotencyKey for every page and on a retry: each source run is rerun once.
+     *
+     * @return array{reruns: list<array{runId: string, rerunOf: string, duplicate: bool}>, nextCursor: ?string}
+     * @throws RunActionError carrying the idempotency key to retry with
+     */
+    public function bulkRerun(
+        ?string $functionId = null,
+        ?string $status = null,
+        string|\DateTimeInterface|null $createdFrom = null,
+        string|\DateTimeInterface|null $createdTo = null,
+        ?string $idempotencyKey = null,
+        ?string $cursor = null,
+        ?int $limit = null,
+    ): array {
+        $request = self::bulkFilter($functionId, $status, $createdFrom, $createdTo)
+            + array_filter(['cursor' => $cursor, 'limit' => $limit], self::given(...));
+        return self::withList('/runs/bulk-rerun', $this->keyed('/runs/bulk-rerun', $request, $idempotencyKey), 'reruns');
+    }
+
+    /**
+     * Every live runtime id of the workspace with its trigger and run counts ([API-21]).
+     *
+     * @return list<array{functionId: string, runtimeId: string, version: ?string, trigger: array<string, string>,
+     *     active: bool, runs: array<string, int>}>
+     */
+    public function listFunctions(): array
+    {
+        return self::withList('/functions/list', $this->post('/functions/list', new JsonObject()), 'functions')['functions'];
+    }
+
+    /**
+     * @param array<string, mixed> $request
+     * @return array<string, mixed>
+     */
+    private function keyed(string $path, array $request, ?string $idempotencyKey): array
+    {
+        $key = $idempotencyKey ?? self::uuid();
+        try {
+            return $this->post($path, $request + ['idempotencyKey' => $key]);
+        } catch (DurableException $error) {
+            throw new RunActionError($key, $error);
+        }
+    }
+
+    /** @return array<string, string> */
+    private static function bulkFilter(
+        ?string $functionId,
+        ?string $status,
+        string|\DateTimeInterface|null $createdFrom,
+        string|\DateTimeInterface|null $createdTo,
+    ): array {
+        $instant = static fn (string|\DateTimeInterface|null $value): ?string => $value instanceof \DateTimeInterface
+            ? $value->format('Y-m-d\\TH:i:s.vP') : $value;
+        $filter = array_filter([
+            'functionId' => $functionId,
+            'status' => $status,
+            'createdFrom' => $instant($createdFrom),
+            'createdTo' => $instant($createdTo),
+        ], self::given(...));
+        if ($filter === []) {
+            throw new InvalidArgumentException('a bulk call needs a filter: functionId, status, createdFrom or createdTo');
+        }
+        return $filter;
+    }
+
+    private static function given(mixed $value): bool
+    {
+        return $value !== null;
+    }
+
+    /**
+     * @param array<string, mixed> $answer
+     * @return array<string, mixed>
+     */
+    private static function withList(string $path, array $answer, string $member): array
+    {
+        if (!is_array($answer[$member] ?? null) || !array_is_list($answer[$member])) {
+            throw new DurableException("durable {$path} answered without a {$member} list", 200);
+        }
+        return $answer;
     }
 
     /** @return list<array<string, mixed>> failed deliveries */
@@ -295,12 +414,15 @@ final class Client
                 $message = $transportError !== null
                     ? "durable {$path} request failed: {$transportError}"
                     : "durable {$path} failed: {$status} " . mb_strimwidth($answer, 0, 500, '...');
-                $code = json_decode($answer, true)['error']['code'] ?? null;
+                $error = json_decode($answer, true)['error'] ?? null;
+                $code = is_array($error) ? ($error['code'] ?? null) : null;
+                $pointer = is_array($error) ? ($error['path'] ?? null) : null;
                 throw new DurableException(
                     $message,
                     $transportError !== null ? null : $status,
-                    null,
+                    $transportError !== null ? new \RuntimeException($transportError) : null,
                     is_string($code) ? $code : null,
+                    is_string($pointer) ? $pointer : null,
                 );
             }
             // Exponential backoff with jitter in [0.5, 1.0], capped at 2 s.

@@ -14,6 +14,7 @@ final class EventSendError extends DurableException
         ?int $status = null,
         ?\Throwable $previous = null,
     ) {
-        parent::__construct($message, $status, $previous);
+        $cause = $previous instanceof DurableException ? $previous : null;
+        parent::__construct($message, $status, $previous, $cause?->errorCode, $cause?->errorPath);
     }
 }

@@ -9,6 +9,7 @@ use Durable\Internal\Interrupt;
 use Durable\Internal\Ops;
 use InvalidArgumentException;
 use JsonException;
+use Psr\Log\LoggerInterface;
 use Throwable;
 
 /**
@@ -46,6 +47,8 @@ final class Handler
         private readonly int $maxRequestBytes = Protocol::DEFAULT_MAX_REQUEST_BYTES,
         private readonly int $maxResponseBytes = Protocol::DEFAULT_MAX_RESPONSE_BYTES,
         ?Closure $clock = null,
+        /** PSR-3 logger for exceptions of your code; null: PHP's error_log(). */
+        private readonly ?LoggerInterface $logger = null,
     ) {
         if ($signingKey === '') {
             throw new InvalidArgumentException('signingKey must not be empty');
@@ -163,7 +166,7 @@ final class Handler
      * @param iterable<DurableFunction> $functions
      * @param array<string, string>|null $env defaults to getenv()
      */
-    public static function fromEnv(iterable $functions, ?array $env = null): self
+    public static function fromEnv(iterable $functions, ?array $env = null, ?LoggerInterface $logger = null): self
     {
         $env ??= getenv();
         $get = static fn (string $name): ?string
@@ -184,6 +187,7 @@ final class Handler
                 'none' => [],
                 default => array_values(array_filter(array_map('trim', explode(',', $capabilities)))),
             },
+            logger: $logger,
         );
     }
 
@@ -277,6 +281,7 @@ final class Handler
             $this->has(Protocol::CAP_STRICT_REPLAY),
         );
         $failure = $request['failure'] ?? null;
+        $thrown = null;
         try {
             if ($failure !== null) {
                 if ($function->onFailure === null) {
@@ -293,12 +298,76 @@ final class Handler
             } else {
                 $result = ($function->handler)($event, $step);
             }
-            return $step->decided() ?? ['op' => Protocol::OP_DONE, 'data' => $result];
+            $op = $step->decided() ?? ['op' => Protocol::OP_DONE, 'data' => $result];
         } catch (Interrupt $interrupt) {
-            return $step->decided() ?? $interrupt->operation;
+            $op = $step->decided() ?? $interrupt->operation;
         } catch (Throwable $error) {
-            return $step->decided() ?? Ops::fromThrowable(null, $error);
+            $thrown = $step->decided() === null ? $error : null;
+            $op = $step->decided() ?? Ops::fromThrowable(null, $error);
         }
+        if (($op['op'] ?? null) === Protocol::OP_ERROR) {
+            $this->logError($functionId, $request, $failure !== null, $op, $step->thrown() ?? $thrown);
+        }
+        return $op;
+    }
+
+    /**
+     * An exception of the user's code, logged with its stack: through the PSR-3 logger at
+     * `error` (the Throwable in the context's `exception`), else PHP's error_log(). Ids,
+     * attempt and step only: never the event's data or a step's result.
+     *
+     * @param array<string, mixed>|JsonObject $request
+     * @param array<string, mixed> $op
+     */
+    private function logError(
+        string $functionId,
+        array|JsonObject $request,
+        bool $inFailureHandler,
+        array $op,
+        ?Throwable $thrown,
+    ): void {
+        $step = is_string($op['id'] ?? null) ? ", step {$op['id']}" : '';
+        $runId = is_string($request['runId'] ?? null) ? $request['runId'] : '';
+        $attempt = is_int($request['attempt'] ?? null) ? $request['attempt'] : 0;
+        $message = sprintf(
+            'durable: %s %s raised %s: %s (run %s, attempt %d%s; %s)',
+            $inFailureHandler ? 'onFailure handler of' : 'function',
+            $functionId,
+            is_string($op['name'] ?? null) ? $op['name'] : 'Error',
+            is_string($op['message'] ?? null) ? $op['message'] : '',
+            $runId,
+            $attempt,
+            $step,
+            ($op['retryable'] ?? false) === true ? 'the engine retries it' : 'not retried',
+        );
+        try {
+            if ($this->logger !== null) {
+                $context = ['functionId' => $functionId, 'runId' => $runId, 'attempt' => $attempt];
+                if ($thrown !== null) {
+                    $context['exception'] = $thrown;
+                }
+                $this->logger->error($message, $context);
+            } else {
+                error_log($thrown === null ? $message : $message . "\n" . self::stack($thrown));
+            }
+        } catch (Throwable) {
+            // a broken logger never changes the answer to the engine
+        }
+    }
+
+    /** The exception's class, message, place and stack, without call arguments (they may hold data). */
+    private static function stack(Throwable $error): string
+    {
+        $lines = [];
+        for ($current = $error; $current !== null; $current = $current->getPrevious()) {
+            $lines[] = ($current === $error ? '' : 'Caused by: ') . $current::class . ': ' . $current->getMessage()
+                . ' in ' . $current->getFile() . ':' . $current->getLine();
+            foreach ($current->getTrace() as $index => $frame) {
+                $place = isset($frame['file']) ? "{$frame['file']}({$frame['line']})" : '[internal function]';
+                $lines[] = "#{$index} {$place}: " . ($frame['class'] ?? '') . ($frame['type'] ?? '') . $frame['function'] . '()';
+            }
+        }
+        return implode("\n", $lines);
     }
 
     /** @param array<string, string> $headers */

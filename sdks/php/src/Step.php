@@ -21,6 +21,8 @@ final class Step
     /** @var array<string, mixed>|null the operation decided by a step, once decided */
     private ?array $operation = null;
     private bool $insideRun = false;
+    /** What a step's callback threw when that decided the operation (an error op). */
+    private ?Throwable $thrown = null;
 
     /**
      * @param array<array-key, mixed>|JsonObject $memos step id => {type, data}
@@ -56,6 +58,9 @@ final class Step
         } catch (Interrupt $interrupt) {
             throw $interrupt;
         } catch (Throwable $error) {
+            if ($this->operation === null) {
+                $this->thrown = $error;
+            }
             $this->decide(Ops::fromThrowable($id, $error));
         } finally {
             $this->insideRun = false;
@@ -206,6 +211,12 @@ final class Step
     public function decided(): ?array
     {
         return $this->operation;
+    }
+
+    /** @internal the exception of a step's callback that decided an error op, if any */
+    public function thrown(): ?Throwable
+    {
+        return $this->thrown;
     }
 
     /** Counts uses of an id; the n-th use (n >= 2) is memoized under "id#n". */

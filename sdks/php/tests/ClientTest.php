@@ -194,4 +194,104 @@ final class ClientTest extends TestCase
         $this->expectException(DurableException::class);
         Client::provisionApp($base, 'shop', 'http://x', 'dev', 'wrong-token');
     }
+
+    public function testHistoryBulkCallsAndFunctions(): void
+    {
+        $client = self::client();
+        $history = $client->runHistory('r1', cursor: 'c1', limit: 10);
+        self::assertSame([500, null], [$history['attempts'][0]['httpStatus'], $history['nextCursor']]);
+        $page = $client->bulkCancel(
+            functionId: 'fn',
+            status: 'queued',
+            createdFrom: new \DateTimeImmutable('2026-01-01T00:00:00Z'),
+            limit: 2,
+        );
+        self::assertSame(['cancelled' => ['r1', 'r2'], 'nextCursor' => 'c2'], $page);
+        $client->bulkCancel(createdTo: '2026-02-01T00:00:00Z', cursor: 'c2');
+        $reruns = $client->bulkRerun(status: 'failed', idempotencyKey: 'bulk-1', limit: 5);
+        self::assertSame([['runId' => 'r9', 'rerunOf' => 'r1', 'duplicate' => false]], $reruns['reruns']);
+        $client->bulkRerun(functionId: 'fn');
+        $functions = $client->listFunctions();
+        self::assertSame(['fn@2', ['completed' => 3]], [$functions[0]['runtimeId'], $functions[0]['runs']]);
+
+        $sent = array_map(static fn (array $r): array => [$r['path'], $r['body']], self::requests());
+        self::assertSame([
+            ['/runs/history', '{"runId":"r1","cursor":"c1","limit":10}'],
+            ['/runs/bulk-cancel', '{"functionId":"fn","status":"queued","createdFrom":"2026-01-01T00:00:00.000+00:00","limit":2}'],
+            ['/runs/bulk-cancel', '{"createdTo":"2026-02-01T00:00:00Z","cursor":"c2"}'],
+            ['/runs/bulk-rerun', '{"status":"failed","limit":5,"idempotencyKey":"bulk-1"}'],
+        ], array_slice($sent, 0, 4));
+        $generated = json_decode($sent[4][1], true);
+        self::assertSame('fn', $generated['functionId']);
+        self::assertMatchesRegularExpression('/^[0-9a-f-]{36}$/', $generated['idempotencyKey']);
+        self::assertSame(['/functions/list', '{}'], $sent[5]);
+    }
+
+    public function testBulkCallsNeedAFilter(): void
+    {
+        try {
+            self::client()->bulkCancel(limit: 5);
+            self::fail('a bulk cancel without a filter was sent');
+        } catch (\InvalidArgumentException $error) {
+            self::assertStringContainsString('needs a filter', $error->getMessage());
+        }
+        $this->expectException(\InvalidArgumentException::class);
+        try {
+            self::client()->bulkRerun(idempotencyKey: 'k');
+        } finally {
+            self::assertSame([], self::requests());
+        }
+    }
+
+    public function testErrorsCarryTheApiCodeTheKeyAndTheCause(): void
+    {
+        $client = self::client();
+        try {
+            $client->runHistory('missing');
+            self::fail('no error');
+        } catch (DurableException $error) {
+            self::assertSame([404, 'NOT_FOUND'], [$error->status, $error->errorCode]);
+            self::assertStringContainsString('no such run', $error->getMessage());
+        }
+        try {
+            $client->bulkRerun(status: 'failed', idempotencyKey: 'conflict');
+            self::fail('no error');
+        } catch (\Durable\RunActionError $error) {
+            self::assertSame(['conflict', 'CONFLICT', '/status', 409], [$error->idempotencyKey, $error->errorCode, $error->errorPath, $error->status]);
+            self::assertInstanceOf(DurableException::class, $error->getPrevious());
+        }
+        try {
+            $client->rerun('r1', 'k-1');
+            self::client(key: 'wrong')->rerun('r1', 'k-2');
+            self::fail('no error');
+        } catch (\Durable\RunActionError $error) {
+            self::assertSame(['k-2', 'INVALID_SIGNATURE'], [$error->idempotencyKey, $error->errorCode]);
+        }
+        try {
+            self::client(key: 'wrong')->send('e', [], id: 'keep');
+            self::fail('no error');
+        } catch (EventSendError $error) {
+            self::assertSame([['keep'], 401, 'INVALID_SIGNATURE'], [$error->eventIds, $error->status, $error->errorCode]);
+        }
+        try {
+            $client->post('/not-json', []);
+            self::fail('no error');
+        } catch (DurableException $error) {
+            self::assertInstanceOf(\JsonException::class, $error->getPrevious());
+        }
+        try {
+            $client->bulkCancel(status: 'shapeless');
+            self::fail('no error');
+        } catch (DurableException $error) {
+            self::assertSame(200, $error->status);
+            self::assertStringContainsString('without a cancelled list', $error->getMessage());
+        }
+        try {
+            (new Client('http://127.0.0.1:9', 'app-1', 'client-key', timeout: 2, retries: 0))->listFunctions();
+            self::fail('no error');
+        } catch (DurableException $error) {
+            self::assertNull($error->status);
+            self::assertInstanceOf(\RuntimeException::class, $error->getPrevious());
+        }
+    }
 }

@@ -20,7 +20,8 @@ spl_autoload_register(static function (string $class): void {
 });
 
 // Debian's PSR-7 packages (php-psr-http-message, php-nyholm-psr7) back the PSR-7 adapter tests.
-foreach (['Nyholm/Psr7/autoload.php', 'Psr/Http/Message/autoload.php'] as $debianAutoload) {
+// Debian's php-psr-log backs the PSR-3 logging tests.
+foreach (['Nyholm/Psr7/autoload.php', 'Psr/Http/Message/autoload.php', 'Psr/Log/autoload.php'] as $debianAutoload) {
     $path = '/usr/share/php/' . $debianAutoload;
     if (is_file($path)) {
         require_once $path;
