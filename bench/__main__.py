@@ -205,9 +205,21 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
               f"p99 {r['stepOverheadMsP99']} ms; CPU per step: engine "
               f"{r['engineCpuMsPerStep']} ms, Postgres {r['postgresCpuMsPerStep']} ms; CPU % "
               f"engine {r['engineCpuPct']}, app {r['appCpuPct']}, Postgres {r['postgresCpuPct']}")
-        print(table(["engine CPU (py-spy, on-CPU samples)", "share", "ms per step"],
+        if "engineWaitingShare" in r and r["profiler"] != "py-spy":
+            print(f"profiler: {r['profiler']}; the engine's main thread waited in select "
+                  f"{r['engineWaitingShare']:.0%} of the time (for the app or Postgres)")
+        print(table([f"engine CPU ({r.get('profiler', 'py-spy')}, on-CPU samples)", "share",
+                     "ms per step"],
                     [[b["what"], f"{b['share']:.0%}", b["msPerStep"]]
                      for b in r["engineCpuBreakdown"]]))
+        parts, off = r["stepParts"], r.get("withoutFsync") or {}
+        names = {"httpMs": "POST → answer read (HTTP round trip, app included)",
+                 "answerToCommitMs": "answer read → commit sent (verify, parse, schedule)",
+                 "commitToNextPostMs": "commit sent → next POST (commit, fsync, next request)"}
+        print(table(["one step, engine's stamps", "p50 ms", "p99 ms",
+                     "p50 ms, synchronous_commit off"],
+                    [[names[k], *(v + [None, None])[:2], (off.get(k) or [None])[0]]
+                     for k, v in parts.items()]))
         print(table(["database time per step (pg_stat_statements)", "calls", "ms per step"],
                     [[d["query"], d["calls"], d["msPerStep"]] for d in r["dbMsPerStep"]]))
         return r

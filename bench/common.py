@@ -223,7 +223,7 @@ class Engine:
     bench app in its own process, and the given functions synced."""
 
     def __init__(self, pg: Postgres, functions: list[dict[str, Any]], processes: int = 1,
-                 slots: int = 16, steps: int = 10) -> None:
+                 slots: int = 16, steps: int = 10, wrap: list[str] | None = None) -> None:
         self.pg = pg
         self.database = pg.new_database()
         self.db_url = (pg.engine_url_for or pg.database_url)(self.database)
@@ -236,8 +236,10 @@ class Engine:
         self.app: subprocess.Popen[bytes] | None = None
         try:
             for i in range(processes):
+                # wrap: the first process's command before the module (a profiler)
+                start = [*wrap, "-m"] if wrap and i == 0 else [sys.executable, "-m"]
                 self.engines.append(subprocess.Popen(
-                    [sys.executable, "-m", "durable_engine.cli",
+                    [*start, "durable_engine.cli",
                      "serve" if i == 0 else "worker", "--prod", "--database-url", self.db_url,
                      "--port", str(self.port), "--host", "127.0.0.1"],
                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
