@@ -19,6 +19,7 @@ from bench import (
     dashboard,
     flow,
     idle,
+    ingest,
     latency,
     metrics,
     peers,
@@ -30,12 +31,13 @@ from bench import (
 from bench.common import Postgres, free_port, machine, table, write_result
 
 SECTIONS = ("throughput", "peers", "recovery", "backlog", "latency", "idle", "scale", "flow",
-            "profile", "replay", "metrics", "dashboard")
+            "profile", "replay", "metrics", "dashboard", "ingest")
 QUICK = {"pgbenchSeconds": 5, "runs": 300, "steps": 10, "processes": [1, 2, 4], "slots": 16,
          "events": 100, "sleepers": 1000, "idleSeconds": 30, "stateSleepers": 5000,
          "stateWaiters": 500, "queued": 2000, "keys": 200, "peerRuns": 300,
          "recoverySamples": 1, "perKey": 10, "holdMs": 50, "hotRuns": 5200, "otherRuns": 20,
-         "metricsRuns": 10_000, "dashboardSeconds": 15, "sseClients": 50, "dashboardRate": 20}
+         "metricsRuns": 10_000, "dashboardSeconds": 15, "sseClients": 50, "dashboardRate": 20,
+         "ingestEvents": 2000, "watchRuns": 20}
 FULL = {**QUICK, "pgbenchSeconds": 10, "runs": 1000, "idleSeconds": 60,
         "stateSleepers": 100_000, "stateWaiters": 10_000, "queued": 10_000, "keys": 1000,
         "peerRuns": 1000, "recoverySamples": 3, "perKey": 50, "hotRuns": 6000}
@@ -238,6 +240,19 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
         early = r["sleepersWokenEarly"] + r["spread"]["sleepersWokenEarly"]
         if early:
             print(f"WARNING: {early} sleepers were invoked before their until")
+        return r
+    if section == "ingest":
+        r = ingest.run(pg, sizes["ingestEvents"], sizes["watchRuns"])
+        rates = r["eventsPerSecond"]
+        print(table(["transport", "call", "events", "events/s"], [
+            ["HTTP", "POST /e, one event a call", r["singleEvents"], rates["httpSingle"]],
+            ["gRPC", "SendEvent, one event a call", r["singleEvents"], rates["grpcSingle"]],
+            ["HTTP", "POST /e/bulk, 100 a call", r["events"], rates["httpBulk"]],
+            ["gRPC", "SendEvents, 100 a call", r["events"], rates["grpcBulk"]],
+            ["gRPC", "IngestEvents stream, a receipt each", r["events"], rates["grpcStream"]]]))
+        print(f"WatchRun: run stored as ended → the client has the last message: p50 "
+              f"{r['watchRunDelayMsP50']} ms, p99 {r['watchRunDelayMsP99']} ms "
+              f"({r['watchRuns']} runs, one at a time)")
         return r
     if section == "dashboard":
         r = dashboard.run(pg, sizes["dashboardSeconds"], sizes["sseClients"],

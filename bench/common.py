@@ -223,12 +223,15 @@ class Engine:
     bench app in its own process, and the given functions synced."""
 
     def __init__(self, pg: Postgres, functions: list[dict[str, Any]], processes: int = 1,
-                 slots: int = 16, steps: int = 10, wrap: list[str] | None = None) -> None:
+                 slots: int = 16, steps: int = 10, wrap: list[str] | None = None,
+                 grpc: bool = False) -> None:
         self.pg = pg
         self.database = pg.new_database()
         self.db_url = (pg.engine_url_for or pg.database_url)(self.database)
         self.port, self.app_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # the serve process's gRPC port when asked for, else gRPC off (no port contention)
+        self.grpc_port = free_port() if grpc else None
         token = uuid.uuid4().hex
         env = {**os.environ, "DURABLE_ADMIN_TOKEN": token, "DURABLE_WORKER_SLOTS": str(slots)}
         self.env = env
@@ -241,7 +244,8 @@ class Engine:
                 self.engines.append(subprocess.Popen(
                     [*start, "durable_engine.cli",
                      "serve" if i == 0 else "worker", "--prod", "--database-url", self.db_url,
-                     "--port", str(self.port), "--host", "127.0.0.1"],
+                     "--port", str(self.port), "--host", "127.0.0.1", "--grpc-port",
+                     str(self.grpc_port) if i == 0 and self.grpc_port else "off"],
                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_http(self.base + "/health")
             created = post(self.base + "/api/apps", json.dumps({

@@ -318,3 +318,28 @@ def test_reflection_and_health(engine: EngineHandle) -> None:
             file_containing_symbol="durable.v1.Engine")
         answer = next(iter(stub.ServerReflectionInfo(iter([request]), timeout=5)))
         assert answer.file_descriptor_response.file_descriptor_proto
+
+
+def test_numbers_beyond_a_double_are_invalid_json_on_both_transports(
+        engine: EngineHandle, app: tuple[App, Client]) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    handle, _ = app
+    for text in ("1e999", "-1e999", "NaN", "Infinity"):
+        body = f'{{"name": "grpc.echo", "data": {{"x": {text}}}}}'.encode()
+        request = urllib.request.Request(engine.url + "/e", data=body, method="POST", headers={
+            "Content-Type": "application/json", "X-Durable-App": handle.id,
+            "X-Durable-Signature": sign(handle.key, body)})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 400
+        assert json.loads(refused.value.read())["error"]["code"] == "INVALID_JSON"
+        event = engine_messages_pb2.EventInput(name="grpc.echo")
+        event.data.text = f'{{"x": {text}}}'
+        payload = event.SerializeToString()
+        method = f"{ENGINE}/SendEvent"
+        status, error = raw_call(engine, method, payload, signed(handle, method, payload))
+        assert (status, error.code, error.path) == (grpc.StatusCode.INVALID_ARGUMENT,
+                                                    "INVALID_JSON", "/data"), text

@@ -38,6 +38,7 @@ class Engine:
         self.pg: EmbeddedPostgres | None = None
         self.db = f"fuzz_{uuid.uuid4().hex[:10]}"
         self.port = free_port()
+        self.grpc_port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = base / "serve.log"
 
@@ -66,7 +67,8 @@ class Engine:
                            stdout=out, stderr=subprocess.STDOUT, timeout=120)
             self.proc = subprocess.Popen(
                 [*cli, "serve", "--prod", "--database-url", self.database_url, "--host",
-                 "127.0.0.1", "--port", str(self.port), "--workers", "2"],
+                 "127.0.0.1", "--port", str(self.port), "--grpc-port", str(self.grpc_port),
+                 "--workers", "2"],
                 stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 30
         while True:
@@ -112,12 +114,12 @@ class Engine:
         return self.request("POST", path, body, {"X-Durable-App": app_id,
                                                  "X-Durable-Signature": sign(key, body)})
 
-    def provision(self) -> tuple[str, str]:
+    def provision(self, name: str = "fuzz") -> tuple[str, str]:
         """A workspace, one function (its app is unreachable, so the run fails and the
         failures view has rows) and one event."""
         status, created = self.request(
             "POST", "/api/apps",
-            json.dumps({"name": "fuzz", "environment": "fuzz",
+            json.dumps({"name": name, "environment": "fuzz",
                         "appUrl": "http://127.0.0.1:9/api/durable"}).encode(),
             {"Authorization": f"Bearer {ADMIN_TOKEN}"})
         if status != 200:
@@ -133,4 +135,5 @@ class Engine:
 
     def server_errors_logged(self) -> list[str]:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return [line for line in text.splitlines() if "unexpected error on" in line]
+        return [line for line in text.splitlines()
+                if "unexpected error on" in line or "unexpected error in a gRPC call" in line]

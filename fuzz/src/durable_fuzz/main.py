@@ -1,5 +1,6 @@
 """`python -m durable_fuzz`: start the engine, provision a workspace, fetch the served
-/openapi.yaml and run schemathesis (--checks all, bounded, seeded) with signed requests."""
+/openapi.yaml and run schemathesis (--checks all, bounded, seeded) with signed requests;
+then malformed and oversize protobuf to every gRPC method (grpc_fuzz.py)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ def parser() -> argparse.ArgumentParser:
                    help="report the known findings too (each has an xfail test in fuzz/tests)")
     p.add_argument("--no-tests", action="store_true",
                    help="skip the findings' regression tests (fuzz/tests)")
+    p.add_argument("--grpc-examples", type=int, default=30,
+                   help="random messages per gRPC method besides the fixed malformed ones "
+                        "(0: no gRPC fuzzing)")
     p.add_argument("extra", nargs="*", help="more schemathesis arguments (after --)")
     return p
 
@@ -98,6 +102,24 @@ def main(argv: list[str] | None = None) -> int:
                KEY_ENV: key, ADMIN_ENV: ADMIN_TOKEN}
         say(" ".join(command))
         code = subprocess.run(command, env=env, cwd=base).returncode
+        if args.grpc_examples > 0:
+            from .grpc_fuzz import GrpcFuzz
+
+            # A workspace of its own: schemathesis may have rotated or deleted the first.
+            grpc_app, grpc_key = engine.provision("fuzz-grpc")
+            fuzz = GrpcFuzz(f"127.0.0.1:{engine.grpc_port}", grpc_app, grpc_key, ADMIN_TOKEN,
+                            say, args.grpc_examples, args.seed)
+            try:
+                findings = fuzz.run()
+            finally:
+                fuzz.close()
+            for line in findings[:20]:
+                say(f"  grpc finding: {line}")
+            with urllib.request.urlopen(engine.url + "/health", timeout=10) as resp:
+                alive = resp.status == 200
+            say(f"grpc: {len(findings)} findings; engine still up: {alive}")
+            if findings or not alive:
+                code = code or 1
         errors = engine.server_errors_logged()
         say(f"schemathesis exit code {code}; server errors logged by the engine: "
             f"{len(errors)}")

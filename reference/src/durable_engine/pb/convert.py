@@ -71,10 +71,18 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def parse_json_text(text: str, path: str) -> Any:
-    """JSON text of a Json field; NaN and Infinity are not JSON (RFC 8259)."""
+    """JSON text of a Json field; NaN, Infinity and numbers beyond a double (1e999) are
+    refused: no JSON store or reader can hold them."""
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError):
         raise Mismatch("INVALID_JSON", path, "is not valid JSON text") from None
 
