@@ -5,6 +5,7 @@ cores); `--full` uses the sizes quality.md names."""
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -87,6 +88,8 @@ def main(argv: list[str]) -> int:
 
             bouncer = PgBouncer(pg.host, pg.port, free_port())
             pg.engine_url_for = bouncer.url
+            # engines started by the fault suite's measures reach LISTEN and migrations direct
+            os.environ["DURABLE_DIRECT_URL"] = pg.database_url("postgres")
             report["pgbouncer"] = {"port": bouncer.port, "poolMode": "transaction"}
         report["machine"] = machine(pg.url)
         m = report["machine"]

@@ -234,6 +234,8 @@ class Engine:
         self.grpc_port = free_port() if grpc else None
         token = uuid.uuid4().hex
         env = {**os.environ, "DURABLE_ADMIN_TOKEN": token, "DURABLE_WORKER_SLOTS": str(slots)}
+        if pg.engine_url_for is not None:  # pooled: LISTEN and migrations go direct
+            env["DURABLE_DIRECT_URL"] = pg.database_url(self.database)
         self.env = env
         self.engines: list[subprocess.Popen[bytes]] = []
         self.app: subprocess.Popen[bytes] | None = None

@@ -102,7 +102,9 @@ def main(argv: list[str]) -> int:
             conn.execute("CREATE DATABASE through_pgbouncer")
         url = bouncer.url("through_pgbouncer")
         print(f"pgbouncer (transaction pooling) on {url}", flush=True)
-        code = subprocess.run(argv, env={**os.environ, "DATABASE_URL": url}).returncode
+        direct = pg.url.rsplit("/", 1)[0] + "/through_pgbouncer"  # LISTEN, migrations
+        code = subprocess.run(argv, env={**os.environ, "DATABASE_URL": url,
+                                         "DURABLE_DIRECT_URL": direct}).returncode
         print(f"pgbouncer log: {bouncer.warnings() or 'nothing the engine should care about'}")
         return code
     finally:

@@ -87,10 +87,21 @@ def durable_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "durable_engine.cli", *args]
 
 
+def engine_env(url: str) -> dict[str, str]:
+    """The environment of an engine process on `url`. Behind PgBouncer (DURABLE_DIRECT_URL
+    set, e.g. by `python -m bench.pgbouncer`) the direct URL names the same database."""
+    env = dict(os.environ)
+    if env.get("DURABLE_DIRECT_URL"):
+        env["DURABLE_DIRECT_URL"] = with_database(env["DURABLE_DIRECT_URL"],
+                                                  urlsplit(url).path.lstrip("/"))
+    return env
+
+
 def migrate(url: str, log: Path) -> None:
     with log.open("ab") as out:
         subprocess.run(durable_cli("migrate", "--database-url", url), check=True,
-                       stdout=out, stderr=subprocess.STDOUT, timeout=120)
+                       stdout=out, stderr=subprocess.STDOUT, timeout=120,
+                       env=engine_env(url))
 
 
 @dataclass
@@ -111,7 +122,8 @@ class EngineProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = {**os.environ, "DURABLE_ADMIN_TOKEN": ADMIN_TOKEN, "DURABLE_LOG": "WARNING"}
+        env = {**engine_env(self.database_url), "DURABLE_ADMIN_TOKEN": ADMIN_TOKEN,
+               "DURABLE_LOG": "WARNING"}
         args = [self.role, "--prod", "--database-url", self.database_url,
                 "--workers", str(self.slots)]
         if self.role == "serve":

@@ -44,6 +44,7 @@ def say(line: str) -> None:
 ENVIRONMENT = """\
 environment variables (each flag's default; flags win):
   DATABASE_URL           --database-url
+  DURABLE_DIRECT_URL     --direct-url
   DURABLE_PGDATA         --pgdata
   DURABLE_PG_PORT        --pg-port
   DURABLE_HOST           --host
@@ -83,6 +84,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
                    help="external Postgres, e.g. postgres://u:p@db:5432/durable "
                         "(default: the embedded one)")
+    p.add_argument("--direct-url", default=os.environ.get("DURABLE_DIRECT_URL"),
+                   help="when --database-url goes through PgBouncer in transaction pooling: "
+                        "a direct URL to the same database, for LISTEN and migrations; the "
+                        "engine then prepares no statement and sets no session state on "
+                        "--database-url")
     p.add_argument("--pgdata", default=os.environ.get("DURABLE_PGDATA", "~/.durable/pgdata"),
                    help="embedded Postgres data directory (default ~/.durable/pgdata)")
     p.add_argument("--pg-port", type=int, default=int(os.environ.get("DURABLE_PG_PORT", 5434)),
@@ -155,12 +161,13 @@ def main(argv: list[str] | None = None) -> int:
             url = embedded.url
         else:
             say("using the database at DATABASE_URL / --database-url")
-        wait_for_database(url, say=say)
-        applied, total = migrate(url)
+        direct = args.direct_url if args.database_url else None
+        wait_for_database(direct or url, say=say)
+        applied, total = migrate(direct or url)  # a session advisory lock: not through a pool
         say(f"migrations: {applied} applied, {total} in total")
         if args.command == "migrate":
             return 0
-        config = Config(database_url=url, worker_slots=args.workers)
+        config = Config(database_url=url, direct_url=direct, worker_slots=args.workers)
         options = Options(
             host=args.host or ("127.0.0.1" if dev else "0.0.0.0"), port=args.port,
             grpc_port=grpc_port, grpc_required=args.grpc_port is not None,

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -88,9 +89,16 @@ def migrate(url: str) -> tuple[int, int]:
     return applied, len(files)
 
 
-async def open_pool(url: str, max_size: int = 10) -> AsyncConnectionPool:
+def connect_options(pooled: bool) -> dict[str, Any]:
+    """Connection options for a URL that may go through PgBouncer in transaction pooling,
+    where a statement psycopg prepared on one server connection is missing on the next."""
+    return {"prepare_threshold": None} if pooled else {}
+
+
+async def open_pool(url: str, max_size: int = 10, *, pooled: bool = False) -> AsyncConnectionPool:
     pool = AsyncConnectionPool(
-        url, min_size=1, max_size=max_size, open=False, kwargs={"row_factory": dict_row}
+        url, min_size=1, max_size=max_size, open=False,
+        kwargs={"row_factory": dict_row, **connect_options(pooled)},
     )
     await pool.open(wait=True, timeout=30)
     return pool

@@ -68,14 +68,14 @@ class Server:
         # One connection per worker slot plus a few for the API: slots never wait on the pool.
         size = max(self.config.pool_size, self.config.worker_slots + 4) if self.options.workers \
             else self.config.pool_size
-        pool = await open_pool(self.config.database_url, size)
+        pool = await open_pool(self.config.database_url, size, pooled=self.config.pooled)
         self.engine = Engine(self.config, pool, clock=self.clock)
         self.sampler = Sampler(self.engine, sample_s=self.options.metrics_sample_s,
                                grace_s=self.options.metrics_grace_s)
         await self.engine.start_http()
         if self.options.api:
             # One change feed per process: the dashboard's live pages all read from it.
-            self.feed = ChangeFeed(self.config.database_url)
+            self.feed = ChangeFeed(self.config.listen_url)
             api = Api(self.engine, dev=self.options.dev, admin_token=self.options.admin_token,
                       feed=self.feed, metrics=self.sampler,
                       metrics_public=self.options.metrics_public)

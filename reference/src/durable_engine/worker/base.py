@@ -37,6 +37,10 @@ def to_ms(value: datetime) -> int:
 @dataclass
 class Config:
     database_url: str
+    # A direct (not pooled) URL for LISTEN. Set when database_url goes through PgBouncer in
+    # transaction pooling: then no statement is prepared and no session setting is made on
+    # database_url, as the next transaction may land on another server connection.
+    direct_url: str | None = None
     worker_slots: int = 16
     lease_s: float = 10.0  # a lease's length; renewed by the holder's heartbeat
     heartbeat_s: float = 0.0  # how often leases are renewed; 0: a third of lease_s
@@ -46,6 +50,14 @@ class Config:
     manifest_ttl_s: float = 60.0
     idle_poll_s: float = 5.0
     pool_size: int = 10
+
+    @property
+    def pooled(self) -> bool:
+        return self.direct_url is not None
+
+    @property
+    def listen_url(self) -> str:
+        return self.direct_url or self.database_url
 
 
 @dataclass

@@ -13,6 +13,7 @@ from ..core.admission import (
     admit,
 )
 from ..core.context import RunContext
+from ..db import connect_options
 from ..flow import flush, throttle_heads, throttle_windows
 from .base import Claim
 from .invoke import Invoke
@@ -23,8 +24,10 @@ class Claims(Invoke):
         """One round trip on the claimer's own autocommit connection."""
         if self._claimer is None or self._claimer.closed:
             self._claimer = await psycopg.AsyncConnection.connect(
-                self.config.database_url, autocommit=True, row_factory=dict_row)
-            await self._claimer.execute(self.q("claimer_session"))
+                self.config.database_url, autocommit=True, row_factory=dict_row,
+                **connect_options(self.config.pooled))
+            if not self.config.pooled:  # a session setting would leak to PgBouncer's pool
+                await self._claimer.execute(self.q("claimer_session"))
         now = self._claimed_at = self.clock()
         params = {"now": now, "limit": limit, "flow_ok": [], "lease_s": self.config.lease_s}
         try:

@@ -117,7 +117,7 @@ class Scheduler(Claims):
     async def _listen(self) -> None:
         while not self._stopping:
             try:
-                conn = await psycopg.AsyncConnection.connect(self.config.database_url,
+                conn = await psycopg.AsyncConnection.connect(self.config.listen_url,
                                                              autocommit=True)
                 async with conn:
                     await conn.execute("LISTEN durable_queue")
