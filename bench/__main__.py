@@ -332,13 +332,15 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
         r = metrics.run(pg, sizes["metricsRuns"])
         print(table(["runs", "steps", "live", "sample ms p50", "p99", "stmts/sample",
                      "stmts/s (10 s)", "roll 1 h ms", "roll 1 min ms", "series h/d/w ms",
-                     "/metrics render ms", "step insert µs (BRIN / none)"],
+                     "/metrics render ms", "step insert µs (BRIN / none)",
+                     "run insert+start+end µs (BRIN / none)"],
                     [[r["runs"], r["steps"], r["liveRunsSampled"], r["sampleMsP50"],
                       r["sampleMsP99"], r["statementsPerSample"],
                       r["statementsPerSecondAtDefaultInterval"], r["rollHourMs"],
                       r["rollMinuteMs"], "/".join(str(v) for v in r["seriesMs"].values()),
                       r["metricsRenderMs"],
-                      f"{r['stepInsertUsWithBrin']} / {r['stepInsertUsWithoutBrin']}"]]))
+                      f"{r['stepInsertUsWithBrin']} / {r['stepInsertUsWithoutBrin']}",
+                      f"{r['runLifecycleUsWithBrin']} / {r['runLifecycleUsWithoutBrin']}"]]))
         return r
     if section == "replay":
         r = replay.run()

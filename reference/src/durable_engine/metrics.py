@@ -116,6 +116,8 @@ class Sampler:
                 if task is not None and task.cancelling():
                     raise asyncio.CancelledError from error
                 log.warning("metrics sample failed: %s", error)
+            except Exception:  # noqa: BLE001 - metrics never stop the engine; try next round
+                log.exception("metrics sample failed")
             await asyncio.sleep(self.sample_s)
 
     async def sample_once(self, now: datetime | None = None) -> Snapshot:
