@@ -34,6 +34,7 @@ WATCH_RUN = f"/{ENGINE.full_name}/WatchRun"
 WATCH_RUNS = f"/{ENGINE.full_name}/WatchRuns"
 TERMINAL = ("completed", "failed", "cancelled", "skipped")
 BATCH = 100  # at most eventsPerCall items stored in one transaction
+LINGER_S = 0.002  # a stream's items arriving this close together share one transaction
 _END = object()
 
 
@@ -74,13 +75,18 @@ class Streams:
                 first = await queue.get()
                 if first is _END:
                     break
-                batch = [first]
-                while len(batch) < BATCH and not queue.empty():
-                    item = queue.get_nowait()
-                    if item is _END:
-                        queue.put_nowait(_END)
+                batch, ended = [first], False
+                for linger in (True, False):
+                    while len(batch) < BATCH and not queue.empty():
+                        item = queue.get_nowait()
+                        if item is _END:
+                            queue.put_nowait(_END)
+                            ended = True
+                            break
+                        batch.append(item)
+                    if ended or len(batch) >= BATCH or not linger:
                         break
-                    batch.append(item)
+                    await asyncio.sleep(LINGER_S)  # items in flight join this transaction
                 answers, refusal = await self.ingest_batch(workspace_id, batch, index)
                 for answer in answers:
                     yield answer.SerializeToString()
