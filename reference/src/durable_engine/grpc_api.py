@@ -11,8 +11,9 @@ the `durable-error-bin` trailer ([GRPC-5]). The streams live in grpc_streams.py.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -264,15 +265,34 @@ class GrpcApi:
             if http_of(method):
                 engine[method.name] = grpc.unary_unary_rpc_method_handler(
                     self.engine_method(method))
-        engine["IngestEvents"] = grpc.stream_stream_rpc_method_handler(streams.ingest)
-        engine["WatchRun"] = grpc.unary_stream_rpc_method_handler(streams.watch_run)
-        engine["WatchRuns"] = grpc.unary_stream_rpc_method_handler(streams.watch_runs)
+        engine["IngestEvents"] = grpc.stream_stream_rpc_method_handler(
+            guard_stream(streams.ingest))
+        engine["WatchRun"] = grpc.unary_stream_rpc_method_handler(
+            guard_stream(streams.watch_run))
+        engine["WatchRuns"] = grpc.unary_stream_rpc_method_handler(
+            guard_stream(streams.watch_runs))
         admin = {method.name: grpc.unary_unary_rpc_method_handler(self.admin_method(method))
                  for method in ADMIN.methods}
         missing = {m.name for m in ENGINE.methods} - set(engine)
         assert not missing, f"rpcs without a handler: {missing}"
         return [grpc.method_handlers_generic_handler(ENGINE.full_name, engine),
                 grpc.method_handlers_generic_handler(ADMIN.full_name, admin)]
+
+
+def guard_stream(handler: Callable[[Any, Context], AsyncIterator[bytes]]
+                 ) -> Callable[[Any, Context], AsyncIterator[bytes]]:
+    """A stream that fails unexpectedly (the database away) ends INTERNAL with its trailer
+    ([GRPC-5]), as a unary call does, never UNKNOWN."""
+    async def guarded(request: Any, context: Context) -> AsyncIterator[bytes]:
+        try:
+            async for answer in handler(request, context):
+                yield answer
+        except (aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception:  # noqa: BLE001 - INTERNAL, which clients retry
+            log.exception("unexpected error in a gRPC call")
+            await refuse(context, error_of(RuntimeError()))
+    return guarded
 
 
 def app_id_of(message: Any) -> str:
