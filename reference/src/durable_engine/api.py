@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from . import signing
 from .engine import Engine, to_ms
+from .environments import HEADER as ENVIRONMENT_HEADER
 from .metrics import Sampler
 from .prometheus import CONTENT_TYPE, registry_for, render
 from .service import ChangeFeed, Service, ServiceError
@@ -212,6 +213,7 @@ class Api:
             payload = validate_request(path, value)
             validate_schema(SCHEMA_NAMES[path], value)
             return web.json_response(await handler(app_id, payload),
+                                     headers={ENVIRONMENT_HEADER: workspace["environment"]},
                                      dumps=lambda v: json.dumps(v, separators=(",", ":")))
         return endpoint
 

@@ -24,11 +24,13 @@ from .cli_http import (
     Failure,
     emit,
     engine,
+    environment_text,
     err,
     fail,
     out,
 )
 from .cli_runs import runs
+from .environments import is_production
 
 # ---- the command tree -------------------------------------------------------------------------
 
@@ -144,10 +146,16 @@ def apps() -> None:
 
 
 def _app_row(app: dict[str, Any]) -> tuple[str, ...]:
-    env = app.get("environment", "")
-    shown = f"[bold red]{env}[/bold red]" if env == "prod" else env
-    return (app["id"], app["name"], shown, app.get("appUrl", ""),
-            str(app.get("activeKeys", "")))
+    return (app["id"], app["name"], environment_text(app.get("environment", "")),
+            app.get("appUrl", ""), str(app.get("activeKeys", "")))
+
+
+def _environment_of(ctx: click.Context, app_id: str) -> str | None:
+    """The environment of APP_ID from the admin list (None when it is not there)."""
+    for app in engine(ctx).admin("GET", "/api/apps").get("apps", []):
+        if app.get("id") == app_id:
+            return str(app.get("environment", ""))
+    return None
 
 
 @apps.command("list", epilog="\b\nExample:\n  durable apps list")
@@ -168,7 +176,8 @@ def apps_list(ctx: click.Context) -> None:
 @click.argument("name")
 @click.option("--environment", default="dev", show_default=True, metavar="ENV",
               help="dev, acc or prod (any name matching [a-z0-9][a-z0-9_-]* is accepted; "
-                   "prod is marked in red by `apps list`), e.g. --environment prod.")
+                   "prod and production are marked PRODUCTION in every output), e.g. "
+                   "--environment prod.")
 @click.option("--app-url", required=True, metavar="URL",
               help="Where the engine calls the app, e.g. --app-url "
                    "http://127.0.0.1:3000/api/durable.")
@@ -179,7 +188,8 @@ def apps_create(ctx: click.Context, name: str, environment: str, app_url: str) -
                                                      "appUrl": app_url})
     if emit(ctx, answer):
         return
-    out.print(f"app {answer['id']} created ({answer['name']}, {answer['environment']})")
+    out.print(f"app {answer['id']} created ({answer['name']}, "
+              f"{environment_text(answer['environment'])})")
     out.print(f"  DURABLE_APP_ID={answer['id']}")
     out.print(f"  DURABLE_SIGNING_KEY={answer['key']}")
     out.print("the key is shown once: store it where your app reads it")
@@ -190,10 +200,12 @@ def apps_create(ctx: click.Context, name: str, environment: str, app_url: str) -
 @click.pass_context
 def apps_rotate_key(ctx: click.Context, app_id: str) -> None:
     """Add a second signing key to APP_ID (both are accepted until one is retired)."""
+    environment = _environment_of(ctx, app_id)
     answer = engine(ctx).admin("POST", f"/api/apps/{app_id}/rotate-key")
     if emit(ctx, answer):
         return
-    out.print(f"new key for {answer['id']} ({answer['activeKeys']} active keys)")
+    where = f", {environment_text(environment)}" if environment else ""
+    out.print(f"new key for {answer['id']} ({answer['activeKeys']} active keys{where})")
     out.print(f"  DURABLE_SIGNING_KEY={answer['key']}")
 
 
@@ -210,7 +222,8 @@ def apps_update(ctx: click.Context, app_id: str, name: str | None, app_url: str 
         fail("give --name or --app-url", EXIT_USAGE)
     answer = engine(ctx).admin("PATCH", f"/api/apps/{app_id}", body)
     if not emit(ctx, answer):
-        out.print(f"app {answer['id']} updated: {answer['name']}, {answer.get('appUrl')}")
+        out.print(f"app {answer['id']} updated: {answer['name']}, {answer.get('appUrl')} "
+                  f"({environment_text(answer.get('environment', ''))})")
 
 
 @apps.command("delete", epilog="\b\nExample:\n  durable apps delete app_3f2a... --yes")
@@ -219,11 +232,15 @@ def apps_update(ctx: click.Context, app_id: str, name: str | None, app_url: str 
 @click.pass_context
 def apps_delete(ctx: click.Context, app_id: str, yes: bool) -> None:
     """Delete APP_ID with its functions, events and runs (they are not kept)."""
-    if not yes and not click.confirm(f"delete {app_id} with all its runs?", err=True):
+    environment = _environment_of(ctx, app_id)
+    production = is_production(environment)
+    what = f"the PRODUCTION app {app_id} ({environment})" if production else app_id
+    if not yes and not click.confirm(f"delete {what} with all its runs?", err=True):
         fail("not deleted", EXIT_REFUSED)
     answer = engine(ctx).admin("DELETE", f"/api/apps/{app_id}")
     if not emit(ctx, answer):
-        out.print(f"app {app_id} deleted")
+        out.print(f"app {app_id} deleted" + (f" ({environment_text(environment or '')})"
+                                             if production else ""))
 
 
 def main(argv: list[str]) -> int:

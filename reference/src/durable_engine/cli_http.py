@@ -15,6 +15,8 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
+from .environments import HEADER as ENVIRONMENT_HEADER
+from .environments import is_production
 from .signing import sign, sign_v2
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
@@ -50,6 +52,7 @@ class Engine:
         self.key = key
         self.admin_token = admin_token
         self.timeout = timeout
+        self.warned = False
 
     def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """A signed engine-API call ([SIG-8] v1 and [SIG-11] v2 headers)."""
@@ -80,6 +83,7 @@ class Engine:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 raw = response.read()
+                self.mark(response.headers.get(ENVIRONMENT_HEADER))
         except urllib.error.HTTPError as error:
             raw = error.read()
             try:
@@ -106,6 +110,22 @@ class Engine:
         if not isinstance(answer, dict):
             fail(f"the engine answered {path} with something that is not a JSON object")
         return answer
+
+
+    def mark(self, environment: str | None) -> None:
+        """[ENV-1]: once per command, on stderr (so --json output stays JSON), a line saying
+        the workspace is production; the engine names it in every signed answer [ENV-2]."""
+        if is_production(environment) and not self.warned:
+            self.warned = True
+            err.print(f"[bold red]PRODUCTION[/bold red] workspace {self.app_id} "
+                      f"(environment {environment})")
+
+
+def environment_text(environment: str) -> str:
+    """An environment for a table or a line; production ones marked [ENV-1]."""
+    if is_production(environment):
+        return f"[bold red]{environment} (PRODUCTION)[/bold red]"
+    return environment
 
 
 def engine(ctx: click.Context) -> Engine:
