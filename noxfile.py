@@ -76,7 +76,7 @@ def reference_compat(session: nox.Session) -> None:
 def cli(session: nox.Session) -> None:
     """`durable send|runs|functions|apps` against a real engine and an app on our SDK."""
     _our_sdk(session, "-e", "reference[test]")
-    _pytest(session, "reference/tests/test_cli_client.py")
+    _pytest(session, "reference/tests/test_cli_client.py", "reference/tests/test_environments.py")
 
 
 @nox.session(name="sdk-python", python=PYTHON)

@@ -68,11 +68,11 @@ def test_deleting_a_production_app_asks_with_production_named(engine: EngineHand
 
 def test_every_variable_the_engine_reads_is_in_help_and_readmes() -> None:
     read: set[str] = set()
+    name = r"[\"']([A-Z][A-Z0-9_]+)[\"']"
     for source in ENGINE.rglob("*.py"):
         text = source.read_text()
-        read |= set(re.findall(r"(?:environ(?:\.get)?\(?\[?|getenv\()\s*[\"']([A-Z][A-Z0-9_]+)[\"']",
-                               text))
-        read |= set(re.findall(r"envvar=[\"']([A-Z][A-Z0-9_]+)[\"']", text))
+        read |= set(re.findall(r"(?:environ(?:\.get)?\(?\[?|getenv\()\s*" + name, text))
+        read |= set(re.findall(r"envvar=" + name, text))
     assert {"DATABASE_URL", "DURABLE_PORT", "DURABLE_DEV_APP_URL"} <= read  # the scan works
     help_text = ok(durable("--help")) + ok(durable("send", "--help"))
     readmes = (ROOT / "README.md").read_text() + (ROOT / "reference" / "README.md").read_text()
