@@ -74,16 +74,17 @@ class RollupCollector(Collector):
             rolled.add_metric([], snap.rolled_to.timestamp())
             yield rolled
         for name, text in RUN_COUNTERS:
-            family = CounterMetricFamily(f"durable_runs_{name}", text, labels=labels)
+            counter = CounterMetricFamily(f"durable_runs_{name}", text, labels=labels)
             for row in snap.totals:
-                family.add_metric([row["workspace_id"], row["function_id"]], float(row[name]))
-            yield family
+                counter.add_metric([row["workspace_id"], row["function_id"]], float(row[name]))
+            yield counter
         per_kind: dict[tuple[str, str, str], dict[int, int]] = {}
         for row in snap.buckets:
-            key = (row["workspace_id"], row["function_id"], row["kind"])
-            per_kind.setdefault(key, {})[int(row["bucket"])] = int(row["n"])
+            per_kind.setdefault((row["workspace_id"], row["function_id"], row["kind"]),
+                                {})[int(row["bucket"])] = int(row["n"])
         for kind, text in KINDS:
-            family = HistogramMetricFamily(f"durable_step_{kind}_seconds", text, labels=labels)
+            histogram = HistogramMetricFamily(f"durable_step_{kind}_seconds", text,
+                                              labels=labels)
             for row in snap.totals:
                 hist = per_kind.get((row["workspace_id"], row["function_id"], kind), {})
                 if not hist:
@@ -93,9 +94,9 @@ class RollupCollector(Collector):
                     below = sum(n for b, n in hist.items() if b <= bound)
                     cumulative.append((f"{upper_ms(bound) / 1000:g}", float(below)))
                 cumulative.append(("+Inf", float(sum(hist.values()))))
-                family.add_metric([row["workspace_id"], row["function_id"]], cumulative,
-                                  sum_value=float(row[f"{kind}_sum_ms"]) / 1000)
-            yield family
+                histogram.add_metric([row["workspace_id"], row["function_id"]], cumulative,
+                                     sum_value=float(row[f"{kind}_sum_ms"]) / 1000)
+            yield histogram
         backlog = GaugeMetricFamily("durable_backlog_runs", "Live runs by state: due (waiting "
                                     "for a worker), running, sleeping, waiting (for an event), "
                                     "retrying (backing off)", labels=[*labels, "state"])
