@@ -6,7 +6,10 @@ change, none per open page).
   removes it when a status filter no longer matches). Rendered once per change, whatever
   the number of readers.
 - /w/{ws}/runs/{run}/live: event `change` (the page re-reads the run), for status changes
-  and every recorded attempt.
+  and every recorded attempt. While such a page is open the process watches the run
+  (Service.run_watch, renewed every WATCH_RENEW_S, one watch per run whatever the pages), so
+  its attempts are published. The page itself starts the watch before it reads the run and
+  opens its stream with `?after=` the feed position of that read: nothing in between is lost.
 
 Every event has an id (`epoch-seq`); a browser reconnecting sends Last-Event-ID and gets
 what it missed, or `resync` (re-read the page) when that is no longer kept. A comment line
@@ -25,13 +28,15 @@ from typing import Any
 from aiohttp import web
 
 from ..engine import iso
-from ..service import ChangeFeed, Resync, RunChange
+from ..service import ChangeFeed, Resync, RunChange, ServiceError
 from .auth import Visitor
 from .core import HEADERS, Dashboard
 from .pages import browse_args, run_filters
 
 HEARTBEAT_S = 15.0
 QUEUE = 512
+WATCH_S = 60.0  # a watch lapses this long after its last renewal (a process gone)
+WATCH_RENEW_S = 20.0
 
 
 def matches(change: RunChange, args: dict[str, Any]) -> bool:
@@ -66,6 +71,8 @@ class Live:
         self.feed: ChangeFeed = dash.feed
         self.streams: set[asyncio.Task[Any]] = set()
         self._rows: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+        self.watching: dict[str, int] = {}  # run id -> open run pages
+        self._renewal: asyncio.Task[None] | None = None
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/w/{ws}/runs/live", self.dash.page(self.runs_stream, part=True)),
@@ -75,6 +82,29 @@ class Live:
         """On shutdown: end every open stream (browsers reconnect to the next engine)."""
         for task in list(self.streams):
             task.cancel()
+        if self._renewal is not None:
+            self._renewal.cancel()
+
+    async def _watch(self, run_id: str) -> None:
+        self.watching[run_id] = self.watching.get(run_id, 0) + 1
+        if self.watching[run_id] == 1:
+            await self.dash.service.run_watch(run_id, self.feed.epoch, WATCH_S)
+        if self._renewal is None or self._renewal.done():
+            self._renewal = asyncio.create_task(self._renew(), name="dashboard-watches")
+
+    async def _unwatch(self, run_id: str) -> None:
+        self.watching[run_id] -= 1
+        if self.watching[run_id] == 0:
+            del self.watching[run_id]
+            with contextlib.suppress(Exception):  # it lapses by itself anyway
+                await self.dash.service.run_unwatch(run_id, self.feed.epoch)
+
+    async def _renew(self) -> None:
+        while self.watching:
+            await asyncio.sleep(WATCH_RENEW_S)
+            for run_id in list(self.watching):
+                with contextlib.suppress(Exception):  # a database away: retried next round
+                    await self.dash.service.run_watch(run_id, self.feed.epoch, WATCH_S)
 
     def row(self, ws_id: str, change: RunChange, oob: str) -> bytes:
         """The SSE frame of a runs-list row, made once per change whatever the readers."""
@@ -102,7 +132,8 @@ class Live:
         self.streams.add(task)
         try:
             sub = self.feed.subscribe(workspace_id=ws_id, run_id=run_id, queue_size=QUEUE,
-                                      after=request.headers.get("Last-Event-ID") or None,
+                                      after=request.headers.get("Last-Event-ID") or
+                                      request.query.get("after") or None,
                                       kinds=kinds)
             async with sub:
                 await response.prepare(request)
@@ -146,8 +177,14 @@ class Live:
     async def run_stream(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         ws = await self.dash.service.workspace_get(request.match_info["ws"])
         run_id = request.match_info["run"]
+        if "\x00" in run_id or len(run_id) > 200:
+            raise ServiceError("NOT_FOUND", "no such run", "/runId")
 
         def render(change: RunChange) -> bytes:
             return frame("change", change.status or change.kind, self.feed.event_id(change))
 
-        return await self._stream(request, ws["id"], run_id, render, ("status", "attempt"))
+        await self._watch(run_id)
+        try:
+            return await self._stream(request, ws["id"], run_id, render, ("status", "attempt"))
+        finally:
+            await self._unwatch(run_id)

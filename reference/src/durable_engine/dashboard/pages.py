@@ -117,6 +117,8 @@ class Pages:
         ws = await self.service.workspace_get(request.match_info["ws"])
         f = run_filters(request.query)
         cursor = request.query.get("cursor") or None
+        feed = self.dash.feed
+        seq = feed.seq  # the stream resumes from here: no change between is lost
         page = await self.service.runs_browse(ws["id"], cursor=cursor, limit=50,
                                               **browse_args(f))
         functions = await self.service.functions_overview(ws["id"])
@@ -134,7 +136,8 @@ class Pages:
             request, "runs.html", visitor, ws=ws, f=f, statuses=STATUSES, runs=page["runs"],
             function_ids=[fn["functionId"] for fn in functions], cursor=cursor,
             next_url=next_url, first_url=f"{base}?{query}" if query else base,
-            live=cursor is None, stream_url=f"{base}/live?{query}" if query else f"{base}/live",
+            live=cursor is None,
+            stream_url=f"{base}/live?{urlencode({**f, 'after': f'{feed.epoch}-{seq}'})}",
             request_url=str(request.rel_url), bulk_fields=bulk_fields,
             bulk_ok=not bulk_why, bulk_why=bulk_why, bulk_key=str(uuid.uuid4()),
             metrics_page=self.dash.metrics_page)
@@ -153,20 +156,26 @@ class Pages:
         self._details[key] = (seq, now, future)
         return await asyncio.shield(future)
 
-    async def _run_context(self, request: web.Request) -> dict[str, Any]:
+    async def _run_context(self, request: web.Request, watch: bool = False) -> dict[str, Any]:
         ws = await self.service.workspace_get(request.match_info["ws"])
         run_id = request.match_info["run"]
         if "\x00" in run_id:
             raise ServiceError("NOT_FOUND", "no such run", "/runId")
+        feed = self.dash.feed
+        if watch:  # from now on its attempts are published; the stream resumes from `seq`
+            await self.service.run_watch(run_id, feed.epoch, 60.0)
+        seq = feed.seq
         run = await self.detail(ws["id"], run_id)
         base = f"/w/{ws['id']}/runs/{run_id}"
         return {"ws": ws, "run": run, "run_id": run_id, "wf": build(run, datetime.now(UTC)),
                 "live_statuses": LIVE_STATUSES, "key": str(uuid.uuid4()),
-                "stream_url": f"{base}/live", "body_url": f"{base}/body",
+                "stream_url": f"{base}/live?after={feed.epoch}-{seq}",
+                "body_url": f"{base}/body",
                 "metrics_page": self.dash.metrics_page}
 
     async def run(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        return self.dash.render(request, "run.html", visitor, **await self._run_context(request))
+        return self.dash.render(request, "run.html", visitor,
+                                **await self._run_context(request, watch=True))
 
     async def run_body(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         return self.dash.render(request, "_run_body.html", visitor,

@@ -37,3 +37,13 @@ DELETE FROM dashboard_sessions WHERE id_hash = %(id_hash)s;
 
 -- name: sessions_prune
 DELETE FROM dashboard_sessions WHERE expires_at <= %(now)s;
+
+-- name: watch_upsert
+-- This process's run page is open on the run: its attempts are published until `until`.
+INSERT INTO dashboard_watches (run_id, watcher, until)
+VALUES (%(run_id)s, %(watcher)s, %(until)s)
+ON CONFLICT (run_id, watcher) DO UPDATE SET until = excluded.until;
+
+-- name: watch_delete
+DELETE FROM dashboard_watches
+WHERE (run_id = %(run_id)s AND watcher = %(watcher)s) OR until < %(now)s;

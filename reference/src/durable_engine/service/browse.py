@@ -67,6 +67,19 @@ class BrowseOps:
             raise ServiceError("NOT_FOUND", "no such workspace")
         return app_view(row)
 
+    async def run_watch(self, run_id: str, watcher: str, seconds: float) -> None:
+        """Publish the run's every recorded attempt (ChangeFeed kind "attempt") for the next
+        `seconds`; renew to keep it (migration 0030)."""
+        async with self.engine.pool.connection() as conn:
+            await conn.execute(self.engine.q("watch_upsert"), {
+                "run_id": run_id, "watcher": watcher,
+                "until": self.engine.clock() + timedelta(seconds=seconds)})
+
+    async def run_unwatch(self, run_id: str, watcher: str) -> None:
+        async with self.engine.pool.connection() as conn:
+            await conn.execute(self.engine.q("watch_delete"), {
+                "run_id": run_id, "watcher": watcher, "now": self.engine.clock()})
+
     async def session_create(self, lifetime: timedelta) -> tuple[str, str]:
         """A new admin session: (session id for the cookie, its CSRF token)."""
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)

@@ -1,12 +1,12 @@
 """ChangeFeed: run status changes of every engine process, fanned out to in-memory subscribers.
 
 The store publishes each change from one place (the `runs_status_changed` trigger, migration
-0009, and `deliveries_recorded`, 0012: kind "attempt", a run's step or error was recorded) on
-the `durable_runs` channel at commit. A feed holds one LISTEN connection per process,
-opened with the first subscriber, and hands each change to the subscribers that match it by
-workspace and/or run id. Every subscriber has a bounded queue: one that falls behind loses its
-backlog and receives RESYNC (re-read what it shows), so a slow reader never slows the engine or
-the other readers.
+0009, and `deliveries_recorded`, 0012/0030: kind "attempt", a step or an error of a run that
+a page watches was recorded, see Service.run_watch) on the `durable_runs` channel at commit.
+A feed holds one LISTEN connection per process, opened with the first subscriber, and hands
+each change to the subscribers that match it by workspace and/or run id. Every subscriber has
+a bounded queue: one that falls behind loses its backlog and receives RESYNC (re-read what it
+shows), so a slow reader never slows the engine or the other readers.
 
 Every change gets a sequence number `seq` (per feed, with the feed's random `epoch`), and the
 feed keeps the last `history` changes, so a reader that reconnects names the last one it saw
