@@ -77,7 +77,8 @@ class GrpcEngineSuite(EngineSuite):
         results = self.core()
         results.append(self.rotation())
         results.append(self.plain_v1_app())
-        for case in (self.signatures, self.errors_and_malformed, self.admin_auth,
+        for case in (self.same_answers, self.signatures, self.errors_and_malformed,
+                     self.admin_auth,
                      self.reflection_and_health, self.exact_numbers, self.watch_run,
                      self.watch_runs, self.ingest):
             try:
@@ -144,6 +145,55 @@ class GrpcEngineSuite(EngineSuite):
         return results
 
     # ---- gRPC-only cases -------------------------------------------------------------
+
+    def http_api(self, path: str, payload: Any) -> tuple[int, Any]:
+        return EngineSuite.api(self, path, payload)
+
+    def same_answers(self) -> Result:
+        """[GRPC-1]: each rpc answers what its HTTP operation answers on the same state;
+        idempotency keys and event ids are shared by both transports."""
+        result = Result("grpc-same-answers-as-http", "engine", ["GRPC-1", "GRPC-2"])
+        status, page = self.api("/runs/search", {"limit": 3})
+        if status != 200 or not page.get("runs"):
+            result.fail(["GRPC-1"], f"SearchRuns answered {status} {page!r}")
+            return result
+        ended = [r["runId"] for r in page["runs"] if r["status"] in TERMINAL]
+        failed = self.http_api("/failures/search", {"limit": 5})[1].get("failures") or []
+        reads: list[tuple[str, dict[str, Any]]] = [
+            ("/runs/search", {"limit": 2}),
+            ("/runs/search", {"functionId": "serial", "limit": 1}),
+            ("/runs/search", {"cursor": page.get("nextCursor") or "", "limit": 2}),
+            ("/failures/search", {"limit": 5}),
+            ("/versions/status", {"functionId": "serial"}),
+            ("/versions/status", {"functionId": "conf-no-such-function"}),
+            ("/functions/list", {}),
+            ("/runs/bulk-cancel", {"functionId": "conf-no-such-function"}),
+            ("/failures/retry", {"deliveryId": "conf-no-such-delivery"}),
+        ]
+        for run_id in ended[:2] + [f["runId"] for f in failed[:1]]:
+            reads += [("/runs/get", {"runId": run_id}), ("/runs/history", {"runId": run_id}),
+                      ("/runs/cancel", {"runId": run_id})]
+        for path, payload in reads:
+            over_grpc, over_http = self.api(path, payload), self.http_api(path, payload)
+            if over_grpc != over_http:
+                result.fail(["GRPC-1"], f"{path} {payload}: gRPC {over_grpc!r} but HTTP "
+                                        f"{over_http!r}")
+        if ended:
+            key = "conf-rerun-" + secrets.token_hex(4)
+            request = {"runId": ended[0], "idempotencyKey": key}
+            status, first = self.api("/runs/rerun", request)
+            again = self.http_api("/runs/rerun", request)
+            if status != 200 or again != (200, {**first, "duplicate": True}):
+                result.fail(["GRPC-1"], f"a rerun over gRPC ({status} {first!r}) then over "
+                                        f"HTTP with its key answered {again!r}")
+        event = {"id": "conf-both-" + secrets.token_hex(4), "name": "conf.fake.nothing",
+                 "data": {}}
+        status, receipt = self.http_api("/e", event)
+        twice = self.api("/e", event)
+        if status != 200 or twice != (200, {**receipt, "duplicate": True}):
+            result.fail(["GRPC-1"], f"an event sent over HTTP then over gRPC: {twice!r}, "
+                                    f"expected a duplicate of {receipt!r}")
+        return result
 
     def expect(self, result: Result, ids: list[str], what: str, got: tuple[str, Any],
                code: str, path: str | None = None) -> None:
