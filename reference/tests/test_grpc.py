@@ -343,3 +343,27 @@ def test_numbers_beyond_a_double_are_invalid_json_on_both_transports(
         status, error = raw_call(engine, method, payload, signed(handle, method, payload))
         assert (status, error.code, error.path) == (grpc.StatusCode.INVALID_ARGUMENT,
                                                     "INVALID_JSON", "/data"), text
+
+
+def test_a_taken_default_port_is_skipped_with_a_warning_a_named_one_fails(
+        database_url: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        handle = EngineHandle(database_url, workers=False)
+        handle.options.grpc_port = port
+        handle.start()
+        try:
+            assert handle.server is not None and handle.server.grpc_port is None
+            assert any("gRPC: port" in line and "without gRPC" in line
+                       for line in handle.lines), handle.lines
+        finally:
+            handle.stop()
+        named = EngineHandle(database_url, workers=False)
+        named.options.grpc_port, named.options.grpc_required = port, True
+        with pytest.raises(OSError, match="gRPC"):
+            named.start()
+        named.loop.call_soon_threadsafe(named.loop.stop)
