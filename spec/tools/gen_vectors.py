@@ -1747,12 +1747,57 @@ def definitions() -> None:
             "def-unknown-member",
             "unknown top-level member",
             ["DEF-1"],
-            base(singleton=True),
+            base(onCancel=True),
             False,
-            "/singleton",
+            "/onCancel",
         ),
     ]
+    c += protocol_1_1_definitions()
     write("definitions", "definitions", "FunctionDefinition validation", c)
+
+
+def protocol_1_1_definitions() -> list[dict[str, Any]]:
+    """Definition members of protocol 1.1 (wire-protocol 18.2-18.4); no capability."""
+    refund = {"event": "order.refunded", "match": {"orderId": "order.id"}, "timeoutMs": 86400000}
+    return [
+        dcase("def-cancel-on", "one cancelOn rule with match and timeout", ["CANCEL-1"],
+              base(cancelOn=[refund]), True),
+        dcase("def-cancel-on-bare", "cancelOn rule with the event only", ["CANCEL-1"],
+              base(cancelOn=[{"event": "user.deleted"}]), True),
+        dcase("def-cancel-on-10", "ten cancelOn rules", ["CANCEL-1"],
+              base(cancelOn=[{"event": f"stop.{i}"} for i in range(10)]), True),
+        dcase("def-cancel-on-11", "eleven cancelOn rules", ["CANCEL-1"],
+              base(cancelOn=[{"event": f"stop.{i}"} for i in range(11)]), False, "/cancelOn"),
+        dcase("def-cancel-on-empty", "an empty cancelOn", ["CANCEL-1"], base(cancelOn=[]),
+              False, "/cancelOn"),
+        dcase("def-cancel-on-no-event", "a rule without event", ["CANCEL-1"],
+              base(cancelOn=[{"match": {"a": "a"}}]), False, "/cancelOn/0"),
+        dcase("def-cancel-on-bad-path", "a match value that is not a key path",
+              ["CANCEL-1", "PATH-1"],
+              base(cancelOn=[{"event": "x", "match": {"orderId": "order..id"}}]), False,
+              "/cancelOn/0/match/orderId"),
+        dcase("def-cancel-on-timeout-0", "timeoutMs 0", ["CANCEL-1"],
+              base(cancelOn=[{"event": "x", "timeoutMs": 0}]), False,
+              "/cancelOn/0/timeoutMs"),
+        dcase("def-idempotency", "idempotency key, default period", ["IDEM-1"],
+              base(idempotency={"key": "order.id"}), True),
+        dcase("def-idempotency-period", "idempotency key and period", ["IDEM-1"],
+              base(idempotency={"key": "order.id", "periodMs": 3600000}), True),
+        dcase("def-idempotency-no-key", "idempotency without key", ["IDEM-1"],
+              base(idempotency={"periodMs": 1000}), False, "/idempotency"),
+        dcase("def-idempotency-batch", "idempotency excludes batch", ["IDEM-1"],
+              base(idempotency={"key": "id"}, batch={"maxSize": 3, "timeoutMs": 1000}), False,
+              "/idempotency"),
+        dcase("def-singleton-skip", "singleton skip with a key", ["SINGLE-1"],
+              base(singleton={"mode": "skip", "key": "user.id"}), True),
+        dcase("def-singleton-cancel", "singleton cancel, one per function", ["SINGLE-1"],
+              base(singleton={"mode": "cancel"}), True),
+        dcase("def-singleton-mode", "singleton with an unknown mode", ["SINGLE-1"],
+              base(singleton={"mode": "queue"}), False, "/singleton/mode"),
+        dcase("def-singleton-debounce", "singleton excludes debounce", ["SINGLE-1"],
+              base(singleton={"mode": "skip"}, debounce={"periodMs": 1000}), False,
+              "/singleton"),
+    ]
 
 
 # ---------------------------------------------------------------- cron
