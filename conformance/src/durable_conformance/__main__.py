@@ -82,6 +82,7 @@ def run(target: str) -> int:
         "capabilities": capabilities, "specDigest": spec.digest,
         "driverProtocol": DRIVER_PROTOCOL if driver.present else None,
         "driverAreas": driver.areas if driver.present else [],
+        "declaredGaps": harness.expected_requirements,
         "startedAt": started, "finishedAt": time.time(),
         "results": [r.to_json() for r in results],
     }

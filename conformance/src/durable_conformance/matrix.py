@@ -134,7 +134,8 @@ def build(folder: Path, requirement_text: dict[str, str], digest: str,
                 "cells": {
                     t: ({"status": c.status, "cases": c.cases, "reasons": sorted(set(c.reasons))}
                         if (c := table[t].get(rid)) else
-                        _empty(scope.get(rid, {}), reports[t].get("kind", "sdk")))
+                        _empty(scope.get(rid, {}), reports[t].get("kind", "sdk"),
+                               reports[t].get("declaredGaps", {}).get(rid)))
                     for t in targets
                 },
             }
@@ -153,13 +154,17 @@ def build(folder: Path, requirement_text: dict[str, str], digest: str,
     return matrix
 
 
-def _empty(entry: dict[str, str], kind: str) -> dict[str, Any] | None:
+def _empty(entry: dict[str, str], kind: str, declared: str | None = None
+           ) -> dict[str, Any] | None:
     """The cell of a requirement no case of this target cited: a gap when the target's
-    party must meet it, else nothing to show."""
+    party must meet it (an expected one when the harness declares it, with its reason),
+    else nothing to show."""
     if not any(entry.get(party) == "MUST" for party in PARTIES.get(kind, ())):
         return None
     if "notObservable" in entry:
         return {"status": NOT_OBSERVABLE, "cases": [], "reasons": [entry["notObservable"]]}
+    if declared is not None:
+        return {"status": EXPECTED, "cases": [], "reasons": [declared]}
     return {"status": NOT_COVERED, "cases": [], "reasons": []}
 
 
