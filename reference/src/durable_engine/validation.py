@@ -176,10 +176,37 @@ def _window(value: Any, path: str, fields: tuple[str, ...]) -> None:
             raise Invalid(f"{path}/key", "must be a key path: no empty segment")
 
 
+def _key_path(value: Any, path: str) -> str:
+    key = _str(value, path)
+    if any(segment == "" for segment in key.split(".")):  # [DEF-13]
+        raise Invalid(path, "must be a key path: no empty segment")
+    return key
+
+
+def _cancel_on(value: Any, path: str) -> None:
+    """[CANCEL-1]: 1-10 rules {event, match?: {key path: key path}, timeoutMs?}."""
+    if not isinstance(value, list) or not 1 <= len(value) <= 10:
+        raise Invalid(path, "must hold 1-10 rules")
+    for i, item in enumerate(value):
+        rule = _obj(item, f"{path}/{i}")
+        _only(rule, f"{path}/{i}", {"event", "match", "timeoutMs"})
+        _require(rule, f"{path}/{i}", ("event",))
+        _str(rule["event"], f"{path}/{i}/event")
+        if "match" in rule:
+            match = _obj(rule["match"], f"{path}/{i}/match")
+            for name, source in match.items():
+                pointer = f"{path}/{i}/match/{name.replace('~', '~0').replace('/', '~1')}"
+                _key_path(name, pointer)
+                _key_path(source, pointer)
+        if "timeoutMs" in rule:
+            _int(rule["timeoutMs"], f"{path}/{i}/timeoutMs", 1, MAX_SAFE)
+
+
 def validate_definition(value: Any, path: str = "") -> dict[str, Any]:
     d = _obj(value, path)
     _only(d, path, {"id", "trigger", "priority", "enabled", "hasOnFailure", "version", "retries",
-                    "timeoutMs", "concurrency", "throttle", "rateLimit", "debounce", "batch"})
+                    "timeoutMs", "concurrency", "throttle", "rateLimit", "debounce", "batch",
+                    "cancelOn", "idempotency", "singleton"})
     _require(d, path, ("id", "trigger"))
     _str(d["id"], f"{path}/id")
     trigger = _obj(d["trigger"], f"{path}/trigger")
@@ -222,6 +249,27 @@ def validate_definition(value: Any, path: str = "") -> dict[str, Any]:
         _window(d["debounce"], f"{path}/debounce", ("periodMs",))
     if "batch" in d:
         _window(d["batch"], f"{path}/batch", ("maxSize", "timeoutMs"))
+    if "cancelOn" in d:
+        _cancel_on(d["cancelOn"], f"{path}/cancelOn")
+    if "idempotency" in d:  # [IDEM-1]
+        rule = _obj(d["idempotency"], f"{path}/idempotency")
+        _only(rule, f"{path}/idempotency", {"key", "periodMs"})
+        _require(rule, f"{path}/idempotency", ("key",))
+        _key_path(rule["key"], f"{path}/idempotency/key")
+        if "periodMs" in rule:
+            _int(rule["periodMs"], f"{path}/idempotency/periodMs", 1, MAX_SAFE)
+    if "singleton" in d:  # [SINGLE-1]
+        rule = _obj(d["singleton"], f"{path}/singleton")
+        _only(rule, f"{path}/singleton", {"key", "mode"})
+        _require(rule, f"{path}/singleton", ("mode",))
+        if rule["mode"] not in ("skip", "cancel"):
+            raise Invalid(f"{path}/singleton/mode", 'must be "skip" or "cancel"')
+        if "key" in rule:
+            _key_path(rule["key"], f"{path}/singleton/key")
+    for name in ("idempotency", "singleton"):
+        for other in ("batch", "debounce"):
+            if name in d and other in d:
+                raise Invalid(f"{path}/{name}", f"{name} cannot be combined with {other}")
     if "batch" in d:  # [DEF-11]
         for other in ("debounce", "throttle", "rateLimit"):
             if other in d:

@@ -27,6 +27,15 @@ SELECT (SELECT count(*) FROM ev) AS inserted,
                    AND NOT removed), '[]'::jsonb) AS functions,
        coalesce((SELECT jsonb_agg(to_jsonb(w) ORDER BY w.created_at, w.run_id) FROM w),
                 '[]'::jsonb) AS waits,
+       -- cancelOn rules of live runs that this name may meet ([CANCEL-3])
+       coalesce((SELECT jsonb_agg(jsonb_build_object('run_id', c.run_id, 'match', c.match,
+                                                     'event', r.event, 'events', r.events)
+                                  ORDER BY c.run_id, c.rule)
+                 FROM run_cancel_rules c JOIN runs r ON r.id = c.run_id
+                 WHERE c.workspace_id = %(workspace_id)s AND c.event_name = %(name)s
+                   AND (c.until IS NULL OR c.until > %(now)s)
+                   AND r.status IN ('queued', 'running', 'sleeping', 'waiting')),
+                '[]'::jsonb) AS cancel_rules,
        ws.app_url, ws.keys, ws.capabilities, ws.max_request_bytes, ws.manifest_at
 FROM workspaces ws WHERE ws.id = %(workspace_id)s;
 

@@ -100,6 +100,8 @@ class RunOps:
             result["error"] = run["error"]
         if run["skip_reason"] is not None:
             result["skipReason"] = run["skip_reason"]
+        if run["cancelled_by"] is not None:  # [CANCEL-4]
+            result["cancelledBy"] = run["cancelled_by"]
         # The handler's own memos and per-step timing stay in the database (run_detail).
         result["steps"] = [step_view(s) for s in steps if s["namespace"] == "main"]
         if run["failure_handler"] is not None:

@@ -31,6 +31,8 @@ class NewRun:
     skip_reason: str | None = None  # refused at creation: the run is skipped, never queued
     lease_s: float | None = None  # offered for hand-off to the creating process
     rerun_of: str | None = None
+    idempotency_key: str | None = None  # [IDEM-2]: runs of one key within a period are one
+    singleton_key: str | None = None  # [SINGLE-2]: one live run per key
 
     def row(self) -> dict[str, Any]:
         return {"id": self.id, "workspace_id": self.workspace_id,
@@ -38,7 +40,9 @@ class NewRun:
                 "event_id": self.event_id if self.event_id is not None else self.event["id"],
                 "event": self.event, "events": self.events, "priority": self.priority,
                 "rate_key": self.rate_key, "skip_reason": self.skip_reason,
-                "lease_s": self.lease_s, "rerun_of": self.rerun_of, **self.flow.params()}
+                "lease_s": self.lease_s, "rerun_of": self.rerun_of,
+                "idempotency_key": self.idempotency_key, "singleton_key": self.singleton_key,
+                **self.flow.params()}
 
 
 def new_run(workspace_id: str, function_id: str, definition: dict[str, Any] | None,

@@ -13,6 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ..cron import latest_fire, next_fire
+from ..features.singleton import apply_singleton, singleton_key
 from ..store.runs import create, new_run
 from .base import iso, to_ms
 from .scheduler import Scheduler
@@ -64,6 +65,11 @@ class CronTicks(Scheduler):
                 "workspace_id": fn["workspace_id"], "id": event["id"],
                 "data": Jsonb(event["data"]), "ts": tick_ms, "now": now,
                 "receipt": Jsonb(receipt)})
+            single_key = singleton_key(fn["workspace_id"], fn["definition"], event)
+            skip = None
+            if single_key is not None:  # [SINGLE-2], [SINGLE-3] hold for cron ticks too
+                skip, _ = await apply_singleton(conn, self.q, single_key, fn["definition"],
+                                                run_id, now)
             await create(conn, self.queries, [new_run(
                 fn["workspace_id"], fn["runtime_id"], fn["definition"], event, fn["priority"],
-                id=run_id)], now)
+                id=run_id, skip_reason=skip, singleton_key=None if skip else single_key)], now)

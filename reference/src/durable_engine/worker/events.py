@@ -18,7 +18,11 @@ from ..core.admission import (
 )
 from ..core.context import RunContext
 from ..core.status import RunStatus
+from ..features.cancel_on import cancel_on_event
+from ..features.idempotency import idempotency_key, original_run
+from ..features.singleton import apply_singleton, singleton_key
 from ..flow import pend
+from ..logs import run_changed
 from ..paths import event_matches
 from ..store.runs import NewRun, Receipt, create, new_run
 from ..validation import parse_instant
@@ -61,7 +65,14 @@ class Events(Manifests):
                     prior = row["receipt"] if row else {"id": event["id"]}
                 receipts.append({**prior, "duplicate": True})
                 continue
+            if accepted["cancel_rules"]:  # [CANCEL-3], before this event's own runs exist
+                for run_id in await cancel_on_event(conn, self.q, workspace_id, event,
+                                                    accepted["cancel_rules"], now):
+                    run_changed(run_id, "cancelled", workspace=workspace_id,
+                                cancelled_by=event["id"])
             runs: list[NewRun] = []
+            deduplicated: list[dict[str, str]] = []  # [IDEM-2]
+            taken: dict[str, dict[str, str]] = {}  # keys of this event's runs (versions)
             # Versions share one debounce/batch bucket ([FLOW-8]): its run goes to the last
             # version listed (by runtime id, so id@2 rather than id@1).
             pender = pending_runtime(accepted["functions"])
@@ -70,10 +81,29 @@ class Events(Manifests):
                 deferring = deferred(definition)
                 if deferring and pender[definition["id"]] != fn["runtime_id"]:
                     continue
+                idem_key = idempotency_key(workspace_id, definition, event)
+                if idem_key is not None:  # [IDEM-2]: before rate limit and singleton
+                    original = await original_run(conn, self.q, idem_key, definition, now)
+                    if original is None:  # another version's run of this same event?
+                        original = taken.get("idempotency|" + idem_key)
+                    if original is not None:
+                        deduplicated.append(original)
+                        continue
                 rate_key, skip = await self._rate_limit(conn, workspace_id, definition, event,
                                                         now)
                 run = new_run(workspace_id, fn["runtime_id"], definition, event,
-                              fn["priority"], rate_key=rate_key, skip_reason=skip)
+                              fn["priority"], rate_key=rate_key, idempotency_key=idem_key)
+                single_key = singleton_key(workspace_id, definition, event)
+                if single_key is not None and skip is None:  # [SINGLE-2], [SINGLE-3]
+                    skip, gone = await apply_singleton(conn, self.q, single_key, definition,
+                                                       run.id, now)
+                    if "singleton|" + single_key in taken:  # another version, same event
+                        skip = "singleton"
+                    for cancelled in gone:
+                        run_changed(cancelled, "cancelled", workspace=workspace_id,
+                                    cancelled_by=run.id)
+                run.skip_reason = skip
+                run.singleton_key = single_key if skip is None else None
                 if deferring and skip is None:  # [FLOW-5], [FLOW-6]: the run comes later
                     await pend(conn, self.queries, workspace_id, fn, event, now,
                                run.flow.keys, run.flow.limits, rate_key)
@@ -83,11 +113,17 @@ class Events(Manifests):
                     slots -= 1
                     run.lease_s = self.config.lease_s
                 runs.append(run)
+                for kind, key in (("idempotency", idem_key), ("singleton", run.singleton_key)):
+                    if key is not None:
+                        taken[f"{kind}|{key}"] = {"functionId": fn["runtime_id"],
+                                                  "runId": run.id}
             resumable = [w for w in accepted["waits"]
                          if event_matches(event["name"], w["match"], event)]
             receipt = {"id": event["id"], "name": event["name"], "ts": event["ts"],
                        "runIds": [r.id for r in runs],
                        "matched": len(accepted["functions"]) + len(resumable)}  # [EVT-7]
+            if deduplicated:
+                receipt["deduplicated"] = deduplicated
             created = await create(conn, self.queries, runs, now, notify=False,
                                    receipt=Receipt(workspace_id, event["id"], receipt))
             by_id = {fn["runtime_id"]: fn for fn in accepted["functions"]}

@@ -1,0 +1,1 @@
+"""Protocol 1.1 features (wire-protocol §18), one module each, called by the engine core."""
