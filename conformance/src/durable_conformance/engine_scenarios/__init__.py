@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import api, flow, limits, protocol
+from . import api, cancel_on, flow, limits, protocol, run_keys
 
 if TYPE_CHECKING:
     from ..engine_suite import EngineSuite
@@ -21,4 +21,6 @@ GROUPS: list[tuple[str, Callable[[EngineSuite], list[Result]]]] = [
     ("flow", flow.run),
     ("api", api.run),
     ("protocol", protocol.run),
+    ("cancel-on", cancel_on.run),
+    ("run-keys", run_keys.run),
 ]
