@@ -27,6 +27,9 @@ EDGE_MARGIN_MS = 1_000
 DISCOVERY = "X-Durable-Discovery"
 DISCOVERY_MEMBERS = ("signingKey", "appId", "appName")
 
+# Protocol 1.1 definition members ([MINOR-2]): sent only when the user set them.
+MINOR_1_1_MEMBERS = {"cancelOn", "idempotency", "singleton"}
+
 
 class AppPool:
     """Conformance apps started on demand, one per (keys, capabilities) combination."""
@@ -248,10 +251,15 @@ class FakeEngine(NegativeCases):
             result.fail(ids("manifest-catalog"),
                         f"manifest lists {listed}, the catalog is {catalog} (in that order)")
         wire = catalog_definitions(self.spec)
+        result.cover(ids("minor-members"))
         for definition in functions:
             if not isinstance(definition, dict) or definition.get("id") not in catalog:
                 continue
             fid = definition["id"]
+            unset = sorted(set(definition) & MINOR_1_1_MEMBERS)  # no catalog function sets them
+            if unset:
+                result.fail(ids("minor-members"), f"function {fid}: the manifest carries"
+                                                  f" {unset}, which the app did not set")
             wanted = wire.get(fid, {"trigger": {"event": f"conf.{fid}"}})
             for field, value in wanted.items():
                 if definition.get(field) != value:

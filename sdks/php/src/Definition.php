@@ -13,10 +13,12 @@ final class Definition
     private const FIELDS = [
         'id', 'trigger', 'priority', 'enabled', 'hasOnFailure', 'version', 'retries', 'timeoutMs',
         'concurrency', 'throttle', 'rateLimit', 'debounce', 'batch',
+        'cancelOn', 'idempotency', 'singleton',
     ];
     private const REQUIRED = ['id', 'trigger'];
     private const MAX_BATCH_SIZE = 100;
     private const MAX_CONCURRENCY_RULES = 10;
+    private const MAX_CANCEL_ON_RULES = 10;
     /** Flow-control options => their required positive integers. */
     private const RULE_NUMBERS = [
         'throttle' => ['limit', 'periodMs'],
@@ -28,6 +30,8 @@ final class Definition
     private const EXCLUSIONS = [
         'batch' => ['debounce', 'throttle', 'rateLimit'],
         'debounce' => ['throttle', 'rateLimit'],
+        'idempotency' => ['batch', 'debounce'],
+        'singleton' => ['batch', 'debounce'],
     ];
 
     private function __construct()
@@ -99,6 +103,15 @@ final class Definition
                 self::rule($definition[$field], "/{$field}", $numbers, $id);
             }
         }
+        if (array_key_exists('cancelOn', $definition)) {
+            self::cancelOn($definition['cancelOn'], $id);
+        }
+        if (array_key_exists('idempotency', $definition)) {
+            self::idempotency($definition['idempotency'], $id);
+        }
+        if (array_key_exists('singleton', $definition)) {
+            self::singleton($definition['singleton'], $id);
+        }
         $has = static fn (string $field): bool => array_key_exists($field, $definition);
         foreach (self::EXCLUSIONS as $field => $excluded) {
             foreach ($excluded as $other) {
@@ -167,6 +180,85 @@ final class Definition
                 throw new DefinitionError("{$path}/key", $reason, $id);
             }
         }
+    }
+
+    /** [CANCEL-1]: 1 to 10 rules {event, match?: {key path: key path}, timeoutMs?}. */
+    private static function cancelOn(mixed $rules, ?string $id): void
+    {
+        if (!is_array($rules) || !array_is_list($rules) || $rules === []
+            || count($rules) > self::MAX_CANCEL_ON_RULES) {
+            throw new DefinitionError('/cancelOn', 'must hold 1 to ' . self::MAX_CANCEL_ON_RULES . ' rules', $id);
+        }
+        foreach ($rules as $index => $rule) {
+            $path = "/cancelOn/{$index}";
+            $rule = self::fields($rule, $path, ['event', 'match', 'timeoutMs'], $id);
+            if (!array_key_exists('event', $rule)) {
+                throw new DefinitionError($path, 'missing required field "event"', $id);
+            }
+            self::text($rule['event'], "{$path}/event", 200, $id);
+            if (array_key_exists('match', $rule)) {
+                $match = self::fields($rule['match'], "{$path}/match", null, $id);
+                foreach ($match as $name => $source) {
+                    if (!self::isKeyPath((string) $name) || !self::isKeyPath($source)) {
+                        throw new DefinitionError("{$path}/match/" . self::escape((string) $name),
+                            'must map a key path to a key path', $id);
+                    }
+                }
+            }
+            if (array_key_exists('timeoutMs', $rule)) {
+                self::positive($rule['timeoutMs'], "{$path}/timeoutMs", $id);
+            }
+        }
+    }
+
+    /** [IDEM-1]: {key, periodMs?}. */
+    private static function idempotency(mixed $rule, ?string $id): void
+    {
+        $rule = self::fields($rule, '/idempotency', ['key', 'periodMs'], $id);
+        if (!array_key_exists('key', $rule)) {
+            throw new DefinitionError('/idempotency', 'missing required field "key"', $id);
+        }
+        if (!self::isKeyPath($rule['key'])) {
+            throw new DefinitionError('/idempotency/key', 'must be a key path', $id);
+        }
+        if (array_key_exists('periodMs', $rule)) {
+            self::positive($rule['periodMs'], '/idempotency/periodMs', $id);
+        }
+    }
+
+    /** [SINGLE-1]: {mode: "skip" | "cancel", key?}. */
+    private static function singleton(mixed $rule, ?string $id): void
+    {
+        $rule = self::fields($rule, '/singleton', ['mode', 'key'], $id);
+        if (!array_key_exists('mode', $rule)) {
+            throw new DefinitionError('/singleton', 'missing required field "mode"', $id);
+        }
+        if (!in_array($rule['mode'], ['skip', 'cancel'], true)) {
+            throw new DefinitionError('/singleton/mode', 'must be "skip" or "cancel"', $id);
+        }
+        if (array_key_exists('key', $rule) && !self::isKeyPath($rule['key'])) {
+            throw new DefinitionError('/singleton/key', 'must be a key path', $id);
+        }
+    }
+
+    /**
+     * An object's members, each one of `$allowed` (any when null).
+     *
+     * @param list<string>|null $allowed
+     * @return array<array-key, mixed>
+     */
+    private static function fields(mixed $value, string $path, ?array $allowed, ?string $id): array
+    {
+        if (!self::isObject($value)) {
+            throw new DefinitionError($path, 'must be an object', $id);
+        }
+        $members = $value instanceof JsonObject ? $value->toArray() : (array) $value;
+        foreach (array_keys($members) as $field) {
+            if ($allowed !== null && !in_array($field, $allowed, true)) {
+                throw new DefinitionError("{$path}/" . self::escape((string) $field), 'unknown field', $id);
+            }
+        }
+        return $members;
     }
 
     /** A dotted path into an event's data: non-empty segments separated by ".". */

@@ -42,6 +42,10 @@ final class DurableFunction
      * @param string|int|null $timeout the whole run's timeout
      * @param callable(array, Step, FailureError, string): mixed|null $onFailure runs once the run has failed;
      *        receives the event, a Step (its own memo namespace), the error and the run id
+     * @param list<array<string, mixed>>|null $cancelOn [{event, match?: {path in event: path in run's event},
+     *        timeout?}]: a matching event cancels the live run (protocol 1.1)
+     * @param array<string, mixed>|null $idempotency {key, period?}: one run per key value and period (24 h)
+     * @param array<string, mixed>|null $singleton {mode: "skip"|"cancel", key?}: one live run per key
      */
     public function __construct(
         public readonly string $id,
@@ -58,6 +62,9 @@ final class DurableFunction
         public readonly ?string $version = null,
         public readonly bool $enabled = true,
         ?callable $onFailure = null,
+        public readonly ?array $cancelOn = null,
+        public readonly ?array $idempotency = null,
+        public readonly ?array $singleton = null,
     ) {
         $this->handler = Closure::fromCallable($handler);
         $this->onFailure = $onFailure === null ? null : Closure::fromCallable($onFailure);
@@ -111,6 +118,21 @@ final class DurableFunction
         if ($this->batch !== null) {
             $definition['batch'] = $this->option('batch', $this->batch, self::BATCH_FIELDS);
         }
+        // Protocol 1.1 members ([MINOR-2]): sent only when set.
+        if ($this->cancelOn !== null) {
+            $rules = [];
+            foreach ($this->cancelOn as $index => $rule) {
+                $rules[$index] = is_array($rule)
+                    ? $this->renamed("cancelOn/{$index}", $rule, 'timeout', 'timeoutMs') : $rule;
+            }
+            $definition['cancelOn'] = $rules;
+        }
+        if ($this->idempotency !== null) {
+            $definition['idempotency'] = $this->renamed('idempotency', $this->idempotency, 'period', 'periodMs');
+        }
+        if ($this->singleton !== null) {
+            $definition['singleton'] = $this->singleton;
+        }
         return $definition;
     }
 
@@ -148,6 +170,24 @@ final class DurableFunction
             }
         }
         return $wire;
+    }
+
+    /**
+     * The option with its duration field (if given) as milliseconds under its wire name.
+     *
+     * @param array<array-key, mixed> $value
+     * @return array<array-key, mixed>
+     */
+    private function renamed(string $name, array $value, string $field, string $wireField): array
+    {
+        if (!array_key_exists($field, $value)) {
+            return $value;
+        }
+        $item = $value[$field];
+        unset($value[$field]);
+        $value[$wireField] = (is_string($item) || is_int($item)) ? $this->duration($item, "/{$name}/{$field}")
+            : throw new DefinitionError("/{$name}/{$field}", 'must be a duration', $this->id);
+        return $value;
     }
 
     private function duration(string|int $value, string $path): int

@@ -56,6 +56,8 @@ def test_published_parameters_are_accepted(target: object, parameters: list[str]
 
 def test_function_fields_keep_their_order() -> None:
     fields = list(durable.DurableFunction.__dataclass_fields__)
-    assert fields == ["id", "trigger", "handler", "concurrency", "priority", "throttle",
-                      "rate_limit", "debounce", "batch", "version", "enabled", "retries",
-                      "timeout", "on_failure"]
+    # 0.1.0's fields in its order (positional arguments keep working), then the additions
+    assert fields[:14] == ["id", "trigger", "handler", "concurrency", "priority", "throttle",
+                           "rate_limit", "debounce", "batch", "version", "enabled", "retries",
+                           "timeout", "on_failure"]
+    assert fields[14:] == ["cancel_on", "idempotency", "singleton"]

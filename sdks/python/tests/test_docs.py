@@ -59,3 +59,17 @@ def test_example_async_workflow_replays_to_the_end() -> None:
         "profiles": {"crm": {"source": "crm", "userId": "u9"},
                      "billing": {"source": "billing", "userId": "u9"}},
         "scores": [0, 10, 20]}}
+
+
+def test_protocol_1_1_options_example_gives_the_wire_members() -> None:
+    block = next(b for b in readme_python_blocks() if "cancel_on=" in b)
+    namespace: dict[str, Any] = {"__name__": "protocol_1_1"}
+    exec(compile(block, "<README protocol 1.1 options>", "exec"), namespace)
+    definition = namespace["fulfil_order"].definition()
+    assert definition["cancelOn"] == [{"event": "order.refunded",
+                                       "match": {"orderId": "order.id"},
+                                       "timeoutMs": 7 * 86_400_000}]
+    assert definition["idempotency"] == {"key": "order.id", "periodMs": 86_400_000}
+    assert "singleton" not in definition  # [MINOR-2]: only what was set
+    assert namespace["nightly_report"].definition()["singleton"] == {
+        "key": "tenantId", "mode": "skip"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -102,3 +103,22 @@ def test_bad_durations(value: str | int) -> None:
 def test_durations_of_the_wrong_type(value: Any) -> None:
     with pytest.raises(TypeError):
         parse_duration(value)
+
+
+def test_protocol_1_1_members_are_left_out_unless_set() -> None:
+    definition = DurableFunction(id="f", trigger={"event": "e"}, handler=lambda e, s: 1
+                                 ).definition()
+    assert not {"cancelOn", "idempotency", "singleton"} & set(definition)  # [MINOR-2]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"cancel_on": []}, "/cancelOn"),
+    ({"cancel_on": [{"event": "x", "match": {"a": "b..c"}}]}, "/cancelOn/0/match/a"),
+    ({"cancel_on": [{"event": "x", "timeout": "soon"}]}, "duration"),
+    ({"idempotency": {"period": "1h"}}, "/idempotency"),
+    ({"singleton": {"mode": "queue"}}, "/singleton/mode"),
+    ({"singleton": {"mode": "skip"}, "debounce": {"period": "1s"}}, "/singleton"),
+])
+def test_protocol_1_1_members_are_validated(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DurableFunction(id="f", trigger={"event": "e"}, handler=lambda e, s: 1, **options)

@@ -59,6 +59,7 @@ export const LIMITS = {
   maxVersionChars: 100,
   maxRetries: 20,
   maxConcurrencyRules: 10,
+  cancelOnRules: 10,
   minPriority: -600,
   maxPriority: 600,
   batchMaxSize: 100,

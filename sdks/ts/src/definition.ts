@@ -23,6 +23,20 @@ export interface BatchDefinition extends KeyedRule {
   timeoutMs: number;
 }
 
+/** [CANCEL-1]: `match` maps a key path in the cancelling event to one in the run's event. */
+export interface CancelOnDefinition {
+  event: string;
+  match?: Record<string, string>;
+  timeoutMs?: number;
+}
+export interface IdempotencyDefinition {
+  key: string;
+  periodMs?: number;
+}
+export interface SingletonDefinition extends KeyedRule {
+  mode: "skip" | "cancel";
+}
+
 export type Trigger = { event: string } | { cron: string };
 
 export interface FunctionDefinition {
@@ -39,6 +53,9 @@ export interface FunctionDefinition {
   rateLimit?: WindowDefinition;
   debounce?: DebounceDefinition;
   batch?: BatchDefinition;
+  cancelOn?: CancelOnDefinition[];
+  idempotency?: IdempotencyDefinition;
+  singleton?: SingletonDefinition;
 }
 
 /** Where a definition is wrong: a JSON Pointer into it, and why. */
@@ -61,6 +78,9 @@ const TOP_LEVEL = new Set([
   "rateLimit",
   "debounce",
   "batch",
+  "cancelOn",
+  "idempotency",
+  "singleton",
 ]);
 
 class Problem extends Error {
@@ -133,6 +153,25 @@ export function escapePointer(segment: string): string {
   return segment.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
+function checkCancelOn(rules: unknown): void {
+  if (!Array.isArray(rules) || rules.length < 1 || rules.length > LIMITS.cancelOnRules) {
+    throw new Problem("/cancelOn", `must hold 1-${LIMITS.cancelOnRules} rules`);
+  }
+  rules.forEach((value, index) => {
+    const path = `/cancelOn/${index}`;
+    const rule = checkObject(value, path, ["event"], ["match", "timeoutMs"]);
+    requireString(rule.event, `${path}/event`, 200);
+    if ("match" in rule) {
+      if (!isPlainObject(rule.match)) throw new Problem(`${path}/match`, "must be an object");
+      for (const [name, source] of Object.entries(rule.match)) {
+        const problem = keyPathProblem(name) ?? keyPathProblem(source);
+        if (problem) throw new Problem(`${path}/match/${escapePointer(name)}`, problem);
+      }
+    }
+    if ("timeoutMs" in rule) requireInt(rule.timeoutMs, `${path}/timeoutMs`, 1);
+  });
+}
+
 function check(definition: unknown): void {
   if (!isPlainObject(definition)) throw new Problem("", "must be an object");
   for (const name of Object.keys(definition)) {
@@ -195,6 +234,26 @@ function check(definition: unknown): void {
     checkKey(rule, "/batch");
     for (const other of ["debounce", "throttle", "rateLimit"]) {
       if (other in definition) throw new Problem("/batch", `cannot be combined with ${other}`);
+    }
+  }
+  if ("cancelOn" in definition) checkCancelOn(definition.cancelOn);
+  if ("idempotency" in definition) {
+    const rule = checkObject(definition.idempotency, "/idempotency", ["key"], ["periodMs"]);
+    checkKey(rule, "/idempotency");
+    if ("periodMs" in rule) requireInt(rule.periodMs, "/idempotency/periodMs", 1);
+  }
+  if ("singleton" in definition) {
+    const rule = checkObject(definition.singleton, "/singleton", ["mode"], ["key"]);
+    if (rule.mode !== "skip" && rule.mode !== "cancel") {
+      throw new Problem("/singleton/mode", 'must be "skip" or "cancel"');
+    }
+    checkKey(rule, "/singleton");
+  }
+  for (const name of ["idempotency", "singleton"]) {
+    for (const other of ["batch", "debounce"]) {
+      if (name in definition && other in definition) {
+        throw new Problem(`/${name}`, `cannot be combined with ${other}`);
+      }
     }
   }
   if ("debounce" in definition) {

@@ -1,7 +1,9 @@
 /** createFunction: a workflow, its flow-control options and its wire definition. */
 import { type Duration, InvalidDurationError, parseDuration } from "./duration.js";
 import {
+  type CancelOnDefinition,
   type FunctionDefinition,
+  type IdempotencyDefinition,
   type Trigger,
   validateDefinition,
 } from "./definition.js";
@@ -58,6 +60,26 @@ export interface BatchOption extends KeyOption {
   timeout: Duration;
 }
 
+/** [CANCEL-1]: cancel a live run when `event` arrives whose `match` paths equal the run's. */
+export interface CancelOnOption {
+  event: string;
+  /** Key path in the cancelling event → key path in the run's own event. */
+  match?: Record<string, string>;
+  /** Only within this long after the run was created. */
+  timeout?: Duration;
+}
+
+export interface IdempotencyOption {
+  /** Key path in the event; events with the same value share one run per period. */
+  key: string;
+  /** Default 24 h. */
+  period?: Duration;
+}
+
+export interface SingletonOption extends KeyOption {
+  mode: "skip" | "cancel";
+}
+
 export interface FunctionConfig<TEvent extends DurableEvent = DurableEvent, TResult = unknown> {
   id: string;
   trigger: Trigger;
@@ -75,6 +97,10 @@ export interface FunctionConfig<TEvent extends DurableEvent = DurableEvent, TRes
   version?: string;
   enabled?: boolean;
   onFailure?: (context: FailureContext<TEvent>) => unknown;
+  /** Protocol 1.1 ([MINOR-2]): sent only when set. */
+  cancelOn?: CancelOnOption[];
+  idempotency?: IdempotencyOption;
+  singleton?: SingletonOption;
 }
 
 export interface DurableFunction<TEvent extends DurableEvent = DurableEvent, TResult = unknown> {
@@ -169,6 +195,29 @@ function buildDefinition(config: FunctionConfig<any, any>): FunctionDefinition {
       maxSize: config.batch.maxSize,
       timeoutMs: duration(config.batch.timeout, "batch.timeout"),
     });
+  }
+  if (config.cancelOn !== undefined) {
+    if (!Array.isArray(config.cancelOn)) throw new DefinitionError("cancelOn", "must be an array of rules");
+    definition.cancelOn = config.cancelOn.map((rule, index) => {
+      requireRule(rule, `cancelOn[${index}]`);
+      const wire: CancelOnDefinition = { event: rule.event };
+      if (rule.match !== undefined) wire.match = rule.match;
+      if (rule.timeout !== undefined) wire.timeoutMs = duration(rule.timeout, `cancelOn[${index}].timeout`);
+      return wire;
+    });
+  }
+  if (config.idempotency !== undefined) {
+    requireRule(config.idempotency, "idempotency");
+    const wire = {} as IdempotencyDefinition;
+    if (config.idempotency.key !== undefined) wire.key = config.idempotency.key;
+    if (config.idempotency.period !== undefined) {
+      wire.periodMs = duration(config.idempotency.period, "idempotency.period");
+    }
+    definition.idempotency = wire;
+  }
+  if (config.singleton !== undefined) {
+    requireRule(config.singleton, "singleton");
+    definition.singleton = keyed(config.singleton, { mode: config.singleton.mode });
   }
   const problem = validateDefinition(definition);
   if (problem) throw new DefinitionError(optionPath(problem.path), problem.message);

@@ -10,6 +10,9 @@ export type {
   HandlerContext,
   KeyOption,
   WindowOption,
+  CancelOnOption,
+  IdempotencyOption,
+  SingletonOption,
 } from "./function.js";
 export { Step } from "./step.js";
 export type { EventReceipt, Op, OutgoingEvent, StepMemo, WaitForEventOptions } from "./step.js";

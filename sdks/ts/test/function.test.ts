@@ -109,3 +109,35 @@ describe("createFunction", () => {
     expect(() => createCore({ functions: [a, c], signingKey: "k" })).not.toThrow();
   });
 });
+
+describe("protocol 1.1 definition members", () => {
+  it("leaves them out unless set [MINOR-2]", () => {
+    const definition = createFunction({ id: "f", trigger: { event: "e" }, handler }).definition();
+    expect(Object.keys(definition)).not.toContain("cancelOn");
+    expect(Object.keys(definition)).not.toContain("idempotency");
+    expect(Object.keys(definition)).not.toContain("singleton");
+  });
+
+  it("runs the README example and gives the wire members", async () => {
+    const { readFileSync } = await import("node:fs");
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const block = /### Cancel on event[\s\S]*?```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    if (!block) throw new Error("README has no protocol 1.1 example");
+    const body = block.replace(/^import .*$/m, "") + "\nreturn { fulfilOrder, report };";
+    const made = new Function("createFunction", body)(createFunction) as Record<string, { definition(): Record<string, unknown> }>;
+    const fulfil = made.fulfilOrder!.definition();
+    expect(fulfil.cancelOn).toEqual([{ event: "order.refunded", match: { orderId: "order.id" }, timeoutMs: 7 * 86_400_000 }]);
+    expect(fulfil.idempotency).toEqual({ key: "order.id", periodMs: 86_400_000 });
+    expect(fulfil.singleton).toBeUndefined();
+    expect(made.report!.definition().singleton).toEqual({ key: "tenantId", mode: "skip" });
+  });
+
+  it("names the bad option", () => {
+    fails({ cancelOn: [] }, "cancelOn");
+    fails({ cancelOn: [{ event: "x", match: { a: "b..c" } }] }, "cancelOn[0].match.a");
+    fails({ cancelOn: [{ event: "x", timeout: "soon" as never }] }, "cancelOn[0].timeout");
+    fails({ idempotency: { period: "1h" } as never }, "idempotency");
+    fails({ singleton: { mode: "queue" } as never }, "singleton.mode");
+    fails({ singleton: { mode: "skip" }, debounce: { period: "1s" } }, "singleton");
+  });
+});

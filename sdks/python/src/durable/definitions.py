@@ -13,6 +13,7 @@ from typing import Any
 from ._protocol import (
     BATCH_MAX_SIZE,
     KEY_PATH_CHARS,
+    MAX_CANCEL_ON_RULES,
     MAX_CONCURRENCY_RULES,
     MAX_FUNCTION_ID_CHARS,
     MAX_RETRIES,
@@ -38,6 +39,9 @@ _FIELDS = {
     "rateLimit",
     "debounce",
     "batch",
+    "cancelOn",
+    "idempotency",
+    "singleton",
 }
 _REQUIRED = ("id", "trigger")
 
@@ -58,21 +62,59 @@ def _integer(value: Any, path: str, low: int, high: int | None = None) -> None:
 
 
 def _rule(
-    value: Any, path: str, required: Mapping[str, Callable[[Any, str], None]]
+    value: Any,
+    path: str,
+    required: Mapping[str, Callable[[Any, str], None]],
+    optional: Mapping[str, Callable[[Any, str], None]] | None = None,
 ) -> None:
+    optional = {"key": _key_path, **(optional or {})}
     if not isinstance(value, dict):
         raise DefinitionError(path, "must be an object")
     for name in value:
-        if name not in required and name != "key":
+        if name not in required and name not in optional:
             raise DefinitionError(f"{path}/{_escape(name)}", "is not allowed")
     for name, check in required.items():
         if name not in value:
             raise DefinitionError(path, f"requires {name}")
         check(value[name], f"{path}/{name}")
-    if "key" in value:
-        _string(value["key"], f"{path}/key", 1, KEY_PATH_CHARS)
-        if not valid_key_path(value["key"]):
-            raise DefinitionError(f"{path}/key", "a key path has no empty segment")
+    for name, check in optional.items():
+        if name in value:
+            check(value[name], f"{path}/{name}")
+
+
+def _key_path(value: Any, path: str) -> None:
+    _string(value, path, 1, KEY_PATH_CHARS)
+    if not valid_key_path(value):
+        raise DefinitionError(path, "a key path has no empty segment")
+
+
+def _singleton_mode(value: Any, path: str) -> None:
+    if value not in ("skip", "cancel"):
+        raise DefinitionError(path, 'must be "skip" or "cancel"')
+
+
+def _cancel_on(rules: Any) -> None:
+    """[CANCEL-1]: 1-10 rules {event, match?: {key path: key path}, timeoutMs?}."""
+    if not isinstance(rules, list) or not 1 <= len(rules) <= MAX_CANCEL_ON_RULES:
+        raise DefinitionError("/cancelOn", f"must hold 1-{MAX_CANCEL_ON_RULES} rules")
+    for index, rule in enumerate(rules):
+        path = f"/cancelOn/{index}"
+        if not isinstance(rule, dict):
+            raise DefinitionError(path, "must be an object")
+        for name in rule:
+            if name not in ("event", "match", "timeoutMs"):
+                raise DefinitionError(f"{path}/{_escape(name)}", "is not allowed")
+        if "event" not in rule:
+            raise DefinitionError(path, "requires event")
+        _string(rule["event"], f"{path}/event", 1, 200)
+        if "match" in rule:
+            if not isinstance(rule["match"], dict):
+                raise DefinitionError(f"{path}/match", "must be an object")
+            for name, source in rule["match"].items():
+                _key_path(name, f"{path}/match/{_escape(name)}")
+                _key_path(source, f"{path}/match/{_escape(name)}")
+        if "timeoutMs" in rule:
+            _positive(rule["timeoutMs"], f"{path}/timeoutMs")
 
 
 def _positive(value: Any, path: str) -> None:
@@ -144,7 +186,19 @@ def _check(definition: Any) -> None:
     if "batch" in definition:
         _rule(definition["batch"], "/batch", {"maxSize": _batch_size, "timeoutMs": _positive})
 
+    if "cancelOn" in definition:
+        _cancel_on(definition["cancelOn"])
+    if "idempotency" in definition:
+        _rule(definition["idempotency"], "/idempotency", {"key": _key_path},
+              optional={"periodMs": _positive})
+    if "singleton" in definition:
+        _rule(definition["singleton"], "/singleton", {"mode": _singleton_mode})
+
     # The pointer names the rule that excludes the others.
+    for name in ("idempotency", "singleton"):  # [IDEM-1], [SINGLE-1]
+        for other in ("batch", "debounce"):
+            if name in definition and other in definition:
+                raise DefinitionError(f"/{name}", f"cannot be combined with {other}")
     if "batch" in definition:
         for other in ("debounce", "throttle", "rateLimit"):
             if other in definition:

@@ -41,6 +41,11 @@ class DurableFunction:
     retries: int | None = None
     timeout: str | int | None = None
     on_failure: FailureHandler | None = None
+    # Protocol 1.1 members ([MINOR-2]): sent only when set, so a 1.0 engine still syncs
+    # functions that do not use them.
+    cancel_on: list[dict[str, Any]] | None = None
+    idempotency: dict[str, Any] | None = None
+    singleton: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id or len(self.id) > 200:
@@ -122,6 +127,9 @@ class DurableFunction:
             "rateLimit": _window(self.rate_limit),
             "debounce": _period(self.debounce),
             "batch": _batch(self.batch),
+            "cancelOn": _cancel_on(self.cancel_on),
+            "idempotency": _idempotency(self.idempotency),
+            "singleton": self.singleton,
         }
         result.update({key: value for key, value in optional.items() if value is not None})
         return result
@@ -151,3 +159,28 @@ def _batch(value: dict[str, Any] | None) -> dict[str, Any] | None:
         "timeoutMs": parse_duration(value["timeout"]),
         **_key(value),
     }
+
+
+def _cancel_on(rules: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """[CANCEL-1]: `{"event", "match"?, "timeout"?}` (a duration) → the wire rule."""
+    if rules is None:
+        return None
+    if not isinstance(rules, list):
+        raise TypeError("cancel_on must be a list of rules")
+    wire = []
+    for rule in rules:
+        item = {k: v for k, v in rule.items() if k != "timeout"}
+        if "timeout" in rule:
+            item["timeoutMs"] = parse_duration(rule["timeout"])
+        wire.append(item)
+    return wire
+
+
+def _idempotency(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """[IDEM-1]: `{"key", "period"?}` (a duration, 24 h when absent) → the wire member."""
+    if value is None:
+        return None
+    item = {k: v for k, v in value.items() if k != "period"}
+    if "period" in value:
+        item["periodMs"] = parse_duration(value["period"])
+    return item
