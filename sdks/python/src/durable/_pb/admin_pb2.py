@@ -25,10 +25,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from . import engine_messages_pb2 as durable_dot_v1_dot_engine__messages__pb2
 from . import options_pb2 as durable_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x64urable/v1/admin.proto\x12\ndurable.v1\x1a\x18\x64urable/v1/options.proto\"k\n\x10\x43reateAppRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x0f\n\x07\x61pp_url\x18\x03 \x01(\t:#\x92\xa1\x19\x1f\x61pps-create-request.schema.json\"\x83\x01\n\x03\x41pp\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x0f\n\x07\x61pp_url\x18\x04 \x01(\t\x12\x13\n\x0b\x61\x63tive_keys\x18\x05 \x01(\x03\x12\x12\n\ncreated_at\x18\x06 \x01(\t:\x13\x92\xa1\x19\x0f\x61pp.schema.json\"\xab\x01\n\x0f\x43reateAppAnswer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x0f\n\x07\x61pp_url\x18\x04 \x01(\t\x12\x13\n\x0b\x61\x63tive_keys\x18\x05 \x01(\x03\x12\x12\n\ncreated_at\x18\x06 \x01(\t\x12\x0b\n\x03key\x18\x07 \x01(\t:\"\x92\xa1\x19\x1e\x61pps-create-answer.schema.json\"\x17\n\x0fListAppsRequest:\x04\x98\xa1\x19\x01\"W\n\x0eListAppsAnswer\x12#\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x0f.durable.v1.AppB\x04\xa0\xa1\x19\x01: \x92\xa1\x19\x1c\x61pps-list-answer.schema.json\" \n\x0c\x41ppIdRequest\x12\n\n\x02id\x18\x01 \x01(\t:\x04\x98\xa1\x19\x01\"\x87\x01\n\x10UpdateAppRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xb0\xa1\x19\x01\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07\x61pp_url\x18\x03 \x01(\tH\x01\x88\x01\x01:#\x92\xa1\x19\x1f\x61pps-update-request.schema.jsonB\x07\n\x05_nameB\n\n\x08_app_url\"b\n\x0fRotateKeyAnswer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x13\n\x0b\x61\x63tive_keys\x18\x03 \x01(\x03:!\x92\xa1\x19\x1drotate-key-answer.schema.json\"U\n\x0fRetireKeyAnswer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x61\x63tive_keys\x18\x02 \x01(\x03:!\x92\xa1\x19\x1dretire-key-answer.schema.json\"h\n\x0f\x44\x65leteAppAnswer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\x12\x14\n\x0cruns_deleted\x18\x03 \x01(\x03:\"\x92\xa1\x19\x1e\x61pps-delete-answer.schema.json2\xc0\x04\n\x05\x41\x64min\x12Z\n\tCreateApp\x12\x1c.durable.v1.CreateAppRequest\x1a\x1b.durable.v1.CreateAppAnswer\"\x12\xba\xa1\x19\x0ePOST /api/apps\x12V\n\x08ListApps\x12\x1b.durable.v1.ListAppsRequest\x1a\x1a.durable.v1.ListAppsAnswer\"\x11\xba\xa1\x19\rGET /api/apps\x12\x66\n\tRotateKey\x12\x18.durable.v1.AppIdRequest\x1a\x1b.durable.v1.RotateKeyAnswer\"\"\xba\xa1\x19\x1ePOST /api/apps/{id}/rotate-key\x12\x66\n\tRetireKey\x12\x18.durable.v1.AppIdRequest\x1a\x1b.durable.v1.RetireKeyAnswer\"\"\xba\xa1\x19\x1ePOST /api/apps/{id}/retire-key\x12T\n\tUpdateApp\x12\x1c.durable.v1.UpdateAppRequest\x1a\x0f.durable.v1.App\"\x18\xba\xa1\x19\x14PATCH /api/apps/{id}\x12]\n\tDeleteApp\x12\x18.durable.v1.AppIdRequest\x1a\x1b.durable.v1.DeleteAppAnswer\"\x19\xba\xa1\x19\x15\x44\x45LETE /api/apps/{id}BL\n\x0e\x64\x65v.durable.v1P\x01Z+durable.dev/spec/proto/durable/v1;durablev1\xaa\x02\nDurable.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x64urable/v1/admin.proto\x12\ndurable.v1\x1a durable/v1/engine_messages.proto\x1a\x18\x64urable/v1/options.proto\"k\n\x10\x43reateAppRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x0f\n\x07\x61pp_url\x18\x03 \x01(\t:#\x92\xa1\x19\x1f\x61pps-create-request.schema.json\"\x83\x01\n\x03\x41pp\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x0f\n\x07\x61pp_url\x18\x04 \x01(\t\x12\x13\n\x0b\x61\x63tive_keys\x18\x05 \x01(\x03\x12\x12\n\ncreated_at\x18\x06 \x01(\t:\x13\x92\xa1\x19\x0f\x61pp.schema.json\"\xab\x01\n\x0f\x43reateAppAnswer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x03 \x01(\t\x12\x0f\n\x07\x61pp_url\x18\x04 \x01(\t\x12\x13\n\x0b\x61\x63tive_keys\x18\x05 \x01(\x03\x12\x12\n\ncreated_at\x18\x06 \x01(\t\x12\x0b\n\x03key\x18\x07 \x01(\t:\"\x92\xa1\x19\x1e\x61pps-create-answer.schema.json\"\x17\n\x0fListAppsRequest:\x04\x98\xa1\x19\x01\"W\n\x0eListAppsAnswer\x12#\n\x04\x61pps\x18\x01 \x03(\x0b\x32\x0f.durable.v1.AppB\x04\xa0\xa1\x19\x01: \x92\xa1\x19\x1c\x61pps-list-answer.schema.json\" \n\x0c\x41ppIdRequest\x12\n\n\x02id\x18\x01 \x01(\t:\x04\x98\xa1\x19\x01\"\x87\x01\n\x10UpdateAppRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xb0\xa1\x19\x01\x12\x11\n\x04name\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07\x61pp_url\x18\x03 \x01(\tH\x01\x88\x01\x01:#\x92\xa1\x19\x1f\x61pps-update-request.schema.jsonB\x07\n\x05_nameB\n\n\x08_app_url\"b\n\x0fRotateKeyAnswer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x13\n\x0b\x61\x63tive_keys\x18\x03 \x01(\x03:!\x92\xa1\x19\x1drotate-key-answer.schema.json\"U\n\x0fRetireKeyAnswer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x61\x63tive_keys\x18\x02 \x01(\x03:!\x92\xa1\x19\x1dretire-key-answer.schema.json\"h\n\x0f\x44\x65leteAppAnswer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08\x12\x14\n\x0cruns_deleted\x18\x03 \x01(\x03:\"\x92\xa1\x19\x1e\x61pps-delete-answer.schema.json\"\xfd\x01\n\x14\x43reateWebhookRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xb0\xa1\x19\x01\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\ttransform\x18\x03 \x01(\t\x12=\n\tsignature\x18\x04 \x01(\x0b\x32*.durable.v1.CreateWebhookRequest.Signature\x1aK\n\tSignature\x12\x0e\n\x06preset\x18\x01 \x01(\t\x12\x13\n\x06header\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x0e\n\x06secret\x18\x03 \x01(\tB\t\n\x07_header:&\x92\xa1\x19\"webhook-create-request.schema.json\"\xf9\x01\n\x07Webhook\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x11\n\ttransform\x18\x03 \x01(\t\x12\x36\n\tsignature\x18\x04 \x01(\x0b\x32\x1d.durable.v1.Webhook.SignatureB\x04\xa8\xa1\x19\x01\x12\x12\n\ncreated_at\x18\x05 \x01(\t\x12\x13\n\x06secret\x18\x06 \x01(\tH\x00\x88\x01\x01\x1a;\n\tSignature\x12\x0e\n\x06preset\x18\x01 \x01(\t\x12\x13\n\x06header\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\t\n\x07_header:\x17\x92\xa1\x19\x13webhook.schema.jsonB\t\n\x07_secret\"g\n\x12ListWebhooksAnswer\x12+\n\x08webhooks\x18\x01 \x03(\x0b\x32\x13.durable.v1.WebhookB\x04\xa0\xa1\x19\x01:$\x92\xa1\x19 webhooks-list-answer.schema.json\"4\n\x12WebhookNameRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t:\x04\x98\xa1\x19\x01\"[\n\x13\x44\x65leteWebhookAnswer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x02 \x01(\x08:%\x92\xa1\x19!webhook-delete-answer.schema.json\"\xdc\x01\n\x12TestWebhookRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xb0\xa1\x19\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xb0\xa1\x19\x01\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12<\n\x07headers\x18\x04 \x03(\x0b\x32+.durable.v1.TestWebhookRequest.HeadersEntry\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01:$\x92\xa1\x19 webhook-test-request.schema.json\"\x8d\x01\n\x11TestWebhookAnswer\x12\n\n\x02ok\x18\x01 \x01(\x08\x12%\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x16.durable.v1.EventInput\x12\x14\n\x07message\x18\x03 \x01(\tH\x00\x88\x01\x01:#\x92\xa1\x19\x1fwebhook-test-answer.schema.jsonB\n\n\x08_message2\x8e\x08\n\x05\x41\x64min\x12Z\n\tCreateApp\x12\x1c.durable.v1.CreateAppRequest\x1a\x1b.durable.v1.CreateAppAnswer\"\x12\xba\xa1\x19\x0ePOST /api/apps\x12V\n\x08ListApps\x12\x1b.durable.v1.ListAppsRequest\x1a\x1a.durable.v1.ListAppsAnswer\"\x11\xba\xa1\x19\rGET /api/apps\x12\x66\n\tRotateKey\x12\x18.durable.v1.AppIdRequest\x1a\x1b.durable.v1.RotateKeyAnswer\"\"\xba\xa1\x19\x1ePOST /api/apps/{id}/rotate-key\x12\x66\n\tRetireKey\x12\x18.durable.v1.AppIdRequest\x1a\x1b.durable.v1.RetireKeyAnswer\"\"\xba\xa1\x19\x1ePOST /api/apps/{id}/retire-key\x12T\n\tUpdateApp\x12\x1c.durable.v1.UpdateAppRequest\x1a\x0f.durable.v1.App\"\x18\xba\xa1\x19\x14PATCH /api/apps/{id}\x12]\n\tDeleteApp\x12\x18.durable.v1.AppIdRequest\x1a\x1b.durable.v1.DeleteAppAnswer\"\x19\xba\xa1\x19\x15\x44\x45LETE /api/apps/{id}\x12h\n\rCreateWebhook\x12 .durable.v1.CreateWebhookRequest\x1a\x13.durable.v1.Webhook\" \xba\xa1\x19\x1cPOST /api/apps/{id}/webhooks\x12i\n\x0cListWebhooks\x12\x18.durable.v1.AppIdRequest\x1a\x1e.durable.v1.ListWebhooksAnswer\"\x1f\xba\xa1\x19\x1bGET /api/apps/{id}/webhooks\x12{\n\rDeleteWebhook\x12\x1e.durable.v1.WebhookNameRequest\x1a\x1f.durable.v1.DeleteWebhookAnswer\")\xba\xa1\x19%DELETE /api/apps/{id}/webhooks/{name}\x12z\n\x0bTestWebhook\x12\x1e.durable.v1.TestWebhookRequest\x1a\x1d.durable.v1.TestWebhookAnswer\",\xba\xa1\x19(POST /api/apps/{id}/webhooks/{name}/testBL\n\x0e\x64\x65v.durable.v1P\x01Z+durable.dev/spec/proto/durable/v1;durablev1\xaa\x02\nDurable.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -60,6 +61,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RETIREKEYANSWER']._serialized_options = b'\222\241\031\035retire-key-answer.schema.json'
   _globals['_DELETEAPPANSWER']._loaded_options = None
   _globals['_DELETEAPPANSWER']._serialized_options = b'\222\241\031\036apps-delete-answer.schema.json'
+  _globals['_CREATEWEBHOOKREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_CREATEWEBHOOKREQUEST'].fields_by_name['id']._serialized_options = b'\260\241\031\001'
+  _globals['_CREATEWEBHOOKREQUEST']._loaded_options = None
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_options = b'\222\241\031\"webhook-create-request.schema.json'
+  _globals['_WEBHOOK'].fields_by_name['signature']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['signature']._serialized_options = b'\250\241\031\001'
+  _globals['_WEBHOOK']._loaded_options = None
+  _globals['_WEBHOOK']._serialized_options = b'\222\241\031\023webhook.schema.json'
+  _globals['_LISTWEBHOOKSANSWER'].fields_by_name['webhooks']._loaded_options = None
+  _globals['_LISTWEBHOOKSANSWER'].fields_by_name['webhooks']._serialized_options = b'\240\241\031\001'
+  _globals['_LISTWEBHOOKSANSWER']._loaded_options = None
+  _globals['_LISTWEBHOOKSANSWER']._serialized_options = b'\222\241\031 webhooks-list-answer.schema.json'
+  _globals['_WEBHOOKNAMEREQUEST']._loaded_options = None
+  _globals['_WEBHOOKNAMEREQUEST']._serialized_options = b'\230\241\031\001'
+  _globals['_DELETEWEBHOOKANSWER']._loaded_options = None
+  _globals['_DELETEWEBHOOKANSWER']._serialized_options = b'\222\241\031!webhook-delete-answer.schema.json'
+  _globals['_TESTWEBHOOKREQUEST_HEADERSENTRY']._loaded_options = None
+  _globals['_TESTWEBHOOKREQUEST_HEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_TESTWEBHOOKREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_TESTWEBHOOKREQUEST'].fields_by_name['id']._serialized_options = b'\260\241\031\001'
+  _globals['_TESTWEBHOOKREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_TESTWEBHOOKREQUEST'].fields_by_name['name']._serialized_options = b'\260\241\031\001'
+  _globals['_TESTWEBHOOKREQUEST']._loaded_options = None
+  _globals['_TESTWEBHOOKREQUEST']._serialized_options = b'\222\241\031 webhook-test-request.schema.json'
+  _globals['_TESTWEBHOOKANSWER']._loaded_options = None
+  _globals['_TESTWEBHOOKANSWER']._serialized_options = b'\222\241\031\037webhook-test-answer.schema.json'
   _globals['_ADMIN'].methods_by_name['CreateApp']._loaded_options = None
   _globals['_ADMIN'].methods_by_name['CreateApp']._serialized_options = b'\272\241\031\016POST /api/apps'
   _globals['_ADMIN'].methods_by_name['ListApps']._loaded_options = None
@@ -72,26 +99,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADMIN'].methods_by_name['UpdateApp']._serialized_options = b'\272\241\031\024PATCH /api/apps/{id}'
   _globals['_ADMIN'].methods_by_name['DeleteApp']._loaded_options = None
   _globals['_ADMIN'].methods_by_name['DeleteApp']._serialized_options = b'\272\241\031\025DELETE /api/apps/{id}'
-  _globals['_CREATEAPPREQUEST']._serialized_start=64
-  _globals['_CREATEAPPREQUEST']._serialized_end=171
-  _globals['_APP']._serialized_start=174
-  _globals['_APP']._serialized_end=305
-  _globals['_CREATEAPPANSWER']._serialized_start=308
-  _globals['_CREATEAPPANSWER']._serialized_end=479
-  _globals['_LISTAPPSREQUEST']._serialized_start=481
-  _globals['_LISTAPPSREQUEST']._serialized_end=504
-  _globals['_LISTAPPSANSWER']._serialized_start=506
-  _globals['_LISTAPPSANSWER']._serialized_end=593
-  _globals['_APPIDREQUEST']._serialized_start=595
-  _globals['_APPIDREQUEST']._serialized_end=627
-  _globals['_UPDATEAPPREQUEST']._serialized_start=630
-  _globals['_UPDATEAPPREQUEST']._serialized_end=765
-  _globals['_ROTATEKEYANSWER']._serialized_start=767
-  _globals['_ROTATEKEYANSWER']._serialized_end=865
-  _globals['_RETIREKEYANSWER']._serialized_start=867
-  _globals['_RETIREKEYANSWER']._serialized_end=952
-  _globals['_DELETEAPPANSWER']._serialized_start=954
-  _globals['_DELETEAPPANSWER']._serialized_end=1058
-  _globals['_ADMIN']._serialized_start=1061
-  _globals['_ADMIN']._serialized_end=1637
+  _globals['_ADMIN'].methods_by_name['CreateWebhook']._loaded_options = None
+  _globals['_ADMIN'].methods_by_name['CreateWebhook']._serialized_options = b'\272\241\031\034POST /api/apps/{id}/webhooks'
+  _globals['_ADMIN'].methods_by_name['ListWebhooks']._loaded_options = None
+  _globals['_ADMIN'].methods_by_name['ListWebhooks']._serialized_options = b'\272\241\031\033GET /api/apps/{id}/webhooks'
+  _globals['_ADMIN'].methods_by_name['DeleteWebhook']._loaded_options = None
+  _globals['_ADMIN'].methods_by_name['DeleteWebhook']._serialized_options = b'\272\241\031%DELETE /api/apps/{id}/webhooks/{name}'
+  _globals['_ADMIN'].methods_by_name['TestWebhook']._loaded_options = None
+  _globals['_ADMIN'].methods_by_name['TestWebhook']._serialized_options = b'\272\241\031(POST /api/apps/{id}/webhooks/{name}/test'
+  _globals['_CREATEAPPREQUEST']._serialized_start=98
+  _globals['_CREATEAPPREQUEST']._serialized_end=205
+  _globals['_APP']._serialized_start=208
+  _globals['_APP']._serialized_end=339
+  _globals['_CREATEAPPANSWER']._serialized_start=342
+  _globals['_CREATEAPPANSWER']._serialized_end=513
+  _globals['_LISTAPPSREQUEST']._serialized_start=515
+  _globals['_LISTAPPSREQUEST']._serialized_end=538
+  _globals['_LISTAPPSANSWER']._serialized_start=540
+  _globals['_LISTAPPSANSWER']._serialized_end=627
+  _globals['_APPIDREQUEST']._serialized_start=629
+  _globals['_APPIDREQUEST']._serialized_end=661
+  _globals['_UPDATEAPPREQUEST']._serialized_start=664
+  _globals['_UPDATEAPPREQUEST']._serialized_end=799
+  _globals['_ROTATEKEYANSWER']._serialized_start=801
+  _globals['_ROTATEKEYANSWER']._serialized_end=899
+  _globals['_RETIREKEYANSWER']._serialized_start=901
+  _globals['_RETIREKEYANSWER']._serialized_end=986
+  _globals['_DELETEAPPANSWER']._serialized_start=988
+  _globals['_DELETEAPPANSWER']._serialized_end=1092
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_start=1095
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_end=1348
+  _globals['_CREATEWEBHOOKREQUEST_SIGNATURE']._serialized_start=1233
+  _globals['_CREATEWEBHOOKREQUEST_SIGNATURE']._serialized_end=1308
+  _globals['_WEBHOOK']._serialized_start=1351
+  _globals['_WEBHOOK']._serialized_end=1600
+  _globals['_WEBHOOK_SIGNATURE']._serialized_start=1505
+  _globals['_WEBHOOK_SIGNATURE']._serialized_end=1564
+  _globals['_LISTWEBHOOKSANSWER']._serialized_start=1602
+  _globals['_LISTWEBHOOKSANSWER']._serialized_end=1705
+  _globals['_WEBHOOKNAMEREQUEST']._serialized_start=1707
+  _globals['_WEBHOOKNAMEREQUEST']._serialized_end=1759
+  _globals['_DELETEWEBHOOKANSWER']._serialized_start=1761
+  _globals['_DELETEWEBHOOKANSWER']._serialized_end=1852
+  _globals['_TESTWEBHOOKREQUEST']._serialized_start=1855
+  _globals['_TESTWEBHOOKREQUEST']._serialized_end=2075
+  _globals['_TESTWEBHOOKREQUEST_HEADERSENTRY']._serialized_start=1991
+  _globals['_TESTWEBHOOKREQUEST_HEADERSENTRY']._serialized_end=2037
+  _globals['_TESTWEBHOOKANSWER']._serialized_start=2078
+  _globals['_TESTWEBHOOKANSWER']._serialized_end=2219
+  _globals['_ADMIN']._serialized_start=2222
+  _globals['_ADMIN']._serialized_end=3260
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,7 @@
 # Generated from spec/proto by spec/tools/proto.py (grpcio-tools); do not edit.
 # mypy: ignore-errors
 # Regenerate: python spec/tools/proto.py --write
+from . import engine_messages_pb2 as _engine_messages_pb2
 from . import options_pb2 as _options_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -107,3 +108,98 @@ class DeleteAppAnswer(_message.Message):
     deleted: bool
     runs_deleted: int
     def __init__(self, id: _Optional[str] = ..., deleted: _Optional[bool] = ..., runs_deleted: _Optional[int] = ...) -> None: ...
+
+class CreateWebhookRequest(_message.Message):
+    __slots__ = ("id", "name", "transform", "signature")
+    class Signature(_message.Message):
+        __slots__ = ("preset", "header", "secret")
+        PRESET_FIELD_NUMBER: _ClassVar[int]
+        HEADER_FIELD_NUMBER: _ClassVar[int]
+        SECRET_FIELD_NUMBER: _ClassVar[int]
+        preset: str
+        header: str
+        secret: str
+        def __init__(self, preset: _Optional[str] = ..., header: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TRANSFORM_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    transform: str
+    signature: CreateWebhookRequest.Signature
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., transform: _Optional[str] = ..., signature: _Optional[_Union[CreateWebhookRequest.Signature, _Mapping]] = ...) -> None: ...
+
+class Webhook(_message.Message):
+    __slots__ = ("name", "url", "transform", "signature", "created_at", "secret")
+    class Signature(_message.Message):
+        __slots__ = ("preset", "header")
+        PRESET_FIELD_NUMBER: _ClassVar[int]
+        HEADER_FIELD_NUMBER: _ClassVar[int]
+        preset: str
+        header: str
+        def __init__(self, preset: _Optional[str] = ..., header: _Optional[str] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    TRANSFORM_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    url: str
+    transform: str
+    signature: Webhook.Signature
+    created_at: str
+    secret: str
+    def __init__(self, name: _Optional[str] = ..., url: _Optional[str] = ..., transform: _Optional[str] = ..., signature: _Optional[_Union[Webhook.Signature, _Mapping]] = ..., created_at: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
+
+class ListWebhooksAnswer(_message.Message):
+    __slots__ = ("webhooks",)
+    WEBHOOKS_FIELD_NUMBER: _ClassVar[int]
+    webhooks: _containers.RepeatedCompositeFieldContainer[Webhook]
+    def __init__(self, webhooks: _Optional[_Iterable[_Union[Webhook, _Mapping]]] = ...) -> None: ...
+
+class WebhookNameRequest(_message.Message):
+    __slots__ = ("id", "name")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class DeleteWebhookAnswer(_message.Message):
+    __slots__ = ("name", "deleted")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    deleted: bool
+    def __init__(self, name: _Optional[str] = ..., deleted: _Optional[bool] = ...) -> None: ...
+
+class TestWebhookRequest(_message.Message):
+    __slots__ = ("id", "name", "body", "headers")
+    class HeadersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    HEADERS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    body: str
+    headers: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., body: _Optional[str] = ..., headers: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class TestWebhookAnswer(_message.Message):
+    __slots__ = ("ok", "event", "message")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    event: _engine_messages_pb2.EventInput
+    message: str
+    def __init__(self, ok: _Optional[bool] = ..., event: _Optional[_Union[_engine_messages_pb2.EventInput, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...

@@ -24,7 +24,7 @@ class SyncRequest(_message.Message):
     def __init__(self, functions: _Optional[_Iterable[_Union[FunctionDefinition, _Mapping]]] = ..., sdk_version: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., max_request_bytes: _Optional[int] = ...) -> None: ...
 
 class FunctionDefinition(_message.Message):
-    __slots__ = ("id", "trigger", "priority", "enabled", "has_on_failure", "version", "retries", "timeout_ms", "concurrency", "throttle", "rate_limit", "debounce", "batch")
+    __slots__ = ("id", "trigger", "priority", "enabled", "has_on_failure", "version", "retries", "timeout_ms", "concurrency", "throttle", "rate_limit", "debounce", "batch", "cancel_on", "idempotency", "singleton")
     class Trigger(_message.Message):
         __slots__ = ("event", "cron")
         EVENT_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,36 @@ class FunctionDefinition(_message.Message):
         timeout_ms: int
         key: str
         def __init__(self, max_size: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., key: _Optional[str] = ...) -> None: ...
+    class CancelOnRule(_message.Message):
+        __slots__ = ("event", "match", "timeout_ms")
+        class MatchEntry(_message.Message):
+            __slots__ = ("key", "value")
+            KEY_FIELD_NUMBER: _ClassVar[int]
+            VALUE_FIELD_NUMBER: _ClassVar[int]
+            key: str
+            value: str
+            def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+        EVENT_FIELD_NUMBER: _ClassVar[int]
+        MATCH_FIELD_NUMBER: _ClassVar[int]
+        TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+        event: str
+        match: _containers.ScalarMap[str, str]
+        timeout_ms: int
+        def __init__(self, event: _Optional[str] = ..., match: _Optional[_Mapping[str, str]] = ..., timeout_ms: _Optional[int] = ...) -> None: ...
+    class Idempotency(_message.Message):
+        __slots__ = ("key", "period_ms")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        PERIOD_MS_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        period_ms: int
+        def __init__(self, key: _Optional[str] = ..., period_ms: _Optional[int] = ...) -> None: ...
+    class Singleton(_message.Message):
+        __slots__ = ("key", "mode")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        MODE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        mode: str
+        def __init__(self, key: _Optional[str] = ..., mode: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     TRIGGER_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
@@ -77,6 +107,9 @@ class FunctionDefinition(_message.Message):
     RATE_LIMIT_FIELD_NUMBER: _ClassVar[int]
     DEBOUNCE_FIELD_NUMBER: _ClassVar[int]
     BATCH_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_ON_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_FIELD_NUMBER: _ClassVar[int]
+    SINGLETON_FIELD_NUMBER: _ClassVar[int]
     id: str
     trigger: FunctionDefinition.Trigger
     priority: int
@@ -90,7 +123,10 @@ class FunctionDefinition(_message.Message):
     rate_limit: FunctionDefinition.Window
     debounce: FunctionDefinition.Debounce
     batch: FunctionDefinition.Batch
-    def __init__(self, id: _Optional[str] = ..., trigger: _Optional[_Union[FunctionDefinition.Trigger, _Mapping]] = ..., priority: _Optional[int] = ..., enabled: _Optional[bool] = ..., has_on_failure: _Optional[bool] = ..., version: _Optional[str] = ..., retries: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., concurrency: _Optional[_Iterable[_Union[FunctionDefinition.ConcurrencyRule, _Mapping]]] = ..., throttle: _Optional[_Union[FunctionDefinition.Window, _Mapping]] = ..., rate_limit: _Optional[_Union[FunctionDefinition.Window, _Mapping]] = ..., debounce: _Optional[_Union[FunctionDefinition.Debounce, _Mapping]] = ..., batch: _Optional[_Union[FunctionDefinition.Batch, _Mapping]] = ...) -> None: ...
+    cancel_on: _containers.RepeatedCompositeFieldContainer[FunctionDefinition.CancelOnRule]
+    idempotency: FunctionDefinition.Idempotency
+    singleton: FunctionDefinition.Singleton
+    def __init__(self, id: _Optional[str] = ..., trigger: _Optional[_Union[FunctionDefinition.Trigger, _Mapping]] = ..., priority: _Optional[int] = ..., enabled: _Optional[bool] = ..., has_on_failure: _Optional[bool] = ..., version: _Optional[str] = ..., retries: _Optional[int] = ..., timeout_ms: _Optional[int] = ..., concurrency: _Optional[_Iterable[_Union[FunctionDefinition.ConcurrencyRule, _Mapping]]] = ..., throttle: _Optional[_Union[FunctionDefinition.Window, _Mapping]] = ..., rate_limit: _Optional[_Union[FunctionDefinition.Window, _Mapping]] = ..., debounce: _Optional[_Union[FunctionDefinition.Debounce, _Mapping]] = ..., batch: _Optional[_Union[FunctionDefinition.Batch, _Mapping]] = ..., cancel_on: _Optional[_Iterable[_Union[FunctionDefinition.CancelOnRule, _Mapping]]] = ..., idempotency: _Optional[_Union[FunctionDefinition.Idempotency, _Mapping]] = ..., singleton: _Optional[_Union[FunctionDefinition.Singleton, _Mapping]] = ...) -> None: ...
 
 class SyncAnswer(_message.Message):
     __slots__ = ("ok", "functions", "deactivated")
@@ -103,16 +139,18 @@ class SyncAnswer(_message.Message):
     def __init__(self, ok: _Optional[bool] = ..., functions: _Optional[_Iterable[str]] = ..., deactivated: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class EventInput(_message.Message):
-    __slots__ = ("id", "name", "data", "ts")
+    __slots__ = ("id", "name", "data", "ts", "traceparent")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     data: _json_pb2.Json
     ts: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., data: _Optional[_Union[_json_pb2.Json, _Mapping]] = ..., ts: _Optional[int] = ...) -> None: ...
+    traceparent: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., data: _Optional[_Union[_json_pb2.Json, _Mapping]] = ..., ts: _Optional[int] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
     __slots__ = ("id", "name", "data", "ts")
@@ -127,20 +165,29 @@ class Event(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., data: _Optional[_Union[_json_pb2.Json, _Mapping]] = ..., ts: _Optional[int] = ...) -> None: ...
 
 class Receipt(_message.Message):
-    __slots__ = ("id", "name", "ts", "duplicate", "run_ids", "matched")
+    __slots__ = ("id", "name", "ts", "duplicate", "run_ids", "matched", "deduplicated")
+    class Deduplicated(_message.Message):
+        __slots__ = ("function_id", "run_id")
+        FUNCTION_ID_FIELD_NUMBER: _ClassVar[int]
+        RUN_ID_FIELD_NUMBER: _ClassVar[int]
+        function_id: str
+        run_id: str
+        def __init__(self, function_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TS_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     RUN_IDS_FIELD_NUMBER: _ClassVar[int]
     MATCHED_FIELD_NUMBER: _ClassVar[int]
+    DEDUPLICATED_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     ts: int
     duplicate: bool
     run_ids: _containers.RepeatedScalarFieldContainer[str]
     matched: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., ts: _Optional[int] = ..., duplicate: _Optional[bool] = ..., run_ids: _Optional[_Iterable[str]] = ..., matched: _Optional[int] = ...) -> None: ...
+    deduplicated: _containers.RepeatedCompositeFieldContainer[Receipt.Deduplicated]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., ts: _Optional[int] = ..., duplicate: _Optional[bool] = ..., run_ids: _Optional[_Iterable[str]] = ..., matched: _Optional[int] = ..., deduplicated: _Optional[_Iterable[_Union[Receipt.Deduplicated, _Mapping]]] = ...) -> None: ...
 
 class SendEventsRequest(_message.Message):
     __slots__ = ("events",)
@@ -211,7 +258,21 @@ class ErrorInfo(_message.Message):
     def __init__(self, message: _Optional[str] = ..., name: _Optional[str] = ..., code: _Optional[str] = ..., step_id: _Optional[str] = ..., details: _Optional[_Union[_json_pb2.Json, _Mapping]] = ...) -> None: ...
 
 class Run(_message.Message):
-    __slots__ = ("run_id", "function_id", "status", "event_id", "created_at", "updated_at", "event", "events", "attempt", "wake_at", "output", "error", "skip_reason", "failure_handler", "steps")
+    __slots__ = ("run_id", "function_id", "status", "event_id", "created_at", "updated_at", "event", "events", "attempt", "wake_at", "output", "error", "skip_reason", "failure_handler", "steps", "cancelled_by", "parent", "traceparent")
+    class CancelledBy(_message.Message):
+        __slots__ = ("event_id", "run_id")
+        EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+        RUN_ID_FIELD_NUMBER: _ClassVar[int]
+        event_id: str
+        run_id: str
+        def __init__(self, event_id: _Optional[str] = ..., run_id: _Optional[str] = ...) -> None: ...
+    class Parent(_message.Message):
+        __slots__ = ("run_id", "step_id")
+        RUN_ID_FIELD_NUMBER: _ClassVar[int]
+        STEP_ID_FIELD_NUMBER: _ClassVar[int]
+        run_id: str
+        step_id: str
+        def __init__(self, run_id: _Optional[str] = ..., step_id: _Optional[str] = ...) -> None: ...
     class FailureHandler(_message.Message):
         __slots__ = ("status",)
         STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -249,6 +310,9 @@ class Run(_message.Message):
     SKIP_REASON_FIELD_NUMBER: _ClassVar[int]
     FAILURE_HANDLER_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_BY_FIELD_NUMBER: _ClassVar[int]
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     function_id: str
     status: str
@@ -264,7 +328,10 @@ class Run(_message.Message):
     skip_reason: str
     failure_handler: Run.FailureHandler
     steps: _containers.RepeatedCompositeFieldContainer[Run.Step]
-    def __init__(self, run_id: _Optional[str] = ..., function_id: _Optional[str] = ..., status: _Optional[str] = ..., event_id: _Optional[str] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ..., event: _Optional[_Union[Event, _Mapping]] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., attempt: _Optional[int] = ..., wake_at: _Optional[str] = ..., output: _Optional[_Union[_json_pb2.Json, _Mapping]] = ..., error: _Optional[_Union[ErrorInfo, _Mapping]] = ..., skip_reason: _Optional[str] = ..., failure_handler: _Optional[_Union[Run.FailureHandler, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[Run.Step, _Mapping]]] = ...) -> None: ...
+    cancelled_by: Run.CancelledBy
+    parent: Run.Parent
+    traceparent: str
+    def __init__(self, run_id: _Optional[str] = ..., function_id: _Optional[str] = ..., status: _Optional[str] = ..., event_id: _Optional[str] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ..., event: _Optional[_Union[Event, _Mapping]] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., attempt: _Optional[int] = ..., wake_at: _Optional[str] = ..., output: _Optional[_Union[_json_pb2.Json, _Mapping]] = ..., error: _Optional[_Union[ErrorInfo, _Mapping]] = ..., skip_reason: _Optional[str] = ..., failure_handler: _Optional[_Union[Run.FailureHandler, _Mapping]] = ..., steps: _Optional[_Iterable[_Union[Run.Step, _Mapping]]] = ..., cancelled_by: _Optional[_Union[Run.CancelledBy, _Mapping]] = ..., parent: _Optional[_Union[Run.Parent, _Mapping]] = ..., traceparent: _Optional[str] = ...) -> None: ...
 
 class CancelRunAnswer(_message.Message):
     __slots__ = ("ok", "status")
