@@ -8,7 +8,7 @@ use Durable\DefinitionError;
 use Durable\DurableFunction;
 use PHPUnit\Framework\TestCase;
 
-/** Protocol 1.1 definition members: cancelOn, idempotency, singleton (wire-protocol §18.2-18.4). */
+/** Protocol 1.1 definition members: cancelOn, idempotency, singleton (wire-protocol §19.2-19.4). */
 final class ProtocolMinorTest extends TestCase
 {
     public function testTheReadmeExampleGivesTheWireMembers(): void

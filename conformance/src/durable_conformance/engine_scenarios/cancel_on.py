@@ -1,4 +1,4 @@
-"""Engine scenarios: cancelOn (wire-protocol §18.2, [CANCEL-1..4]).
+"""Engine scenarios: cancelOn (wire-protocol §19.2, [CANCEL-1..4]).
 
 Runs are put in each live state (sleeping, waiting, running: an invocation the fake app
 holds), then events are sent that do and do not meet their rules. What is checked: the

@@ -1,5 +1,5 @@
-"""Engine scenarios: function-level idempotency and singleton runs (wire-protocol §18.3,
-§18.4: [IDEM-1..3], [SINGLE-1..4]).
+"""Engine scenarios: function-level idempotency and singleton runs (wire-protocol §19.3,
+§19.4: [IDEM-1..3], [SINGLE-1..4]).
 
 Receipts, `/runs/get` statuses, `skipReason` and `cancelledBy` are what is checked; races are
 made by sending one key's events from several threads at once, so the engine's connections
