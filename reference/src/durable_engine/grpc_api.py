@@ -218,7 +218,9 @@ class GrpcApi:
     def admin_method(self, method: Any) -> Callable[[bytes, Context], Awaitable[bytes]]:
         request_class = message_class(method.input_type)
         answer_class = message_class(method.output_type)
-        act = getattr(self, f"admin_{method.name}")
+        act = getattr(self, f"admin_{method.name}", None)
+        if act is None:  # in the contract, not served yet (webhooks, §19.6): as HTTP's 404
+            act = not_served(method.name)
 
         async def handler(request: bytes, context: Context) -> bytes:
             async def call() -> bytes:
@@ -293,6 +295,12 @@ def guard_stream(handler: Callable[[Any, Context], AsyncIterator[bytes]]
             log.exception("unexpected error in a gRPC call")
             await refuse(context, error_of(RuntimeError()))
     return guarded
+
+
+def not_served(name: str) -> Callable[[Any], Awaitable[Body]]:
+    async def act(message: Any) -> Body:
+        raise ServiceError("NOT_FOUND", f"{name} is not served by this engine")
+    return act
 
 
 def app_id_of(message: Any) -> str:
