@@ -122,6 +122,8 @@ def test_backlog_counts_due_running_sleeping_and_waiting_runs(
         assert gauge("napper", "sleeping") == 2 and gauge("waiter", "waiting") == 1
         assert found[("durable_engine_info", (("version", "0.1.0"),))] == 1
         assert ("process_cpu_seconds_total", ()) in found
+        rolled_to = found[("durable_metrics_rolled_to_timestamp_seconds", ())]
+        assert snap.rolled_to.timestamp() <= rolled_to <= datetime.now(UTC).timestamp()
     finally:
         release.set()
         for run_id in sleeping + [waiting]:

@@ -213,6 +213,12 @@ async def _serve(config: Config, options: Options) -> None:
         say("admin API: open to loopback clients only (no DURABLE_ADMIN_TOKEN)")
     else:
         say("admin API: disabled (set DURABLE_ADMIN_TOKEN)")
+    if options.api:
+        say("metrics: /metrics " + (
+            "open to anyone (DURABLE_METRICS_PUBLIC)" if options.metrics_public else
+            "with the admin token" if options.admin_token else
+            "open to loopback clients only" if options.dev else
+            "disabled (set DURABLE_ADMIN_TOKEN or DURABLE_METRICS_PUBLIC=1)"))
     say(f"workers: {config.worker_slots} concurrent invocations")
     if options.api:
         say(f"serving on http://localhost:{server.port}")

@@ -147,6 +147,7 @@ class Sampler:
                 await conn.set_autocommit(False)
         duration_ms = (time.perf_counter() - t0) * 1000
         rolled_to = totals[0]["rolled_to"] if totals else rolled
+        totals = [t for t in totals if t["workspace_id"] is not None]
         self.last = Snapshot(now, backlog, totals, buckets, rolled_to, duration_ms, queries)
         self.samples += 1
         self.queries += queries

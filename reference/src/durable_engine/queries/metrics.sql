@@ -87,11 +87,11 @@ SELECT count(*) AS rows FROM rolled;
 UPDATE metrics_state SET rolled_to = %(to)s;
 
 -- name: metrics_totals
-SELECT workspace_id, function_id, started, completed, failed, cancelled, app_sum_ms,
-       durable_sum_ms,
-       (SELECT rolled_to FROM metrics_state) AS rolled_to
-FROM metrics_totals
-ORDER BY workspace_id, function_id;
+-- The running totals, each with the watermark (one row of NULL totals when there are none).
+SELECT s.rolled_to, t.workspace_id, t.function_id, t.started, t.completed, t.failed,
+       t.cancelled, t.app_sum_ms, t.durable_sum_ms
+FROM metrics_state s LEFT JOIN metrics_totals t ON true
+ORDER BY t.workspace_id, t.function_id;
 
 -- name: metrics_total_buckets
 SELECT workspace_id, function_id, kind, bucket, n FROM metrics_total_buckets
