@@ -270,7 +270,8 @@ def run_section(section: str, pg: Postgres, sizes: dict[str, Any], workdir: Path
         print(f"{r['runsPerSecond']} runs/s of {r['stepsPerRun']} steps; {r['clients']} "
               f"streams add {r['extraEngineCpuPct']} CPU points"
               + (f" ({share:.1%} of the engine's CPU)" if share is not None else "")
-              + f" and {r['extraStatementsPerSecond']} statements/s")
+              + f" and {r['extraStatementsPerSecond']} statements/s; "
+              f"{r['extraEngineCpuUsPerDelivery']} µs of engine CPU per event delivered")
         print(f"SSE delivery latency (status change -> stream client): p50 "
               f"{r['latencyMsP50']} ms, p99 {r['latencyMsP99']} ms over "
               f"{r['eventsReceived']} events")

@@ -152,7 +152,10 @@ def run(pg: Postgres, seconds: int, clients: int, rate: int) -> dict[str, Any]:
                 round(watched["statementsPerSecond"] - quiet["statementsPerSecond"], 1)
                 if watched["statementsPerSecond"] is not None and
                 quiet["statementsPerSecond"] is not None else None),
-            "eventsReceived": received, "latencyMsP50": rounded(p50),
+            "eventsReceived": received,
+            "extraEngineCpuUsPerDelivery": (round(extra_cpu / 100 * watched["seconds"] * 1e6
+                                                  / received, 1) if received else None),
+            "latencyMsP50": rounded(p50),
             "latencyMsP99": rounded(p99), "engineAlive": alive,
             "latencyFrom": "the run's updatedAt (engine clock at the transition) to the SSE "
                            "client reading the event (same machine clock)"}

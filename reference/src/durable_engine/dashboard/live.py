@@ -139,8 +139,9 @@ class Live:
                 await response.prepare(request)
                 await response.write(b"retry: 1000\n: connected\n\n")
                 while True:
-                    try:
-                        items = [await sub.get(timeout=HEARTBEAT_S)]
+                    try:  # asyncio.timeout, not wait_for: no task per wait
+                        async with asyncio.timeout(HEARTBEAT_S):
+                            items = [await sub.queue.get()]
                     except TimeoutError:
                         await response.write(b": heartbeat\n\n")
                         continue
