@@ -367,3 +367,41 @@ def test_a_taken_default_port_is_skipped_with_a_warning_a_named_one_fails(
         with pytest.raises(OSError, match="gRPC"):
             named.start()
         named.loop.call_soon_threadsafe(named.loop.stop)
+
+
+def test_a_client_built_from_reflection_alone_watches_a_run_to_its_output(
+        engine: EngineHandle, app: tuple[App, Client]) -> None:
+    """What grpcurl does: descriptors from the server's reflection (no .proto, no generated
+    code), then a signed SendEvent and a WatchRun that ends with the run's output."""
+    from google.protobuf import descriptor_pool, message_factory
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    handle, _ = app
+    with grpc.insecure_channel(target(engine)) as channel:
+        pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
+        service = pool.FindServiceByName("durable.v1.Engine")
+
+        def cls(method: str, side: str) -> Any:
+            descriptor = service.FindMethodByName(method)
+            return message_factory.GetMessageClass(getattr(descriptor, side))
+
+        event = cls("SendEvent", "input_type")(id=f"refl-{uuid.uuid4().hex}", name="grpc.echo")
+        event.data.text = '{"big": 123456789012345678901234567890}'
+        payload = event.SerializeToString()
+        method = f"{ENGINE}/SendEvent"
+        receipt = cls("SendEvent", "output_type").FromString(channel.unary_unary(method)(
+            payload, metadata=signed(handle, method, payload), timeout=10))
+        request = cls("WatchRun", "input_type")(run_id=receipt.run_ids[0]).SerializeToString()
+        method = f"{ENGINE}/WatchRun"
+        changes = [cls("WatchRun", "output_type").FromString(raw) for raw in
+                   channel.unary_stream(method)(request, metadata=signed(handle, method,
+                                                                         request), timeout=30)]
+    assert changes[-1].status == "completed" and changes[-1].HasField("run")
+    import json
+
+    big = 123456789012345678901234567890  # parsed from the text: every digit kept
+    assert json.loads(changes[-1].run.output.text) == {"first": {"big": big},
+                                                        "data": {"big": big}}
+    assert str(big) in changes[-1].run.output.text
