@@ -93,7 +93,9 @@ def test_dev_mode_discovers_the_app_and_creates_its_workspace(database_url: str)
         rows = wait_for(lambda: query(database_url, "SELECT name, environment, app_url FROM "
                                       "workspaces WHERE id = %s", app_id), 10)
         assert rows[0] == {"name": "My app", "environment": "dev", "app_url": server.url}
-        assert any("dev app found" in line and app_id in line for line in handle.lines)
+        # said after the workspace is committed, so it may trail the row by a moment
+        assert wait_for(lambda: any("dev app found" in line and app_id in line
+                                    for line in handle.lines), 5)
         client = CheckedClient(handle.url, app_id, key)
         run_id = client.send(name, {"who": "there"})["runIds"][0]
         run = wait_for(lambda: (r := client.get_run(run_id))["status"] == "completed" and r)

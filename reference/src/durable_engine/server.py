@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,6 +110,10 @@ class Server:
         grpc_api = GrpcApi(self.engine, api.service, dev=self.options.dev,
                            admin_token=self.options.admin_token)
         try:
+            if self.options.grpc_port:
+                # Probe first: gRPC's C core writes a bind failure to stderr itself, which
+                # would break a log read line by line (--log-format json).
+                port_is_free(self.options.host, self.options.grpc_port)
             self._grpc, self.grpc_port = await start_server(
                 grpc_api, Streams(grpc_api, self.feed), self.options.host,
                 self.options.grpc_port)
@@ -204,3 +209,11 @@ class Server:
 def dev_app_urls(value: str) -> list[str]:
     """DURABLE_DEV_APP_URL: one URL or several, comma-separated (one app each)."""
     return [url.strip() for url in value.split(",") if url.strip()]
+
+
+def port_is_free(host: str, port: int) -> None:
+    """Raise OSError when (host, port) cannot be bound for listening now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
