@@ -155,3 +155,29 @@ def test_event_data_and_outputs_are_shown_as_text(page: Any, engine: Any,
     csp = page.evaluate("fetch(location.href).then(r => r.headers.get('content-security-policy'))")
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     shot(page, "xss-as-text")
+
+
+def test_a_wait_for_an_event_is_durable_time_labelled_with_its_length(
+        page: Any, engine: Any, make_app: Any) -> None:
+    name = event_name("approve")
+
+    def handler(event: dict[str, Any], step: Step) -> Any:
+        step.run("request", lambda: "sent")
+        approval = step.wait_for_event("await-approval", event=f"{name}.ok", timeout="4h")
+        return {"approved": approval is not None}
+
+    app = make_app([DurableFunction(id="approver", trigger={"event": name}, handler=handler)])
+    run_id = app.run_of(app.send(name))
+    app.wait_run(run_id, ("waiting",))
+    time.sleep(1.2)
+    app.send(f"{name}.ok", {"by": "ada"})
+    assert app.wait_run(run_id)["status"] == "completed"
+    login(page, engine)
+    page.goto(f"{engine.url}/w/{app.id}/runs/{run_id}")
+    waited = bars(page, "await-approval")
+    assert set(waited) == {"waiting"} and 1100 <= waited["waiting"] < 10_000, waited
+    label = page.locator(".wf-row[data-step='await-approval'] .wf-text").inner_text()
+    assert label.startswith("await-approval ") and label.endswith("s"), label
+    assert 1.1 <= float(label.split()[1].removesuffix("s")) < 10, label
+    page.locator(".wf-row[data-step='await-approval'] summary").click()
+    expect(page.locator(".wf-row[data-step='await-approval'] pre")).to_contain_text('"ada"')
