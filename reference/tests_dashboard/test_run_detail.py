@@ -169,15 +169,19 @@ def test_a_wait_for_an_event_is_durable_time_labelled_with_its_length(
     app = make_app([DurableFunction(id="approver", trigger={"event": name}, handler=handler)])
     run_id = app.run_of(app.send(name))
     app.wait_run(run_id, ("waiting",))
-    time.sleep(1.2)
-    app.send(f"{name}.ok", {"by": "ada"})
-    assert app.wait_run(run_id)["status"] == "completed"
     login(page, engine)
     page.goto(f"{engine.url}/w/{app.id}/runs/{run_id}")
+    parked = page.locator(".wf-row[data-step='await-approval']")
+    expect(parked.locator(".wf-text")).to_contain_text(f"(for {name}.ok)")  # still parked
+    expect(parked).to_have_class("wf-row pending")
+    time.sleep(1.2)
+    app.send(f"{name}.ok", {"by": "ada"})
+    expect(page.locator("#run-status")).to_have_text("completed", timeout=15_000)  # live
+    expect(parked.locator(".wf-text")).not_to_contain_text("(for")
     waited = bars(page, "await-approval")
     assert set(waited) == {"waiting"} and 1100 <= waited["waiting"] < 10_000, waited
-    label = page.locator(".wf-row[data-step='await-approval'] .wf-text").inner_text()
+    label = parked.locator(".wf-text").inner_text()
     assert label.startswith("await-approval ") and label.endswith("s"), label
     assert 1.1 <= float(label.split()[1].removesuffix("s")) < 10, label
-    page.locator(".wf-row[data-step='await-approval'] summary").click()
-    expect(page.locator(".wf-row[data-step='await-approval'] pre")).to_contain_text('"ada"')
+    parked.locator("summary").click()
+    expect(parked.locator("pre")).to_contain_text('"ada"')

@@ -166,6 +166,8 @@ class Pages:
             await self.service.run_watch(run_id, feed.epoch, 60.0)
         seq = feed.seq
         run = await self.detail(ws["id"], run_id)
+        if run["status"] == "waiting":
+            run = {**run, "waits": await self.service.run_waits(ws["id"], run_id)}
         base = f"/w/{ws['id']}/runs/{run_id}"
         return {"ws": ws, "run": run, "run_id": run_id, "wf": build(run, datetime.now(UTC)),
                 "live_statuses": LIVE_STATUSES, "key": str(uuid.uuid4()),

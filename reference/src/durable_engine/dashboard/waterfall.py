@@ -89,7 +89,10 @@ def build(run: dict[str, Any], now: datetime) -> Waterfall:
     failures = sorted(((parse(a["at"]), a) for a in run.get("attempts", [])
                        if a.get("error") and parse(a.get("at"))), key=lambda p: p[0] or origin)
     previous: dict[str, datetime] = {}  # namespace -> when its last step was recorded
-    for step in run.get("timeline", []):
+    parked = [{"id": w["stepId"], "namespace": w["namespace"], "type": "wait", "data": None,
+               "queuedAt": w["since"], "endedAt": None, "waitFor": w["event"],
+               "until": w["until"]} for w in run.get("waits", [])]
+    for step in [*run.get("timeline", []), *parked]:
         queued, started = parse(step.get("queuedAt")), parse(step.get("startedAt"))
         ended, wake = parse(step.get("endedAt")), parse(step.get("wakeAt"))
         app_ms = float(step.get("appMs") or 0.0)
@@ -129,9 +132,12 @@ def build(run: dict[str, Any], now: datetime) -> Waterfall:
         shown = sum(s.ms for s in segments if s.kind == own) if own else \
             sum(s.ms for s in segments if s.kind == "app")
         pending = (kind == "sleep" and run["status"] == "sleeping" and wake is not None
-                   and wake > now)  # drawn to its wake time, still ahead
+                   and wake > now) or "waitFor" in step  # a nap ahead, a wait still parked
+        label = f"{step['id']} {human(shown)}"
+        if "waitFor" in step:
+            label += f" (for {step['waitFor']})"
         rows.append(Row(step_id=step["id"], namespace=step.get("namespace", "main"),
-                        type=kind, label=f"{step['id']} {human(shown)}", segments=segments,
+                        type=kind, label=label, segments=segments,
                         data=step.get("data"), copied_from=step.get("copiedFrom"),
                         durable_ms=durable, app_ms=app, pending=pending))
         for s in segments:

@@ -47,3 +47,10 @@ ON CONFLICT (run_id, watcher) DO UPDATE SET until = excluded.until;
 -- name: watch_delete
 DELETE FROM dashboard_watches
 WHERE (run_id = %(run_id)s AND watcher = %(watcher)s) OR until < %(now)s;
+
+-- name: run_waits
+-- A run's waits still parked (for its page: a wait shows before it resolves).
+SELECT w.namespace, w.step_id, w.event_name, w.until, w.created_at
+FROM waits w JOIN runs r ON r.id = w.run_id
+WHERE w.run_id = %(run_id)s AND r.workspace_id = %(workspace_id)s
+ORDER BY w.created_at;

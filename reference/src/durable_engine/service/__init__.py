@@ -36,6 +36,7 @@ Read models (dashboard, CLI):
     runs_browse(workspace_id, status=, function_id=, event_name=, created_from=,
         created_to=, run_id=, cursor=, limit=)  -> {"runs": [summary + eventName], "nextCursor"}
     workspace_get(workspace_id)           -> app view
+    run_waits(workspace_id, run_id)       -> [{namespace, stepId, event, until, since}] parked
     run_watch(run_id, watcher, seconds) / run_unwatch(run_id, watcher): while watched, every
         recorded attempt of the run is published on the ChangeFeed (kind "attempt")
 

@@ -67,6 +67,17 @@ class BrowseOps:
             raise ServiceError("NOT_FOUND", "no such workspace")
         return app_view(row)
 
+    async def run_waits(self, workspace_id: str, run_id: str) -> list[Body]:
+        """The run's waits for an event still parked: [{namespace, stepId, event, until,
+        since}]."""
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("run_waits"),
+                                     {"run_id": run_id, "workspace_id": workspace_id})
+            rows = await cur.fetchall()
+        return [{"namespace": r["namespace"] or "main", "stepId": r["step_id"],
+                 "event": r["event_name"], "until": iso(r["until"]),
+                 "since": iso(r["created_at"])} for r in rows]
+
     async def run_watch(self, run_id: str, watcher: str, seconds: float) -> None:
         """Publish the run's every recorded attempt (ChangeFeed kind "attempt") for the next
         `seconds`; renew to keep it (migration 0030)."""
