@@ -4,14 +4,29 @@ SELECT pg_notify('durable_queue', '');
 -- name: claim
 -- One statement: lease due work (SKIP LOCKED, by due_at - priority), mark fresh invocations
 -- running, and return each run's invocation context with its memos of the namespace.
-WITH ready AS (
-    SELECT run_id FROM queue
-    WHERE ((lease_token IS NULL AND due_at <= %(now)s)
-           OR (lease_token IS NOT NULL AND lease_until < %(now)s))
+-- Unleased rows are read by rank only up to the latest rank a due row can have (now minus
+-- the lowest queued priority), lapsed leases through their own index: rows that are not due
+-- are never scanned, however many wait.
+WITH due AS (
+    SELECT run_id, rank_at FROM queue
+    WHERE lease_token IS NULL AND due_at <= %(now)s
+      AND rank_at <= %(now)s - make_interval(secs => least(0, (
+              SELECT min(priority) FROM queue WHERE lease_token IS NULL)))
       AND ((flow_keys = '{}' AND throttle_key IS NULL) OR run_id = ANY(%(flow_ok)s))
     ORDER BY rank_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
+), lapsed AS (
+    SELECT run_id, rank_at FROM queue
+    WHERE lease_token IS NOT NULL AND lease_until < %(now)s
+      AND ((flow_keys = '{}' AND throttle_key IS NULL) OR run_id = ANY(%(flow_ok)s))
+    ORDER BY rank_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), ready AS (
+    SELECT run_id FROM (SELECT * FROM due UNION ALL SELECT * FROM lapsed) d
+    ORDER BY rank_at
+    LIMIT %(limit)s
 ), claimed AS (
     -- a short lease, renewed by the claiming process's heartbeat while it works
     UPDATE queue q SET lease_token = gen_random_uuid(), throttle_key = NULL,
@@ -41,10 +56,15 @@ LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.fu
 
 -- name: next_due
 -- When the next row becomes claimable, and whether some are due but were not claimable
--- (a full concurrency limit, or held by another process's transaction).
-SELECT min(t) FILTER (WHERE t > %(now)s) AS at, coalesce(bool_or(t <= %(now)s), false) AS stuck
-FROM (SELECT CASE WHEN lease_token IS NULL THEN due_at ELSE lease_until END AS t FROM queue
-      UNION ALL SELECT min(due_at) FROM flow_pending) q;
+-- (a full concurrency limit, or held by another process's transaction); each through an
+-- index, never a scan of the queue.
+SELECT least((SELECT min(due_at) FROM queue WHERE lease_token IS NULL AND due_at > %(now)s),
+             (SELECT min(lease_until) FROM queue
+              WHERE lease_token IS NOT NULL AND lease_until > %(now)s),
+             (SELECT min(due_at) FROM flow_pending WHERE due_at > %(now)s)) AS at,
+       EXISTS (SELECT 1 FROM queue WHERE lease_token IS NULL AND due_at <= %(now)s)
+       OR EXISTS (SELECT 1 FROM queue WHERE lease_token IS NOT NULL AND lease_until <= %(now)s)
+       OR EXISTS (SELECT 1 FROM flow_pending WHERE due_at <= %(now)s) AS stuck;
 
 -- name: context
 SELECT r.id, r.workspace_id, r.function_id, r.event, r.events, r.status, r.error,
