@@ -77,6 +77,8 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-end.png"), full_page=True)
     context.close()
+    # the strict CSP held: nothing the pages do was refused by it
+    assert not [e for e in errors if "Content Security Policy" in e], errors
 
 
 def shot(page: Any, name: str) -> Path:
