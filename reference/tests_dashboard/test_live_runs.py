@@ -60,3 +60,19 @@ def test_a_run_appears_and_finishes_without_reloading(page: Any, engine: Any,
     assert page.evaluate("window.__notReloaded") is True  # the same document all along
     expect(row).to_contain_text(name)
     shot(page, "runs-completed")
+
+
+def test_a_status_filtered_list_gains_runs_reaching_the_status_live(
+        page: Any, engine: Any, make_app: Any) -> None:
+    name = event_name("greet")
+    app = make_app([greeter(name)])
+    login(page, engine)
+    page.goto(f"{engine.url}/w/{app.id}/runs?status=completed")
+    expect(page.locator("#runs tr")).to_have_count(0)
+    run_id = app.run_of(app.send(name))
+    app.wait_run(run_id, ("running",))
+    page.wait_for_timeout(300)
+    expect(page.locator(f"#run-{run_id}")).to_have_count(0)  # running: not listed
+    row = page.locator(f"#run-{run_id}")
+    expect(row.locator(".badge")).to_have_text("completed", timeout=15_000)
+    expect(page.locator("#runs tr")).to_have_count(1)

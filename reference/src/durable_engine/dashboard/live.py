@@ -2,9 +2,9 @@
 change, none per open page).
 
 - /w/{ws}/runs/live: event `run`, an HTML table row for the htmx SSE extension: a new run
-  matching the page's filters goes on top, a status change replaces the row in place (or
-  removes it when a status filter no longer matches). Rendered once per change, whatever
-  the number of readers.
+  matching the page's filters goes on top, a status change replaces the row in place; with a
+  status filter, a run reaching that status goes on top and one leaving it is removed.
+  Rendered once per change, whatever the number of readers.
 - /w/{ws}/runs/{run}/live: event `change` (the page re-reads the run), for status changes
   and every recorded attempt. While such a page is open the process watches the run
   (Service.run_watch, renewed every WATCH_RENEW_S, one watch per run whatever the pages), so
@@ -168,9 +168,10 @@ class Live:
         def render(change: RunChange) -> bytes:
             if change.kind != "status" or not matches(change, args):
                 return b""
-            if status and change.status != status:
-                # a listed run left the filtered status: take its row away
-                return b"" if change.new else self.row(ws["id"], change, "delete")
+            if status:
+                if change.status != status:  # a listed run left the status: its row goes
+                    return b"" if change.new else self.row(ws["id"], change, "delete")
+                return self.row(ws["id"], change, "")  # a run that came to it goes on top
             return self.row(ws["id"], change, "" if change.new else "true")
 
         return await self._stream(request, ws["id"], None, render)
