@@ -405,3 +405,18 @@ def test_a_client_built_from_reflection_alone_watches_a_run_to_its_output(
     assert json.loads(changes[-1].run.output.text) == {"first": {"big": big},
                                                         "data": {"big": big}}
     assert str(big) in changes[-1].run.output.text
+
+
+def test_without_an_admin_token_admin_calls_follow_the_loopback_rule(
+        database_url: str) -> None:
+    """[GRPC-6] as [ADMIN-1]: dev mode without a token serves loopback peers; production
+    mode without a token refuses admin calls (PERMISSION_DENIED, FORBIDDEN)."""
+    for dev, expected in ((True, grpc.StatusCode.OK), (False, grpc.StatusCode.PERMISSION_DENIED)):
+        handle = grpc_engine(database_url, dev=dev, admin_token=None, workers=False)
+        try:
+            status, answer = raw_call(handle, "/durable.v1.Admin/ListApps", b"", [])
+            assert status == expected, (dev, status)
+            if not dev:
+                assert answer.code == "FORBIDDEN"
+        finally:
+            handle.stop()
