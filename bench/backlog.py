@@ -7,7 +7,7 @@ how fair the drain is across keys, and whether runs behind a long blocked key st
   drain, the smallest count ÷ the largest (1.0: every key progressed alike).
 - starvation: `hot` runs of one key (concurrency 1, each held 1 s) are queued first, then
   `others` runs of other keys; the others must all end within `limit_s` although more than
-  5,000 rows of the blocked key sit before them."""
+  5,000 rows of the blocked key sit before them (more than a page of candidates)."""
 
 from __future__ import annotations
 

@@ -298,25 +298,48 @@ LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED;
 
 -- name: flow_candidates_fair
--- The same, when the head of the queue is a backlog of blocked buckets: only the first few
--- rows of each bucket (no more than could start: its smallest limit) among the first 5,000
--- due rows, so one key's backlog does not hide the runs of other keys behind it.
+-- The same, when the head of the queue is a blocked backlog: round-robin over the buckets
+-- with due rows (concurrency key × throttle key), each giving only its first rows (no more
+-- than could start: its smallest limit), so however long one key's backlog, every other
+-- key's oldest due run is a candidate. The buckets are enumerated by skipping through the
+-- queue_flow_buckets index one bucket at a time, never reading a backlog row by row.
+WITH RECURSIVE buckets AS (
+    (SELECT coalesce(flow_keys[1], '') AS fk, coalesce(throttle_key, '') AS tk
+     FROM queue
+     WHERE lease_token IS NULL AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
+       AND due_at <= %(now)s
+     ORDER BY 1, 2
+     LIMIT 1)
+    UNION ALL
+    SELECT n.fk, n.tk
+    FROM buckets b CROSS JOIN LATERAL (
+        SELECT coalesce(flow_keys[1], '') AS fk, coalesce(throttle_key, '') AS tk
+        FROM queue
+        WHERE lease_token IS NULL AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
+          AND due_at <= %(now)s
+          AND (coalesce(flow_keys[1], ''), coalesce(throttle_key, '')) > (b.fk, b.tk)
+        ORDER BY 1, 2
+        LIMIT 1) n
+), heads AS (
+    SELECT h.run_id
+    FROM buckets b CROSS JOIN LATERAL (
+        SELECT run_id, throttle_limit, flow_limits[1] AS first_limit,
+               row_number() OVER (ORDER BY rank_at, seq) AS n
+        FROM queue
+        WHERE lease_token IS NULL AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
+          AND coalesce(flow_keys[1], '') = b.fk AND coalesce(throttle_key, '') = b.tk
+          AND due_at <= %(now)s
+        ORDER BY rank_at, seq
+        LIMIT %(limit)s) h
+    WHERE h.n <= least(h.throttle_limit, h.first_limit, %(limit)s)
+), lapsed AS (
+    SELECT run_id FROM queue
+    WHERE lease_token IS NOT NULL AND lease_until < %(now)s
+      AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
+)
 SELECT run_id, flow_keys, flow_limits, throttle_key, throttle_limit, throttle_period_ms
 FROM queue
-WHERE run_id IN (
-        SELECT run_id FROM (
-            SELECT run_id, throttle_limit, flow_limits[1] AS first_limit,
-                   row_number() OVER (PARTITION BY flow_keys[1], throttle_key
-                                      ORDER BY rank_at, seq)
-                       AS n
-            FROM (SELECT * FROM queue
-                  WHERE ((lease_token IS NULL AND due_at <= %(now)s)
-                         OR (lease_token IS NOT NULL AND lease_until < %(now)s))
-                    AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
-                  ORDER BY rank_at, seq
-                  LIMIT 5000) head
-        ) c
-        WHERE n <= least(throttle_limit, first_limit, %(limit)s))
+WHERE run_id IN (SELECT run_id FROM heads UNION ALL SELECT run_id FROM lapsed)
   AND ((lease_token IS NULL AND due_at <= %(now)s)
        OR (lease_token IS NOT NULL AND lease_until < %(now)s))
 ORDER BY rank_at, seq
