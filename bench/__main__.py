@@ -37,7 +37,7 @@ QUICK = {"pgbenchSeconds": 5, "runs": 300, "steps": 10, "processes": [1, 2, 4], 
          "events": 100, "sleepers": 1000, "idleSeconds": 30, "stateSleepers": 5000,
          "stateWaiters": 500, "queued": 2000, "keys": 200, "peerRuns": 300,
          "recoverySamples": 1, "perKey": 10, "holdMs": 50, "hotRuns": 5200, "otherRuns": 20,
-         "metricsRuns": 10_000, "dashboardSeconds": 15, "sseClients": 50, "dashboardRate": 20,
+         "metricsRuns": 10_000, "dashboardSeconds": 20, "sseClients": 50, "dashboardRate": 20,
          "ingestEvents": 2000, "watchRuns": 20}
 FULL = {**QUICK, "pgbenchSeconds": 10, "runs": 1000, "idleSeconds": 60,
         "stateSleepers": 100_000, "stateWaiters": 10_000, "queued": 10_000, "keys": 1000,

@@ -1,7 +1,7 @@
 """Dashboard live updates: SSE delivery latency and what open pages cost.
 
 One `durable serve --prod` process with the bench app; runs (3 no-op steps) flow at a fixed
-rate. Two windows of the same length: with 0 and with N open SSE streams of a runs page
+rate. Windows of the same length, alternating: with 0 and with N open SSE streams of a runs page
 (logged-in sessions, aiohttp clients reading text/event-stream like a browser's EventSource).
 For each window: statements/s and transactions/s against the engine's database, engine CPU %.
 Latency: from a run's status change (the `updatedAt` the engine stamps, carried by the row)
@@ -97,22 +97,36 @@ def _window(pg: Postgres, eng: Any, seconds: float) -> dict[str, Any]:
             "engineCpuPct": round(100 * cpu / wall, 1)}
 
 
-def run(pg: Postgres, seconds: int, clients: int, rate: int) -> dict[str, Any]:
+def _mean(windows: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"seconds": round(sum(w["seconds"] for w in windows), 1)}
+    for key in ("statementsPerSecond", "transactionsPerSecond", "engineCpuPct"):
+        values = [w[key] for w in windows if w[key] is not None]
+        out[key] = round(sum(values) / len(values), 1) if values else None
+    return out
+
+
+def run(pg: Postgres, seconds: int, clients: int, rate: int, rounds: int = 2
+        ) -> dict[str, Any]:
+    """`rounds` pairs of windows, without then with the streams (the machine's other load
+    drifts: interleaving gives both the same share of it); each figure is the windows' mean."""
+    quiet_windows: list[dict[str, Any]] = []
+    watched_windows: list[dict[str, Any]] = []
+    latencies: list[float] = []
+    samples: list[float] = []
+    counts = [0]
+    received = 0
     with engine(pg, FUNCTIONS, steps=3) as eng:
         token = eng.env["DURABLE_ADMIN_TOKEN"]
         flow = Flow(eng, rate)
         flow.thread.start()
+        loop = asyncio.new_event_loop()
+        holder = threading.Thread(target=loop.run_forever, daemon=True)
+        holder.start()
         try:
             time.sleep(3)  # steady state
-            quiet = _window(pg, eng, seconds)
-            latencies: list[float] = []
-            counts = [0]
-            loop = asyncio.new_event_loop()
-            holder = threading.Thread(target=loop.run_forever, daemon=True)
-            holder.start()
+            cookie = asyncio.run_coroutine_threadsafe(_login(eng.base, token), loop).result(60)
 
             async def open_streams() -> list[asyncio.Task[None]]:
-                cookie = await _login(eng.base, token)
                 url = f"{eng.base}/w/{eng.workspace}/runs/live"
                 tasks = []
                 for _ in range(clients):
@@ -122,29 +136,33 @@ def run(pg: Postgres, seconds: int, clients: int, rate: int) -> dict[str, Any]:
                     await asyncio.wait_for(ready.wait(), 30)
                 return tasks
 
-            tasks = asyncio.run_coroutine_threadsafe(open_streams(), loop).result(120)
-            time.sleep(2)
-            latencies.clear()
-            counts[0] = 0
-            watched = _window(pg, eng, seconds)
-            received = counts[0]
-            samples = list(latencies)
-
             async def close(tasks: list[asyncio.Task[None]]) -> None:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
 
-            asyncio.run_coroutine_threadsafe(close(tasks), loop).result(30)
-            loop.call_soon_threadsafe(loop.stop)
+            for _ in range(rounds):
+                quiet_windows.append(_window(pg, eng, seconds / rounds))
+                tasks = asyncio.run_coroutine_threadsafe(open_streams(), loop).result(120)
+                time.sleep(1)
+                latencies.clear()
+                counts[0] = 0
+                watched_windows.append(_window(pg, eng, seconds / rounds))
+                received += counts[0]
+                samples += latencies
+                asyncio.run_coroutine_threadsafe(close(tasks), loop).result(30)
+                time.sleep(1)
         finally:
+            loop.call_soon_threadsafe(loop.stop)
             flow.stop.set()
             flow.thread.join(10)
         alive = eng.alive()
+    quiet, watched = _mean(quiet_windows), _mean(watched_windows)
     p50, p99 = percentiles(samples, 0.5, 0.99)
     extra_cpu = watched["engineCpuPct"] - quiet["engineCpuPct"]
     return {"clients": clients, "runsPerSecond": rate, "stepsPerRun": 3,
             "without": quiet, "withClients": watched,
+            "windows": {"without": quiet_windows, "withClients": watched_windows},
             "extraEngineCpuPct": round(extra_cpu, 1),
             "extraEngineCpuShare": (round(extra_cpu / quiet["engineCpuPct"], 3)
                                     if quiet["engineCpuPct"] else None),
