@@ -88,7 +88,11 @@ class Server:
             sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
             self.port = sockets[0].getsockname()[1] if sockets else self.options.port
             if self.options.grpc_port is not None:
-                await self._start_grpc(api)
+                try:
+                    await self._start_grpc(api)
+                except BaseException:  # a named gRPC port that is taken: leave nothing open
+                    await self.stop(crash=True)
+                    raise
         if self.options.workers:
             self._tasks.append(asyncio.create_task(self.engine.run_workers()))
             self._tasks.append(asyncio.create_task(self.engine.run_cron()))
