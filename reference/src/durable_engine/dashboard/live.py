@@ -37,6 +37,7 @@ HEARTBEAT_S = 15.0
 QUEUE = 512
 WATCH_S = 60.0  # a watch lapses this long after its last renewal (a process gone)
 WATCH_RENEW_S = 20.0
+COALESCE_S = 0.05  # a stream writes at most this often: fewer wake-ups and writes per reader
 
 
 def matches(change: RunChange, args: dict[str, Any]) -> bool:
@@ -145,7 +146,8 @@ class Live:
                     except TimeoutError:
                         await response.write(b": heartbeat\n\n")
                         continue
-                    while not sub.queue.empty():  # what piled up goes in one write
+                    await asyncio.sleep(COALESCE_S)  # changes close in time: one write
+                    while not sub.queue.empty():
                         items.append(sub.queue.get_nowait())
                     chunk = b"".join(frame("resync", "") if isinstance(item, Resync)
                                      else render(item) for item in items)
