@@ -407,6 +407,7 @@ OP_MEMBERS = {
     "sleep": {"op", "id", "until"},
     "wait": {"op", "id", "event", "match", "until"},
     "done": {"op", "data"},
+    "invoke": {"op", "id", "function", "app", "data", "until"},  # [INVOKE-1], step-invoke
 }
 
 
@@ -449,4 +450,17 @@ def validate_op(value: Any) -> dict[str, Any]:
             _str(op["event"], "/event")
             if op.get("match") is not None:
                 _obj(op["match"], "/match")
+    elif kind == "invoke":
+        _require(op, "", ("id", "function", "app", "data", "until"))
+        _str(op["id"], "/id", 1, 500)
+        _str(op["function"], "/function", 1, 301)
+        if op["app"] is not None:
+            _str(op["app"], "/app", 1, 200)
+        if op["until"] is not None:
+            if not isinstance(op["until"], str) or not ISO_UTC.match(op["until"]):
+                raise Invalid("/until", "must be an ISO-8601 instant or null")
+            try:
+                parse_instant(op["until"])
+            except ValueError:
+                raise Invalid("/until", "must be an ISO-8601 instant or null") from None
     return op

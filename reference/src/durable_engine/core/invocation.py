@@ -55,6 +55,19 @@ class WaitOp:
 
 
 @dataclass(frozen=True)
+class InvokeOp:
+    """[INVOKE-2]: start a child run of `function` (in workspace `app`, None: the run's
+    own) and park until it ends or `until` passes."""
+
+    id: str
+    function: str
+    app: str | None
+    data: Any
+    until: datetime | None
+    kind = "invoke"
+
+
+@dataclass(frozen=True)
 class DoneOp:
     data: Any = None
     kind = "done"
@@ -87,8 +100,8 @@ class ErrorOp:
         return out
 
 
-Op = StepOp | SendEventOp | SleepOp | WaitOp | DoneOp | ErrorOp
-MEMO_OPS = (StepOp, SendEventOp, SleepOp, WaitOp)  # ops that memoize a step
+Op = StepOp | SendEventOp | SleepOp | WaitOp | InvokeOp | DoneOp | ErrorOp
+MEMO_OPS = (StepOp, SendEventOp, SleepOp, WaitOp, InvokeOp)  # ops that memoize a step
 
 
 def decode_op(value: Any) -> Op:
@@ -103,6 +116,10 @@ def decode_op(value: Any) -> Op:
         return SleepOp(op["id"], parse_instant(op["until"]))
     if kind == "wait":
         return WaitOp(op["id"], op["event"], parse_instant(op["until"]), op.get("match"))
+    if kind == "invoke":
+        until = op["until"]
+        return InvokeOp(op["id"], op["function"], op["app"], op["data"],
+                        None if until is None else parse_instant(until))
     if kind == "done":
         return DoneOp(op.get("data"))
     return ErrorOp(op["message"], op.get("id"), op["retryable"], op.get("name"),

@@ -23,6 +23,8 @@ from ..core.invocation import (
     signs_v2,
 )
 from ..core.status import RunStatus
+from ..features.invoke import time_out as invoke_time_out
+from ..logs import run_changed
 from .base import Claim, Outcome, to_ms
 from .lifecycle import Lifecycle
 from .manifests import read_limited
@@ -37,7 +39,7 @@ class Invoke(Lifecycle):
         self._held.add(claim.lease_token)
         self._driving.add(claim.run_id)
         try:
-            if claim.kind == "wait_timeout":
+            if claim.kind in ("wait_timeout", "invoke_timeout"):
                 if not await self._wait_timeout(claim):
                     return
             context = claim.context
@@ -76,13 +78,18 @@ class Invoke(Lifecycle):
             self._cancelled.discard(claim.run_id)
 
     async def _wait_timeout(self, claim: Claim) -> bool:
-        """A wait's deadline passed: memoize null (unless an event won) and invoke."""
+        """A wait's deadline passed: memoize null (unless an event won) and invoke. An
+        invoke step's deadline passed: memoize timedOut, cancel the child and invoke."""
         now = self.clock()
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(self.q("fence"), {
                 "run_id": claim.run_id, "lease_token": claim.lease_token})
             if await cur.fetchone() is None:
                 return False
+            if claim.kind == "invoke_timeout":  # [INVOKE-5]
+                for child in await invoke_time_out(conn, self.q, claim.run_id,
+                                                   claim.namespace, now):
+                    run_changed(child, "cancelled", parent=claim.run_id, code="INVOKE_TIMEOUT")
             cur = await conn.execute(self.q("wait_take"), {
                 "run_id": claim.run_id, "namespace": claim.namespace})
             for row in await cur.fetchall():

@@ -21,6 +21,7 @@ from ..core.context import RunContext
 from ..core.invocation import (
     DoneOp,
     ErrorOp,
+    InvokeOp,
     Op,
     SendEventOp,
     SleepOp,
@@ -29,6 +30,9 @@ from ..core.invocation import (
     memo_refusal,
 )
 from ..core.status import RunStatus
+from ..features.invoke import CAPABILITY as INVOKE_CAPABILITY
+from ..features.invoke import deadline as invoke_deadline
+from ..features.invoke import start_child
 from ..logs import run_changed
 from .base import Claim, Outcome, iso
 from .events import Events
@@ -126,6 +130,10 @@ class Lifecycle(Events):
                           ctx: RunContext, op: Op, outcome: Outcome,
                           now: datetime) -> uuid.UUID | None:
         ns = claim.namespace
+        if isinstance(op, InvokeOp) and INVOKE_CAPABILITY not in ctx.capabilities:
+            # [INVOKE-1]: an unknown op from an app that does not advertise step-invoke
+            op = ErrorOp("app answered an invoke op without advertising step-invoke",
+                         delivery=True)
         refused = memo_refusal(op, ctx.steps)  # [OP-10], [ERR-7]
         if refused is not None:
             return await self._fail(conn, claim, ctx, refused.error(), now)
@@ -140,6 +148,21 @@ class Lifecycle(Events):
             await self._memo(conn, claim.run_id, ns, op.id, kind, data, ended_at=now,
                              **timing)
             ctx.steps[op.id] = {"type": kind, "data": data}
+            token = uuid.uuid4()
+            await conn.execute(self.q("queue_continue"), {
+                "run_id": claim.run_id, "now": now, "new_token": token,
+                "lease_s": self.config.lease_s})
+            return token
+        if isinstance(op, InvokeOp):
+            at_once = await start_child(conn, self.q, self.queries, ctx, ns, op, now)
+            if at_once is None:  # [INVOKE-2]: parked until the child ends or the deadline
+                await self._park(conn, claim, "invoke_timeout", invoke_deadline(op, now),
+                                 RunStatus.WAITING, now)
+                ctx.changed(RunStatus.WAITING, step=op.id, invoke=op.function)
+                return None
+            await self._memo(conn, claim.run_id, ns, op.id, "invoke", at_once, ended_at=now,
+                             **timing)  # [INVOKE-6]
+            ctx.steps[op.id] = {"type": "invoke", "data": at_once}
             token = uuid.uuid4()
             await conn.execute(self.q("queue_continue"), {
                 "run_id": claim.run_id, "now": now, "new_token": token,
