@@ -23,6 +23,7 @@ from .errors import (
     DurableError,
     EventSendError,
     FailureError,
+    InvokeError,
     NonRetriableError,
     RunActionError,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "FailureError",
     "FunctionSummary",
     "Invocation",
+    "InvokeError",
     "NonRetriableError",
     "Response",
     "RunActionError",

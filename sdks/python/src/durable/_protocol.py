@@ -22,24 +22,30 @@ OP_SEND_EVENT: Final = "sendEvent"
 OP_SLEEP: Final = "sleep"
 OP_WAIT: Final = "wait"
 OP_DONE: Final = "done"
-OPS: Final = (OP_STEP, OP_ERROR, OP_SEND_EVENT, OP_SLEEP, OP_WAIT, OP_DONE)
+OP_INVOKE: Final = "invoke"
+OPS: Final = (OP_STEP, OP_ERROR, OP_SEND_EVENT, OP_SLEEP, OP_WAIT, OP_DONE, OP_INVOKE)
 
 MEMO_RUN: Final = "run"
 MEMO_SLEEP: Final = "sleep"
 MEMO_WAIT: Final = "wait"
 MEMO_SEND_EVENT: Final = "sendEvent"
-MEMO_TYPES: Final = (MEMO_RUN, MEMO_SLEEP, MEMO_WAIT, MEMO_SEND_EVENT)
+MEMO_INVOKE: Final = "invoke"
+MEMO_TYPES: Final = (MEMO_RUN, MEMO_SLEEP, MEMO_WAIT, MEMO_SEND_EVENT, MEMO_INVOKE)
 
 CAP_TIMESTAMPED_SIGNATURES: Final = "timestamped-signatures"
 CAP_KEY_ROTATION: Final = "key-rotation"
 CAP_STEP_OCCURRENCES: Final = "step-occurrences"
 CAP_STRICT_REPLAY: Final = "strict-replay"
+CAP_STEP_INVOKE: Final = "step-invoke"  # protocol 1.1 ([INVOKE-1])
+CAP_TRACE_CONTEXT: Final = "trace-context"  # protocol 1.1 ([TRACE-4])
 # Order is the order advertised in the manifest.
 CAPABILITIES: Final = (
     CAP_TIMESTAMPED_SIGNATURES,
     CAP_KEY_ROTATION,
     CAP_STEP_OCCURRENCES,
     CAP_STRICT_REPLAY,
+    CAP_STEP_INVOKE,
+    CAP_TRACE_CONTEXT,
 )
 STEP_OCCURRENCE_SEPARATOR: Final = "#"
 
@@ -47,6 +53,10 @@ CODE_NON_DETERMINISTIC: Final = "NON_DETERMINISTIC"
 CODE_MISSING_FAILURE_HANDLER: Final = "MISSING_FAILURE_HANDLER"
 CODE_INVALID_PARALLEL: Final = "INVALID_PARALLEL"
 CODE_INVALID_EVENTS: Final = "INVALID_EVENTS"
+CODE_INVOKE: Final = {"failed": "INVOKE_FAILED", "cancelled": "INVOKE_CANCELLED",
+                      "timedOut": "INVOKE_TIMEOUT"}  # [INVOKE-8]
+CODE_CAPABILITY_OFF: Final = "CAPABILITY_OFF"
+TRACEPARENT_PATTERN: Final = r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$"
 CODE_INVALID_DURATION: Final = "INVALID_DURATION"
 
 SIGNATURE_WINDOW_MS: Final = 300_000

@@ -23,9 +23,11 @@ from itertools import repeat
 from typing import Any
 
 from ._protocol import (
+    CAP_STEP_INVOKE,
     CAP_STEP_OCCURRENCES,
     CAP_STRICT_REPLAY,
     CAP_TIMESTAMPED_SIGNATURES,
+    CAP_TRACE_CONTEXT,
     CAPABILITIES,
     CODE_MISSING_FAILURE_HANDLER,
     HEADER_DISCOVERY,
@@ -39,7 +41,8 @@ from ._protocol import (
     OP_ERROR,
 )
 from ._version import SDK_VERSION
-from .errors import FailureError
+from .errors import FailureError, InvokeError
+from .events import TRACEPARENT
 from .function import DurableFunction
 from .signing import fresh, sign, sign_v2, v2_message, verify
 from .step import AsyncStep, Step, StepInterrupt, error_op
@@ -87,6 +90,8 @@ class Invocation:
     strict: bool = True
     request_timestamp: str | None = None
     clock: Callable[[], float] = field(default=lambda: time.time() * 1000)
+    invoke: bool = True  # step-invoke advertised
+    traceparent: str | None = None  # the engine's, when trace-context is advertised
 
     @property
     def is_async(self) -> bool:
@@ -102,6 +107,8 @@ class Invocation:
             "occurrences": self.occurrences,
             "strict": self.strict,
             "clock": self.clock,
+            "invoke": self.invoke,
+            "traceparent": self.traceparent,
         }
 
     def _failure_error(self) -> FailureError:
@@ -165,7 +172,7 @@ class Invocation:
         except StepInterrupt as interrupt:
             return self._logged(interrupt.operation, interrupt.__cause__)
         except Exception as error:
-            return self._logged(error_op(None, error), error)
+            return self._logged(error_op(_uncaught_step(error), error), error)
         return {"op": OP_DONE, "data": data}
 
     async def run_async(self) -> dict[str, Any]:
@@ -181,8 +188,13 @@ class Invocation:
         except StepInterrupt as interrupt:
             return self._logged(interrupt.operation, interrupt.__cause__)
         except Exception as error:
-            return self._logged(error_op(None, error), error)
+            return self._logged(error_op(_uncaught_step(error), error), error)
         return {"op": OP_DONE, "data": data}
+
+
+def _uncaught_step(error: Exception) -> str | None:
+    """The step an uncaught error belongs to: an InvokeError's invoke step ([INVOKE-8])."""
+    return error.step_id if isinstance(error, InvokeError) else None
 
 
 def _run_async_blocking(factory: Callable[[], Any]) -> Any:
@@ -253,6 +265,8 @@ class DurableApp:
         self._timestamped = CAP_TIMESTAMPED_SIGNATURES in self.capabilities
         self._occurrences = CAP_STEP_OCCURRENCES in self.capabilities
         self._strict = CAP_STRICT_REPLAY in self.capabilities
+        self._invoke = CAP_STEP_INVOKE in self.capabilities
+        self._trace = CAP_TRACE_CONTEXT in self.capabilities
 
     # -- manifest -------------------------------------------------------------------
 
@@ -393,6 +407,9 @@ class DurableApp:
         failure = request.get("failure")
         events = request.get("events")
         run_id = request.get("runId", "")
+        traceparent = request.get("traceparent")
+        if not isinstance(traceparent, str) or not TRACEPARENT.match(traceparent):
+            traceparent = None  # [TRACE-4]: only a valid one is continued
         problem = None
         if not isinstance(event, dict):
             problem = "event must be an object"
@@ -429,6 +446,8 @@ class DurableApp:
             strict=self._strict,
             request_timestamp=request_timestamp,
             clock=self._clock,
+            invoke=self._invoke,
+            traceparent=traceparent if self._trace else None,
         )
 
 

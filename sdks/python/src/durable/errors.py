@@ -24,6 +24,16 @@ class NonRetriableError(RuntimeError):
         self.name = name
 
 
+class InvokeError(NonRetriableError):
+    """[INVOKE-8]: the function `step.invoke` ran failed, was cancelled or did not end in
+    time. `code` is INVOKE_FAILED, INVOKE_CANCELLED or INVOKE_TIMEOUT; `details` holds the
+    memo's `runId`, `status` and `error`; `step_id` the invoke step's id."""
+
+    def __init__(self, message: str, *, code: str, details: Any, step_id: str) -> None:
+        super().__init__(message, code=code, details=details, name="InvokeError")
+        self.step_id = step_id
+
+
 class FailureError(RuntimeError):
     """The failure that ended a run, as handed to an `on_failure` handler."""
 

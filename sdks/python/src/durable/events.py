@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NamedTuple
 
-EVENT_MEMBERS = ("id", "name", "data", "ts")
+from ._protocol import TRACEPARENT_PATTERN
+
+EVENT_MEMBERS = ("id", "name", "data", "ts", "traceparent")
+TRACEPARENT = re.compile(TRACEPARENT_PATTERN)
 EVENT_CHARS = 200
 EVENT_BYTES = 262_144
 RESERVED_PREFIX = "durable/"
@@ -26,7 +30,9 @@ def event_problem(event: Any) -> EventProblem | None:
     for member in event:
         if member not in EVENT_MEMBERS:
             escaped = member.replace("~", "~0").replace("/", "~1")
-            return EventProblem(f"/{escaped}", "unknown member (allowed: id, name, data, ts)")
+            return EventProblem(
+                f"/{escaped}", "unknown member (allowed: id, name, data, ts, traceparent)"
+            )
     if "name" not in event:
         return EventProblem("", "name is required")
     name = event["name"]
@@ -42,6 +48,10 @@ def event_problem(event: Any) -> EventProblem | None:
         isinstance(event["ts"], bool) or not isinstance(event["ts"], int) or event["ts"] < 0
     ):
         return EventProblem("/ts", "must be a non-negative integer of unix milliseconds")
+    if "traceparent" in event and (
+        not isinstance(event["traceparent"], str) or not TRACEPARENT.match(event["traceparent"])
+    ):
+        return EventProblem("/traceparent", "must be a W3C traceparent (version 00)")
     try:
         encoded = json.dumps(event, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError, RecursionError):

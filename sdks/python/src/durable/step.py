@@ -17,25 +17,29 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ._protocol import (
+    CODE_CAPABILITY_OFF,
     CODE_INVALID_DURATION,
     CODE_INVALID_EVENTS,
     CODE_INVALID_PARALLEL,
+    CODE_INVOKE,
     CODE_NON_DETERMINISTIC,
     MAX_ERROR_DETAILS_BYTES,
     MAX_EVENTS_PER_SEND,
     MAX_PARALLEL_TASKS,
+    MEMO_INVOKE,
     MEMO_RUN,
     MEMO_SEND_EVENT,
     MEMO_SLEEP,
     MEMO_WAIT,
     OP_ERROR,
+    OP_INVOKE,
     OP_SEND_EVENT,
     OP_SLEEP,
     OP_STEP,
     OP_WAIT,
 )
 from .duration import iso_utc, parse_duration
-from .errors import FailureError, NonRetriableError
+from .errors import FailureError, InvokeError, NonRetriableError
 from .events import event_problem
 
 # Importable from here too, as in dicabrio-durable-sdk 0.1.0.
@@ -117,8 +121,11 @@ class _Replay:
         occurrences: bool = True,
         strict: bool = True,
         clock: Callable[[], float] | None = None,
+        invoke: bool = True,
+        traceparent: str | None = None,
     ) -> None:
         self._memoized = memoized
+        self._invoke = invoke
         self._occurrences = occurrences
         self._strict = strict
         self._seen: dict[str, int] = {}
@@ -131,6 +138,8 @@ class _Replay:
         self.attempt = attempt
         #: Every event of a batch run in arrival order; `[event]` for other runs.
         self.events: list[Event] = events if events is not None else []
+        #: The run's W3C traceparent when the engine sent one ([TRACE-4]), else None.
+        self.traceparent = traceparent
 
     def _claim(self, step_id: str, expected: str) -> tuple[str, bool, Any]:
         """(wire id, found, memo data) for the next use of `step_id`. On the replay hot
@@ -207,7 +216,54 @@ class _Replay:
                 raise NonRetriableError(
                     f"step.send_event: event {index}: {problem}", code=CODE_INVALID_EVENTS
                 )
+        if self.traceparent is not None:  # [TRACE-4]: the sent events continue the trace
+            events = [e if "traceparent" in e else {**e, "traceparent": self.traceparent}
+                      for e in events]
         raise StepInterrupt({"op": OP_SEND_EVENT, "id": wire_id, "events": events})
+
+    def _invoke_op(
+        self, step_id: str, function: str, data: Any, timeout: str | int | None, app: str | None
+    ) -> Any:
+        # [INVOKE-9]: the timeout is a duration, refused even when memoized
+        milliseconds = None if timeout is None else parse_duration(timeout)
+        wire_id, found, memo = self._claim(step_id, MEMO_INVOKE)
+        if found:
+            return _invoke_result(wire_id, memo)
+        if not self._invoke:
+            raise NonRetriableError(
+                "step.invoke needs the step-invoke capability, which this app turned off",
+                code=CODE_CAPABILITY_OFF,
+            )
+        if not isinstance(function, str) or not function:
+            raise TypeError("step.invoke needs a function id")
+        if app is not None and (not isinstance(app, str) or not app):
+            raise TypeError("app must be an app id or None")
+        until = None if milliseconds is None else iso_utc(self._clock() + milliseconds)
+        raise StepInterrupt(
+            {
+                "op": OP_INVOKE,
+                "id": wire_id,
+                "function": function,
+                "app": app,
+                "data": {} if data is None else data,
+                "until": until,
+            }
+        )
+
+
+def _invoke_result(step_id: str, memo: Any) -> Any:
+    """[INVOKE-8]: the child's output, or InvokeError for any other outcome."""
+    result = memo if isinstance(memo, dict) else {}
+    status = result.get("status")
+    if status == "completed":
+        return result.get("output")
+    error = result.get("error") if isinstance(result.get("error"), dict) else {}
+    raise InvokeError(
+        str(error.get("message", f"the invoked run ended {status}")),
+        code=CODE_INVOKE.get(str(status), "INVOKE_FAILED"),
+        details={"runId": result.get("runId"), "status": status, "error": result.get("error")},
+        step_id=step_id,
+    )
 
 
 def _declared_ms(value: str | int) -> int:
@@ -276,6 +332,19 @@ class Step(_Replay):
         """Send 1-100 events transactionally with the step; returns their receipts."""
         return self._send_op(step_id, event)
 
+    def invoke(
+        self,
+        step_id: str,
+        function: str,
+        data: Any = None,
+        *,
+        timeout: str | int | None = None,
+        app: str | None = None,
+    ) -> Any:
+        """Run `function` (of this app, or of `app`) as a child run and return its output;
+        raise InvokeError when it failed, was cancelled or outlived `timeout`."""
+        return self._invoke_op(step_id, function, data, timeout, app)
+
 
 class AsyncStep(_Replay):
     """Steps for an `async def handler(event, step)`: every method is awaited."""
@@ -328,3 +397,14 @@ class AsyncStep(_Replay):
 
     async def send_event(self, step_id: str, event: Event | list[Event]) -> list[Event]:
         return self._send_op(step_id, event)
+
+    async def invoke(
+        self,
+        step_id: str,
+        function: str,
+        data: Any = None,
+        *,
+        timeout: str | int | None = None,
+        app: str | None = None,
+    ) -> Any:
+        return self._invoke_op(step_id, function, data, timeout, app)
