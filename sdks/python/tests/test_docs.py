@@ -73,3 +73,28 @@ def test_protocol_1_1_options_example_gives_the_wire_members() -> None:
     assert "singleton" not in definition  # [MINOR-2]: only what was set
     assert namespace["nightly_report"].definition()["singleton"] == {
         "key": "tenantId", "mode": "skip"}
+
+
+def test_step_invoke_example_invokes_and_handles_a_timeout() -> None:
+    block = next(b for b in readme_python_blocks() if "step.invoke(" in b)
+    namespace: dict[str, Any] = {"__name__": "step_invoke"}
+    exec(compile(block, "<README step.invoke>", "exec"), namespace)
+    functions = [namespace["checkout"]]
+
+    def answer(steps: dict[str, Any]) -> dict[str, Any]:
+        body = encode({"functionId": "checkout", "runId": "r", "steps": steps,
+                       "event": {"name": "cart.checkout", "data": {"cartId": "k1"}}})
+        reply = handle_request("POST", invoke_headers(body), body, functions, signing_key=KEY)
+        return json.loads(reply.body)  # type: ignore[no-any-return]
+
+    op = answer({})
+    assert (op["op"], op["id"], op["function"], op["data"]) == (
+        "invoke", "charge", "charge-card", {"cartId": "k1"})
+    assert op["app"] is None and op["until"].endswith("Z")
+    done = {"type": "invoke", "data": {"runId": "c", "status": "completed",
+                                       "output": {"amount": 12}}}
+    assert answer({"charge": done}) == {"op": "done", "data": {"charged": 12}}
+    late = {"type": "invoke", "data": {"runId": "c", "status": "timedOut", "error": {
+        "name": "DurableError", "code": "INVOKE_TIMEOUT", "message": "too slow"}}}
+    assert answer({"charge": late}) == {"op": "done", "data": {"charged": 0,
+                                                               "retry_later": True}}

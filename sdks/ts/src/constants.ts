@@ -19,6 +19,8 @@ export const CAPABILITIES = {
   keyRotation: "key-rotation",
   stepOccurrences: "step-occurrences",
   strictReplay: "strict-replay",
+  stepInvoke: "step-invoke",
+  traceContext: "trace-context",
 } as const;
 
 export type Capability = (typeof CAPABILITIES)[keyof typeof CAPABILITIES];
@@ -29,12 +31,14 @@ export const ALL_CAPABILITIES: readonly Capability[] = [
   CAPABILITIES.keyRotation,
   CAPABILITIES.stepOccurrences,
   CAPABILITIES.strictReplay,
+  CAPABILITIES.stepInvoke,
+  CAPABILITIES.traceContext,
 ];
 
-export const OPS = ["step", "error", "sendEvent", "sleep", "wait", "done"] as const;
+export const OPS = ["step", "error", "sendEvent", "sleep", "wait", "done", "invoke"] as const;
 export type OpName = (typeof OPS)[number];
 
-export const STEP_TYPES = ["run", "sleep", "wait", "sendEvent"] as const;
+export const STEP_TYPES = ["run", "sleep", "wait", "sendEvent", "invoke"] as const;
 export type StepType = (typeof STEP_TYPES)[number];
 
 export const ERROR_CODES = {
@@ -42,8 +46,19 @@ export const ERROR_CODES = {
   missingFailureHandler: "MISSING_FAILURE_HANDLER",
   invalidParallel: "INVALID_PARALLEL",
   invalidEvents: "INVALID_EVENTS",
+  capabilityOff: "CAPABILITY_OFF",
   invalidDuration: "INVALID_DURATION",
 } as const;
+
+/** [INVOKE-8]: the InvokeError code of each non-completed invoke result status. */
+export const INVOKE_CODES: Record<string, string> = {
+  failed: "INVOKE_FAILED",
+  cancelled: "INVOKE_CANCELLED",
+  timedOut: "INVOKE_TIMEOUT",
+};
+
+/** W3C Trace Context version 00 ([TRACE-1]); trace id and parent id not all zeros. */
+export const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export const LIMITS = {
   signatureWindowMs: 300_000,

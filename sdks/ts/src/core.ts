@@ -10,9 +10,10 @@ import {
   HEADERS,
   LIMITS,
   SDK_VERSION,
+  TRACEPARENT,
 } from "./constants.js";
 import type { FunctionDefinition } from "./definition.js";
-import { FailureError } from "./errors.js";
+import { FailureError, InvokeError } from "./errors.js";
 import type { DurableEvent, DurableFunction, FailureContext, HandlerContext } from "./function.js";
 import { byteLength, isPlainObject, SerializationError, toJson } from "./json.js";
 import { freshTimestamp, matchesAnyKey, sign, signV2, v2Message, type Bytes } from "./signing.js";
@@ -77,6 +78,7 @@ export interface InvokeRequest {
   events?: DurableEvent[];
   steps?: Record<string, StepMemo>;
   attempt?: number;
+  traceparent?: string;
   failure?: { message: string; name?: string; code?: string; stepId?: string; details?: unknown } | null;
 }
 
@@ -144,6 +146,10 @@ function parseInvoke(request: Record<string, unknown>): InvokeRequest | string {
     failure: failure as InvokeRequest["failure"],
   };
   if (events !== null) invoke.events = events as DurableEvent[];
+  // [TRACE-4]: only a valid traceparent is continued; anything else is as if absent
+  if (typeof request.traceparent === "string" && TRACEPARENT.test(request.traceparent)) {
+    invoke.traceparent = request.traceparent;
+  }
   return invoke;
 }
 
@@ -299,6 +305,10 @@ export class DurableCore {
       this.has(CAPABILITIES.stepOccurrences),
       this.has(CAPABILITIES.strictReplay),
       this.now,
+      this.has(CAPABILITIES.stepInvoke),
+      this.has(CAPABILITIES.traceContext) && typeof request.traceparent === "string" && TRACEPARENT.test(request.traceparent)
+        ? request.traceparent
+        : null,
     );
     const step = new Step(invocation);
     let outcome: Promise<Op>;
@@ -324,12 +334,12 @@ export class DurableCore {
         (data): Op => ({ op: "done", data: data === undefined ? null : data }),
         (error: unknown): Op => {
           thrown = error;
-          return errorOp(null, error);
+          return errorOp(error instanceof InvokeError ? error.stepId : null, error);
         },
       );
     } catch (error) {
       thrown = error;
-      outcome = Promise.resolve(errorOp(null, error));
+      outcome = Promise.resolve(errorOp(error instanceof InvokeError ? error.stepId : null, error));
     }
     const first = await Promise.race([invocation.stopped, outcome]);
     // A step that started before the handler settled (e.g. not awaited) still wins.

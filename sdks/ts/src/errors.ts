@@ -22,6 +22,23 @@ export class NonRetriableError extends Error {
   }
 }
 
+/**
+ * step.invoke's function failed, was cancelled or did not end in time ([INVOKE-8]): `code`
+ * is INVOKE_FAILED, INVOKE_CANCELLED or INVOKE_TIMEOUT, `details` the memo's `runId`,
+ * `status` and `error`, `stepId` the invoke step. Never retried; uncaught, the run fails
+ * at that step.
+ */
+export class InvokeError extends NonRetriableError {
+  constructor(
+    message: string,
+    code: string,
+    details: unknown,
+    readonly stepId: string,
+  ) {
+    super(message, { code, details, name: "InvokeError" });
+  }
+}
+
 /** The error an onFailure handler receives: what made the run fail, as the engine reports it. */
 export class FailureError extends Error {
   readonly code: string | undefined;

@@ -15,8 +15,8 @@ export type {
   SingletonOption,
 } from "./function.js";
 export { Step } from "./step.js";
-export type { EventReceipt, Op, OutgoingEvent, StepMemo, WaitForEventOptions } from "./step.js";
-export { NonRetriableError, FailureError, DefinitionError, DurableError } from "./errors.js";
+export type { EventReceipt, InvokeOptions, Op, OutgoingEvent, StepMemo, WaitForEventOptions } from "./step.js";
+export { NonRetriableError, FailureError, DefinitionError, DurableError, InvokeError } from "./errors.js";
 export type { NonRetriableErrorOptions } from "./errors.js";
 export { parseDuration, InvalidDurationError } from "./duration.js";
 export type { Duration, DurationUnit } from "./duration.js";

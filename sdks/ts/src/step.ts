@@ -4,9 +4,9 @@
  * that is not memoized becomes the invocation's one op, and the handler never resumes
  * (its promise stays pending, so user try/catch cannot swallow the stop).
  */
-import { ERROR_CODES, LIMITS, type StepType } from "./constants.js";
+import { ERROR_CODES, INVOKE_CODES, LIMITS, TRACEPARENT, type StepType } from "./constants.js";
 import { InvalidDurationError, parseDuration, type Duration } from "./duration.js";
-import { NonRetriableError } from "./errors.js";
+import { InvokeError, NonRetriableError } from "./errors.js";
 import { byteLength, SerializationError, toJson } from "./json.js";
 import type { DurableEvent } from "./function.js";
 
@@ -29,6 +29,7 @@ export type Op =
   | { op: "sendEvent"; id: string; events: OutgoingEvent[] }
   | { op: "sleep"; id: string; until: string }
   | { op: "wait"; id: string; event: string; match: Record<string, unknown> | null; until: string }
+  | { op: "invoke"; id: string; function: string; app: string | null; data: unknown; until: string | null }
   | { op: "done"; data: unknown };
 
 export interface OutgoingEvent<TData = unknown> {
@@ -48,6 +49,15 @@ export interface EventReceipt {
   duplicate: boolean;
   /** Runs created synchronously for the event. */
   runIds: string[];
+}
+
+export interface InvokeOptions {
+  /** The data of the child's event (`{}` when omitted). */
+  data?: unknown;
+  /** Give up (and cancel the child) after this long; no limit when omitted. */
+  timeout?: Duration;
+  /** Another app of the same environment, by id; this app when omitted. */
+  app?: string;
 }
 
 export interface WaitForEventOptions {
@@ -132,7 +142,7 @@ export function errorOp(id: string | null, error: unknown): Op {
   };
 }
 
-const ENVELOPE = new Set(["id", "name", "data", "ts"]);
+const ENVELOPE = new Set(["id", "name", "data", "ts", "traceparent"]);
 
 /** Why an event cannot be sent ([EVT-1], [EVT-2]), or null. */
 export function outgoingEventProblem(event: unknown): string | null {
@@ -149,6 +159,9 @@ export function outgoingEventProblem(event: unknown): string | null {
   }
   if (record.ts !== undefined && (typeof record.ts !== "number" || !Number.isSafeInteger(record.ts) || record.ts < 0)) {
     return "ts must be unix milliseconds";
+  }
+  if (record.traceparent !== undefined && (typeof record.traceparent !== "string" || !TRACEPARENT.test(record.traceparent))) {
+    return "traceparent must be a W3C traceparent (version 00)";
   }
   return null;
 }
@@ -173,6 +186,10 @@ export class Invocation {
     private readonly occurrences: boolean,
     private readonly strict: boolean,
     readonly now: () => number,
+    /** step-invoke advertised. */
+    readonly invokes: boolean = true,
+    /** The run's traceparent, when the engine sent one and trace-context is advertised. */
+    readonly traceparent: string | null = null,
   ) {
     this.stopped = new Promise<Op>((resolve) => {
       this.resolveStop = resolve;
@@ -342,11 +359,55 @@ export class Step {
           throw new NonRetriableError(`step.sendEvent: event ${index} ${problem}`, { code: ERROR_CODES.invalidEvents });
         }
       });
-      invocation.stop({ op: "sendEvent", id: stepId, events: list });
+      const traceparent = invocation.traceparent; // [TRACE-4]: sent events continue the trace
+      const sent = traceparent === null ? list : list.map((event) => ("traceparent" in event ? event : { ...event, traceparent }));
+      invocation.stop({ op: "sendEvent", id: stepId, events: sent });
       return never();
     } catch (error) {
       return rejected(error);
     }
+  }
+
+  /**
+   * Run `fn` (a function id or runtime id, of this app or `options.app`) as a child run and
+   * resolve to its output; reject with InvokeError when it failed, was cancelled or
+   * outlived `options.timeout` ([INVOKE-8]).
+   */
+  invoke<T = unknown>(id: string, fn: string, options: InvokeOptions = {}): Promise<T> {
+    const invocation = this.invocation;
+    if (invocation.claimed) return invocation.halted();
+    try {
+      const ms = options?.timeout === undefined ? null : declaredMs(options.timeout); // [INVOKE-9]
+      const stepId = invocation.stepId(id);
+      const memo = invocation.memo(stepId, "invoke");
+      if (memo === null) return never();
+      if (memo !== undefined) return invokeResult<T>(stepId, memo.data);
+      if (!invocation.invokes) {
+        throw new NonRetriableError("step.invoke needs the step-invoke capability, which this app turned off", {
+          code: ERROR_CODES.capabilityOff,
+        });
+      }
+      if (typeof fn !== "string" || fn.length === 0) throw new TypeError("step.invoke needs a function id");
+      if (options.app !== undefined && (typeof options.app !== "string" || options.app.length === 0)) {
+        throw new TypeError("step.invoke: app must be an app id");
+      }
+      invocation.stop({
+        op: "invoke",
+        id: stepId,
+        function: fn,
+        app: options.app ?? null,
+        data: options.data === undefined ? {} : options.data,
+        until: ms === null ? null : untilFrom(invocation.now(), ms),
+      });
+      return never();
+    } catch (error) {
+      return rejected(error);
+    }
+  }
+
+  /** The run's W3C traceparent when the engine sent one ([TRACE-4]), else null. */
+  get traceparent(): string | null {
+    return this.invocation.traceparent;
   }
 
   /** Run 1-20 callables concurrently inside one `run` step; memoizes `{name: result}`. */
@@ -372,6 +433,22 @@ export class Step {
       return out as { [K in keyof T]: Awaited<ReturnType<T[K]>> };
     });
   }
+}
+
+/** [INVOKE-8]: an invoke memo's output, or its InvokeError. */
+function invokeResult<T>(stepId: string, data: unknown): Promise<T> {
+  const result = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  const status = String(result.status);
+  if (status === "completed") return Promise.resolve(result.output as T);
+  const error = (typeof result.error === "object" && result.error !== null ? result.error : {}) as Record<string, unknown>;
+  const message = typeof error.message === "string" ? error.message : `the invoked run ended ${status}`;
+  return rejected(
+    new InvokeError(message, INVOKE_CODES[status] ?? "INVOKE_FAILED", {
+      runId: result.runId ?? null,
+      status,
+      error: result.error ?? null,
+    }, stepId),
+  );
 }
 
 /** A step's duration; an invalid one is a non-retriable error of the handler ([ERR-8]). */

@@ -119,7 +119,7 @@ describe("Client", () => {
     expect(JSON.parse(seen[7]?.body ?? "")).toMatchObject({ runId: "r1", stepId: "s1" });
     expect(JSON.parse(seen[11]?.body ?? "")).toEqual({ sdkVersion: SDK_VERSION, functions: [fn.definition()] });
     expect(JSON.parse(seen[12]?.body ?? "")).toMatchObject({
-      capabilities: ["timestamped-signatures", "key-rotation", "step-occurrences", "strict-replay"],
+      capabilities: ["timestamped-signatures", "key-rotation", "step-occurrences", "strict-replay", "step-invoke", "trace-context"],
       maxRequestBytes: 1_048_576,
     });
   });

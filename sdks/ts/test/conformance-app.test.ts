@@ -71,7 +71,7 @@ describe("conformance app", () => {
     const ids = catalogIds();
     expect(ids.length).toBeGreaterThanOrEqual(16);
     expect(manifest.functions.map((f) => f.id)).toEqual(ids);
-    expect(manifest.capabilities).toEqual(["timestamped-signatures", "key-rotation", "step-occurrences", "strict-replay"]);
+    expect(manifest.capabilities).toEqual(["timestamped-signatures", "key-rotation", "step-occurrences", "strict-replay", "step-invoke", "trace-context"]);
     expect(manifest.functions.find((f) => f.id === "nightly")?.trigger).toEqual({ cron: "0 3 * * *" });
   });
 

@@ -387,7 +387,7 @@ describe("HTTP-level answers of the core", () => {
     expect(JSON.parse(answer.body)).toEqual({
       functions: [{ id: "f", trigger: { event: "t.f" }, priority: 0, enabled: true, hasOnFailure: false }],
       sdkVersion: `ts/${VERSION}`,
-      capabilities: ["timestamped-signatures", "key-rotation", "step-occurrences", "strict-replay"],
+      capabilities: ["timestamped-signatures", "key-rotation", "step-occurrences", "strict-replay", "step-invoke", "trace-context"],
       maxRequestBytes: 1_048_576,
     });
     const v1 = app([fn("f", () => "ok")], { capabilities: "none" });
