@@ -279,6 +279,10 @@ final class Handler
             $this->has(Protocol::CAP_STEP_OCCURRENCES),
             $functionId,
             $this->has(Protocol::CAP_STRICT_REPLAY),
+            $this->has(Protocol::CAP_STEP_INVOKE),
+            $this->has(Protocol::CAP_TRACE_CONTEXT) && is_string($request['traceparent'] ?? null)
+                && preg_match(Protocol::TRACEPARENT_PATTERN, $request['traceparent']) === 1
+                ? $request['traceparent'] : null,
         );
         $failure = $request['failure'] ?? null;
         $thrown = null;
@@ -303,7 +307,7 @@ final class Handler
             $op = $step->decided() ?? $interrupt->operation;
         } catch (Throwable $error) {
             $thrown = $step->decided() === null ? $error : null;
-            $op = $step->decided() ?? Ops::fromThrowable(null, $error);
+            $op = $step->decided() ?? Ops::fromThrowable($error instanceof InvokeError ? $error->stepId : null, $error);
         }
         if (($op['op'] ?? null) === Protocol::OP_ERROR) {
             $this->logError($functionId, $request, $failure !== null, $op, $step->thrown() ?? $thrown);

@@ -22,6 +22,8 @@ final class Protocol
     public const CAP_KEY_ROTATION = 'key-rotation';
     public const CAP_STEP_OCCURRENCES = 'step-occurrences';
     public const CAP_STRICT_REPLAY = 'strict-replay';
+    public const CAP_STEP_INVOKE = 'step-invoke';
+    public const CAP_TRACE_CONTEXT = 'trace-context';
 
     /** Every capability this SDK implements, advertised by default. */
     public const CAPABILITIES = [
@@ -29,6 +31,8 @@ final class Protocol
         self::CAP_KEY_ROTATION,
         self::CAP_STEP_OCCURRENCES,
         self::CAP_STRICT_REPLAY,
+        self::CAP_STEP_INVOKE,
+        self::CAP_TRACE_CONTEXT,
     ];
 
     public const OP_STEP = 'step';
@@ -37,11 +41,13 @@ final class Protocol
     public const OP_SLEEP = 'sleep';
     public const OP_WAIT = 'wait';
     public const OP_DONE = 'done';
+    public const OP_INVOKE = 'invoke';
 
     public const MEMO_RUN = 'run';
     public const MEMO_SLEEP = 'sleep';
     public const MEMO_WAIT = 'wait';
     public const MEMO_SEND_EVENT = 'sendEvent';
+    public const MEMO_INVOKE = 'invoke';
 
     public const CODE_NON_DETERMINISTIC = 'NON_DETERMINISTIC';
     public const CODE_MISSING_FAILURE_HANDLER = 'MISSING_FAILURE_HANDLER';
@@ -49,6 +55,10 @@ final class Protocol
     public const CODE_INVALID_PARALLEL = 'INVALID_PARALLEL';
     public const CODE_INVALID_EVENTS = 'INVALID_EVENTS';
     public const CODE_INVALID_DURATION = 'INVALID_DURATION';
+    public const CODE_CAPABILITY_OFF = 'CAPABILITY_OFF';
+    /** [INVOKE-8]: the InvokeError code of each non-completed invoke result status. */
+    public const INVOKE_CODES = ['failed' => 'INVOKE_FAILED', 'cancelled' => 'INVOKE_CANCELLED', 'timedOut' => 'INVOKE_TIMEOUT'];
+    public const TRACEPARENT_PATTERN = '/^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/';
 
     /** Ops in the key order they are written. */
     public const OP_FIELDS = [
@@ -58,6 +68,7 @@ final class Protocol
         self::OP_SLEEP => ['op', 'id', 'until'],
         self::OP_WAIT => ['op', 'id', 'event', 'match', 'until'],
         self::OP_DONE => ['op', 'data'],
+        self::OP_INVOKE => ['op', 'id', 'function', 'app', 'data', 'until'],
     ];
     public const OCCURRENCE_SEPARATOR = '#';
     public const TIMESTAMP_WINDOW_MS = 300_000;

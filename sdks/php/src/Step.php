@@ -36,7 +36,72 @@ final class Step
         private readonly bool $occurrences = true,
         private readonly string $functionId = '',
         private readonly bool $strictReplay = true,
+        private readonly bool $invokes = true,
+        /** The run's W3C traceparent, when the engine sent one and trace-context is on. */
+        private readonly ?string $traceparent = null,
     ) {
+    }
+
+    /**
+     * Runs $function (a function id or runtime id, of this app or of $app) as a child run
+     * and returns its output; throws InvokeError when it failed, was cancelled or outlived
+     * $timeout ([INVOKE-8]).
+     */
+    public function invoke(
+        string $id,
+        string $function,
+        mixed $data = null,
+        string|int|null $timeout = null,
+        ?string $app = null,
+    ): mixed {
+        $ms = $timeout === null ? null : self::declaredMs($timeout); // [INVOKE-9]
+        $id = $this->claim($id);
+        if ($this->memo($id, Protocol::MEMO_INVOKE, $result)) {
+            return self::invokeResult($id, $result);
+        }
+        if (!$this->invokes) {
+            throw new NonRetriableError(
+                'step.invoke needs the step-invoke capability, which this app turned off',
+                Protocol::CODE_CAPABILITY_OFF,
+            );
+        }
+        if ($function === '' || $app === '') {
+            throw new InvalidArgumentException("invoke(\"{$id}\"): function and app must be non-empty");
+        }
+        $this->decide([
+            'op' => Protocol::OP_INVOKE,
+            'id' => $id,
+            'function' => $function,
+            'app' => $app,
+            'data' => $data === null || $data === [] ? new JsonObject() : $data,
+            'until' => $ms === null ? null : Ops::until($ms),
+        ]);
+    }
+
+    /** The run's W3C traceparent when the engine sent one ([TRACE-4]), else null. */
+    public function traceparent(): ?string
+    {
+        return $this->traceparent;
+    }
+
+    private static function invokeResult(string $id, mixed $result): mixed
+    {
+        $result = $result instanceof JsonObject ? $result->toArray() : (is_array($result) ? $result : []);
+        $status = is_string($result['status'] ?? null) ? $result['status'] : '';
+        if ($status === 'completed') {
+            $output = $result['output'] ?? null;
+            return $output instanceof JsonObject ? $output->toArray() : $output;
+        }
+        $error = $result['error'] ?? null;
+        $error = $error instanceof JsonObject ? $error->toArray() : $error;
+        $message = is_array($error) && is_string($error['message'] ?? null)
+            ? $error['message'] : "the invoked run ended {$status}";
+        throw new InvokeError(
+            $message,
+            Protocol::INVOKE_CODES[$status] ?? 'INVOKE_FAILED',
+            ['runId' => $result['runId'] ?? null, 'status' => $status, 'error' => $error],
+            $id,
+        );
     }
 
     /**
@@ -153,6 +218,11 @@ final class Step
             if (($event['data'] ?? null) === []) {
                 // An event's data is an object: [] means {} here.
                 $list[$index]['data'] = new JsonObject();
+            }
+        }
+        if ($this->traceparent !== null) { // [TRACE-4]: the sent events continue the trace
+            foreach ($list as $index => $event) {
+                $list[$index]['traceparent'] ??= $this->traceparent;
             }
         }
         $this->decide(['op' => Protocol::OP_SEND_EVENT, 'id' => $id, 'events' => $list]);

@@ -56,7 +56,7 @@ final class HandlerTest extends TestCase
         self::assertSame('php/' . \Durable\Protocol::VERSION, $manifest['sdkVersion']);
         self::assertMatchesRegularExpression('/^\d+\.\d+\.\d+$/', \Durable\Protocol::VERSION);
         self::assertSame(
-            ['timestamped-signatures', 'key-rotation', 'step-occurrences', 'strict-replay'],
+            ['timestamped-signatures', 'key-rotation', 'step-occurrences', 'strict-replay', 'step-invoke', 'trace-context'],
             $manifest['capabilities'],
         );
         self::assertSame(1_048_576, $manifest['maxRequestBytes']);

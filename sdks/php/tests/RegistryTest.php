@@ -44,7 +44,7 @@ final class RegistryTest extends TestCase
         self::assertSame('run', $ops[Protocol::OP_STEP]['memoType']);
         self::assertSame(
             $this->registry['memoTypes'],
-            [Protocol::MEMO_RUN, Protocol::MEMO_SLEEP, Protocol::MEMO_WAIT, Protocol::MEMO_SEND_EVENT],
+            [Protocol::MEMO_RUN, Protocol::MEMO_SLEEP, Protocol::MEMO_WAIT, Protocol::MEMO_SEND_EVENT, Protocol::MEMO_INVOKE],
         );
     }
 
