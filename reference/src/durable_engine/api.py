@@ -26,6 +26,7 @@ from .validation import (
     TooLarge,
     reject_nul,
     spec_dir,
+    valid_traceparent,
     validate_request,
     validate_schema,
 )
@@ -112,6 +113,15 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         # or a bug: INTERNAL per the registry, which clients retry with backoff.
         log.exception("unexpected error on %s", request.path)
         return error_response(500, "INTERNAL", "the engine could not handle this request; retry")
+
+
+def with_traceparent(payload: dict[str, Any], header: str | None) -> None:
+    """[TRACE-1]: a valid `traceparent` header of /e or /e/bulk goes on each event that has
+    no member of its own; an invalid header is ignored."""
+    if not valid_traceparent(header):
+        return
+    for event in payload["events"] if "events" in payload else [payload]:
+        event.setdefault("traceparent", header)
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -212,6 +222,8 @@ class Api:
             # Hand checks first for their precise paths, then the spec's schema as the judge.
             payload = validate_request(path, value)
             validate_schema(SCHEMA_NAMES[path], value)
+            if path in ("/e", "/e/bulk"):  # [TRACE-1]: a valid header applies to each event
+                with_traceparent(payload, request.headers.get("traceparent"))
             return web.json_response(await handler(app_id, payload),
                                      headers={ENVIRONMENT_HEADER: workspace["environment"]},
                                      dumps=lambda v: json.dumps(v, separators=(",", ":")))

@@ -21,6 +21,14 @@ ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:
 MAX_SAFE = 2**53 - 1  # registry maxDurationMs; also keeps numbers inside Postgres' ranges
 
 
+TRACEPARENT = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+def valid_traceparent(value: Any) -> bool:
+    """A W3C Trace Context version 00 traceparent ([TRACE-1])."""
+    return isinstance(value, str) and TRACEPARENT.match(value) is not None
+
+
 class Invalid(Exception):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(message)
@@ -283,13 +291,15 @@ def validate_definition(value: Any, path: str = "") -> dict[str, Any]:
 
 def validate_event(value: Any, path: str) -> dict[str, Any]:
     e = _obj(value, path)
-    _only(e, path, {"id", "name", "data", "ts"})
+    _only(e, path, {"id", "name", "data", "ts", "traceparent"})
     _require(e, path, ("name",))
     if "id" in e:
         _str(e["id"], f"{path}/id")
     _str(e["name"], f"{path}/name")
     if "ts" in e:
         e["ts"] = _int(e["ts"], f"{path}/ts", 0, MAX_SAFE, integral_float=True)
+    if "traceparent" in e and not valid_traceparent(e["traceparent"]):  # [TRACE-1]
+        raise Invalid(f"{path}/traceparent", "must be a W3C traceparent (version 00)")
     if len(json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode()) > 262_144:
         raise TooLarge(path, "event exceeds 262144 bytes")
     return e

@@ -25,6 +25,7 @@ class RunContext:
     manifest_at: datetime | None = None
     events: list[dict[str, Any]] | None = None  # a batch run's events ([INV-5])
     error: dict[str, Any] | None = None  # the run's error, for its failure handler
+    traceparent: str | None = None  # [TRACE-2]
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # step id: {type, data}
     # run state changes made in the current transaction, logged once it commits
     changes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -40,6 +41,7 @@ class RunContext:
             capabilities=list(row["capabilities"] or []),
             max_request_bytes=row["max_request_bytes"] or DEFAULT_MAX_REQUEST_BYTES,
             manifest_at=row["manifest_at"], events=row["events"], error=row["error"],
+            traceparent=row.get("traceparent"),
             steps=dict(row.get("steps") or {}) if steps is None else steps)
 
     @property

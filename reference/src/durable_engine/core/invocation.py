@@ -131,6 +131,8 @@ def request_body(ctx: RunContext, run_id: str, namespace: str, attempt: int) -> 
                             "event": ctx.event, "steps": ctx.steps, "attempt": attempt}
     if ctx.events is not None:  # a batch run ([INV-5])
         body["events"] = ctx.events
+    if ctx.traceparent is not None:  # [TRACE-3]; apps without trace-context ignore it
+        body["traceparent"] = ctx.traceparent
     if namespace == "failure":
         body["failure"] = ctx.error or {"message": "run failed", "name": "Error"}
     return body

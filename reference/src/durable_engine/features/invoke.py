@@ -55,7 +55,8 @@ async def start_child(conn: psycopg.AsyncConnection[Any], q: Callable[[str], str
     # concurrency, throttle and priority apply to the child; the other rules do not
     await create(conn, queries, [new_run(
         workspace_id, fn["runtime_id"], fn["definition"], event, fn["priority"],
-        events=[event] if batch else None, parent=(ctx.run_id, namespace, op.id))], now)
+        events=[event] if batch else None, parent=(ctx.run_id, namespace, op.id),
+        traceparent=ctx.traceparent)], now)  # [TRACE-2]: the child continues the trace
     return None
 
 

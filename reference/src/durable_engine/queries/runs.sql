@@ -42,7 +42,7 @@ WITH due AS (
       AND r.status IN ('queued', 'sleeping', 'waiting')
 )
 SELECT c.run_id, c.workspace_id, c.namespace, c.kind, c.attempt, c.due_at, c.lease_token,
-       r.id, r.function_id, r.event, r.events, r.error,
+       r.id, r.function_id, r.event, r.events, r.error, r.traceparent,
        f.definition, f.enabled, f.removed,
        w.app_url, w.keys, w.capabilities, w.max_request_bytes, w.manifest_at,
        coalesce((SELECT jsonb_object_agg(s.step_id,
@@ -68,7 +68,7 @@ SELECT least((SELECT min(due_at) FROM queue WHERE lease_token IS NULL AND due_at
 
 -- name: context
 SELECT r.id, r.workspace_id, r.function_id, r.event, r.events, r.status, r.error,
-       f.definition, f.enabled, f.removed,
+       r.traceparent, f.definition, f.enabled, f.removed,
        w.app_url, w.keys, w.capabilities, w.max_request_bytes, w.manifest_at
 FROM runs r
 JOIN workspaces w ON w.id = r.workspace_id
@@ -156,7 +156,7 @@ WHERE run_id = %(run_id)s;
 SELECT r.id, r.function_id, r.event_id, r.event, r.events, r.status, r.output, r.error,
        r.failure_handler,
        r.failure_output, r.created_at, r.updated_at, r.started_at, r.ended_at, r.skip_reason,
-       r.cancelled_by, r.parent_run_id, r.parent_step_id,
+       r.cancelled_by, r.parent_run_id, r.parent_step_id, r.traceparent,
        -- an ended run has no queue row: the attempt of its last invocation ([API-22])
        coalesce(q.attempt, (SELECT d.attempt FROM deliveries d
                             WHERE d.run_id = r.id AND coalesce(d.namespace, 'main') = 'main'
@@ -373,7 +373,7 @@ WITH t AS (
              rate_key text, skip_reason text, throttle_key text, throttle_limit integer,
              throttle_period_ms integer, lease_s float8, rerun_of text,
              idempotency_key text, singleton_key text, parent_run_id text,
-             parent_namespace text, parent_step_id text)
+             parent_namespace text, parent_step_id text, traceparent text)
 ), e AS (
     SELECT t.*, t.lease_s IS NOT NULL AND t.skip_reason IS NULL AND NOT EXISTS (
                SELECT 1 FROM queue o
@@ -384,13 +384,14 @@ WITH t AS (
     INSERT INTO runs (id, workspace_id, function_id, event_id, event, events, status,
                       created_at, updated_at, rate_key, skip_reason, ended_at, throttle_key,
                       started_at, rerun_of, idempotency_key, singleton_key, parent_run_id,
-                      parent_namespace, parent_step_id)
+                      parent_namespace, parent_step_id, traceparent)
     SELECT id, workspace_id, function_id, event_id, event, events,
            CASE WHEN skip_reason IS NOT NULL THEN 'skipped'
                 WHEN handed THEN 'running' ELSE 'queued' END, %(now)s, %(now)s,
            rate_key, skip_reason, CASE WHEN skip_reason IS NULL THEN NULL ELSE %(now)s END,
            throttle_key, CASE WHEN handed THEN %(now)s END, rerun_of, idempotency_key,
-           singleton_key, parent_run_id, parent_namespace, parent_step_id
+           singleton_key, parent_run_id, parent_namespace, parent_step_id,
+           coalesce(traceparent, durable_new_traceparent())
     FROM e
     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, error = NULL, ended_at = NULL,
         failure_handler = NULL, failure_output = NULL, updated_at = EXCLUDED.updated_at,

@@ -102,6 +102,8 @@ class RunOps:
             result["skipReason"] = run["skip_reason"]
         if run["cancelled_by"] is not None:  # [CANCEL-4]
             result["cancelledBy"] = run["cancelled_by"]
+        if run["traceparent"] is not None:  # [TRACE-5]
+            result["traceparent"] = run["traceparent"]
         if run["parent_run_id"] is not None:  # [INVOKE-10]
             result["parent"] = {"runId": run["parent_run_id"], "stepId": run["parent_step_id"]}
         # The handler's own memos and per-step timing stay in the database (run_detail).

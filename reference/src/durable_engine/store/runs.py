@@ -34,6 +34,7 @@ class NewRun:
     idempotency_key: str | None = None  # [IDEM-2]: runs of one key within a period are one
     singleton_key: str | None = None  # [SINGLE-2]: one live run per key
     parent: tuple[str, str, str] | None = None  # (run, namespace, step) awaiting it ([INVOKE-2])
+    traceparent: str | None = None  # [TRACE-2]; None: a new one
 
     def row(self) -> dict[str, Any]:
         return {"id": self.id, "workspace_id": self.workspace_id,
@@ -43,6 +44,7 @@ class NewRun:
                 "rate_key": self.rate_key, "skip_reason": self.skip_reason,
                 "lease_s": self.lease_s, "rerun_of": self.rerun_of,
                 "idempotency_key": self.idempotency_key, "singleton_key": self.singleton_key,
+                "traceparent": self.traceparent,
                 **dict(zip(("parent_run_id", "parent_namespace", "parent_step_id"),
                            self.parent or (None, None, None), strict=True)),
                 **self.flow.params()}

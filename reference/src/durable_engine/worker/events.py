@@ -21,6 +21,7 @@ from ..core.status import RunStatus
 from ..features.cancel_on import cancel_on_event
 from ..features.idempotency import idempotency_key, original_run
 from ..features.singleton import apply_singleton, singleton_key
+from ..features.trace import new_traceparent
 from ..flow import pend
 from ..logs import run_changed
 from ..paths import event_matches
@@ -51,6 +52,8 @@ class Events(Manifests):
                 "data": raw.get("data", {}),
                 "ts": raw.get("ts", to_ms(now)),
             }
+            # [TRACE-2]: the runs it starts carry its trace (not part of the stored event)
+            trace = raw.get("traceparent") or new_traceparent()
             cur = await conn.execute(self.q("event_accept"), {
                 "workspace_id": workspace_id, "id": event["id"], "name": event["name"],
                 "data": Jsonb(event["data"]), "ts": event["ts"], "now": now})
@@ -92,7 +95,8 @@ class Events(Manifests):
                 rate_key, skip = await self._rate_limit(conn, workspace_id, definition, event,
                                                         now)
                 run = new_run(workspace_id, fn["runtime_id"], definition, event,
-                              fn["priority"], rate_key=rate_key, idempotency_key=idem_key)
+                              fn["priority"], rate_key=rate_key, idempotency_key=idem_key,
+                              traceparent=trace)
                 single_key = singleton_key(workspace_id, definition, event)
                 if single_key is not None and skip is None:  # [SINGLE-2], [SINGLE-3]
                     skip, gone = await apply_singleton(conn, self.q, single_key, definition,
@@ -134,7 +138,8 @@ class Events(Manifests):
                 context = RunContext.from_row({
                     **accepted, "id": run.id, "workspace_id": workspace_id,
                     "function_id": run.function_id, "event": event, "events": None,
-                    "error": None, "definition": by_id[run.function_id]["definition"]},
+                    "error": None, "definition": by_id[run.function_id]["definition"],
+                    "traceparent": run.traceparent},
                     steps={})
                 handoff.append(Claim(run.id, workspace_id, "main", "invoke", 0, now, token,
                                      context))

@@ -137,6 +137,8 @@ class Invoke(Lifecycle):
         v2 = signs_v2(ctx.capabilities)
         timestamp = str(to_ms(self.clock()))
         headers = request_headers(ctx.keys, body, v2, timestamp)
+        if ctx.traceparent is not None:  # [TRACE-3]: for proxies and instrumentation too
+            headers["traceparent"] = ctx.traceparent
         started = self.clock()
         t0 = time.perf_counter()
         timeout = aiohttp.ClientTimeout(total=(timeout_ms or self.config.default_timeout_ms)

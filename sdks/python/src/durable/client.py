@@ -283,14 +283,22 @@ class Client:
         return self._post("/fn/sync", payload)
 
     def send(
-        self, name: str, data: Any = None, *, event_id: str | None = None, retries: int = 2
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        event_id: str | None = None,
+        retries: int = 2,
+        traceparent: str | None = None,
     ) -> dict[str, Any]:
-        """Send one event; the id (generated when absent) makes a resend idempotent."""
+        """Send one event; the id (generated when absent) makes a resend idempotent.
+        `traceparent` (W3C) puts the runs it starts in the caller's trace (protocol 1.1)."""
         event_id = event_id or str(uuid.uuid4())
+        event = {"id": event_id, "name": name, "data": {} if data is None else data}
+        if traceparent is not None:
+            event["traceparent"] = traceparent
         try:
-            return self._post(
-                "/e", {"id": event_id, "name": name, "data": {} if data is None else data}, retries
-            )
+            return self._post("/e", event, retries)
         except DurableError as error:
             raise _chain(EventSendError(event_id, str(error)), error) from error
 
@@ -308,6 +316,8 @@ class Client:
                 "name": event["name"],
                 "data": event.get("data", {}),
             }
+            if "traceparent" in event:
+                item["traceparent"] = event["traceparent"]
             if "ts" in event:
                 item["ts"] = event["ts"]
             normalized.append(item)
