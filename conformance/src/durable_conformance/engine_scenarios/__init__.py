@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import api, cancel_on, flow, limits, protocol, run_keys
+from . import api, cancel_on, flow, invoke_trace, limits, protocol, run_keys
 
 if TYPE_CHECKING:
     from ..engine_suite import EngineSuite
@@ -23,4 +23,5 @@ GROUPS: list[tuple[str, Callable[[EngineSuite], list[Result]]]] = [
     ("protocol", protocol.run),
     ("cancel-on", cancel_on.run),
     ("run-keys", run_keys.run),
+    ("invoke-trace", invoke_trace.run),
 ]
