@@ -257,7 +257,8 @@ def _invoke_result(step_id: str, memo: Any) -> Any:
     status = result.get("status")
     if status == "completed":
         return result.get("output")
-    error = result.get("error") if isinstance(result.get("error"), dict) else {}
+    found = result.get("error")
+    error: dict[str, Any] = found if isinstance(found, dict) else {}
     raise InvokeError(
         str(error.get("message", f"the invoked run ended {status}")),
         code=CODE_INVOKE.get(str(status), "INVOKE_FAILED"),
