@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ADMIN_TOKEN, AppServer, event_name, login, query, shot, wait_for
+from conftest import ADMIN_TOKEN, AppServer, EngineHandle, event_name, login, query, shot, wait_for
 from durable import Client, DurableFunction, Step, provision_app, wsgi
 from playwright.sync_api import expect
 
@@ -214,3 +214,75 @@ def test_functions_page_shows_versions_triggers_rules_and_next_cron_fire(
     expect(limited).to_contain_text("limited@v2")
     expect(limited).to_contain_text("concurrency")
     shot(page, "functions")
+
+
+def test_a_confirmation_from_one_engine_process_is_honoured_once_by_another(
+        engine: Any, prod_app: Any) -> None:
+    """Behind a load balancer the second click may reach another process: the confirmation
+    lives in Postgres, is single use, and is bound to the visitor and the action."""
+    name = event_name("nap")
+    app = prod_app([napper(name)])
+    run_id = app.client.send(name, {})["runIds"][0]
+    wait_for(lambda: app.status(run_id) == "sleeping", 15)
+    other = EngineHandle(engine.config.database_url, workers=False).start()
+    try:
+        cookie, csrf = http_login(engine.url)
+        cancel = f"/w/{app.id}/runs/{run_id}/cancel"
+        first = post(engine.url + cancel, {"csrf": csrf}, cookie)
+        token = first.split('name="confirm" value="', 1)[1].split('"', 1)[0]
+        assert app.status(run_id) == "sleeping"
+        # another visitor (a second session) cannot use it
+        other_cookie, other_csrf = http_login(other.url)
+        post(other.url + cancel, {"csrf": other_csrf, "confirm": token}, other_cookie)
+        assert app.status(run_id) == "sleeping"
+        # that attempt used it up: a fresh one, carried to the other process, acts
+        first = post(engine.url + cancel, {"csrf": csrf}, cookie)
+        token = first.split('name="confirm" value="', 1)[1].split('"', 1)[0]
+        done = post(other.url + cancel, {"csrf": csrf, "confirm": token}, cookie)
+        assert "Run cancelled" in done and app.status(run_id) == "cancelled"
+        replay = post(other.url + cancel, {"csrf": csrf, "confirm": token}, cookie)
+        assert "Confirm" in replay  # single use: asked again
+    finally:
+        other.stop()
+
+
+def test_wrong_tokens_slow_down_logins_on_every_engine_process(engine: Any) -> None:
+    other = EngineHandle(engine.config.database_url, workers=False).start()
+    try:
+        times = []
+        for base in (engine.url, other.url, engine.url):
+            started = time.monotonic()
+            answer = post(base + "/login", {"token": "wrong"}, "")
+            times.append(time.monotonic() - started)
+            assert "Wrong" in answer or "401" in answer or "wrong" in answer
+        # 0.5 s, 1 s, 2 s: the count is shared, so the third try waits 2 s on either process
+        assert times[1] >= 0.9 and times[2] >= 1.9, times
+        cookie, _ = http_login(other.url)  # the right token clears the count
+        started = time.monotonic()
+        post(engine.url + "/login", {"token": "wrong"}, "")
+        assert time.monotonic() - started < 0.9
+        assert cookie
+    finally:
+        other.stop()
+
+
+def http_login(base: str) -> tuple[str, str]:
+    """A session cookie and its CSRF token, over plain HTTP."""
+    request = urllib.request.Request(
+        base + "/login", data=urllib.parse.urlencode({"token": ADMIN_TOKEN}).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"}, method="POST")
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        opener.open(request, timeout=15)
+        raise AssertionError("login did not redirect")
+    except urllib.error.HTTPError as answer:
+        cookie = (answer.headers.get("Set-Cookie") or "").split(";")[0]
+    with urllib.request.urlopen(urllib.request.Request(
+            base + "/", headers={"Cookie": cookie}), timeout=15) as page:
+        body = page.read().decode()
+    return cookie, body.split('name="csrf" value="', 1)[1].split('"', 1)[0]

@@ -55,14 +55,14 @@ class Actions:
         form = await request.post()
         if is_prod(ws):
             given = form.get("confirm")
-            if not self.dash.gate.confirmed(visitor, action,
+            if not await self.dash.gate.confirmed(visitor, action,
                                             given if isinstance(given, str) else None):
                 fields = [(k, v) for k, v in form.items()
                           if k not in ("confirm", "csrf") and isinstance(v, str)]
                 return self.dash.render(
                     request, "_confirm.html", visitor, message=describe, verb=verb,
                     action=request.path, fields=fields,
-                    token=self.dash.gate.confirmation(visitor, action))
+                    token=await self.dash.gate.confirmation(visitor, action))
         return await perform()
 
     async def _ws(self, request: web.Request) -> dict[str, Any]:

@@ -3,13 +3,14 @@
 - Production mode: a person logs in with the admin token (DURABLE_ADMIN_TOKEN). The session
   id lives in a cookie (HttpOnly, SameSite=Strict, Secure when the request came over HTTPS);
   the store keeps only its SHA-256. Wrong tokens are answered more slowly each time (per
-  client address). Without an admin token the dashboard is off.
+  client address, counted in Postgres for every process alike). Without an admin token the dashboard is off.
 - Dev mode: open to loopback clients (the pages say so in a banner); others log in as above
   when an admin token is set.
 - Every state-changing request carries the visitor's CSRF token (X-CSRF-Token header, or a
   `csrf` form field) and, when the browser sends one, an Origin of this host.
 - Production actions are confirmed: the first request gets a short-lived, single-use
-  confirmation token bound to the visitor and the action; only a request carrying it acts.
+  confirmation token bound to the visitor and the action; only a request carrying it acts,
+  on whichever engine process it reaches (tokens are kept in Postgres, hashed).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import asyncio
 import hmac
 import ipaddress
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -29,7 +29,7 @@ from ..service import Service
 
 COOKIE = "durable_session"
 LIFETIME = timedelta(hours=12)
-CONFIRM_S = 60.0
+CONFIRM = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,6 @@ class Gate:
         self.dev = dev
         self.admin_token = admin_token
         self.dev_csrf = secrets.token_urlsafe(24)  # open mode: still no cross-site forms
-        self.failures: dict[str, tuple[int, float]] = {}
-        self.confirmations: dict[str, tuple[str, str, float]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -100,16 +98,12 @@ class Gate:
     async def login(self, request: web.Request, token: str) -> str | None:
         """A new session id for the right admin token; None (after a growing delay) else."""
         address = request.remote or "?"
-        count, _ = self.failures.get(address, (0, 0.0))
         if self.admin_token and hmac.compare_digest(token.encode(), self.admin_token.encode()):
-            self.failures.pop(address, None)
+            await self.service.login_succeeded(address)
             session_id, _csrf = await self.service.session_create(LIFETIME)
             return session_id
-        count += 1
-        self.failures[address] = (count, time.monotonic())
-        if len(self.failures) > 10_000:  # forget the oldest addresses, never grow unbounded
-            for old in sorted(self.failures, key=lambda a: self.failures[a][1])[:5_000]:
-                self.failures.pop(old, None)
+        # counted in Postgres, so every engine process behind one address slows down alike
+        count = await self.service.login_failed(address)
         await asyncio.sleep(min(0.5 * 2 ** (count - 1), 10.0))
         return None
 
@@ -126,19 +120,12 @@ class Gate:
 
     # ---- confirmations of production actions ----------------------------------------------
 
-    def confirmation(self, visitor: Visitor, action: str) -> str:
-        now = time.monotonic()
-        for token, (_, _, until) in list(self.confirmations.items()):
-            if until < now:
-                del self.confirmations[token]
-        token = secrets.token_urlsafe(18)
-        self.confirmations[token] = (visitor.key, action, now + CONFIRM_S)
-        return token
+    # Kept in Postgres: the second click may reach another engine process than the first.
 
-    def confirmed(self, visitor: Visitor, action: str, token: str | None) -> bool:
+    async def confirmation(self, visitor: Visitor, action: str) -> str:
+        return await self.service.confirmation_create(visitor.key, action, CONFIRM)
+
+    async def confirmed(self, visitor: Visitor, action: str, token: str | None) -> bool:
         """True once for a live token issued to this visitor for this very action."""
-        if not token:
-            return False
-        held = self.confirmations.pop(token, None)
-        return held is not None and held[0] == visitor.key and held[1] == action and \
-            held[2] >= time.monotonic()
+        return bool(token) and await self.service.confirmation_take(str(token), visitor.key,
+                                                                    action)

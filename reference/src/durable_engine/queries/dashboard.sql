@@ -54,3 +54,27 @@ SELECT w.namespace, w.step_id, w.event_name, w.until, w.created_at
 FROM waits w JOIN runs r ON r.id = w.run_id
 WHERE w.run_id = %(run_id)s AND r.workspace_id = %(workspace_id)s
 ORDER BY w.created_at;
+
+-- name: confirmation_insert
+-- A production action's confirmation, single use; expired ones are dropped on the way.
+WITH pruned AS (DELETE FROM dashboard_confirmations WHERE expires_at <= %(now)s)
+INSERT INTO dashboard_confirmations (token_hash, visitor_hash, action, expires_at)
+VALUES (%(token_hash)s, %(visitor_hash)s, %(action)s, %(expires_at)s);
+
+-- name: confirmation_take
+-- Used once: the row goes whether or not it matches the visitor and the action.
+DELETE FROM dashboard_confirmations WHERE token_hash = %(token_hash)s
+RETURNING visitor_hash, action, expires_at > %(now)s AS live;
+
+-- name: login_failure_count
+-- One more wrong token from this address; a quiet hour forgets the earlier ones.
+INSERT INTO dashboard_login_failures AS f (address, count, last_at)
+VALUES (%(address)s, 1, %(now)s)
+ON CONFLICT (address) DO UPDATE
+SET count = CASE WHEN f.last_at < %(now)s - interval '1 hour' THEN 1 ELSE f.count + 1 END,
+    last_at = %(now)s
+RETURNING count;
+
+-- name: login_failures_clear
+DELETE FROM dashboard_login_failures
+WHERE address = %(address)s OR last_at < %(now)s - interval '1 day';

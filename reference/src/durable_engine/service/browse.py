@@ -112,6 +112,42 @@ class BrowseOps:
             row = await cur.fetchone()
         return None if row is None else str(row["csrf"])
 
+    async def confirmation_create(self, visitor_key: str, action: str,
+                                  lifetime: timedelta) -> str:
+        """A single-use token that lets this visitor carry out this very action once, on any
+        engine process, within `lifetime`."""
+        token = secrets.token_urlsafe(18)
+        now = self.engine.clock()
+        async with self.engine.pool.connection() as conn:
+            await conn.execute(self.engine.q("confirmation_insert"), {
+                "token_hash": session_hash(token), "visitor_hash": session_hash(visitor_key),
+                "action": action, "now": now, "expires_at": now + lifetime})
+        return token
+
+    async def confirmation_take(self, token: str, visitor_key: str, action: str) -> bool:
+        """True once for a live token issued to this visitor for this action."""
+        if not token or len(token) > 200 or "\x00" in token:
+            return False
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("confirmation_take"), {
+                "token_hash": session_hash(token), "now": self.engine.clock()})
+            row = await cur.fetchone()
+        return row is not None and bool(row["live"]) and row["action"] == action and \
+            secrets.compare_digest(row["visitor_hash"], session_hash(visitor_key))
+
+    async def login_failed(self, address: str) -> int:
+        """Count a wrong token from `address`; the count so far (within the last hour)."""
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("login_failure_count"), {
+                "address": address[:100], "now": self.engine.clock()})
+            row = await cur.fetchone()
+        return int(row["count"]) if row else 1
+
+    async def login_succeeded(self, address: str) -> None:
+        async with self.engine.pool.connection() as conn:
+            await conn.execute(self.engine.q("login_failures_clear"), {
+                "address": address[:100], "now": self.engine.clock()})
+
     async def session_end(self, session_id: str) -> None:
         async with self.engine.pool.connection() as conn:
             await conn.execute(self.engine.q("session_delete"),
