@@ -3,7 +3,8 @@
 - Production mode: a person logs in with the admin token (DURABLE_ADMIN_TOKEN). The session
   id lives in a cookie (HttpOnly, SameSite=Strict, Secure when the request came over HTTPS);
   the store keeps only its SHA-256. Wrong tokens are answered more slowly each time (per
-  client address, counted in Postgres for every process alike). Without an admin token the dashboard is off.
+  client address, counted in Postgres for every process alike). Without an admin token the
+  dashboard is off.
 - Dev mode: open to loopback clients (the pages say so in a banner); others log in as above
   when an admin token is set.
 - Every state-changing request carries the visitor's CSRF token (X-CSRF-Token header, or a
