@@ -4,6 +4,7 @@ the failures view's retry, the functions page."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 import urllib.error
 import urllib.parse
@@ -286,3 +287,28 @@ def http_login(base: str) -> tuple[str, str]:
             base + "/", headers={"Cookie": cookie}), timeout=15) as page:
         body = page.read().decode()
     return cookie, body.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+def test_an_expired_session_or_confirmation_is_refused(engine: Any, prod_app: Any) -> None:
+    name = event_name("nap")
+    app = prod_app([napper(name)])
+    run_id = app.client.send(name, {})["runIds"][0]
+    wait_for(lambda: app.status(run_id) == "sleeping", 15)
+    db = engine.config.database_url
+    cookie, csrf = http_login(engine.url)
+    cancel = engine.url + f"/w/{app.id}/runs/{run_id}/cancel"
+    first = post(cancel, {"csrf": csrf}, cookie)
+    token = first.split('name="confirm" value="', 1)[1].split('"', 1)[0]
+    # 60 s later (moved back in the store rather than waited for)
+    assert query(db, "UPDATE dashboard_confirmations SET expires_at = now() - interval "
+                 "'1 second' WHERE token_hash = %s RETURNING action",
+                 hashlib.sha256(token.encode()).hexdigest())
+    assert "Confirm" in post(cancel, {"csrf": csrf, "confirm": token}, cookie)
+    assert app.status(run_id) == "sleeping"
+    # a session past its 12 hours: pages send to the login, actions are refused
+    session_hash = hashlib.sha256(cookie.split("=", 1)[1].encode()).hexdigest()
+    assert query(db, "UPDATE dashboard_sessions SET expires_at = now() - interval '1 second' "
+                 "WHERE id_hash = %s RETURNING csrf", session_hash)
+    answer = post(cancel, {"csrf": csrf}, cookie)
+    assert answer.startswith("401") or answer.startswith("403") or "Log in" in answer, answer
+    assert app.status(run_id) == "sleeping"
