@@ -59,7 +59,7 @@ def spec_compat(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def reference(session: nox.Session) -> None:
     """The reference engine against a real Postgres and real apps on our SDK, on loopback."""
-    _our_sdk(session, "-e", "reference[test]")
+    _our_sdk(session, "-e", "reference[test,otel]")
     _pytest(session, "reference/tests")
 
 

@@ -26,6 +26,7 @@ class RunContext:
     events: list[dict[str, Any]] | None = None  # a batch run's events ([INV-5])
     error: dict[str, Any] | None = None  # the run's error, for its failure handler
     traceparent: str | None = None  # [TRACE-2]
+    created_at: datetime | None = None  # the run's creation (the start of its span)
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # step id: {type, data}
     # run state changes made in the current transaction, logged once it commits
     changes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -41,7 +42,7 @@ class RunContext:
             capabilities=list(row["capabilities"] or []),
             max_request_bytes=row["max_request_bytes"] or DEFAULT_MAX_REQUEST_BYTES,
             manifest_at=row["manifest_at"], events=row["events"], error=row["error"],
-            traceparent=row.get("traceparent"),
+            traceparent=row.get("traceparent"), created_at=row.get("created_at"),
             steps=dict(row.get("steps") or {}) if steps is None else steps)
 
     @property

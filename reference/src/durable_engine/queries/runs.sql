@@ -42,7 +42,7 @@ WITH due AS (
       AND r.status IN ('queued', 'sleeping', 'waiting')
 )
 SELECT c.run_id, c.workspace_id, c.namespace, c.kind, c.attempt, c.due_at, c.lease_token,
-       r.id, r.function_id, r.event, r.events, r.error, r.traceparent,
+       r.id, r.function_id, r.event, r.events, r.error, r.traceparent, r.created_at,
        f.definition, f.enabled, f.removed,
        w.app_url, w.keys, w.capabilities, w.max_request_bytes, w.manifest_at,
        coalesce((SELECT jsonb_object_agg(s.step_id,
@@ -68,7 +68,7 @@ SELECT least((SELECT min(due_at) FROM queue WHERE lease_token IS NULL AND due_at
 
 -- name: context
 SELECT r.id, r.workspace_id, r.function_id, r.event, r.events, r.status, r.error,
-       r.traceparent, f.definition, f.enabled, f.removed,
+       r.traceparent, r.created_at, f.definition, f.enabled, f.removed,
        w.app_url, w.keys, w.capabilities, w.max_request_bytes, w.manifest_at
 FROM runs r
 JOIN workspaces w ON w.id = r.workspace_id

@@ -18,6 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 from ..core.context import RunContext
 from ..core.invocation import Op
 from ..db import load_queries
+from ..features.otel import Spans
 
 
 def utcnow() -> datetime:
@@ -105,6 +106,7 @@ class EngineBase:
     last_manifest_status: int | None = None  # HTTP status of the last manifest GET (dev hints)
     _workers_running: bool = False  # this process invokes apps (serve without --no-workers)
     _reserved: int = 0  # slots promised to API calls handing new runs off to this process
+    spans: Spans = field(default_factory=Spans.from_env)  # [TRACE-6], off by default
 
     def q(self, name: str) -> str:
         return self.queries[name]
@@ -118,3 +120,4 @@ class EngineBase:
         if self.session is not None:
             await self.session.close()
             self.session = None
+        await asyncio.to_thread(self.spans.shutdown)

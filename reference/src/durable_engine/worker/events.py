@@ -139,7 +139,7 @@ class Events(Manifests):
                     **accepted, "id": run.id, "workspace_id": workspace_id,
                     "function_id": run.function_id, "event": event, "events": None,
                     "error": None, "definition": by_id[run.function_id]["definition"],
-                    "traceparent": run.traceparent},
+                    "traceparent": run.traceparent, "created_at": now},
                     steps={})
                 handoff.append(Claim(run.id, workspace_id, "main", "invoke", 0, now, token,
                                      context))

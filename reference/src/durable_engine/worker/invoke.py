@@ -121,24 +121,37 @@ class Invoke(Lifecycle):
         return context
 
     async def _invoke_once(self, claim: Claim, ctx: RunContext) -> uuid.UUID | None:
-        raw = dumps(request_body(ctx, claim.run_id, claim.namespace, claim.attempt))
+        body = request_body(ctx, claim.run_id, claim.namespace, claim.attempt)
+        span = self.spans.attempt(ctx.traceparent, claim.run_id)  # [TRACE-6]
+        traceparent = ctx.traceparent if span is None else span.traceparent  # [TRACE-3]
+        if traceparent is not None:
+            body["traceparent"] = traceparent
+        raw = dumps(body)
         refused = refusal(ctx, len(raw))
         if refused is not None:
             now = self.clock()
             return await self._apply(claim, ctx, Outcome(refused, None, None, now, 0.0),
                                      deliver=False)
-        outcome = await self._post(ctx, raw, ctx.rules.get("timeoutMs"))
+        outcome = await self._post(ctx, raw, ctx.rules.get("timeoutMs"), traceparent)
+        self.spans.attempt_ended(
+            span, function_id=ctx.function_id, run_id=claim.run_id, number=claim.attempt,
+            namespace=claim.namespace, start=outcome.started, end=self.clock(),
+            app_ms=outcome.duration_ms,
+            engine_ms=max(0.0, (outcome.started - claim.due_at).total_seconds() * 1000),
+            http_status=outcome.status, op=outcome.op.kind if outcome.op else None,
+            error=outcome.error)
         if outcome.status == 401:  # [MAN-6]: the app may have a new key or capability
             self._manifests[ctx.workspace_id] = float("-inf")
         return await self._apply(claim, ctx, outcome)
 
-    async def _post(self, ctx: RunContext, body: bytes, timeout_ms: int | None) -> Outcome:
+    async def _post(self, ctx: RunContext, body: bytes, timeout_ms: int | None,
+                    traceparent: str | None = None) -> Outcome:
         assert self.session is not None
         v2 = signs_v2(ctx.capabilities)
         timestamp = str(to_ms(self.clock()))
         headers = request_headers(ctx.keys, body, v2, timestamp)
-        if ctx.traceparent is not None:  # [TRACE-3]: for proxies and instrumentation too
-            headers["traceparent"] = ctx.traceparent
+        if traceparent is not None:  # [TRACE-3]: for proxies and instrumentation too
+            headers["traceparent"] = traceparent
         started = self.clock()
         t0 = time.perf_counter()
         timeout = aiohttp.ClientTimeout(total=(timeout_ms or self.config.default_timeout_ms)

@@ -97,6 +97,10 @@ class Lifecycle(Events):
             return None
         for status, fields in ctx.changes:  # committed: now they happened
             run_changed(claim.run_id, status, function=ctx.function_id, **fields)
+            if status in (RunStatus.COMPLETED, RunStatus.FAILED):  # [TRACE-6]
+                self.spans.run_ended(ctx.traceparent, run_id=claim.run_id,
+                                     function_id=ctx.function_id, status=str(status),
+                                     created=ctx.created_at, end=now)
         return token
 
     async def _commit_step(self, claim: Claim, ctx: RunContext, op: StepOp,
