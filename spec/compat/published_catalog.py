@@ -139,6 +139,10 @@ def _nightly(event: dict[str, Any], step: Step) -> Any:
     return "tick"
 
 
+def _invoker(event: dict[str, Any], step: Step) -> Any:
+    raise RuntimeError("step.invoke (protocol 1.1) is not in dicabrio-durable-sdk 0.1.0")
+
+
 def _on(name: str) -> dict[str, str]:
     return {"event": f"conf.{name}"}
 
@@ -171,4 +175,5 @@ functions: list[DurableFunction] = [
     ),
     DurableFunction(id="versioned", trigger=_on("versioned"), handler=_versioned, version="2"),
     DurableFunction(id="nightly", trigger={"cron": "0 3 * * *"}, handler=_nightly),
+    DurableFunction(id="invoker", trigger=_on("invoker"), handler=_invoker),
 ]

@@ -1464,6 +1464,7 @@ def replay() -> None:
             expectStatus=405,
         ),
     ]
+    cases += protocol_1_1_replay()
     write("replay", "catalog", "Replay transcripts over the conformance catalog", cases)
 
 
@@ -1754,6 +1755,62 @@ def definitions() -> None:
     ]
     c += protocol_1_1_definitions()
     write("definitions", "definitions", "FunctionDefinition validation", c)
+
+
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def protocol_1_1_replay() -> list[dict[str, Any]]:
+    """step.invoke ([INVOKE-1], [INVOKE-8], [INVOKE-9]) and trace context ([TRACE-4])."""
+    invoke = ["step-invoke"]
+    go = ev("conf.invoker", {"input": {"x": 1}, "timeout": "30s"}, "evt-invoker-1")
+    bare = ev("conf.invoker", {}, "evt-invoker-2")
+
+    def at(status: str, **more: Any) -> dict[str, Any]:
+        return req("invoker", "run-invoker-1", go, memo(status, **more))
+
+    def memo(status: str, **more: Any) -> dict[str, Any]:
+        return {"call": {"type": "invoke", "data": {"runId": "run-child-1", "status": status,
+                                                     **more}}}
+
+    def raised(status: str, code: str, error: dict[str, Any]) -> dict[str, Any]:
+        return {"op": "error", "id": "call", "message": error["message"], "name": "InvokeError",
+                "code": code, "details": {"runId": "run-child-1", "status": status,
+                                          "error": error}, "retryable": False}
+
+    failed = {"message": "no stock", "name": "NonRetriableError", "code": "OUT_OF_STOCK"}
+    timed = {"name": "DurableError", "code": "INVOKE_TIMEOUT", "message": "too slow"}
+    gone = {"name": "DurableError", "code": "INVOKE_CANCELLED", "message": "cancelled"}
+    return [
+        rcase("replay-invoke-op", "an invoke step answers the invoke op, until = now + timeout",
+              "invoker", ["INVOKE-1", "INVOKE-9"], req("invoker", "run-invoker-1", go),
+              {"op": "invoke", "id": "call", "function": "echo", "app": None, "data": {"x": 1},
+               "until": {"$afterMs": 30000}}, capabilities=invoke),
+        rcase("replay-invoke-op-defaults", "no data is {}, no timeout is until null",
+              "invoker", ["INVOKE-9"], req("invoker", "run-invoker-2", bare),
+              {"op": "invoke", "id": "call", "function": "echo", "app": None, "data": {},
+               "until": None}, capabilities=invoke),
+        rcase("replay-invoke-completed", "a completed child's output is the step's result",
+              "invoker", ["INVOKE-8"],
+              at("completed", output={"echoed": True}),
+              {"op": "done", "data": {"result": {"echoed": True}}}, capabilities=invoke),
+        rcase("replay-invoke-failed", "a failed child: InvokeError INVOKE_FAILED at the step",
+              "invoker", ["INVOKE-8"], at("failed", error=failed),
+              raised("failed", "INVOKE_FAILED", failed), capabilities=invoke),
+        rcase("replay-invoke-timed-out", "a timed-out step: InvokeError INVOKE_TIMEOUT",
+              "invoker", ["INVOKE-8"], at("timedOut", error=timed),
+              raised("timedOut", "INVOKE_TIMEOUT", timed), capabilities=invoke),
+        rcase("replay-invoke-cancelled", "a cancelled child: InvokeError INVOKE_CANCELLED",
+              "invoker", ["INVOKE-8"], at("cancelled", error=gone),
+              raised("cancelled", "INVOKE_CANCELLED", gone), capabilities=invoke),
+        rcase("replay-trace-send-event", "sent events carry the invocation's traceparent",
+              "sender", ["TRACE-4"],
+              req("sender", "run-trace-1", ev("conf.sender", {"n": 7}, "evt-trace-1"),
+                  traceparent=TRACE),
+              {"op": "sendEvent", "id": "emit", "events": [
+                  {"id": "child-7", "name": "conf.child", "data": {"n": 7},
+                   "traceparent": TRACE}]}, capabilities=["trace-context"]),
+    ]
 
 
 def protocol_1_1_definitions() -> list[dict[str, Any]]:
@@ -2577,6 +2634,7 @@ CATALOG = [
     ("with-failure", {"retries": 0, "hasOnFailure": True}), ("parallel", {}), ("loop", {}),
     ("mismatch", {}), ("big", {}), ("batcher", {"batch": {"maxSize": 3, "timeoutMs": 1000}}),
     ("versioned", {"version": "2"}), ("nightly", {"trigger": {"cron": "0 3 * * *"}}),
+    ("invoker", {}),
 ]
 
 

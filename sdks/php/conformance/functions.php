@@ -141,5 +141,9 @@ function conformanceFunctions(): array
             trigger: ['cron' => '0 3 * * *'],
             handler: fn (array $event, Step $step) => 'tick',
         ),
+        new DurableFunction(id: 'invoker', trigger: $event('invoker'), handler: function (array $event, Step $step) use ($data) {
+            $input = $data($event);
+            return ['result' => $step->invoke('call', 'echo', $input['input'] ?? null, timeout: $input['timeout'] ?? null)];
+        }),
     ];
 }

@@ -41,7 +41,7 @@ final class HttpServerTest extends TestCase
             $body = json_decode($manifest['body'], true);
             self::assertSame(
                 ['serial', 'echo', 'sleeper', 'waiter', 'sender', 'flaky', 'fatal', 'handler-error', 'with-failure',
-                    'parallel', 'loop', 'mismatch', 'big', 'batcher', 'versioned', 'nightly'],
+                    'parallel', 'loop', 'mismatch', 'big', 'batcher', 'versioned', 'nightly', 'invoker'],
                 array_column($body['functions'], 'id'),
             );
             self::assertContains('timestamped-signatures', $body['capabilities']);

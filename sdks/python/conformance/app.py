@@ -152,6 +152,12 @@ def nightly(event: Event, step: Step) -> Any:
     return "tick"
 
 
+def invoker(event: Event, step: Step) -> Any:
+    data = _data(event)
+    options = {"timeout": data["timeout"]} if "timeout" in data else {}
+    return {"result": step.invoke("call", "echo", data.get("input"), **options)}
+
+
 def _on(name: str) -> dict[str, str]:
     return {"event": f"conf.{name}"}
 
@@ -184,6 +190,7 @@ FUNCTIONS = [
     ),
     DurableFunction(id="versioned", trigger=_on("versioned"), handler=versioned, version="2"),
     DurableFunction(id="nightly", trigger={"cron": "0 3 * * *"}, handler=nightly),
+    DurableFunction(id="invoker", trigger=_on("invoker"), handler=invoker),
 ]
 
 

@@ -153,4 +153,15 @@ export const catalog: DurableFunction<any, any>[] = [
     trigger: { cron: "0 3 * * *" },
     handler: () => "tick",
   }),
+  createFunction({
+    id: "invoker",
+    trigger: on("invoker"),
+    handler: async ({ event, step }) => {
+      const data = (event.data ?? {}) as { input?: unknown; timeout?: Duration };
+      const options: { data?: unknown; timeout?: Duration } = {};
+      if ("input" in data) options.data = data.input;
+      if ("timeout" in data) options.timeout = data.timeout as Duration;
+      return { result: await step.invoke("call", "echo", options) };
+    },
+  }),
 ];
