@@ -30,6 +30,7 @@ from .validation import (
     validate_request,
     validate_schema,
 )
+from .webhooks_http import install_webhooks
 
 log = logging.getLogger("durable.api")
 
@@ -111,8 +112,13 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Exception:  # noqa: BLE001 - a JSON error body, never a stack trace
         # Bad input never lands here (it is a 4xx above); this is the database being away
         # or a bug: INTERNAL per the registry, which clients retry with backoff.
-        log.exception("unexpected error on %s", request.path)
+        log.exception("unexpected error on %s", logged_path(request.path))
         return error_response(500, "INTERNAL", "the engine could not handle this request; retry")
+
+
+def logged_path(path: str) -> str:
+    """A path fit for logs: a webhook's URL token is its credential ([HOOK-1])."""
+    return "/w/<token>" if path.startswith("/w/") else path
 
 
 def with_traceparent(payload: dict[str, Any], header: str | None) -> None:
@@ -185,6 +191,7 @@ class Api:
         app.router.add_delete("/api/apps/{id}", self.apps_delete)
         app.router.add_post("/api/apps/{id}/rotate-key", self.apps_rotate)
         app.router.add_post("/api/apps/{id}/retire-key", self.apps_retire)
+        install_webhooks(app, self.service, self._admin, read_body, parse_json, app_id_of)
         app.router.add_get("/openapi.yaml", self.openapi)
         app.router.add_get("/schemas/{name}", self.schema)
         app.router.add_get("/health", self.health)

@@ -28,6 +28,7 @@ from .engine import Engine, to_ms
 from .pb import admin_pb2, convert, engine_messages_pb2, engine_pb2, options_pb2
 from .service import Service, ServiceError
 from .validation import Invalid, TooLarge, reject_nul, validate_request, validate_schema
+from .webhooks_http import checked
 
 log = logging.getLogger("durable.grpc")
 
@@ -219,7 +220,7 @@ class GrpcApi:
         request_class = message_class(method.input_type)
         answer_class = message_class(method.output_type)
         act = getattr(self, f"admin_{method.name}", None)
-        if act is None:  # in the contract, not served yet (webhooks, §19.6): as HTTP's 404
+        if act is None:  # in the contract, not served by this engine: as HTTP's 404
             act = not_served(method.name)
 
         async def handler(request: bytes, context: Context) -> bytes:
@@ -258,6 +259,29 @@ class GrpcApi:
         validate_schema("apps-update-request", value)
         return await self.service.apps_update(app_id, name=body.get("name"),
                                               app_url=body.get("appUrl"))
+
+    async def admin_CreateWebhook(self, message: Any) -> Body:  # noqa: N802
+        app_id = app_id_of(message)
+        value = convert.to_json(message)
+        reject_nul(value)
+        value = checked("webhook-create-request", value, ("name", "transform"))
+        return await self.service.webhooks_create(app_id, value["name"], value["transform"],
+                                                  value.get("signature"))
+
+    async def admin_ListWebhooks(self, message: Any) -> Body:  # noqa: N802
+        return await self.service.webhooks_list(app_id_of(message))
+
+    async def admin_DeleteWebhook(self, message: Any) -> Body:  # noqa: N802
+        return await self.service.webhooks_delete(app_id_of(message), name_of(message))
+
+    async def admin_TestWebhook(self, message: Any) -> Body:  # noqa: N802
+        app_id, name = app_id_of(message), name_of(message)
+        value = convert.to_json(message)
+        value.setdefault("body", "")
+        reject_nul(value)
+        value = checked("webhook-test-request", value, ("body",))
+        return await self.service.webhooks_test(app_id, name, value["body"],
+                                                value.get("headers"))
 
     # ---- wiring --------------------------------------------------------------------------
 
@@ -301,6 +325,14 @@ def not_served(name: str) -> Callable[[Any], Awaitable[Body]]:
     async def act(message: Any) -> Body:
         raise ServiceError("NOT_FOUND", f"{name} is not served by this engine")
     return act
+
+
+def name_of(message: Any) -> str:
+    """The {name} of a webhook's admin call."""
+    name = str(message.name)
+    if not name or "\x00" in name:
+        raise ServiceError("NOT_FOUND", f"no webhook named {name!r}")
+    return name
 
 
 def app_id_of(message: Any) -> str:

@@ -52,6 +52,13 @@ Admin (authorization is the transport's job):
     apps_update(app_id, name=None, app_url=None)  -> app view
     apps_delete(app_id)                   -> {"id", "deleted", "runsDeleted"}
 
+Webhooks ([HOOK-1..5], service/webhooks.py; admin authorization is the transport's job):
+    webhooks_create(app_id, name, transform, signature=None) -> Webhook + "secret" if set
+    webhooks_list(app_id) -> {"webhooks": [Webhook]}; webhooks_delete(app_id, name)
+    webhooks_test(app_id, name, body, headers=None) -> {"ok", "event"} | {"ok", "message"}
+    webhook_ingest(token, raw_body, headers, query) -> receipt (POST /w/{token}, as /e)
+    webhook_deliveries(app_id, name) -> the endpoint's last deliveries, refusals with why
+
 Live changes: ChangeFeed(database_url).subscribe(workspace_id=..., run_id=...) yields
 RunChange(run_id, workspace_id, function_id, status, at) of every engine process, or RESYNC
 (see service/changes.py).
@@ -67,11 +74,12 @@ from .errors import ServiceError
 from .functions import FunctionOps, store_functions
 from .metrics import MetricsOps
 from .runs import RunOps
+from .webhooks import WebhookOps
 
 __all__ = ["RESYNC", "ChangeFeed", "Resync", "RunChange", "Service", "ServiceError",
            "Subscription", "store_functions"]
 
 
-class Service(FunctionOps, RunOps, AppOps, BrowseOps, MetricsOps):
+class Service(FunctionOps, RunOps, AppOps, BrowseOps, MetricsOps, WebhookOps):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

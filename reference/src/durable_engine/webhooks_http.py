@@ -1,0 +1,83 @@
+"""HTTP routes of webhook ingest (§19.6): the admin paths under /api/apps/{id}/webhooks and
+the senders' `POST /w/{token}`. Thin: authorize, read, validate, call the service."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .service import Service, ServiceError
+from .validation import Invalid, validate_schema
+
+Check = Callable[[web.Request], None]
+
+
+def webhook_name_of(request: web.Request) -> str:
+    name = request.match_info["name"]
+    if "\x00" in name:
+        raise ServiceError("NOT_FOUND", f"no webhook named {name!r}")
+    return name
+
+
+def checked(schema: str, value: Any, strings: tuple[str, ...]) -> dict[str, Any]:
+    """The spec's schema as the judge, with the members the service needs checked by hand
+    too (an engine run without the spec's schemas still answers 400, never 500)."""
+    validate_schema(schema, value)
+    if not isinstance(value, dict):
+        raise Invalid("", "must be an object")
+    for member in strings:
+        if not isinstance(value.get(member), str):
+            raise Invalid(f"/{member}", "must be a string")
+    return value
+
+
+def install_webhooks(app: web.Application, service: Service, authorize: Check,
+                     read_body: Callable[[web.Request], Awaitable[bytes]],
+                     parse_json: Callable[[bytes], Any],
+                     app_id_of: Callable[[web.Request], str]) -> None:
+    """The routes on `app`; `authorize` refuses a request without the admin's rights
+    ([ADMIN-1]), `read_body` reads at most the API's body limit (413 past it)."""
+
+    async def create(request: web.Request) -> web.Response:
+        authorize(request)
+        value = parse_json(await read_body(request))
+        value = checked("webhook-create-request", value, ("name", "transform"))
+        return web.json_response(await service.webhooks_create(
+            app_id_of(request), value["name"], value["transform"], value.get("signature")))
+
+    async def listing(request: web.Request) -> web.Response:
+        authorize(request)
+        return web.json_response(await service.webhooks_list(app_id_of(request)))
+
+    async def delete(request: web.Request) -> web.Response:
+        authorize(request)
+        return web.json_response(await service.webhooks_delete(app_id_of(request),
+                                                               webhook_name_of(request)))
+
+    async def test(request: web.Request) -> web.Response:
+        authorize(request)
+        value = parse_json(await read_body(request))
+        value = checked("webhook-test-request", value, ("body",))
+        return web.json_response(await service.webhooks_test(
+            app_id_of(request), webhook_name_of(request), value["body"],
+            value.get("headers")))
+
+    async def ingest(request: web.Request) -> web.Response:
+        token = request.match_info["token"]
+        try:
+            body = await read_body(request)
+        except ServiceError as error:  # too large: recorded on the endpoint when there is one
+            await service.webhook_refuse(token, error)
+            raise
+        query = {k: v for k, v in request.query.items()}
+        headers = {k: v for k, v in request.headers.items()}
+        return web.json_response(await service.webhook_ingest(token, body, headers, query))
+
+    app.router.add_post("/api/apps/{id}/webhooks", create)
+    app.router.add_get("/api/apps/{id}/webhooks", listing)
+    app.router.add_delete("/api/apps/{id}/webhooks/{name}", delete)
+    app.router.add_post("/api/apps/{id}/webhooks/{name}/test", test)
+    app.router.add_post("/w/{token}", ingest)
+
