@@ -24,6 +24,7 @@ from . import recovery
 from .app import DOOMED_EVENT, EVENT, FaultyApp, Journal, doomed, workload
 from .check import TERMINAL, Verdict, judge, progress
 from .cluster import ADMIN_TOKEN, EngineProcess, Postgres, migrate
+from .minor import Minor
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,6 +49,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=float, default=150.0,
                    help="seconds after the fault window for every run to end")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--parents", type=int, default=12,
+                   help="step.invoke parents (protocol 1.1 workspace; 0: none)")
+    p.add_argument("--singles", type=int, default=24,
+                   help="events to a singleton function, over 3 keys (protocol 1.1)")
     p.add_argument("--recovery-samples", type=int, default=2,
                    help="kill -9 of the process holding a run, timed (0: skip)")
     p.add_argument("--database-url", default=os.environ.get("DATABASE_URL"),
@@ -149,6 +154,9 @@ def suite(args: argparse.Namespace) -> int:
     started = time.monotonic()
     verdict: Verdict | None = None
     figures: dict[str, Any] = {}
+    minor = Minor("", args.parents, args.singles) if args.parents or args.singles else None
+    sampling = threading.Event()  # the singleton sampler runs until the runs settled
+    minor_problems: list[str] = []
     try:
         pg.start()
         migrate(pg.url, base / "migrate.log")
@@ -166,6 +174,9 @@ def suite(args: argparse.Namespace) -> int:
         app.signing_key = created["key"]
         client = Client(api.base_url, workspace_id, created["key"], timeout=5)
         client.sync(app.functions)
+        if minor is not None:
+            minor.url = pg.url
+            minor.start(api.base_url, ADMIN_TOKEN, args.fault_rate, seed + 1)
 
         # The plan: events spread over 90% of the window so every fault meets work in
         # flight, kills anywhere in it, the Postgres restart somewhere in its middle.
@@ -183,6 +194,8 @@ def suite(args: argparse.Namespace) -> int:
         actions.sort()
         sender = Sender(client, send_plan, doomed_runs, t0, stop)
         sender.start()
+        minor_threads = [] if minor is None else [minor.sender(window, stop),
+                                                  minor.sampler(sampling)]
         kills = 0
         busy_at_kills = 0
         pending_restarts: list[tuple[float, EngineProcess]] = []
@@ -245,7 +258,8 @@ def suite(args: argparse.Namespace) -> int:
                 counts = None
             if counts is not None:
                 done = sum(counts[s] for s in TERMINAL)
-                if done >= len(sender.acked) and sum(counts.values()) >= len(sender.acked):
+                if done >= len(sender.acked) and sum(counts.values()) >= len(sender.acked) \
+                        and (minor is None or minor.settled()):
                     break
                 if elapsed - last_print >= 10:
                     last_print = elapsed
@@ -255,6 +269,12 @@ def suite(args: argparse.Namespace) -> int:
                 break
             time.sleep(0.5)
         settle_s = time.monotonic() - fault_end
+        sampling.set()
+        for thread in minor_threads:
+            thread.join(5)
+        minor_figures: dict[str, Any] = {}
+        if minor is not None:
+            minor_problems, minor_figures = minor.judge()
         verdict = judge(pg.url, workspace_id, sender.acked, args.steps, journal.rows(),
                         doomed_runs)
         figures = {
@@ -273,24 +293,28 @@ def suite(args: argparse.Namespace) -> int:
             "postgres_restarts": pg.restarts, "app_outages": app.outages,
             "window_s": round(window, 1),
             "settle_s": round(settle_s, 1), "total_s": round(time.monotonic() - started, 1),
-            "ok": verdict.ok,
+            "ok": verdict.ok and not minor_problems, "protocol_1_1": minor_figures,
         }
     finally:
         stop.set()
+        sampling.set()
         for engine in engines:
             engine.stop()
         app.close()
+        if minor is not None:
+            minor.close()
         journal.close()
         pg.close()
         if not args.keep and verdict is not None and verdict.ok:
             shutil.rmtree(base, ignore_errors=True)
     if verdict is None:
         return 2
+    verdict.problems += [f"protocol 1.1: {p}" for p in minor_problems]
     report(verdict, figures, args.json)
     if figures["runs_started"] < args.runs:
         say(f"FAILED: only {figures['runs_started']} of {args.runs} events were accepted")
         return 1
-    if not verdict.ok:
+    if not verdict.ok or minor_problems:
         say(f"FAILED; logs kept in {base}")
         return 1
     return 0
@@ -320,6 +344,15 @@ def report(verdict: Verdict, figures: dict[str, Any], json_path: Path | None) ->
         ("settle time after faults", f"{figures['settle_s']}s", ""),
         ("total time", f"{figures['total_s']}s", ""),
     ]
+    extra = figures.get("protocol_1_1") or {}
+    if extra:
+        rows += [
+            ("step.invoke parents / children", f"{extra['parents']} / {extra['children']}",
+             "each parent exactly one child and its result"),
+            ("singleton runs / skipped", f"{extra['singleton_runs']} /"
+             f" {extra['singleton_skipped']}", f"{extra['singleton_samples']} samples"),
+            ("two live runs of one key", extra["singleton_violations"], "must be 0"),
+        ]
     width = max(len(r[0]) for r in rows)
     print()
     for name, value, note in rows:
@@ -336,7 +369,7 @@ def report(verdict: Verdict, figures: dict[str, Any], json_path: Path | None) ->
     if target is not None:
         target.write_text(json.dumps(figures, indent=2) + "\n")
         say(f"figures written to {target}")
-    print(f"faults: {'PASS' if verdict.ok else 'FAIL'}", flush=True)
+    print(f"faults: {'PASS' if figures['ok'] else 'FAIL'}", flush=True)
 
 
 if __name__ == "__main__":
