@@ -98,3 +98,36 @@ def test_step_invoke_example_invokes_and_handles_a_timeout() -> None:
         "name": "DurableError", "code": "INVOKE_TIMEOUT", "message": "too slow"}}}
     assert answer({"charge": late}) == {"op": "done", "data": {"charged": 0,
                                                                "retry_later": True}}
+
+
+def test_trace_hook_example_continues_the_trace(serve_wsgi: Any,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider())  # the app's global provider, once
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setenv("DURABLE_SIGNING_KEY", KEY)
+    block = next(b for b in readme_python_blocks() if "opentelemetry_hook()" in b)
+    namespace: dict[str, Any] = {"__name__": "trace_hook"}
+    exec(compile(block, "<README trace hook>", "exec"), namespace)
+    base = serve_wsgi(namespace["app"])
+    trace_id, engine_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    body = encode({"functionId": "ship", "runId": "r", "attempt": 0,
+                   "traceparent": f"00-{trace_id}-{engine_span}-01",
+                   "steps": {"label": {"type": "run", "data": {"order": "o1"}}},
+                   "event": {"name": "order.paid", "data": {"orderId": "o1"}}})
+    status, _, answer = request(base + "/api/durable", "POST", body, invoke_headers(body))
+    assert (status, json.loads(answer)) == (
+        200, {"op": "done", "data": {"order": "o1", "trace": trace_id}})
+    (span,) = exporter.get_finished_spans()
+    assert span.name == "durable ship" and span.parent is not None
+    assert f"{span.context.trace_id:032x}" == trace_id
+    assert f"{span.parent.span_id:016x}" == engine_span
+    exporter.shutdown()

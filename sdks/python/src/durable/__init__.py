@@ -37,6 +37,7 @@ from .results import (
     RunHistory,
 )
 from .step import AsyncStep, Step
+from .tracing import TraceContext, TracedInvocation, TraceHook, opentelemetry_hook
 
 __all__ = [
     "DEFAULT_CAPABILITIES",
@@ -61,10 +62,14 @@ __all__ = [
     "RunActionError",
     "RunHistory",
     "Step",
+    "TraceContext",
+    "TraceHook",
+    "TracedInvocation",
     "__version__",
     "asgi",
     "handle_request",
     "handle_request_async",
+    "opentelemetry_hook",
     "parse_duration",
     "provision_app",
     "validate_definition",

@@ -12,6 +12,7 @@ async adapters share everything but the call of the handler:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -46,6 +47,7 @@ from .events import TRACEPARENT
 from .function import DurableFunction
 from .signing import fresh, sign, sign_v2, v2_message, verify
 from .step import AsyncStep, Step, StepInterrupt, error_op
+from .tracing import TraceContext, TracedInvocation, TraceHook
 
 DEFAULT_CAPABILITIES: frozenset[str] = frozenset(CAPABILITIES)
 
@@ -92,6 +94,7 @@ class Invocation:
     clock: Callable[[], float] = field(default=lambda: time.time() * 1000)
     invoke: bool = True  # step-invoke advertised
     traceparent: str | None = None  # the engine's, when trace-context is advertised
+    trace_hook: TraceHook | None = None
 
     @property
     def is_async(self) -> bool:
@@ -133,6 +136,14 @@ class Invocation:
             }
         return None
 
+    def _traced(self) -> contextlib.AbstractContextManager[Any]:
+        """The app's trace hook around the handler, when the engine sent a trace ([TRACE-4])."""
+        trace = TraceContext.parse(self.traceparent)
+        if self.trace_hook is None or trace is None:
+            return contextlib.nullcontext()
+        return self.trace_hook(TracedInvocation(trace, self.function.runtime_id, self.run_id,
+                                                self.attempt, self.failure is not None))
+
     def _call(self, step: Step | AsyncStep) -> Any:
         """The handler's (or failure handler's) return value: an awaitable for async ones."""
         if self.failure is not None:
@@ -168,7 +179,8 @@ class Invocation:
             return missing
         step = Step(self.steps, **self._step_options())
         try:
-            data = self._call(step)
+            with self._traced():
+                data = self._call(step)
         except StepInterrupt as interrupt:
             return self._logged(interrupt.operation, interrupt.__cause__)
         except Exception as error:
@@ -184,7 +196,8 @@ class Invocation:
             return missing
         step = AsyncStep(self.steps, **self._step_options())
         try:
-            data = await self._call(step)
+            with self._traced():
+                data = await self._call(step)
         except StepInterrupt as interrupt:
             return self._logged(interrupt.operation, interrupt.__cause__)
         except Exception as error:
@@ -235,6 +248,7 @@ class DurableApp:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         capabilities: Iterable[str] | None = None,
         clock: Callable[[], float] | None = None,
+        trace_hook: TraceHook | None = None,
     ) -> None:
         if not isinstance(signing_key, str) or not signing_key:
             raise ValueError("signing_key must be a non-empty string")
@@ -267,6 +281,9 @@ class DurableApp:
         self._strict = CAP_STRICT_REPLAY in self.capabilities
         self._invoke = CAP_STEP_INVOKE in self.capabilities
         self._trace = CAP_TRACE_CONTEXT in self.capabilities
+        if trace_hook is not None and not callable(trace_hook):
+            raise ValueError("trace_hook must be callable")
+        self._trace_hook = trace_hook
 
     # -- manifest -------------------------------------------------------------------
 
@@ -448,6 +465,7 @@ class DurableApp:
             clock=self._clock,
             invoke=self._invoke,
             traceparent=traceparent if self._trace else None,
+            trace_hook=self._trace_hook,
         )
 
 
@@ -465,6 +483,7 @@ def handle_request(
     max_body_bytes: int = MAX_BODY_BYTES,
     max_response_bytes: int = MAX_RESPONSE_BYTES,
     capabilities: Iterable[str] | None = None,
+    trace_hook: TraceHook | None = None,
 ) -> Response:
     """One request through a DurableApp built from `functions` and the options.
 
@@ -480,6 +499,7 @@ def handle_request(
         max_body_bytes=max_body_bytes,
         max_response_bytes=max_response_bytes,
         capabilities=capabilities,
+        trace_hook=trace_hook,
     ).handle(method, headers, body)
 
 

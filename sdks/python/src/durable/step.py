@@ -41,6 +41,7 @@ from ._protocol import (
 from .duration import iso_utc, parse_duration
 from .errors import FailureError, InvokeError, NonRetriableError
 from .events import event_problem
+from .tracing import TraceContext
 
 # Importable from here too, as in dicabrio-durable-sdk 0.1.0.
 __all__ = [
@@ -140,6 +141,11 @@ class _Replay:
         self.events: list[Event] = events if events is not None else []
         #: The run's W3C traceparent when the engine sent one ([TRACE-4]), else None.
         self.traceparent = traceparent
+
+    @property
+    def trace(self) -> TraceContext | None:
+        """The traceparent's fields (trace id, the engine's span id, flags), else None."""
+        return TraceContext.parse(self.traceparent)
 
     def _claim(self, step_id: str, expected: str) -> tuple[str, bool, Any]:
         """(wire id, found, memo data) for the next use of `step_id`. On the replay hot
