@@ -185,9 +185,10 @@ class Events(Manifests):
     async def _memo(self, conn: psycopg.AsyncConnection[Any], run_id: str, namespace: str,
                     step_id: str, type_: str, data: Any, *, queued_at: datetime | None,
                     started_at: datetime | None, app_ms: float | None,
-                    ended_at: datetime, wake_at: datetime | None = None) -> bool:
-        cur = await conn.execute(self.q("step_insert"), {
+                    ended_at: datetime, wake_at: datetime | None = None) -> None:
+        """Record a memo (a second memo of the same step id is ignored). Its answer is not
+        read, so in pipeline mode the statement does not wait for it."""
+        await conn.execute(self.q("step_insert"), {
             "run_id": run_id, "namespace": namespace, "step_id": step_id, "type": type_,
             "data": Jsonb(data), "queued_at": queued_at, "started_at": started_at,
             "app_ms": app_ms, "ended_at": ended_at, "wake_at": wake_at})
-        return await cur.fetchone() is not None

@@ -72,7 +72,9 @@ class Lifecycle(Events):
             error_text = f"{op.name or 'Error'}: {op.message}"
         ctx.changes = []
         try:
-            async with self.pool.connection() as conn, conn.transaction():
+            # Pipeline mode: statements whose results are not read go out without waiting, so
+            # the transaction costs about two round trips (the fence's answer, the commit).
+            async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
                 cur = await conn.execute(self.q("fence"), {
                     "run_id": claim.run_id, "lease_token": claim.lease_token})
                 fenced = await cur.fetchone()
