@@ -18,6 +18,7 @@ import type { DurableEvent, DurableFunction, FailureContext, HandlerContext } fr
 import { byteLength, isPlainObject, SerializationError, toJson } from "./json.js";
 import { freshTimestamp, matchesAnyKey, sign, signV2, v2Message, type Bytes } from "./signing.js";
 import { errorOp, Invocation, type Op, Step, type StepMemo } from "./step.js";
+import { parseTraceparent, type TraceHook } from "./trace.js";
 
 export interface CoreOptions {
   functions: readonly DurableFunction<any, any>[];
@@ -43,6 +44,11 @@ export interface CoreOptions {
    * a test double), or `null` for none.
    */
   logger?: Logger | null | undefined;
+  /**
+   * Wraps each invocation that carries a traceparent ([TRACE-4]), e.g.
+   * `opentelemetryHook(otel)` to continue the engine's trace in OpenTelemetry.
+   */
+  traceHook?: TraceHook | undefined;
 }
 
 /** The part of a logger the SDK uses; `console` is one. */
@@ -197,6 +203,9 @@ export class DurableCore {
     }
     this.definitions = options.functions.map((fn) => fn.definition());
     this.capabilities = resolveCapabilities(options.capabilities);
+    if (options.traceHook !== undefined && typeof options.traceHook !== "function") {
+      throw new TypeError("traceHook must be a function");
+    }
     this.maxRequestBytes = options.maxRequestBytes ?? LIMITS.maxRequestBytes;
     this.maxResponseBytes = options.maxResponseBytes ?? LIMITS.maxResponseBytes;
     if (!Number.isSafeInteger(this.maxRequestBytes) || this.maxRequestBytes < LIMITS.minRequestBytes) {
@@ -313,22 +322,36 @@ export class DurableCore {
     const step = new Step(invocation);
     let outcome: Promise<Op>;
     let thrown: unknown;
-    try {
-      let result: unknown;
+    const call = (): unknown => {
       if (failure !== null) {
         const error = failureError(failure as Record<string, unknown>);
         const context: FailureContext = { event: request.event, step, error, runId: request.runId };
-        result = (fn.config.onFailure as (context: FailureContext) => unknown)(context);
+        return (fn.config.onFailure as (context: FailureContext) => unknown)(context);
+      }
+      const events = Array.isArray(request.events) ? request.events : [request.event];
+      const context: HandlerContext = {
+        event: request.event,
+        events,
+        step,
+        runId: request.runId,
+        attempt: request.attempt ?? 0,
+      };
+      return fn.config.handler(context);
+    };
+    const trace = parseTraceparent(invocation.traceparent);
+    const hook = this.options.traceHook;
+    try {
+      let result: unknown;
+      if (hook === undefined || trace === null) {
+        result = call();
       } else {
-        const events = Array.isArray(request.events) ? request.events : [request.event];
-        const context: HandlerContext = {
-          event: request.event,
-          events,
-          step,
-          runId: request.runId,
-          attempt: request.attempt ?? 0,
-        };
-        result = fn.config.handler(context);
+        // The hook's run() settles when the handler does or when a step ends the invocation.
+        const run = (): Promise<unknown> =>
+          Promise.race([new Promise<unknown>((resolve) => resolve(call())), invocation.stopped.then(() => undefined)]);
+        result = hook(
+          { trace, functionId: fn.runtimeId, runId: request.runId, attempt: request.attempt ?? 0, failure: failure !== null },
+          run,
+        );
       }
       outcome = Promise.resolve(result).then(
         (data): Op => ({ op: "done", data: data === undefined ? null : data }),

@@ -15,6 +15,8 @@ export type {
   SingletonOption,
 } from "./function.js";
 export { Step } from "./step.js";
+export { parseTraceparent, opentelemetryHook } from "./trace.js";
+export type { OpenTelemetryApi, TraceContext, TraceHook, TracedInvocation } from "./trace.js";
 export type { EventReceipt, InvokeOptions, Op, OutgoingEvent, StepMemo, WaitForEventOptions } from "./step.js";
 export { NonRetriableError, FailureError, DefinitionError, DurableError, InvokeError } from "./errors.js";
 export type { NonRetriableErrorOptions } from "./errors.js";

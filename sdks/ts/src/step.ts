@@ -9,6 +9,7 @@ import { InvalidDurationError, parseDuration, type Duration } from "./duration.j
 import { InvokeError, NonRetriableError } from "./errors.js";
 import { byteLength, SerializationError, toJson } from "./json.js";
 import type { DurableEvent } from "./function.js";
+import { parseTraceparent, type TraceContext } from "./trace.js";
 
 export interface StepMemo {
   type: StepType;
@@ -408,6 +409,11 @@ export class Step {
   /** The run's W3C traceparent when the engine sent one ([TRACE-4]), else null. */
   get traceparent(): string | null {
     return this.invocation.traceparent;
+  }
+
+  /** The traceparent's fields (trace id, the engine's span id, flags), else null. */
+  get trace(): TraceContext | null {
+    return parseTraceparent(this.invocation.traceparent);
   }
 
   /** Run 1-20 callables concurrently inside one `run` step; memoizes `{name: result}`. */
