@@ -49,6 +49,8 @@ final class Handler
         ?Closure $clock = null,
         /** PSR-3 logger for exceptions of your code; null: PHP's error_log(). */
         private readonly ?LoggerInterface $logger = null,
+        /** Wraps each invocation that carries a traceparent ([TRACE-4]); see TracedInvocation. */
+        private readonly ?Closure $traceHook = null,
     ) {
         if ($signingKey === '') {
             throw new InvalidArgumentException('signingKey must not be empty');
@@ -166,7 +168,12 @@ final class Handler
      * @param iterable<DurableFunction> $functions
      * @param array<string, string>|null $env defaults to getenv()
      */
-    public static function fromEnv(iterable $functions, ?array $env = null, ?LoggerInterface $logger = null): self
+    public static function fromEnv(
+        iterable $functions,
+        ?array $env = null,
+        ?LoggerInterface $logger = null,
+        ?Closure $traceHook = null,
+    ): self
     {
         $env ??= getenv();
         $get = static fn (string $name): ?string
@@ -188,6 +195,7 @@ final class Handler
                 default => array_values(array_filter(array_map('trim', explode(',', $capabilities)))),
             },
             logger: $logger,
+            traceHook: $traceHook,
         );
     }
 
@@ -286,21 +294,43 @@ final class Handler
         );
         $failure = $request['failure'] ?? null;
         $thrown = null;
-        try {
-            if ($failure !== null) {
-                if ($function->onFailure === null) {
-                    return Ops::error(
-                        null,
-                        'onFailure handler not found',
-                        'MissingFailureHandlerError',
-                        Protocol::CODE_MISSING_FAILURE_HANDLER,
-                        false,
-                    );
+        if ($failure !== null && $function->onFailure === null) {
+            return Ops::error(
+                null,
+                'onFailure handler not found',
+                'MissingFailureHandlerError',
+                Protocol::CODE_MISSING_FAILURE_HANDLER,
+                false,
+            );
+        }
+        $interrupt = null;
+        $call = static function () use ($function, $failure, $event, $step, $request, &$interrupt): mixed {
+            try {
+                if ($failure !== null) {
+                    $error = FailureError::fromWire($failure);
+                    return ($function->onFailure)($event, $step, $error, $request['runId'] ?? '');
                 }
-                $error = FailureError::fromWire($failure);
-                $result = ($function->onFailure)($event, $step, $error, $request['runId'] ?? '');
+                return ($function->handler)($event, $step);
+            } catch (Interrupt $stop) { // a step ended the invocation: not the hook's business
+                $interrupt = $stop;
+                return null;
+            }
+        };
+        $trace = TraceContext::parse($step->traceparent());
+        try {
+            if ($this->traceHook === null || $trace === null) {
+                $result = $call();
             } else {
-                $result = ($function->handler)($event, $step);
+                $result = ($this->traceHook)(new TracedInvocation(
+                    $trace,
+                    $functionId,
+                    is_string($request['runId'] ?? null) ? $request['runId'] : '',
+                    is_int($request['attempt'] ?? null) ? $request['attempt'] : 0,
+                    $failure !== null,
+                ), $call);
+            }
+            if ($interrupt !== null) {
+                throw $interrupt;
             }
             $op = $step->decided() ?? ['op' => Protocol::OP_DONE, 'data' => $result];
         } catch (Interrupt $interrupt) {

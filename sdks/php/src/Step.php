@@ -84,6 +84,12 @@ final class Step
         return $this->traceparent;
     }
 
+    /** The traceparent's fields (trace id, the engine's span id, flags), else null. */
+    public function trace(): ?TraceContext
+    {
+        return TraceContext::parse($this->traceparent);
+    }
+
     private static function invokeResult(string $id, mixed $result): mixed
     {
         $result = $result instanceof JsonObject ? $result->toArray() : (is_array($result) ? $result : []);
