@@ -272,3 +272,68 @@ def test_the_token_stays_out_of_logs(engine: EngineHandle, make_app: Any,
              headers={"X-Hub-Signature-256": github_signed("k", raw)})
     wait_for(lambda: "refused a delivery" in caplog.text, 5)
     assert token not in caplog.text and token not in "\n".join(engine.lines)
+
+
+def test_the_admin_rpcs_call_the_same_operations(database_url: str) -> None:
+    import grpc
+    from durable._pb import admin_pb2, engine_messages_pb2
+
+    handle = EngineHandle(database_url)
+    handle.options.grpc_port = 0
+    handle.options.grpc_required = True
+    handle.start()
+    try:
+        assert handle.server is not None
+        channel = grpc.insecure_channel(f"127.0.0.1:{handle.server.grpc_port}")
+        token = [("authorization", f"Bearer {ADMIN_TOKEN}")]
+
+        def rpc(name: str, message: Any, answer: Any, metadata: Any = token) -> Any:
+            try:
+                raw = channel.unary_unary(f"/durable.v1.Admin/{name}")(
+                    message.SerializeToString(), metadata=metadata, timeout=10)
+            except grpc.RpcError as error:
+                detail = dict(error.trailing_metadata() or ()).get("durable-error-bin")
+                return error.code(), engine_messages_pb2.ApiError.FromString(detail)
+            return grpc.StatusCode.OK, answer.FromString(raw)
+
+        status, app = rpc("CreateApp", admin_pb2.CreateAppRequest(
+            name=f"wh-{uuid.uuid4().hex[:6]}", environment="test",
+            app_url="http://127.0.0.1:9/api/durable"), admin_pb2.CreateAppAnswer)
+        assert status == grpc.StatusCode.OK
+        create = admin_pb2.CreateWebhookRequest(
+            id=app.id, name="rpc", transform="{name: 'x.y', data: body}",
+            signature=admin_pb2.CreateWebhookRequest.Signature(preset="github", secret="k"))
+        status, error = rpc("CreateWebhook", create, admin_pb2.Webhook, [])
+        assert (status, error.code) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHORIZED")
+        status, made = rpc("CreateWebhook", create, admin_pb2.Webhook)
+        assert status == grpc.StatusCode.OK, made
+        assert re.fullmatch(r"/w/[A-Za-z0-9_-]{43,}", made.url) and made.secret == "k"
+        assert made.signature.preset == "github"
+        status, error = rpc("CreateWebhook", create, admin_pb2.Webhook)
+        assert (status, error.code) == (grpc.StatusCode.FAILED_PRECONDITION, "CONFLICT")
+        bad = admin_pb2.CreateWebhookRequest(id=app.id, name="bad", transform="a.[[[")
+        status, error = rpc("CreateWebhook", bad, admin_pb2.Webhook)
+        assert (error.code, error.path) == ("INVALID_REQUEST", "/transform")
+
+        status, listed = rpc("ListWebhooks", admin_pb2.AppIdRequest(id=app.id),
+                             admin_pb2.ListWebhooksAnswer)
+        assert status == grpc.StatusCode.OK and [w.url for w in listed.webhooks] == [made.url]
+        assert not listed.webhooks[0].HasField("secret")  # [HOOK-5]
+
+        status, tried = rpc("TestWebhook", admin_pb2.TestWebhookRequest(
+            id=app.id, name="rpc", body='{"a": 1}'), admin_pb2.TestWebhookAnswer)
+        assert status == grpc.StatusCode.OK and tried.ok and tried.event.name == "x.y"
+        status, tried = rpc("TestWebhook", admin_pb2.TestWebhookRequest(
+            id=app.id, name="rpc", body="nope"), admin_pb2.TestWebhookAnswer)
+        assert status == grpc.StatusCode.OK and not tried.ok and "JSON" in tried.message
+
+        status, gone = rpc("DeleteWebhook", admin_pb2.WebhookNameRequest(id=app.id, name="rpc"),
+                           admin_pb2.DeleteWebhookAnswer)
+        assert status == grpc.StatusCode.OK and gone.deleted and gone.name == "rpc"
+        status, error = rpc("DeleteWebhook", admin_pb2.WebhookNameRequest(id=app.id,
+                                                                         name="rpc"),
+                            admin_pb2.DeleteWebhookAnswer)
+        assert (status, error.code) == (grpc.StatusCode.NOT_FOUND, "NOT_FOUND")
+        channel.close()
+    finally:
+        handle.stop()

@@ -6,7 +6,8 @@ layer only (read models, the same operations as the API) and the process's one C
 
 Pages: / (workspaces), /login, /w/{ws}/runs (filters, paging, live), /w/{ws}/runs/{run}
 (waterfall, live), /w/{ws}/functions, /w/{ws}/failures, /w/{ws}/metrics (charts, see
-metrics.py); actions are POSTs under the same paths (see actions.py); static files (our
+metrics.py), /w/{ws}/webhooks (endpoints and their last deliveries, webhooks.py);
+actions are POSTs under the same paths (see actions.py); static files (our
 CSS/JS and the vendored libraries, pinned by reference/scripts/vendor.sh) under /static/.
 """
 
@@ -23,6 +24,7 @@ from .core import Dashboard
 from .live import Live
 from .metrics import MetricsPage
 from .pages import Pages
+from .webhooks import WebhooksPage
 
 STATIC = Path(__file__).parent / "static"
 
@@ -33,7 +35,7 @@ def install(app: web.Application, service: Service, feed: ChangeFeed, *, dev: bo
     dash.metrics_page = True
     live = Live(dash)
     app.add_routes([*live.routes(), *Pages(dash).routes(), *Actions(dash).routes(),
-                    *MetricsPage(dash).routes()])
+                    *MetricsPage(dash).routes(), *WebhooksPage(dash).routes()])
     app.router.add_static("/static/", STATIC, append_version=False)
     app.on_shutdown.append(live.close)
     return dash

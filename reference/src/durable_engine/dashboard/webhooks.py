@@ -1,0 +1,27 @@
+"""The dashboard's webhooks page: a workspace's webhook endpoints ([HOOK-1]) with their URL,
+transform and signature preset (never the secret), and each one's last deliveries, a refusal
+with its code and message so the reason a sender was refused can be read."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .auth import Visitor
+from .core import Dashboard
+
+
+class WebhooksPage:
+    def __init__(self, dash: Dashboard) -> None:
+        self.dash = dash
+        self.service = dash.service
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/w/{ws}/webhooks", self.dash.page(self.page))]
+
+    async def page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        ws = await self.service.workspace_get(request.match_info["ws"])
+        hooks = (await self.service.webhooks_list(ws["id"]))["webhooks"]
+        for hook in hooks:
+            hook["deliveries"] = await self.service.webhook_deliveries(ws["id"], hook["name"])
+        return self.dash.render(request, "webhooks.html", visitor, ws=ws, hooks=hooks,
+                                metrics_page=self.dash.metrics_page)
