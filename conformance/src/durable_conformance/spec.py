@@ -123,7 +123,7 @@ class Spec:
         return registry
 
     def schema_name(self, kind: str) -> str | None:
-        for candidate in SCHEMA_CANDIDATES[kind]:
+        for candidate in SCHEMA_CANDIDATES.get(kind, (f"{kind}.schema.json",)):
             for name in self._schemas:
                 if name == candidate or name.endswith("/" + candidate):
                     return name

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import api, cancel_on, flow, invoke_trace, limits, protocol, run_keys
+from . import api, cancel_on, flow, invoke_trace, limits, protocol, run_keys, webhooks
 
 if TYPE_CHECKING:
     from ..engine_suite import EngineSuite
@@ -24,4 +24,5 @@ GROUPS: list[tuple[str, Callable[[EngineSuite], list[Result]]]] = [
     ("cancel-on", cancel_on.run),
     ("run-keys", run_keys.run),
     ("invoke-trace", invoke_trace.run),
+    ("webhooks", webhooks.run),
 ]
