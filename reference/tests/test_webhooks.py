@@ -337,3 +337,55 @@ def test_the_admin_rpcs_call_the_same_operations(database_url: str) -> None:
         channel.close()
     finally:
         handle.stop()
+
+
+ODD_TRANSFORMS = ["@", "body", "body[0]", "{name: body.n, data: body}", "length(body)",
+                  "sort(body)", "max_by(body, &a)", "merge(body, headers)", "to_number(body)",
+                  "{name: to_string(body), id: body}", "{name: 'x', data: body, id: query.id}",
+                  "{name: 'x', data: body, traceparent: headers.tp}", "sum(body)",
+                  "{name: join(',', body), data: `{}`}", "abs(body)", "body.*.* | [0]"]
+ODD_BODIES = [b"", b"\xff\xfe", b"null", b"true", b"1e999", b"NaN", b"[]", b"{}", b"[1, \"a\"]",
+              b'{"n": "\\u0000"}', b'{"a": [{"a": 1}, {"a": "x"}]}', b'"' + b"x" * 3000 + b'"',
+              b"[" * 5000 + b"]" * 5000, b'{"n": 12345678901234567890123}', b'["a", "b"]',
+              b'{"n": "ok.name", "x": {"y": {"z": 1}}}']
+
+
+def test_odd_transforms_and_bodies_never_get_a_500(engine: EngineHandle,
+                                                   make_app: Any) -> None:
+    app = make_app([])
+    urls = [create(engine, app.id, name=f"odd-{i}", transform=t)["url"]
+            for i, t in enumerate(ODD_TRANSFORMS)]
+    seen: set[int] = set()
+    for url in urls:
+        for raw in ODD_BODIES:
+            status, answer = call(engine, "POST", url + "?id=q%00", raw=raw,
+                                  headers={"tp": "00-zz", "X-Odd": "\u00e9"})
+            assert status in (200, 400, 413), (url, raw[:40], answer)
+            assert status == 200 or answer["error"]["code"] in (
+                "INVALID_JSON", "INVALID_REQUEST", "PAYLOAD_TOO_LARGE"), answer
+            seen.add(status)
+    name = "odd-3"
+    for raw in ODD_BODIES:
+        status, answer = admin(engine, "POST", f"/api/apps/{app.id}/webhooks/{name}/test",
+                               {"body": raw.decode(errors="replace").replace("\x00", "")})
+        assert status == 200 and isinstance(answer["ok"], bool), answer
+    assert seen >= {200, 400}
+
+
+def test_the_readme_example_creates_a_working_endpoint(engine: EngineHandle,
+                                                       make_app: Any) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    found = re.search(r"cat > hook\.json <<'EOF'\n(.*?)\n\s*EOF", readme, re.S)
+    assert found, "the README's webhook example is gone"
+    example = json.loads(found.group(1))
+    app = make_app([DurableFunction(id="push", trigger={"event": "gh.push"},
+                                    handler=lambda e, s: e["data"]["ref"])])
+    status, hook = admin(engine, "POST", f"/api/apps/{app.id}/webhooks", example)
+    assert status == 200 and hook["secret"] == "s3cret", hook
+    body = b'{"ref": "main"}'
+    status, receipt = call(engine, "POST", hook["url"], raw=body, headers={
+        "X-Hub-Signature-256": github_signed("s3cret", body), "X-GitHub-Delivery": "d-9"})
+    assert status == 200 and receipt["id"] == "d-9", receipt
+    assert app.wait_run(receipt["runIds"][0])["output"] == "main"

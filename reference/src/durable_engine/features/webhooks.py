@@ -148,8 +148,11 @@ def to_event(transform: str, body: Any, headers: dict[str, str],
         result = compile_transform(transform).search(document)
     except Invalid as error:
         raise Refused("INVALID_REQUEST", error.message, error.path) from None
-    except (JMESPathError, ValueError, TypeError, RecursionError) as error:
-        raise Refused("INVALID_REQUEST", f"the transform failed: {error}") from None
+    except Exception as error:  # noqa: BLE001 - any failure of the query on this input
+        # (a type error of a JMESPath function, a recursion too deep...) is the request's
+        # fault as far as the sender is concerned: a 400 with the reason, never a 500.
+        reason = str(error).strip().replace("\x00", "\\u0000")[:500] or type(error).__name__
+        raise Refused("INVALID_REQUEST", f"the transform failed: {reason}") from None
     if not isinstance(result, dict):
         kind = "null" if result is None else type(result).__name__
         raise Refused("INVALID_REQUEST", f"the transform gave {kind}, not an event object "

@@ -155,7 +155,8 @@ class WebhookOps:
             async with self.engine.pool.connection() as conn:
                 await conn.execute(self.engine.q("webhook_delivery_record"), {
                     "webhook_id": webhook_id, "at": self.engine.clock(), "status": status,
-                    "code": code, "message": message, "event_id": event_id,
+                    "code": code, "event_id": event_id,
+                    "message": None if message is None else message.replace("\x00", "\\u0000"),
                     "run_ids": run_ids, "keep": DELIVERIES_KEPT - 1})
         except psycopg.Error:  # the record is for people; the delivery's answer stands
             log.warning("could not record a delivery of webhook %d", webhook_id)
