@@ -105,3 +105,24 @@ def test_an_unknown_function_fails_the_step_at_once(make_app: Any) -> None:
     assert run["output"]["code"] == "INVOKE_FAILED"  # [INVOKE-6]
     details = run["output"]["details"]
     assert details["runId"] is None and details["error"]["code"] == "UNKNOWN_FUNCTION"
+
+
+def test_a_function_of_another_app_of_the_environment(make_app: Any) -> None:
+    name = names()
+    other = make_app([child_fn(name)])
+
+    def parent(event: dict[str, Any], step: Step) -> Any:
+        try:
+            return step.invoke("call", "child", {"n": 4, "mode": "ok"}, app=event["data"]["app"])
+        except InvokeError as error:
+            return {"code": error.code, "error": error.details["error"]["code"]}
+
+    app = make_app([DurableFunction(id="parent", trigger={"event": f"{name}.go"},
+                                    handler=parent)])
+    run = app.wait_run(app.run_of(app.send(f"{name}.go", {"app": other.id})))
+    assert run["output"] == {"doubled": 8, "event": "durable/invoke"}  # [INVOKE-2] app
+    child = other.client.get_run(next(s for s in run["steps"] if s["id"] == "call")
+                                 ["data"]["runId"])
+    assert child["parent"]["runId"] == run["runId"]
+    missing = app.wait_run(app.run_of(app.send(f"{name}.go", {"app": "app_nobody"})))
+    assert missing["output"] == {"code": "INVOKE_FAILED", "error": "UNKNOWN_FUNCTION"}
