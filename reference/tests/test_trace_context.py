@@ -69,3 +69,29 @@ def test_an_invalid_traceparent_is_refused(make_app: Any) -> None:
                                                           "/traceparent")
     else:
         raise AssertionError("an all-zero trace id was accepted")
+
+
+def test_a_batch_run_keeps_its_first_events_trace_and_a_debounce_its_last(
+        make_app: Any) -> None:
+    name = uuid.uuid4().hex[:6]
+    first, last = (f"00-{c * 32}-{'2' * 16}-01" for c in ("a", "b"))
+    app = make_app([
+        DurableFunction(id="batched", trigger={"event": f"{name}.b"}, handler=lambda e, s: 1,
+                        batch={"max_size": 2, "timeout": "5s"}),
+        DurableFunction(id="debounced", trigger={"event": f"{name}.d"},
+                        handler=lambda e, s: 1, debounce={"period": "300ms"}),
+    ])
+    for trace in (first, last):
+        app.client.send(f"{name}.b", {}, traceparent=trace)
+        app.client.send(f"{name}.d", {}, traceparent=trace)
+
+    def run_of(function_id: str) -> dict[str, Any] | None:
+        runs = app.client.search_runs(function_id=function_id)["runs"]
+        return app.client.get_run(runs[0]["runId"]) if runs else None
+
+    from conftest import wait_for
+
+    batched = wait_for(lambda: run_of("batched"), timeout=10)
+    debounced = wait_for(lambda: run_of("debounced"), timeout=10)
+    assert batched["traceparent"] == first  # [TRACE-2]
+    assert debounced["traceparent"] == last

@@ -18,15 +18,19 @@ from .store.runs import NewRun, create
 
 async def pend(conn: psycopg.AsyncConnection[Any], queries: dict[str, str], workspace_id: str,
                fn: dict[str, Any], event: dict[str, Any], now: datetime,
-               flow_keys: list[str], flow_limits: list[int], rate_key: str | None) -> None:
-    """Add an accepted event to its debounce or batch bucket, in the event's transaction."""
+               flow_keys: list[str], flow_limits: list[int], rate_key: str | None,
+               traceparent: str | None = None) -> None:
+    """Add an accepted event to its debounce or batch bucket, in the event's transaction;
+    `traceparent` is the event's ([TRACE-2]: the run keeps a batch's first, a debounce's
+    last)."""
     definition = fn["definition"]
     pending = pending_of(workspace_id, definition, event, now)
     params = {
         "bucket": pending.bucket, "workspace_id": workspace_id, "runtime_id": fn["runtime_id"],
         "run_id": str(uuid.uuid4()), "event": Jsonb(event), "priority": fn["priority"],
         "flow_keys": flow_keys, "flow_limits": flow_limits, "rate_key": rate_key, "now": now,
-        "due_at": pending.due_at, **throttle_bucket(workspace_id, definition, event),
+        "due_at": pending.due_at, "traceparent": traceparent,
+        **throttle_bucket(workspace_id, definition, event),
     }
     if pending.kind == "debounce":
         await conn.execute(queries["flow_debounce"], params)
@@ -48,7 +52,8 @@ async def flush(conn: psycopg.AsyncConnection[Any], queries: dict[str, str], now
                    Flow(p["flow_keys"], p["flow_limits"],
                         Throttle(p["throttle_key"], p["throttle_limit"],
                                  p["throttle_period_ms"])),
-                   id=p["run_id"], events=p["events"], rate_key=p["rate_key"])
+                   id=p["run_id"], events=p["events"], rate_key=p["rate_key"],
+                   traceparent=p["traceparent"])
             for p in await cur.fetchall()]
     await create(conn, queries, runs, now, notify=notify)
     return runs

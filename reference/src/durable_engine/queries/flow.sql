@@ -5,26 +5,28 @@
 -- starts again. The row lock serializes concurrent events of one bucket.
 INSERT INTO flow_pending (bucket, kind, workspace_id, runtime_id, run_id, event, priority,
                           flow_keys, flow_limits, throttle_key, throttle_limit,
-                          throttle_period_ms, rate_key, first_at, due_at)
+                          throttle_period_ms, rate_key, first_at, due_at, traceparent)
 VALUES (%(bucket)s, 'debounce', %(workspace_id)s, %(runtime_id)s, %(run_id)s, %(event)s,
         %(priority)s, %(flow_keys)s, %(flow_limits)s, %(throttle_key)s, %(throttle_limit)s,
-        %(throttle_period_ms)s, %(rate_key)s, %(now)s, %(due_at)s)
+        %(throttle_period_ms)s, %(rate_key)s, %(now)s, %(due_at)s, %(traceparent)s)
 ON CONFLICT (bucket) DO UPDATE SET
     runtime_id = EXCLUDED.runtime_id, event = EXCLUDED.event, priority = EXCLUDED.priority,
     flow_keys = EXCLUDED.flow_keys, flow_limits = EXCLUDED.flow_limits,
     throttle_key = EXCLUDED.throttle_key, throttle_limit = EXCLUDED.throttle_limit,
     throttle_period_ms = EXCLUDED.throttle_period_ms, rate_key = EXCLUDED.rate_key,
-    size = flow_pending.size + 1, due_at = EXCLUDED.due_at;
+    size = flow_pending.size + 1, due_at = EXCLUDED.due_at,
+    traceparent = EXCLUDED.traceparent;
 
 -- name: flow_batch
 -- Append the event to the bucket's batch (the first event's keys and due time stay).
 INSERT INTO flow_pending (bucket, kind, workspace_id, runtime_id, run_id, event, events,
                           max_size, priority, flow_keys, flow_limits, throttle_key,
-                          throttle_limit, throttle_period_ms, rate_key, first_at, due_at)
+                          throttle_limit, throttle_period_ms, rate_key, first_at, due_at,
+                          traceparent)
 VALUES (%(bucket)s, 'batch', %(workspace_id)s, %(runtime_id)s, %(run_id)s, %(event)s,
         jsonb_build_array(%(event)s::jsonb), %(max_size)s, %(priority)s, %(flow_keys)s,
         %(flow_limits)s, %(throttle_key)s, %(throttle_limit)s, %(throttle_period_ms)s,
-        %(rate_key)s, %(now)s, %(due_at)s)
+        %(rate_key)s, %(now)s, %(due_at)s, %(traceparent)s)
 ON CONFLICT (bucket) DO UPDATE SET
     events = flow_pending.events || jsonb_build_array(EXCLUDED.event),
     size = flow_pending.size + 1

@@ -110,7 +110,7 @@ class Events(Manifests):
                 run.singleton_key = single_key if skip is None else None
                 if deferring and skip is None:  # [FLOW-5], [FLOW-6]: the run comes later
                     await pend(conn, self.queries, workspace_id, fn, event, now,
-                               run.flow.keys, run.flow.limits, rate_key)
+                               run.flow.keys, run.flow.limits, rate_key, trace)
                     woke = True  # idle workers learn the bucket's due time
                     continue
                 if slots > 0 and skip is None and not run.flow.controlled:
