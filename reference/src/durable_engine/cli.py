@@ -63,6 +63,10 @@ environment variables (each flag's default; flags win):
                          (bearer), or without one: loopback clients in dev mode only
   DURABLE_DEV_APP_URL    dev mode: where to discover apps, one URL or several comma-separated
                          (default http://localhost:3000/api/durable)
+  DURABLE_OTEL           1: export OpenTelemetry spans (needs durable-engine[otel]); 0: never
+  OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+                         where spans go over OTLP/HTTP (set: export on, unless DURABLE_OTEL=0)
+  OTEL_SERVICE_NAME      the spans' service name (default durable-engine)
   DURABLE_SPEC_DIR       where the spec (openapi.yaml, schemas/) is read from (default: the
                          copy shipped in the package, else spec/ of a checkout)
 
