@@ -1458,7 +1458,7 @@ def replay() -> None:
             "replay-http-put",
             "a method other than GET or POST",
             "serial",
-            ["INV-6"],
+            ["INV-6", "ROLE-1"],
             req("serial", "run-serial-6", e_serial),
             method="PUT",
             expectStatus=405,
@@ -2533,6 +2533,14 @@ def api() -> None:
             (bad, "/functions/0/retries"),
         ),
         acase(
+            "api-sync-duplicate-runtime-id",
+            "two definitions with one runtime id: the later one is refused",
+            ["DEF-15", "API-6", "API-2"],
+            "/fn/sync",
+            {**published_sync, "functions": [base(), base(retries=1)]},
+            (bad, "/functions/1/id"),
+        ),
+        acase(
             "api-sync-small-limit",
             "maxRequestBytes below 65536",
             ["MAN-1"],
@@ -2654,8 +2662,82 @@ def catalog_definitions() -> None:
           cases)
 
 
+def xcase(case_id: str, description: str, requirements: list[str], method: str, path: str,
+          auth: str, expect: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    case: dict[str, Any] = {"id": case_id, "description": description,
+                            "requirements": requirements, "method": method, "path": path,
+                            "auth": auth}
+    case.update(extra)
+    case["expect"] = expect
+    return case
+
+
+def exchanges() -> None:
+    def err(status: int, code: str) -> dict[str, Any]:
+        return {"status": status, "errorCode": code, "contentType": "application/json"}
+
+    unknown = {"runId": "run-that-does-not-exist"}
+    cases = [
+        xcase("xch-unknown-path", "a path the engine does not serve", ["API-4", "API-2"],
+              "POST", "/no/such/path", "workspace", err(404, "NOT_FOUND"), body={}),
+        xcase("xch-e-get", "GET on a POST-only path names the allowed method",
+              ["API-4", "API-2"], "GET", "/e", "workspace",
+              {**err(405, "METHOD_NOT_ALLOWED"), "allow": ["POST"]}),
+        xcase("xch-runs-get-put", "PUT on a POST-only path", ["API-4"], "PUT", "/runs/get",
+              "workspace", {**err(405, "METHOD_NOT_ALLOWED"), "allow": ["POST"]}, body={}),
+        xcase("xch-openapi", "the OpenAPI document, without credentials", ["API-15"], "GET",
+              "/openapi.yaml", "none", {"status": 200, "contentType": "application/yaml"}),
+        xcase("xch-admin-no-token", "the admin API without a token", ["ADMIN-1", "API-2"],
+              "GET", "/api/apps", "none", err(401, "UNAUTHORIZED")),
+        xcase("xch-admin-wrong-token", "the admin API with another token", ["ADMIN-1"],
+              "POST", "/api/apps", "wrong-token", err(401, "UNAUTHORIZED"),
+              body={"name": "x", "environment": "dev", "appUrl": "http://127.0.0.1:9/x"}),
+        xcase("xch-admin-list-no-key", "the app list shows no signing key", ["ADMIN-3"],
+              "GET", "/api/apps", "admin",
+              {"status": 200, "contentType": "application/json", "noMember": "key"}),
+        xcase("xch-admin-patch-unknown", "updating an unknown app", ["ADMIN-4", "API-2"],
+              "PATCH", "/api/apps/app-that-does-not-exist", "admin", err(404, "NOT_FOUND"),
+              body={"name": "renamed"}),
+        xcase("xch-admin-delete-unknown", "deleting an unknown app", ["ADMIN-5", "API-2"],
+              "DELETE", "/api/apps/app-that-does-not-exist", "admin", err(404, "NOT_FOUND")),
+        xcase("xch-unknown-app", "X-Durable-App names no workspace", ["SIG-8", "API-2"],
+              "POST", "/runs/search", "unknown-app", err(401, "INVALID_SIGNATURE"), body={}),
+        xcase("xch-wrong-key", "signed with a key the workspace does not hold", ["SIG-8"],
+              "POST", "/runs/search", "wrong-key", err(401, "INVALID_SIGNATURE"), body={}),
+        xcase("xch-unsigned", "no credentials at all", ["SIG-8"], "POST", "/runs/search",
+              "none", err(401, "INVALID_SIGNATURE"), body={}),
+        xcase("xch-runs-get-unknown", "an unknown run", ["API-9", "API-2"], "POST",
+              "/runs/get", "workspace", err(404, "NOT_FOUND"), body=unknown),
+        xcase("xch-runs-cancel-unknown", "cancelling an unknown run", ["API-10"], "POST",
+              "/runs/cancel", "workspace", err(404, "NOT_FOUND"), body=unknown),
+        xcase("xch-runs-history-unknown", "the history of an unknown run", ["API-19"], "POST",
+              "/runs/history", "workspace", err(404, "NOT_FOUND"), body=unknown),
+        xcase("xch-failures-retry-unknown", "retrying an unknown delivery", ["API-13"], "POST",
+              "/failures/retry", "workspace", err(404, "NOT_FOUND"),
+              body={"deliveryId": "delivery-that-does-not-exist"}),
+        xcase("xch-versions-unknown", "versions of an unknown function", ["API-14", "API-2"],
+              "POST", "/versions/status", "workspace", err(404, "UNKNOWN_FUNCTION"),
+              body={"functionId": "function-that-does-not-exist"}),
+        xcase("xch-bulk-cancel-no-filter", "a bulk cancel must name a filter", ["API-16"],
+              "POST", "/runs/bulk-cancel", "workspace", err(400, "INVALID_REQUEST"), body={}),
+        xcase("xch-oversized-body", "a body over apiRequestBytes (1048576), valid JSON",
+              ["API-3", "LIMIT-6"], "POST", "/e", "workspace", err(413, "PAYLOAD_TOO_LARGE"),
+              body={"name": "conf.big"}, padBytes=1_048_577),
+        xcase("xch-oversized-before-signature", "the size is checked before the signature",
+              ["API-1", "API-3", "LIMIT-6"], "POST", "/e", "wrong-key",
+              err(413, "PAYLOAD_TOO_LARGE"), body={"name": "conf.big"}, padBytes=1_048_577),
+        xcase("xch-event-too-large", "an event over eventBytes (262144)",
+              ["EVT-3", "LIMIT-6"], "POST", "/e", "workspace", err(413, "PAYLOAD_TOO_LARGE"),
+              body={"name": "conf.big", "data": {}}, fill={"member": "data", "chars": 262_200}),
+    ]
+    write("exchanges", "engine-api",
+          "Engine API exchanges: one request, the status, error code and headers it must get",
+          cases)
+
+
 if __name__ == "__main__":
     signatures()
+    exchanges()
     replay()
     definitions()
     catalog_definitions()

@@ -16,6 +16,7 @@ from typing import Any
 from . import signing
 from .checks import ids
 from .client import Reply, call
+from .engine_exchanges import exchange_vectors
 from .fake_app import (
     EARLY_MS,
     LATE_MS,
@@ -158,6 +159,7 @@ class EngineSuite:
                 results.append(broken)
         # Last: the sync vectors replace the fake app's functions.
         results += self.api_vectors()
+        results += exchange_vectors(self)
         results.append(self.api_routing())
         results.append(self.admin_api())
         health = call(self.base + "/health", "GET")
