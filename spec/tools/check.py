@@ -480,6 +480,37 @@ def check_exchanges(cases: list[dict[str, Any]], registry: dict[str, Any]) -> No
             fail(f"{where}: {case['auth']} on a {auth} path is 401 {want}")
 
 
+def check_runs(cases: list[dict[str, Any]], schemas: dict[str, Any], registry: Registry) -> None:
+    """Run scenarios: every definition is valid (§9), every answered op is a valid op
+    unless marked `badOp`, and the expectations name only the case's functions."""
+    definition = validator(schemas, registry, "function-definition.schema.json")
+    op = validator(schemas, registry, "op.schema.json")
+    for case in cases:
+        where = f"runs {case['id']}"
+        ids_ = {f["id"] for f in case["functions"]}
+        for function in case["functions"]:
+            full = {"id": function["id"],
+                    "trigger": {"event": f"conf.fake.{function['id']}"},
+                    **function["definition"]}
+            for error in definition.iter_errors(full):
+                fail(f"{where}: {function['id']}{pointer(error.absolute_path)}: {error.message}")
+            for answer in function["answers"]:
+                if "op" in answer and not answer.get("badOp"):
+                    value = dict(answer["op"])
+                    if "fillData" in answer:
+                        value["data"] = "x" * answer["fillData"]
+                    for error in op.iter_errors(value):
+                        fail(f"{where}: answer{pointer(error.absolute_path)}: {error.message}")
+                elif answer.get("badOp") and not list(op.iter_errors(answer.get("op"))):
+                    fail(f"{where}: an answer marked badOp is a valid op")
+        named = {r["function"] for runs in case["expect"]["runs"] for r in runs}
+        named |= set(case["expect"].get("invocations", {}))
+        if named - ids_:
+            fail(f"{where}: expectations name unknown functions {sorted(named - ids_)}")
+        if len(case["expect"]["runs"]) != len(case["events"]):
+            fail(f"{where}: expect.runs needs one list per event")
+
+
 # ------------------------------------------------------------------ requirements
 
 DEFINED = re.compile(r"^\s*- \[([A-Z]+-[0-9]+)\]", re.M)
@@ -738,6 +769,12 @@ def self_test(
             lambda c: c.update({"valid": False, "errorCode": "INVALID_REQUEST", "errorPath": ""}),
         ),
     ]
+    mutations.append((
+        "runs",
+        lambda cs: check_runs(cs, schemas, registry),
+        first("runs", id="runs-unknown-op"),
+        lambda c: c["functions"][0]["answers"][0].pop("badOp"),
+    ))
     registry_json = json.loads((SPEC / "registry.json").read_text())
     mutations.append((
         "exchange",
@@ -761,6 +798,7 @@ def main() -> int:
     check_durations(areas.get("durations", []))
     check_match_and_keys(areas.get("match", []), areas.get("keys", []))
     check_api(areas.get("api", []), message_schemas, registry)
+    check_runs(areas.get("runs", []), message_schemas, registry)
     defined, covered = check_requirements(areas)
     scope = check_scope(defined)
     reg = check_registry(areas)

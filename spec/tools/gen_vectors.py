@@ -2735,9 +2735,128 @@ def exchanges() -> None:
           cases)
 
 
+def runs() -> None:
+    def fn(function_id: str, answers: list[dict[str, Any]], **definition: Any) -> dict[str, Any]:
+        return {"id": function_id, "definition": definition, "answers": answers}
+
+    def op(value: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {"op": value, **extra}
+
+    def inv(attempt: int, steps: list[str], **extra: Any) -> dict[str, Any]:
+        return {"attempt": attempt, "steps": steps, **extra}
+
+    def error(message: str, retryable: bool, step: str | None = None,
+              **extra: Any) -> dict[str, Any]:
+        return op({"op": "error", "id": step, "message": message, "name": "Error",
+                   **extra, "retryable": retryable})
+
+    def ev_(name: str, data: Any = None) -> dict[str, Any]:
+        return {"name": name, "data": {} if data is None else data}
+
+    done_ok = op({"op": "done", "data": "ok"})
+    cases = [
+        {"id": "runs-memos-sent-back", "description": "each committed memo comes back in"
+         " `steps` of every later invocation, and nothing else; attempt restarts at 0",
+         "requirements": ["REPLAY-7", "OP-2", "OP-7", "RETRY-2"],
+         "functions": [fn("memos", [op({"op": "step", "id": "a", "data": 1}),
+                                    op({"op": "step", "id": "b", "data": 2}),
+                                    op({"op": "done", "data": {"sum": 3}})])],
+         "events": [ev_("conf.fake.memos")],
+         "expect": {"runs": [[{"function": "memos", "status": "completed",
+                               "output": {"sum": 3}}]],
+                    "invocations": {"memos": [inv(0, []), inv(0, ["a"]), inv(0, ["a", "b"])]}}},
+        {"id": "runs-retries-exhausted", "description": "retries 1: two attempts, then the run"
+         " fails with the last error op's members, shown by /runs/get",
+         "requirements": ["RETRY-1", "RETRY-5", "ERR-6", "RETRY-2"],
+         "functions": [fn("exhaust", [error("still broken", True, "s", code="E_BROKEN")],
+                          retries=1)],
+         "events": [ev_("conf.fake.exhaust")],
+         "expect": {"runs": [[{"function": "exhaust", "status": "failed",
+                               "error": {"message": "still broken", "name": "Error",
+                                         "code": "E_BROKEN", "stepId": "s"}}]],
+                    "invocations": {"exhaust": [inv(0, []), inv(1, [])]}}},
+        {"id": "runs-http-500-is-a-failed-invocation", "description": "a 500 answer counts as a"
+         " failed invocation and is retried",
+         "requirements": ["RETRY-3", "RETRY-2"],
+         "functions": [fn("http500", [{"status": 500}, done_ok], retries=2)],
+         "events": [ev_("conf.fake.http500")],
+         "expect": {"runs": [[{"function": "http500", "status": "completed", "output": "ok"}]],
+                    "invocations": {"http500": [inv(0, []), inv(1, [])]}}},
+        {"id": "runs-unknown-op", "description": "an answer that is not a valid op is a failed"
+         " invocation; retries 0: the run fails with RETRIES_EXHAUSTED",
+         "requirements": ["OP-10", "RETRY-3", "RETRY-5"],
+         "functions": [fn("teleport", [op({"op": "teleport", "id": "x"}, badOp=True)],
+                          retries=0)],
+         "events": [ev_("conf.fake.teleport")],
+         "expect": {"runs": [[{"function": "teleport", "status": "failed",
+                               "error": {"name": "DurableError",
+                                         "code": "RETRIES_EXHAUSTED"}}]],
+                    "invocations": {"teleport": [inv(0, [])]}}},
+        {"id": "runs-step-id-twice", "description": "a step op naming a memoized step id fails"
+         " the run NON_DETERMINISTIC",
+         "requirements": ["OP-10"],
+         "functions": [fn("twice", [op({"op": "step", "id": "a", "data": 1}),
+                                    op({"op": "step", "id": "a", "data": 2})], retries=2)],
+         "events": [ev_("conf.fake.twice")],
+         "expect": {"runs": [[{"function": "twice", "status": "failed",
+                               "error": {"code": "NON_DETERMINISTIC"}}]],
+                    "invocations": {"twice": [inv(0, []), inv(0, ["a"])]}}},
+        {"id": "runs-failure-handler-fails", "description": "a failing failure handler: the"
+         " run stays failed, failureHandler failed, no further handler call",
+         "requirements": ["FAIL-5", "FAIL-1", "FAIL-3"],
+         "functions": [fn("handled", [error("main broke", False, "m"),
+                                      error("handler broke", False, "h")],
+                          retries=0, hasOnFailure=True)],
+         "events": [ev_("conf.fake.handled")],
+         "expect": {"runs": [[{"function": "handled", "status": "failed",
+                               "error": {"message": "main broke"},
+                               "failureHandler": "failed"}]],
+                    "invocations": {"handled": [
+                        inv(0, []),
+                        inv(0, [], failure={"message": "main broke", "stepId": "m"})]}}},
+        {"id": "runs-rate-limited", "description": "rate limit 1 per minute: the second event's"
+         " run is created skipped, rate_limited",
+         "requirements": ["FLOW-4", "STATUS-1"],
+         "functions": [fn("limited", [done_ok],
+                          rateLimit={"limit": 1, "periodMs": 60_000})],
+         "events": [ev_("conf.fake.limited", {"n": 1}), ev_("conf.fake.limited", {"n": 2})],
+         "expect": {"runs": [[{"function": "limited", "status": "completed", "output": "ok"}],
+                             [{"function": "limited", "status": "skipped",
+                               "skipReason": "rate_limited"}]],
+                    "invocations": {"limited": [inv(0, [])]}}},
+        {"id": "runs-one-event-two-functions", "description": "an event creates a run of every"
+         " enabled function its name triggers, in one acceptance",
+         "requirements": ["EVT-5", "FLOW-9"],
+         "functions": [fn("first", [done_ok], trigger={"event": "conf.fake.shared"}),
+                       fn("second", [done_ok], trigger={"event": "conf.fake.shared"}),
+                       fn("off", [done_ok], trigger={"event": "conf.fake.shared"},
+                          enabled=False)],
+         "events": [ev_("conf.fake.shared")],
+         "expect": {"runs": [[{"function": "first", "status": "completed", "output": "ok"},
+                              {"function": "second", "status": "completed", "output": "ok"}]],
+                    "invocations": {"first": [inv(0, [])], "second": [inv(0, [])],
+                                    "off": []}}},
+        {"id": "runs-request-too-large", "description": "a memo that would make the next invoke"
+         " body exceed the app's maxRequestBytes (65536): the run fails REQUEST_TOO_LARGE,"
+         " nothing larger is sent",
+         "requirements": ["ERR-7", "LIMIT-2", "MAN-3"],
+         "maxRequestBytes": 65_536,
+         "functions": [fn("grows", [op({"op": "step", "id": "big", "data": ""}, fillData=70_000),
+                                    done_ok])],
+         "events": [ev_("conf.fake.grows")],
+         "expect": {"runs": [[{"function": "grows", "status": "failed",
+                               "error": {"code": "REQUEST_TOO_LARGE", "name": "DurableError"}}]],
+                    "invocations": {"grows": [inv(0, [])]}}},
+    ]
+    write("runs", "engine-runs",
+          "Engine run scenarios: scripted app answers and the runs and invocations they make",
+          cases)
+
+
 if __name__ == "__main__":
     signatures()
     exchanges()
+    runs()
     replay()
     definitions()
     catalog_definitions()

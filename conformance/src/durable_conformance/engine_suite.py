@@ -17,6 +17,7 @@ from . import signing
 from .checks import ids
 from .client import Reply, call
 from .engine_exchanges import exchange_vectors
+from .engine_runs import run_vectors
 from .fake_app import (
     EARLY_MS,
     LATE_MS,
@@ -160,6 +161,7 @@ class EngineSuite:
         # Last: the sync vectors replace the fake app's functions.
         results += self.api_vectors()
         results += exchange_vectors(self)
+        results += run_vectors(self)
         results.append(self.api_routing())
         results.append(self.admin_api())
         health = call(self.base + "/health", "GET")
