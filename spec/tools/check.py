@@ -499,6 +499,8 @@ def check_runs(cases: list[dict[str, Any]], schemas: dict[str, Any], registry: R
                     value = dict(answer["op"])
                     if "fillData" in answer:
                         value["data"] = "x" * answer["fillData"]
+                    if "untilInMs" in answer:
+                        value["until"] = "2026-01-01T00:00:00.000Z"
                     for error in op.iter_errors(value):
                         fail(f"{where}: answer{pointer(error.absolute_path)}: {error.message}")
                 elif answer.get("badOp") and not list(op.iter_errors(answer.get("op"))):
@@ -509,6 +511,8 @@ def check_runs(cases: list[dict[str, Any]], schemas: dict[str, Any], registry: R
             fail(f"{where}: expectations name unknown functions {sorted(named - ids_)}")
         if len(case["expect"]["runs"]) != len(case["events"]):
             fail(f"{where}: expect.runs needs one list per event")
+        if len(case["expect"].get("receipts", case["events"])) != len(case["events"]):
+            fail(f"{where}: expect.receipts needs one object per event")
 
 
 # ------------------------------------------------------------------ requirements
@@ -588,7 +592,7 @@ def check_scope(defined: list[str]) -> dict[str, dict[str, str]]:
 
 
 # Vector coverage: the share of requirement IDs that at least one vector cites. The goal
-# is 0.90 (every rule that can be written as data); the vectors reach 0.69 (121 of 176).
+# is 0.90 (every rule that can be written as data); the vectors reach 0.79 (139 of 176).
 # The floor sits under that with room for the protocol 1.1 requirements being added, and
 # is raised as vectors are written: falling under it fails this check.
 VECTOR_COVERAGE_GOAL = 0.90

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from . import signing
 from .engine_scenarios.workspace import Workspace, WorkspaceError, workspace
 from .fake_app import TERMINAL, Answer, Script
 from .results import ERROR, Result
@@ -35,9 +37,16 @@ def script_of(ws_box: list[Workspace], function: dict[str, Any]) -> Script:
         op = dict(answer["op"])
         if "fillData" in answer:
             op["data"] = "x" * int(answer["fillData"])
-        return Answer(op=op)
+        if "untilInMs" in answer:
+            op["until"] = iso_ms(signing.now_ms() + int(answer["untilInMs"]))
+        return Answer(op=op, delay_s=int(answer.get("delayMs", 0)) / 1000)
 
     return script
+
+
+def iso_ms(unix_ms: int) -> str:
+    moment = datetime.fromtimestamp(unix_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def subset_problems(want: dict[str, Any], got: Any, what: str) -> list[str]:
@@ -81,7 +90,8 @@ def check_run(result: Result, ws: Workspace, run_id: str, want: dict[str, Any]) 
 
 def check_invocations(result: Result, ws: Workspace, function_id: str,
                       want: list[dict[str, Any]]) -> None:
-    got = [received.json() for received in ws.invokes(function_id)]
+    received = ws.invokes(function_id)
+    got = [r.json() for r in received]
     shown = [(g.get("attempt"), sorted(g.get("steps") or {})) for g in got]
     if len(got) != len(want):
         result.fail([], f"{function_id}: {len(got)} invocations (attempt, steps) {shown},"
@@ -95,6 +105,23 @@ def check_invocations(result: Result, ws: Workspace, function_id: str,
         if sorted(request.get("steps") or {}) != sorted(expected["steps"]):
             result.fail([], f"{where}: steps {sorted(request.get('steps') or {})}, expected"
                             f" {sorted(expected['steps'])}")
+        for step_id, data in expected.get("stepsData", {}).items():
+            memo = (request.get("steps") or {}).get(step_id)
+            if not isinstance(memo, dict) or memo.get("data") != data:
+                result.fail([], f"{where}: steps[{step_id!r}] is {json.dumps(memo)[:120]},"
+                                f" expected data {json.dumps(data)[:120]}")
+        if "eventData" in expected and \
+                (request.get("event") or {}).get("data") != expected["eventData"]:
+            result.fail([], f"{where}: event.data"
+                            f" {json.dumps((request.get('event') or {}).get('data'))[:120]},"
+                            f" expected {json.dumps(expected['eventData'])[:120]}")
+        if "gapMs" in expected and index > 0:
+            gap = received[index].at_ms - received[index - 1].at_ms
+            low, high = expected["gapMs"].get("min"), expected["gapMs"].get("max")
+            if (low is not None and gap < low) or (high is not None and gap > high):
+                result.fail([], f"{where}: arrived {gap} ms after the previous invocation,"
+                                f" expected {low if low is not None else '-'}.."
+                                f"{high if high is not None else '-'} ms")
         if "failure" in expected:
             for problem in subset_problems(expected["failure"], request.get("failure"),
                                            "failure"):
@@ -116,6 +143,10 @@ def run_case(suite: EngineSuite, data: dict[str, Any], result: Result) -> Result
                 result.fail([], f"/e {event['name']} answered {code}: {str(receipt)[:160]}")
                 return result
             receipts.append(receipt)
+        for index, (receipt, want) in enumerate(zip(receipts, data["expect"].get(
+                "receipts", [{}] * len(receipts)), strict=True)):
+            for problem in subset_problems(want, receipt, f"event {index}'s receipt"):
+                result.fail([], problem)
         for index, (receipt, runs) in enumerate(zip(receipts, data["expect"]["runs"],
                                                     strict=True)):
             found: dict[str, str] = {}
@@ -129,7 +160,12 @@ def run_case(suite: EngineSuite, data: dict[str, Any], result: Result) -> Result
             for want in runs:
                 if want["function"] in found:
                     check_run(result, ws, found[want["function"]], want)
-        time.sleep(0.5)  # an invocation the engine should not send has had time to arrive
+        # Runs no receipt lists (debounce, batch) are waited for by their invocations.
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        for function_id, want in data["expect"].get("invocations", {}).items():
+            while len(ws.invokes(function_id)) < len(want) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        time.sleep(1.0)  # an invocation the engine should not send has had time to arrive
         for function_id, want in data["expect"].get("invocations", {}).items():
             check_invocations(result, ws, function_id, want)
     return result
