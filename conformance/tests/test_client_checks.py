@@ -54,7 +54,8 @@ def careful(request: dict[str, Any], v1: bool = True) -> dict[str, Any]:
     for attempt in range(3):
         stamp = str(int(time.time() * 1000))
         key = case["key"].encode()
-        sent = urllib.request.Request(case["engineUrl"] + "/e", data=body, method="POST",
+        base = case["engineUrl"].removesuffix("/")  # [API-23]: one trailing slash dropped
+        sent = urllib.request.Request(base + "/e", data=body, method="POST",
                                       headers={
             "content-type": "application/json", "x-durable-app": case["appId"],
             "x-durable-signature": hmac.new(key, body, hashlib.sha256).hexdigest(),

@@ -812,6 +812,8 @@ def rcase(
     if capabilities:
         case["capabilities"] = capabilities
     case["function"] = function
+    if "withoutCapabilities" in extra:
+        case["withoutCapabilities"] = extra["withoutCapabilities"]
     case.update({k: v for k, v in extra.items() if k in ("method", "rawBody", "headers")})
     case["request"] = request
     if "expectStatus" in extra:
@@ -1217,6 +1219,17 @@ def replay() -> None:
                            sdk_error(code)))
     e_loop = ev("conf.loop", {}, "evt-loop-1")
     occ = ["step-occurrences"]
+    cases.append(
+        rcase(
+            "replay-loop-v1-first-memo",
+            "without step-occurrences every use of one step id returns its first memo",
+            "loop",
+            ["REPLAY-5", "REPLAY-1"],
+            req("loop", "run-loop-v1", e_loop, {"item": run(0)}),
+            {"op": "done", "data": [0, 0, 0]},
+            withoutCapabilities=["step-occurrences"],
+        )
+    )
     cases += [
         rcase(
             "replay-loop-first",
@@ -1452,6 +1465,17 @@ def replay() -> None:
             ["SIG-4", "SIG-12"],
             req("serial", "run-serial-5", e_serial),
             headers={"x-durable-signature": "0" * 64},
+            expectStatus=401,
+        ),
+        rcase(
+            "replay-discovery-not-dev",
+            "a discovery GET to an app not in dev mode is an ordinary manifest request: with"
+            " no valid manifest signature it is refused, no key handed out",
+            "serial",
+            ["DISC-2", "SIG-5"],
+            req("serial", "run-serial-7", e_serial),
+            method="GET",
+            headers={"x-durable-discovery": "true"},
             expectStatus=401,
         ),
         rcase(
@@ -2541,6 +2565,14 @@ def api() -> None:
             (bad, "/functions/1/id"),
         ),
         acase(
+            "api-sync-app-url-refused",
+            "a sync cannot set the callback URL: the request is closed",
+            ["ROLE-3", "API-3"],
+            "/fn/sync",
+            {**published_sync, "appUrl": "http://attacker.example/api/durable"},
+            (bad, "/appUrl"),
+        ),
+        acase(
             "api-sync-small-limit",
             "maxRequestBytes below 65536",
             ["MAN-1"],
@@ -2729,6 +2761,16 @@ def exchanges() -> None:
         xcase("xch-event-too-large", "an event over eventBytes (262144)",
               ["EVT-3", "LIMIT-6"], "POST", "/e", "workspace", err(413, "PAYLOAD_TOO_LARGE"),
               body={"name": "conf.big", "data": {}}, fill={"member": "data", "chars": 262_200}),
+        xcase("xch-functions-list", "the workspace's live functions", ["API-21"], "POST",
+              "/functions/list", "workspace",
+              {"status": 200, "contentType": "application/json", "hasMember": "functions"},
+              body={}),
+        xcase("xch-rotate-twice", "a third key: rotate-key on an app with two keys",
+              ["KEY-4", "API-2"], "POST", "/api/apps/{app}/rotate-key", "admin",
+              err(409, "CONFLICT"), freshApp=True,
+              before=[{"method": "POST", "path": "/api/apps/{app}/rotate-key"}]),
+        xcase("xch-retire-single", "retire-key on an app with one key", ["KEY-5"], "POST",
+              "/api/apps/{app}/retire-key", "admin", err(409, "CONFLICT"), freshApp=True),
     ]
     write("exchanges", "engine-api",
           "Engine API exchanges: one request, the status, error code and headers it must get",
@@ -2919,9 +2961,150 @@ def runs() -> None:
                              [{"function": "single", "status": "completed"}]],
                     "invocations": {"single": [
                         inv(0, []), inv(0, [], gapMs={"min": 1450})]}}},
+        {"id": "runs-versions-share-a-bucket", "description": "two versions of one function"
+         " id share its rate-limit bucket: the second version's run is skipped",
+         "requirements": ["FLOW-8", "FLOW-4"],
+         "functions": [fn("shared@1", [done_ok], id="shared", version="1",
+                          trigger={"event": "conf.fake.shared-v1"},
+                          rateLimit={"limit": 1, "periodMs": 60_000}),
+                       fn("shared@2", [done_ok], id="shared", version="2",
+                          trigger={"event": "conf.fake.shared-v2"},
+                          rateLimit={"limit": 1, "periodMs": 60_000})],
+         "events": [ev_("conf.fake.shared-v1"), ev_("conf.fake.shared-v2")],
+         "expect": {"runs": [[{"function": "shared@1", "status": "completed"}],
+                             [{"function": "shared@2", "status": "skipped",
+                               "skipReason": "rate_limited"}]],
+                    "invocations": {"shared@1": [inv(0, [])], "shared@2": []}}},
+        {"id": "runs-too-many-steps", "description": "a run whose next commit would hold more"
+         " than 1000 memos fails TOO_MANY_STEPS (1000 step ops committed, the 1001st refused)",
+         "requirements": ["LIMIT-5", "ERR-7"], "waitMs": 180_000,
+         "functions": [fn("endless", [op({"op": "step", "id": "s", "data": 0},
+                                         numberStepId=True)])],
+         "events": [ev_("conf.fake.endless")],
+         "expect": {"runs": [[{"function": "endless", "status": "failed",
+                               "error": {"code": "TOO_MANY_STEPS", "name": "DurableError"}}]]}},
+        {"id": "runs-cancel-in-flight", "description": "cancelling a run while its invocation"
+         " is in flight makes it cancelled at once; the late answer is discarded",
+         "requirements": ["STATUS-2", "API-10"],
+         "functions": [fn("inflight", [op({"op": "step", "id": "a", "data": 1},
+                                          delayMs=2500)])],
+         "events": [ev_("conf.fake.inflight")],
+         "calls": [{"whenRun": {"run": "$run:0:inflight", "status": "running"}, "delayMs": 300,
+                    "path": "/runs/cancel", "body": {"runId": "$run:0:inflight"},
+                    "expect": {"status": 200, "members": {"ok": True, "status": "cancelled"}}},
+                   {"delayMs": 3000, "path": "/runs/cancel",
+                    "body": {"runId": "$run:0:inflight"},
+                    "expect": {"status": 200, "members": {"ok": True, "status": "cancelled"}}}],
+         "expect": {"runs": [[{"function": "inflight", "status": "cancelled"}]],
+                    "invocations": {"inflight": [inv(0, [])]}}},
+        {"id": "runs-bulk-cancel", "description": "bulk cancel by function and status cancels"
+         " the waiting run and lists it",
+         "requirements": ["API-17", "API-16"],
+         "functions": [fn("parked", [op({"op": "wait", "id": "w", "event": "conf.fake.never",
+                                         "match": None, "until": ""}, untilInMs=120_000)])],
+         "events": [ev_("conf.fake.parked")],
+         "calls": [{"whenRun": {"run": "$run:0:parked", "status": "waiting"},
+                    "path": "/runs/bulk-cancel",
+                    "body": {"functionId": "parked", "status": "waiting"},
+                    "expect": {"status": 200, "members": {"cancelled": ["$run:0:parked"]},
+                               "lengths": {"cancelled": 1}}}],
+         "expect": {"runs": [[{"function": "parked", "status": "cancelled"}]],
+                    "invocations": {"parked": [inv(0, [])]}}},
+        {"id": "runs-bulk-rerun-idempotent", "description": "bulk rerun starts one new run per"
+         " source run (it parks in a wait); the same call again starts none and says"
+         " duplicate",
+         "requirements": ["API-18", "API-11", "API-12"],
+         "functions": [fn("again", [done_ok, op({"op": "wait", "id": "w",
+                                                  "event": "conf.fake.never", "match": None,
+                                                  "until": ""}, untilInMs=120_000)])],
+         "events": [ev_("conf.fake.again")],
+         "calls": [{"whenRun": {"run": "$run:0:again", "status": "completed"},
+                    "path": "/runs/bulk-rerun",
+                    "body": {"functionId": "again", "status": "completed",
+                             "idempotencyKey": "conf-rerun-1"},
+                    "expect": {"status": 200, "members": {"reruns": [
+                        {"rerunOf": "$run:0:again", "duplicate": False}]},
+                        "lengths": {"reruns": 1}}},
+                   {"delayMs": 500, "path": "/runs/bulk-rerun",
+                    "body": {"functionId": "again", "status": "completed",
+                             "idempotencyKey": "conf-rerun-1"},
+                    "expect": {"status": 200, "members": {"reruns": [
+                        {"rerunOf": "$run:0:again", "duplicate": True}]},
+                        "lengths": {"reruns": 1}}}],
+         "expect": {"runs": [[{"function": "again", "status": "completed"}]],
+                    "invocations": {"again": [inv(0, []), inv(0, [])]}}},
+        {"id": "runs-manifest-after-401", "description": "after a 401 answer the engine fetches"
+         " the manifest again before the retry",
+         "requirements": ["MAN-6", "RETRY-3"],
+         "functions": [fn("refused", [{"status": 401}, done_ok], retries=1)],
+         "events": [ev_("conf.fake.refused")],
+         "expect": {"runs": [[{"function": "refused", "status": "completed"}]],
+                    "invocations": {"refused": [inv(0, []),
+                                                inv(1, [], manifestBefore=True)]}}},
+        {"id": "runs-workspaces-apart", "description": "one event id in two workspaces: each"
+         " accepts it as new and runs its own function",
+         "requirements": ["ROLE-2", "EVT-4"],
+         "functions": [fn("apart", [done_ok])],
+         "events": [{"name": "conf.fake.apart", "data": {}, "id": "conf-same-event-id"},
+                    {"name": "conf.fake.apart", "data": {}, "id": "conf-same-event-id",
+                     "workspace": "other"}],
+         "expect": {"runs": [[{"function": "apart", "status": "completed"}],
+                             [{"function": "apart", "status": "completed"}]],
+                    "receipts": [{"duplicate": False}, {"duplicate": False}],
+                    "invocations": {"apart": [inv(0, [])]},
+                    "otherInvocations": {"apart": [inv(0, [])]}}},
+        {"id": "runs-retired-version-finishes", "description": "a run keeps its runtime id: the"
+         " version retired by a sync while the run sleeps still gets the next invocation",
+         "requirements": ["API-20", "API-6", "API-22"],
+         "functions": [fn("ver@1", [op({"op": "sleep", "id": "nap", "until": ""},
+                                       untilInMs=1500), done_ok],
+                          id="ver", version="1", trigger={"event": "conf.fake.ver"}),
+                       fn("ver@2", [done_ok], id="ver", version="2",
+                          trigger={"event": "conf.fake.ver-two"})],
+         "events": [ev_("conf.fake.ver")],
+         "calls": [{"whenRun": {"run": "$run:0:ver@1", "status": "sleeping"},
+                    "path": "/fn/sync",
+                    "body": {"sdkVersion": "conformance/1.0.0", "functions": [
+                        {"id": "ver", "version": "2", "trigger": {"event": "conf.fake.ver-two"}}]},
+                    "expect": {"status": 200, "members": {"deactivated": ["ver@1"]}}}],
+         "expect": {"runs": [[{"function": "ver@1", "status": "completed", "output": "ok",
+                               "timesNotFuture": True}]],
+                    "invocations": {"ver@1": [inv(0, []), inv(0, ["nap"])], "ver@2": []}}},
     ]
     write("runs", "engine-runs",
           "Engine run scenarios: scripted app answers and the runs and invocations they make",
+          cases)
+
+
+def client() -> None:
+    """What an SDK's engine-API client must do with the engine's answers: the runner
+    serves these answers on a fake engine API and asks the SDK's driver to send one event
+    with default options (conformance/PORTING.md, the client area)."""
+    receipt = {"status": 200, "receipt": True}
+    cases = [
+        {"id": "client-send-event", "description": "a signed POST <base URL>/e: the base URL"
+         " ends in a path prefix the client keeps; X-Durable-App and the v1 signature of the"
+         " raw body, or the V2 pair ([SIG-11]); the event as given",
+         "requirements": ["SIG-8", "SIG-1", "API-23"],
+         "answers": [receipt], "expect": {"result": "receipt", "requests": 1}},
+        {"id": "client-base-url-slash", "description": "a base URL ending in / : one trailing"
+         " slash is dropped, the call still goes to <base>/e",
+         "requirements": ["API-23"], "trailingSlash": True,
+         "answers": [receipt], "expect": {"result": "receipt", "requests": 1}},
+        {"id": "client-no-redirect", "description": "a 307 answer is not followed; the send"
+         " fails", "requirements": ["API-5"],
+         "answers": [{"status": 307, "location": "elsewhere/e"}],
+         "expect": {"result": "failed", "requests": 1}},
+        {"id": "client-retry-503", "description": "a 503 answer is retried within 2 s, every"
+         " attempt signed", "requirements": ["API-24"],
+         "answers": [{"status": 503}, receipt],
+         "expect": {"result": "receipt", "minRequests": 2, "retryWithinMs": 3000}},
+        {"id": "client-oversized-answer", "description": "an answer over apiResponseBytes"
+         " (1048576) is refused", "requirements": ["API-5"],
+         "answers": [{**receipt, "padBytes": 1_048_577}],
+         "expect": {"result": "failed"}},
+    ]
+    write("client", "engine-api", "An SDK's engine-API client against scripted engine answers",
           cases)
 
 
@@ -2929,6 +3112,7 @@ if __name__ == "__main__":
     signatures()
     exchanges()
     runs()
+    client()
     replay()
     definitions()
     catalog_definitions()

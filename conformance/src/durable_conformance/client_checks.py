@@ -1,8 +1,9 @@
 """The `client` driver area: an SDK's engine-API client against a fake engine API.
 
-Unlike the vector areas, these cases come from the runner: it serves a small engine API
-on loopback whose behaviour depends on the case (the first path segment names it), asks
-the driver to send one event through the SDK's client, and checks what arrived:
+The cases are the vectors of spec/vectors/client: the runner serves a small engine API on
+loopback that answers each case's POSTs to `<base URL>/e` with the case's `answers` (the
+first path segment names the case, so the base URL always has a path prefix), asks the
+driver to send one event through the SDK's client, and checks what arrived:
 
     request  {"area": "client", "case": {"id", "engineUrl", "appId", "key", "event"}}
     answer   {"receipt": <the answer's JSON object>}   the client returned it
@@ -26,31 +27,14 @@ from aiohttp import web
 from . import signing
 from .harness import HarnessError, free_port
 from .results import FAIL, PASS, Result
+from .spec import Spec, VectorCase
 
 WINDOW_MS = 300_000
 API_RESPONSE_BYTES = 1_048_576
-# [API-24]: at most 2 s before a retry; 1 s more for a loaded machine's scheduling.
-RETRY_GAP_MS = 3_000
 
 
-@dataclass
-class ClientCase:
-    id: str
-    requirements: list[str]
-    description: str
-
-
-CASES = [
-    ClientCase("client-send-event", ["SIG-8", "SIG-1", "API-23"],
-               "a signed POST <base URL>/e (the base URL has a path prefix): X-Durable-App,"
-               " HMAC of the raw body or the V2 pair ([SIG-11]), the event as given"),
-    ClientCase("client-no-redirect", ["API-5"],
-               "a 307 answer is not followed and the send fails"),
-    ClientCase("client-retry-503", ["API-24"],
-               "a 503 answer is retried within 2 s and every attempt is signed"),
-    ClientCase("client-oversized-answer", ["API-5"],
-               "an answer over apiResponseBytes is refused"),
-]
+def client_cases() -> list[VectorCase]:
+    return Spec().vectors("client")
 
 
 @dataclass
@@ -65,6 +49,7 @@ class Seen:
 class FakeEngineApi:
     port: int = field(default_factory=free_port)
     seen: dict[str, list[Seen]] = field(default_factory=dict)
+    answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _loop: asyncio.AbstractEventLoop | None = None
     _thread: threading.Thread | None = None
@@ -83,22 +68,28 @@ class FakeEngineApi:
             bucket = self.seen.setdefault(case_id, [])
             bucket.append(Seen("/" + rest, {k.lower(): v for k, v in request.headers.items()},
                                body, signing.now_ms()))
-            count = len(bucket)
-        if case_id == "client-no-redirect" and rest == "e":
-            return web.Response(status=307, headers={
-                "Location": f"/{case_id}/elsewhere/e"})
-        if case_id == "client-retry-503" and count == 1:
+            count = sum(1 for s in bucket if s.path == "/e")
+        answers = self.answers.get(case_id)
+        if rest != "e" or not answers:
+            return web.json_response({"error": {"code": "NOT_FOUND", "message": "no such path"}},
+                                     status=404)
+        answer = answers[min(count - 1, len(answers) - 1)]
+        status = int(answer["status"])
+        if "location" in answer:
+            return web.Response(status=status, headers={
+                "Location": f"/{case_id}/{answer['location']}"})
+        if not answer.get("receipt"):
             return web.json_response({"error": {"code": "UNAVAILABLE", "message": "busy"}},
-                                     status=503)
+                                     status=status)
         try:
             event = json.loads(body)
         except ValueError:
             event = {}
         receipt = {"id": event.get("id"), "name": event.get("name"), "ts": signing.now_ms(),
                    "duplicate": False, "runIds": []}
-        if case_id == "client-oversized-answer":
-            receipt["padding"] = "x" * API_RESPONSE_BYTES
-        return web.json_response(receipt)
+        if "padBytes" in answer:
+            receipt["padding"] = "x" * int(answer["padBytes"])
+        return web.json_response(receipt, status=status)
 
     def start(self) -> None:
         ready = threading.Event()
@@ -152,7 +143,7 @@ def check_signed(result: Result, seen: Seen, app_id: str, key: str) -> None:
         result.fail(["SIG-11"], "X-Durable-Signature-V2 is not HMAC(key, timestamp.body)")
 
 
-def judge(case: ClientCase, answer: Any, seen: list[Seen], app_id: str, key: str,
+def judge(case: VectorCase, answer: Any, seen: list[Seen], app_id: str, key: str,
           event: dict[str, Any]) -> Result:
     result = Result(case.id, "client", list(case.requirements))
     if not isinstance(answer, dict) or not ("receipt" in answer or "failed" in answer):
@@ -162,44 +153,55 @@ def judge(case: ClientCase, answer: Any, seen: list[Seen], app_id: str, key: str
     posts = [s for s in seen if s.path == "/e"]
     for item in posts:
         check_signed(result, item, app_id, key)
-    if case.id == "client-send-event":
-        if len(posts) != 1:
-            result.fail(["API-23", "SIG-8"], f"{len(posts)} requests reached POST"
-                        " <base URL>/e, expected 1 (the base URL ends in a path prefix that"
-                        " every call keeps)")
-        elif json.loads(posts[0].body) != event:
-            result.fail(["SIG-8"], f"the body {posts[0].body[:200]!r} is not the event sent")
-        if "receipt" not in answer or answer["receipt"].get("id") != event["id"]:
-            result.fail(["SIG-8"], f"the client did not return the receipt: {answer!r}")
-    elif case.id == "client-no-redirect":
-        if any(s.path != "/e" for s in seen):
-            result.fail(["API-5"], "the client followed a 307 redirect")
-        if "failed" not in answer:
-            result.fail(["API-5"], "a 307 answer was reported as a successful send")
-    elif case.id == "client-retry-503":
-        if len(posts) < 2 or "receipt" not in answer:
-            result.fail(["API-24"], f"{len(posts)} attempt(s) and answer {answer!r}: a 503"
-                                    " MUST be retried")
-        elif posts[1].at_ms - posts[0].at_ms > RETRY_GAP_MS:
-            result.fail(["API-24"], f"the retry came {posts[1].at_ms - posts[0].at_ms} ms"
-                                    " after the 503 (at most 2000 ms)")
-    elif case.id == "client-oversized-answer" and "failed" not in answer:
-        result.fail(["API-5"], "an answer over 1048576 bytes was accepted")
+    expect = case.data["expect"]
+    others = sorted({s.path for s in seen if s.path != "/e"})
+    if others:
+        result.fail(case.requirements, f"requests went to {others} besides <base URL>/e"
+                    " (a redirect followed, or the base URL's path prefix not kept)")
+    if "requests" in expect and len(posts) != expect["requests"]:
+        result.fail(case.requirements, f"{len(posts)} requests reached POST <base URL>/e,"
+                    f" expected {expect['requests']} (the base URL ends in a path prefix"
+                    " that every call keeps)")
+    if "minRequests" in expect and len(posts) < expect["minRequests"]:
+        result.fail(case.requirements, f"{len(posts)} request(s) and answer {answer!r}: the"
+                    f" engine's answer {case.data['answers'][0]['status']} MUST be retried")
+    if "retryWithinMs" in expect and len(posts) >= 2 and \
+            posts[1].at_ms - posts[0].at_ms > expect["retryWithinMs"]:
+        result.fail(case.requirements, f"the retry came {posts[1].at_ms - posts[0].at_ms} ms"
+                    " after the first answer (at most 2000 ms)")
+    if expect["result"] == "receipt":
+        got = answer.get("receipt")
+        if not isinstance(got, dict) or got.get("id") != event["id"]:
+            result.fail(case.requirements, f"the client did not return the receipt: {answer!r}")
+        for item in posts[:1]:
+            try:
+                sent = json.loads(item.body)
+            except ValueError:
+                sent = None
+            if sent != event:
+                result.fail(["SIG-8"], f"the body {item.body[:200]!r} is not the event sent")
+    elif "failed" not in answer:
+        result.fail(case.requirements, f"the send was reported as a success ({answer!r}),"
+                    f" the engine answered {case.data['answers'][0]['status']}")
     return result
 
 
-def run_client_cases(ask: Callable[[dict[str, Any]], Any]) -> list[Result]:
+def run_client_cases(ask: Callable[[dict[str, Any]], Any],
+                     cases: list[VectorCase] | None = None) -> list[Result]:
     """Every client case through `ask` (one driver request -> its answer)."""
+    cases = client_cases() if cases is None else cases
     api = FakeEngineApi()
+    api.answers = {case.id: list(case.data["answers"]) for case in cases}
     api.start()
     results: list[Result] = []
     try:
-        for number, case in enumerate(CASES):
+        for number, case in enumerate(cases):
             app_id, key = f"conf-client-{number}", f"conf-client-key-{number}"
             event = {"id": f"conf-client-event-{number}", "name": "conf.client.sent",
                      "data": {"case": case.id, "text": "Zürich"}}
+            url = api.url(case.id) + ("/" if case.data.get("trailingSlash") else "")
             answer = ask({"area": "client", "case": {
-                "id": case.id, "engineUrl": api.url(case.id), "appId": app_id, "key": key,
+                "id": case.id, "engineUrl": url, "appId": app_id, "key": key,
                 "event": event}})
             if isinstance(answer, dict) and answer.get("unsupported") is True:
                 results.append(Result(case.id, "client", list(case.requirements)).skip(

@@ -312,11 +312,11 @@ def run_driver(
 
 def _client_cases(driver: DriverProcess, broken: str | None) -> list[Result]:
     """The `client` area (client_checks.py): the SDK's engine-API client, live."""
-    from .client_checks import CASES, run_client_cases
+    from .client_checks import client_cases, run_client_cases
 
     def failed_all(message: str) -> list[Result]:
         out = []
-        for case in CASES:
+        for case in client_cases():
             result = Result(case.id, "client", list(case.requirements), status=ERROR)
             result.failures.append(message)
             out.append(result)

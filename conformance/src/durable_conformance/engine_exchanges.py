@@ -7,6 +7,7 @@ API and `/openapi.yaml`; a failure names the case's requirement IDs.
 from __future__ import annotations
 
 import json
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from . import signing
@@ -54,6 +55,17 @@ def members(value: Any) -> set[str]:
     return set()
 
 
+def fresh_app(suite: EngineSuite) -> str | None:
+    payload = json.dumps({"name": "conformance-xch-" + secrets.token_hex(6),
+                          "environment": "dev", "appUrl": "http://127.0.0.1:9/api/durable"})
+    reply = call(suite.base + "/api/apps", "POST", payload.encode(),
+                 headers_for(suite, "admin", payload.encode()))
+    try:
+        return str(reply.json()["id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def exchange_vectors(suite: EngineSuite) -> list[Result]:
     results: list[Result] = []
     for case in suite.spec.vectors("exchanges"):
@@ -63,8 +75,19 @@ def exchange_vectors(suite: EngineSuite) -> list[Result]:
         if skip is not None:
             results.append(result.skip(str(skip)))
             continue
+        path = data["path"]
+        if data.get("freshApp"):
+            app_id = fresh_app(suite)
+            if app_id is None:
+                result.fail([], "could not create an app through POST /api/apps")
+                results.append(result)
+                continue
+            path = path.replace("{app}", app_id)
+            for earlier in data.get("before", []):
+                call(suite.base + earlier["path"].replace("{app}", app_id), earlier["method"],
+                     b"{}", headers_for(suite, "admin", b"{}"))
         body = body_of(data)
-        reply = call(suite.base + data["path"], data["method"], body,
+        reply = call(suite.base + path, data["method"], body,
                      headers_for(suite, data["auth"], body))
         expect = data["expect"]
         what = f"{data['method']} {data['path']} ({data['auth']})"
@@ -95,6 +118,9 @@ def exchange_vectors(suite: EngineSuite) -> list[Result]:
             if allow != set(expect["allow"]):
                 result.fail([], f"{what}: Allow {reply.headers.get('allow')!r}, expected"
                                 f" {', '.join(expect['allow'])}")
+        if "hasMember" in expect and not (isinstance(answer, dict) and
+                                          expect["hasMember"] in answer):
+            result.fail([], f"{what}: the answer has no member {expect['hasMember']!r}")
         if "noMember" in expect and expect["noMember"] in members(answer):
             result.fail([], f"{what}: the answer carries {expect['noMember']!r}")
         results.append(result)

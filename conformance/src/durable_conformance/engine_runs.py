@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ def script_of(ws_box: list[Workspace], function: dict[str, Any]) -> Script:
         op = dict(answer["op"])
         if "fillData" in answer:
             op["data"] = "x" * int(answer["fillData"])
+        if answer.get("numberStepId"):
+            op["id"] = f"{op['id']}{seen - 1}"
         if "untilInMs" in answer:
             op["until"] = iso_ms(signing.now_ms() + int(answer["untilInMs"]))
         return Answer(op=op, delay_s=int(answer.get("delayMs", 0)) / 1000)
@@ -49,6 +52,16 @@ def iso_ms(unix_ms: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def parse_ms(value: Any) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int(moment.timestamp() * 1000)
+
+
 def subset_problems(want: dict[str, Any], got: Any, what: str) -> list[str]:
     if not isinstance(got, dict):
         return [f"{what} is {json.dumps(got)[:120]}, expected members {json.dumps(want)}"]
@@ -56,9 +69,10 @@ def subset_problems(want: dict[str, Any], got: Any, what: str) -> list[str]:
             for k, v in want.items() if got.get(k) != v]
 
 
-def check_run(result: Result, ws: Workspace, run_id: str, want: dict[str, Any]) -> None:
+def check_run(result: Result, ws: Workspace, run_id: str, want: dict[str, Any],
+              timeout_s: float = RUN_TIMEOUT_S) -> None:
     wanted = {want["status"]} if want["status"] in TERMINAL else None
-    run = ws.wait_run(run_id, wanted, RUN_TIMEOUT_S) if wanted else ws.run(run_id)
+    run = ws.wait_run(run_id, wanted, timeout_s) if wanted else ws.run(run_id)
     where = f"run {run_id} ({want['function']})"
     if run is None:
         result.fail([], f"{where}: /runs/get found no run")
@@ -84,6 +98,15 @@ def check_run(result: Result, ws: Workspace, run_id: str, want: dict[str, Any]) 
         if status != want["failureHandler"]:
             problems.append(f"failureHandler.status {status!r}, expected"
                             f" {want['failureHandler']!r}")
+    if want.get("timesNotFuture"):
+        asked = signing.now_ms()
+        stamps = [("updatedAt", run.get("updatedAt"))] + [
+            (f"steps[{i}].at", step.get("at")) for i, step in enumerate(run.get("steps") or [])
+            if isinstance(step, dict)]
+        for name, value in stamps:
+            at = parse_ms(value)
+            if at is None or at > asked + 1000:
+                problems.append(f"{name} {value!r} is not an instant before /runs/get answered")
     for problem in problems:
         result.fail([], f"{where}: {problem}")
 
@@ -122,6 +145,13 @@ def check_invocations(result: Result, ws: Workspace, function_id: str,
                 result.fail([], f"{where}: arrived {gap} ms after the previous invocation,"
                                 f" expected {low if low is not None else '-'}.."
                                 f"{high if high is not None else '-'} ms")
+        if expected.get("manifestBefore"):
+            after = received[index - 1].at_ms if index else 0
+            gets = [r for r in ws.app.received if r.method == "GET"
+                    and after <= r.at_ms <= received[index].at_ms]
+            if not gets:
+                result.fail([], f"{where}: no manifest GET reached the app since the previous"
+                                " invocation")
         if "failure" in expected:
             for problem in subset_problems(expected["failure"], request.get("failure"),
                                            "failure"):
@@ -130,15 +160,76 @@ def check_invocations(result: Result, ws: Workspace, function_id: str,
             result.fail([], f"{where}: carries `failure`, expected none")
 
 
+def resolve(value: Any, runs: dict[str, str]) -> Any:
+    """`$run:<event index>:<function>` strings replaced by that run's id."""
+    if isinstance(value, str) and value.startswith("$run:"):
+        return runs.get(value[len("$run:"):], value)
+    if isinstance(value, dict):
+        return {k: resolve(v, runs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, runs) for v in value]
+    return value
+
+
+def subset_of(want: Any, got: Any, where: str) -> list[str]:
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return [f"{where} is {json.dumps(got)[:120]}, expected an object"]
+        return [p for k, v in want.items() for p in subset_of(v, got.get(k), f"{where}.{k}")]
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) < len(want):
+            return [f"{where} is {json.dumps(got)[:120]}, expected at least {len(want)} items"]
+        return [p for i, v in enumerate(want) for p in subset_of(v, got[i], f"{where}[{i}]")]
+    return [] if got == want else [f"{where} is {json.dumps(got)[:120]}, expected"
+                                   f" {json.dumps(want)[:120]}"]
+
+
+def make_calls(result: Result, ws: Workspace, calls: list[dict[str, Any]],
+               runs: dict[str, str]) -> None:
+    for number, item in enumerate(calls):
+        if "whenRun" in item:
+            ws.wait_run(str(resolve(item["whenRun"]["run"], runs)),
+                        {item["whenRun"]["status"]}, RUN_TIMEOUT_S)
+        if "delayMs" in item:
+            time.sleep(int(item["delayMs"]) / 1000)
+        code, answer = ws.api(item["path"], resolve(item["body"], runs))
+        where = f"call {number} ({item['path']})"
+        expect = item["expect"]
+        if code != expect["status"]:
+            result.fail([], f"{where} answered {code} {str(answer)[:160]}, expected"
+                            f" {expect['status']}")
+            continue
+        for problem in subset_of(resolve(expect.get("members", {}), runs), answer, "answer"):
+            result.fail([], f"{where}: {problem}")
+        for member, length in expect.get("lengths", {}).items():
+            got = answer.get(member) if isinstance(answer, dict) else None
+            if not isinstance(got, list) or len(got) != length:
+                result.fail([], f"{where}: {member} is {json.dumps(got)[:120]}, expected"
+                                f" {length} items")
+
+
 def run_case(suite: EngineSuite, data: dict[str, Any], result: Result) -> Result:
-    box: list[Workspace] = []
-    scripts = {f["id"]: ({**f["definition"]}, script_of(box, f)) for f in data["functions"]}
-    with workspace(suite, scripts,
-                   max_request_bytes=int(data.get("maxRequestBytes", 1_048_576))) as ws:
-        box.append(ws)
+    holders: dict[str, list[Workspace]] = {"main": [], "other": []}
+
+    def scripts_for(holder: list[Workspace]) -> dict[str, tuple[dict[str, Any], Script]]:
+        return {f["id"]: ({**f["definition"]}, script_of(holder, f)) for f in data["functions"]}
+
+    limit = int(data.get("maxRequestBytes", 1_048_576))
+    wait_s = int(data.get("waitMs", RUN_TIMEOUT_S * 1000)) / 1000
+    with ExitStack() as stack:
+        ws = stack.enter_context(workspace(suite, scripts_for(holders["main"]),
+                                           max_request_bytes=limit))
+        holders["main"].append(ws)
+        spaces = {"main": ws}
+        if any(e.get("workspace") == "other" for e in data["events"]):
+            other = stack.enter_context(workspace(suite, scripts_for(holders["other"]),
+                                                  max_request_bytes=limit))
+            holders["other"].append(other)
+            spaces["other"] = other
         receipts = []
         for event in data["events"]:
-            code, receipt = ws.send(event["name"], event.get("data", {}))
+            space = spaces[event.get("workspace", "main")]
+            code, receipt = space.send(event["name"], event.get("data", {}), event.get("id"))
             if code != 200 or not isinstance(receipt, dict):
                 result.fail([], f"/e {event['name']} answered {code}: {str(receipt)[:160]}")
                 return result
@@ -147,27 +238,41 @@ def run_case(suite: EngineSuite, data: dict[str, Any], result: Result) -> Result
                 "receipts", [{}] * len(receipts)), strict=True)):
             for problem in subset_problems(want, receipt, f"event {index}'s receipt"):
                 result.fail([], problem)
-        for index, (receipt, runs) in enumerate(zip(receipts, data["expect"]["runs"],
-                                                    strict=True)):
+        runs: dict[str, str] = {}
+        found_by_event: list[dict[str, str]] = []
+        for index, (event, receipt) in enumerate(zip(data["events"], receipts, strict=True)):
+            space = spaces[event.get("workspace", "main")]
             found: dict[str, str] = {}
             for run_id in receipt.get("runIds", []):
-                run = ws.run(run_id) or {}
+                run = space.run(run_id) or {}
                 found[str(run.get("functionId"))] = run_id
-            wanted = sorted(r["function"] for r in runs)
+                runs[f"{index}:{run.get('functionId')}"] = run_id
+            found_by_event.append(found)
+        make_calls(result, ws, data.get("calls", []), runs)
+        for index, (event, found, wanted_runs) in enumerate(zip(
+                data["events"], found_by_event, data["expect"]["runs"], strict=True)):
+            space = spaces[event.get("workspace", "main")]
+            wanted = sorted(r["function"] for r in wanted_runs)
             if sorted(found) != wanted:
                 result.fail([], f"event {index}: the receipt lists runs of {sorted(found)},"
                                 f" expected {wanted}")
-            for want in runs:
+            for want in wanted_runs:
                 if want["function"] in found:
-                    check_run(result, ws, found[want["function"]], want)
-        # Runs no receipt lists (debounce, batch) are waited for by their invocations.
+                    check_run(result, space, found[want["function"]], want, wait_s)
+        checks = [(ws, data["expect"].get("invocations", {}))]
+        if "other" in spaces:
+            checks.append((spaces["other"], data["expect"].get("otherInvocations", {})))
+        # Runs no receipt lists (debounce, batch, reruns) are waited for by their invocations.
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        for function_id, want in data["expect"].get("invocations", {}).items():
-            while len(ws.invokes(function_id)) < len(want) and time.monotonic() < deadline:
-                time.sleep(0.1)
+        for space, expected in checks:
+            for function_id, want in expected.items():
+                while len(space.invokes(function_id)) < len(want) and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.1)
         time.sleep(1.0)  # an invocation the engine should not send has had time to arrive
-        for function_id, want in data["expect"].get("invocations", {}).items():
-            check_invocations(result, ws, function_id, want)
+        for space, expected in checks:
+            for function_id, want in expected.items():
+                check_invocations(result, space, function_id, want)
     return result
 
 

@@ -287,13 +287,15 @@ class FakeEngine(NegativeCases):
         if not self.needs(result, case.capabilities):
             return result
         data = case.data
+        if any(c in self.capabilities for c in data.get("withoutCapabilities", [])):
+            app = self.pool.get(self.key, none=True)  # the case is for a plain-v1 app
         if "rawBody" in data:
             body = str(data["rawBody"]).encode()
         else:
             body = json.dumps(data["request"], separators=(",", ":"),
                               ensure_ascii=False).encode()
         method = str(data.get("method", "POST")).upper()
-        use_v2 = TIMESTAMPED in self.capabilities
+        use_v2 = TIMESTAMPED in self.capabilities and not app.capabilities_none
         headers = signing.invoke_headers(app.key, body, v2=use_v2)
         overrides = {str(k).lower(): str(v) for k, v in data.get("headers", {}).items()}
         if signing.SIG in overrides and use_v2:

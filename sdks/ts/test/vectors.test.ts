@@ -20,6 +20,7 @@ interface BaseCase {
   description: string;
   requirements: string[];
   capabilities?: Capability[];
+  withoutCapabilities?: Capability[];
 }
 
 function forEachFile<T extends BaseCase>(area: string, body: (cases: T[]) => void): void {
@@ -142,7 +143,11 @@ async function runReplay(c: ReplayCase, capabilities: "all" | "none") {
 describe("replay vectors (catalog through the sans-IO handler)", () => {
   forEachFile<ReplayCase>("replay", (cases) => {
     for (const c of cases) {
-      const modes: ("all" | "none")[] = c.capabilities?.length ? ["all"] : ["all", "none"];
+      const modes: ("all" | "none")[] = c.capabilities?.length
+        ? ["all"]
+        : c.withoutCapabilities?.length
+          ? ["none"]
+          : ["all", "none"];
       for (const mode of modes) {
         it(`${c.id} [capabilities ${mode}]: ${c.description}`, async () => {
           const { answer, invokedAt } = await runReplay(c, mode);
