@@ -596,12 +596,12 @@ def check_scope(defined: list[str]) -> dict[str, dict[str, str]]:
     return scope
 
 
-# Vector coverage: the share of requirement IDs that at least one vector cites. The goal
-# is 0.90 (every rule that can be written as data); the vectors reach 0.79 (139 of 176).
-# The floor sits under that with room for the protocol 1.1 requirements being added, and
-# is raised as vectors are written: falling under it fails this check.
+# Vector coverage: the share of requirement IDs (that bind an implementation and can be
+# observed) that at least one vector cites. The goal is 0.90: protocol 1.0's rules reach it
+# (156 of 173); with the 1.1 and gRPC rules, which have few vectors yet, 159 of 209. The
+# floor is what the vectors reach, raised as vectors are written: falling under it fails.
 VECTOR_COVERAGE_GOAL = 0.90
-VECTOR_COVERAGE_FLOOR = 0.58
+VECTOR_COVERAGE_FLOOR = 0.75
 SCENARIOS = SPEC.parent / "conformance" / "src" / "durable_conformance"
 
 
@@ -610,6 +610,16 @@ def scenario_ids() -> set[str]:
     found: set[str] = set()
     for path in SCENARIOS.rglob("*.py") if SCENARIOS.is_dir() else []:
         found |= set(re.findall(r"\b([A-Z]+-[0-9]+)\b", path.read_text()))
+    return found
+
+
+def declared_gaps() -> dict[str, str]:
+    """Requirement ID -> the harness that declares it a gap (expectedGaps.requirements)."""
+    found: dict[str, str] = {}
+    for path in sorted((SPEC.parent / "conformance" / "harnesses").glob("*.json")):
+        gaps = json.loads(path.read_text()).get("expectedGaps", {}).get("requirements", {})
+        for rid in gaps:
+            found.setdefault(rid, path.stem)
     return found
 
 
@@ -635,11 +645,17 @@ def check_coverage(defined: list[str], covered: set[str], scope: dict[str, Any])
     scenarios = scenario_ids()
     either = [rid for rid in defined if rid in covered or rid in scenarios]
     print(f"vector or conformance scenario: {len(either)} of {len(defined)}")
+    declared = declared_gaps()
     for rid in defined:
         entry = scope.get(rid, {})
         binding = any(level == "MUST" for party, level in entry.items() if party in PARTIES)
-        if binding and "notObservable" not in entry and rid not in either:
-            fail(f"{rid}: a MUST that no vector and no conformance check or scenario cites")
+        if binding and "notObservable" not in entry and rid not in either \
+                and rid not in declared:
+            fail(f"{rid}: a MUST that no vector and no conformance check or scenario cites"
+                 " (nor does a harness declare it a gap)")
+    waiting = [rid for rid in defined if rid not in either and rid in declared]
+    if waiting:
+        print(f"declared gaps with no check yet ({len(waiting)}): {' '.join(waiting)}")
     rest = [rid for rid in defined if rid not in either]
     print(f"cited by neither ({len(rest)}; SHOULD/MAY, evolution rules or not observable):"
           f" {' '.join(rest)}")
