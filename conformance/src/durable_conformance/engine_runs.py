@@ -70,9 +70,8 @@ def subset_problems(want: dict[str, Any], got: Any, what: str) -> list[str]:
 
 
 def check_run(result: Result, ws: Workspace, run_id: str, want: dict[str, Any],
-              timeout_s: float = RUN_TIMEOUT_S) -> None:
-    wanted = {want["status"]} if want["status"] in TERMINAL else None
-    run = ws.wait_run(run_id, wanted, timeout_s) if wanted else ws.run(run_id)
+              timeout_s: float = RUN_TIMEOUT_S, runs: dict[str, str] | None = None) -> None:
+    run = ws.wait_run(run_id, {want["status"]} | TERMINAL, timeout_s)
     where = f"run {run_id} ({want['function']})"
     if run is None:
         result.fail([], f"{where}: /runs/get found no run")
@@ -91,6 +90,8 @@ def check_run(result: Result, ws: Workspace, run_id: str, want: dict[str, Any],
                         f" {json.dumps(want['output'])[:120]}")
     if "error" in want:
         problems += subset_problems(want["error"], run.get("error"), "error")
+    if "members" in want:
+        problems += subset_of(resolve(want["members"], runs or {}), run, "run")
     if "skipReason" in want and run.get("skipReason") != want["skipReason"]:
         problems.append(f"skipReason {run.get('skipReason')!r}, expected {want['skipReason']!r}")
     if "failureHandler" in want:
@@ -234,10 +235,6 @@ def run_case(suite: EngineSuite, data: dict[str, Any], result: Result) -> Result
                 result.fail([], f"/e {event['name']} answered {code}: {str(receipt)[:160]}")
                 return result
             receipts.append(receipt)
-        for index, (receipt, want) in enumerate(zip(receipts, data["expect"].get(
-                "receipts", [{}] * len(receipts)), strict=True)):
-            for problem in subset_problems(want, receipt, f"event {index}'s receipt"):
-                result.fail([], problem)
         runs: dict[str, str] = {}
         found_by_event: list[dict[str, str]] = []
         for index, (event, receipt) in enumerate(zip(data["events"], receipts, strict=True)):
@@ -248,6 +245,10 @@ def run_case(suite: EngineSuite, data: dict[str, Any], result: Result) -> Result
                 found[str(run.get("functionId"))] = run_id
                 runs[f"{index}:{run.get('functionId')}"] = run_id
             found_by_event.append(found)
+        for index, (receipt, want) in enumerate(zip(receipts, data["expect"].get(
+                "receipts", [{}] * len(receipts)), strict=True)):
+            for problem in subset_of(resolve(want, runs), receipt, f"event {index}'s receipt"):
+                result.fail([], problem)
         make_calls(result, ws, data.get("calls", []), runs)
         for index, (event, found, wanted_runs) in enumerate(zip(
                 data["events"], found_by_event, data["expect"]["runs"], strict=True)):
@@ -258,7 +259,7 @@ def run_case(suite: EngineSuite, data: dict[str, Any], result: Result) -> Result
                                 f" expected {wanted}")
             for want in wanted_runs:
                 if want["function"] in found:
-                    check_run(result, space, found[want["function"]], want, wait_s)
+                    check_run(result, space, found[want["function"]], want, wait_s, runs)
         checks = [(ws, data["expect"].get("invocations", {}))]
         if "other" in spaces:
             checks.append((spaces["other"], data["expect"].get("otherInvocations", {})))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..fake_app import Answer, Script
 from ..results import ERROR, Result
-from .flow import (
+from .flow_common import (
     ENGINE,
     Context,
     Tape,

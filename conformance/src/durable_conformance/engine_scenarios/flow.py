@@ -18,7 +18,21 @@ from typing import TYPE_CHECKING, Any
 
 from ..fake_app import Script
 from ..results import ERROR, Result
-from .flow_common import ENGINE, Context, Tape
+from .flow_common import (  # noqa: F401 - the helpers are re-exported for scenario modules
+    ENGINE,
+    Context,
+    Sent,
+    Tape,
+    done,
+    iso_at,
+    poll,
+    refused,
+    send,
+    sleep_op,
+    status_of,
+    step,
+    wait_op,
+)
 from .flow_keys import (
     case_disable,
     case_fanout,

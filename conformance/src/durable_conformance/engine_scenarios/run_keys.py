@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..fake_app import Answer, Script
 from ..results import ERROR, Result
-from .flow import ENGINE, Context, Sent, Tape, done, poll, refused, send, sleep_op, status_of
+from .flow_common import ENGINE, Context, Sent, Tape, done, poll, refused, send, sleep_op, status_of
 from .workspace import workspace
 
 if TYPE_CHECKING:
