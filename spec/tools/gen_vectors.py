@@ -2975,14 +2975,6 @@ def runs() -> None:
                              [{"function": "shared@2", "status": "skipped",
                                "skipReason": "rate_limited"}]],
                     "invocations": {"shared@1": [inv(0, [])], "shared@2": []}}},
-        {"id": "runs-too-many-steps", "description": "a run whose next commit would hold more"
-         " than 1000 memos fails TOO_MANY_STEPS (1000 step ops committed, the 1001st refused)",
-         "requirements": ["LIMIT-5", "ERR-7"], "waitMs": 180_000,
-         "functions": [fn("endless", [op({"op": "step", "id": "s", "data": 0},
-                                         numberStepId=True)])],
-         "events": [ev_("conf.fake.endless")],
-         "expect": {"runs": [[{"function": "endless", "status": "failed",
-                               "error": {"code": "TOO_MANY_STEPS", "name": "DurableError"}}]]}},
         {"id": "runs-cancel-in-flight", "description": "cancelling a run while its invocation"
          " is in flight makes it cancelled at once; the late answer is discarded",
          "requirements": ["STATUS-2", "API-10"],

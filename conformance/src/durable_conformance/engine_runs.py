@@ -38,8 +38,6 @@ def script_of(ws_box: list[Workspace], function: dict[str, Any]) -> Script:
         op = dict(answer["op"])
         if "fillData" in answer:
             op["data"] = "x" * int(answer["fillData"])
-        if answer.get("numberStepId"):
-            op["id"] = f"{op['id']}{seen - 1}"
         if "untilInMs" in answer:
             op["until"] = iso_ms(signing.now_ms() + int(answer["untilInMs"]))
         return Answer(op=op, delay_s=int(answer.get("delayMs", 0)) / 1000)
