@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from ..environments import is_production
 from ..service import ChangeFeed, Service, ServiceError
 from ..validation import Invalid
 from .auth import Gate, Visitor
@@ -28,12 +29,11 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "same-origin", "X-Frame-Options": "DENY",
            "Cache-Control": "no-store"}
-PROD = ("prod", "production")
 Handler = Callable[[web.Request, Visitor], Awaitable[web.StreamResponse]]
 
 
 def is_prod(workspace: dict[str, Any]) -> bool:
-    return str(workspace.get("environment", "")).lower() in PROD
+    return is_production(str(workspace.get("environment", "")))
 
 
 def ago(value: str | None) -> str:
