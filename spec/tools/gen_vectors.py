@@ -1805,6 +1805,9 @@ def protocol_1_1_replay() -> list[dict[str, Any]]:
     failed = {"message": "no stock", "name": "NonRetriableError", "code": "OUT_OF_STOCK"}
     timed = {"name": "DurableError", "code": "INVOKE_TIMEOUT", "message": "too slow"}
     gone = {"name": "DurableError", "code": "INVOKE_CANCELLED", "message": "cancelled"}
+    own = f"00-{'1' * 32}-{'2' * 16}-01"
+    events = [{"name": "conf.child", "data": {"k": 1}},
+              {"name": "conf.child", "data": {"k": 2}, "traceparent": own}]
     return [
         rcase("replay-invoke-op", "an invoke step answers the invoke op, until = now + timeout",
               "invoker", ["INVOKE-1", "INVOKE-9"], req("invoker", "run-invoker-1", go),
@@ -1834,6 +1837,20 @@ def protocol_1_1_replay() -> list[dict[str, Any]]:
               {"op": "sendEvent", "id": "emit", "events": [
                   {"id": "child-7", "name": "conf.child", "data": {"n": 7},
                    "traceparent": TRACE}]}, capabilities=["trace-context"]),
+        rcase("replay-trace-send-event-own",
+              "an event with its own traceparent keeps it; the others carry the invocation's",
+              "sender", ["TRACE-4"],
+              req("sender", "run-trace-2", ev("conf.sender", {"events": events}, "evt-trace-2"),
+                  traceparent=TRACE),
+              {"op": "sendEvent", "id": "emit",
+               "events": [{**events[0], "traceparent": TRACE}, events[1]]},
+              capabilities=["trace-context"]),
+        rcase("replay-trace-none",
+              "no traceparent on the invoke request: sent events carry none",
+              "sender", ["TRACE-4"],
+              req("sender", "run-trace-3", ev("conf.sender", {"events": events}, "evt-trace-3")),
+              {"op": "sendEvent", "id": "emit", "events": events},
+              capabilities=["trace-context"]),
     ]
 
 
