@@ -420,3 +420,17 @@ def test_without_an_admin_token_admin_calls_follow_the_loopback_rule(
                 assert answer.code == "FORBIDDEN"
         finally:
             handle.stop()
+
+
+def test_trace_context_over_grpc(app: tuple[App, Client]) -> None:
+    """[TRACE-1], [TRACE-5] over gRPC: an event's traceparent member reaches its run, and
+    GetRun shows it as /runs/get does."""
+    handle, client = app
+    trace = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+    receipt = client.send("grpc.echo", {"big": 1}, event_id=f"ev-{uuid.uuid4().hex}",
+                          traceparent=trace)
+    run_id = receipt["runIds"][0]
+    assert list(client.watch_run(run_id))[-1]["status"] == "completed"
+    over_grpc = client.get_run(run_id)
+    assert over_grpc["traceparent"] == trace
+    assert over_grpc == handle.client.get_run(run_id)
