@@ -60,7 +60,9 @@ def fill(message: Any, rng: random.Random, depth: int = 0) -> Any:
             else:
                 target.text = text
         elif kind is not None and kind.GetOptions().map_entry:
-            getattr(message, field.name)[rng.choice(STRINGS)] = rng.choice(INTS)
+            # a value of the map's value type (string maps: cancelOn match, webhook headers)
+            getattr(message, field.name)[rng.choice(STRINGS)] = values(
+                kind.fields_by_name["value"], rng, depth)
         elif kind is not None:
             if depth < 3:
                 if field.is_repeated:
