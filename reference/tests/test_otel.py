@@ -185,3 +185,22 @@ def test_export_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
         assert attempt.traceparent != TRACE and on.attempt("00-bad", "r") is None
     finally:
         on.shutdown()
+
+
+def test_a_run_cancelled_through_the_api_ends_its_span(make_app: Any,
+                                                       receiver: Receiver) -> None:
+    name = uuid.uuid4().hex[:6]
+    app = make_app([DurableFunction(id="napper", trigger={"event": name},
+                                    handler=lambda e, s: s.sleep("nap", "1h"))])
+    run_id = app.run_of(app.client.send(name, {}, traceparent=TRACE))
+    wait_for(lambda: app.client.get_run(run_id)["status"] == "sleeping", timeout=15)
+    app.client.cancel_run(run_id)
+    spans = wait_for(lambda: [s for s in receiver.spans if s["name"] == "run napper"
+                              and s["attributes"]["durable.run_id"] == run_id], timeout=15)
+    (run,) = spans
+    assert run["attributes"]["durable.status"] == "cancelled" and run["error"]
+    assert (run["trace"], run["parent"], run["id"]) == (TRACE_ID, SENDER_SPAN,
+                                                        f"{run_span_id(run_id):016x}")
+    (attempt,) = [s for s in receiver.spans if s["name"] == "invoke napper"
+                  and s["attributes"]["durable.run_id"] == run_id]
+    assert attempt["parent"] == run["id"]

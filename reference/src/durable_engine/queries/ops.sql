@@ -25,7 +25,7 @@ SELECT run_id FROM queue WHERE run_id = ANY(%(run_ids)s) ORDER BY run_id FOR UPD
 UPDATE runs SET status = 'cancelled', ended_at = %(now)s, updated_at = %(now)s
 WHERE id = ANY(%(run_ids)s) AND workspace_id = %(workspace_id)s
   AND status IN ('queued', 'running', 'sleeping', 'waiting')
-RETURNING id;
+RETURNING id, function_id, traceparent, created_at;
 
 -- name: bulk_cancel_cleanup
 -- The cancelled runs' queue rows and waits go; NOTIFY tells every engine process driving one

@@ -136,12 +136,14 @@ class RunOps:
     async def runs_cancel(self, workspace_id: str, body: Body) -> Body:
         q = self.engine.q
         run_id = body["runId"]
+        now = self.engine.clock()
         async with self.engine.pool.connection() as conn, conn.transaction():
             # The queue row first, as an answer's transition locks it (no deadlock with one)
             await conn.execute(q("bulk_lock_queue"), {"run_ids": [run_id]})
             cur = await conn.execute(q("run_cancel"), {
-                "run_id": run_id, "workspace_id": workspace_id, "now": self.engine.clock()})
-            if await cur.fetchone() is None:
+                "run_id": run_id, "workspace_id": workspace_id, "now": now})
+            ended = await cur.fetchone()
+            if ended is None:
                 cur = await conn.execute(q("run_status"),
                                          {"run_id": run_id, "workspace_id": workspace_id})
                 row = await cur.fetchone()
@@ -153,7 +155,15 @@ class RunOps:
             # engines driving this run invoke it no more (an answer in flight is void anyway)
             await conn.execute(q("cancel_notify"), {"run_id": run_id})
         run_changed(run_id, "cancelled", workspace=workspace_id)
+        self._run_spans([ended], now)
         return {"ok": True, "status": "cancelled"}
+
+    def _run_spans(self, rows: list[Any], now: datetime) -> None:
+        """[TRACE-6]: the spans of runs this call ended (nothing when export is off)."""
+        for row in rows:
+            self.engine.spans.run_ended(row["traceparent"], run_id=row["id"],
+                                        function_id=row["function_id"], status="cancelled",
+                                        created=row["created_at"], end=now)
 
     async def runs_rerun(self, workspace_id: str, body: Body) -> Body:
         """A new run of the same runtime id and event; from a step: with the memos committed
@@ -225,6 +235,8 @@ class RunOps:
         """[API-17]: cancel one page of matching non-terminal runs in one short transaction."""
         q = self.engine.q
         limit = _limit(body, 100, 1000)
+        now = self.engine.clock()
+        ended: list[Any] = []
         async with self.engine.pool.connection() as conn, conn.transaction():
             rows, next_cursor = await self._page(conn, workspace_id, body, limit, True)
             run_ids = [r["id"] for r in rows]
@@ -232,12 +244,13 @@ class RunOps:
             if run_ids:
                 await conn.execute(q("bulk_lock_queue"), {"run_ids": run_ids})
                 cur = await conn.execute(q("bulk_cancel_runs"), {
-                    "run_ids": run_ids, "workspace_id": workspace_id,
-                    "now": self.engine.clock()})
-                done = {r["id"] for r in await cur.fetchall()}
+                    "run_ids": run_ids, "workspace_id": workspace_id, "now": now})
+                ended = await cur.fetchall()
+                done = {r["id"] for r in ended}
                 cancelled = [i for i in run_ids if i in done]  # page order
                 if cancelled:
                     await conn.execute(q("bulk_cancel_cleanup"), {"run_ids": cancelled})
+        self._run_spans(ended, now)
         return {"cancelled": cancelled, "nextCursor": next_cursor}
 
     async def runs_bulk_rerun(self, workspace_id: str, body: Body) -> Body:
