@@ -152,10 +152,13 @@ def test_one_span_per_run_and_per_attempt_in_the_events_trace(make_app: Any,
 
 def test_an_unsampled_trace_exports_nothing(make_app: Any, receiver: Receiver) -> None:
     name = uuid.uuid4().hex[:6]
+    seen: list[str | None] = []
     app = make_app([DurableFunction(id="quiet", trigger={"event": name},
-                                    handler=lambda e, s: 1)])
-    run_id = app.run_of(app.client.send(name, {}, traceparent=TRACE[:-2] + "00"))
+                                    handler=lambda e, s: seen.append(s.traceparent))])
+    unsampled = TRACE[:-2] + "00"
+    run_id = app.run_of(app.client.send(name, {}, traceparent=unsampled))
     assert app.wait_run(run_id)["status"] == "completed"
+    assert seen == [unsampled]  # no span recorded: the stored traceparent is sent
     marker = uuid.uuid4().hex[:6]  # a sampled run after it: once exported, the first was too
     other = make_app([DurableFunction(id="loud", trigger={"event": marker},
                                       handler=lambda e, s: 1)])

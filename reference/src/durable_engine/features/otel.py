@@ -117,9 +117,11 @@ class Spans:
         return cls(BatchSpanProcessor(OTLPSpanExporter()))
 
     def attempt(self, traceparent: str | None, run_id: str) -> Attempt | None:
-        """A new span for the next invocation attempt of the run, in its trace."""
+        """A new span for the next invocation attempt of the run, in its trace; None when
+        export is off or the trace is not sampled (no span is recorded: the stored
+        traceparent is sent, [TRACE-3])."""
         parsed = parse(traceparent) if self.enabled else None
-        if parsed is None:
+        if parsed is None or not parsed[2] & 0x01:
             return None
         trace_id, _, flags = parsed
         span_id = 0
