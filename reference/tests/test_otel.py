@@ -207,3 +207,30 @@ def test_a_run_cancelled_through_the_api_ends_its_span(make_app: Any,
     (attempt,) = [s for s in receiver.spans if s["name"] == "invoke napper"
                   and s["attributes"]["durable.run_id"] == run_id]
     assert attempt["parent"] == run["id"]
+
+
+def test_a_trace_the_engine_starts_has_the_runs_span_as_its_root(
+        make_app: Any, receiver: Receiver, database_url: str) -> None:
+    from conftest import query
+    from durable_engine.features.trace import new_traceparent, root_parent_id
+
+    name = uuid.uuid4().hex[:6]
+    app = make_app([DurableFunction(id="rooted", trigger={"event": name},
+                                    handler=lambda e, s: 1)])
+    run_id = app.run_of(app.send(name))  # no traceparent: the engine makes one
+    stored = app.wait_run(run_id)["traceparent"]
+    _, trace_id, parent_id, _ = stored.split("-")
+    assert parent_id == root_parent_id(trace_id)
+    spans = wait_for(lambda: [s for s in receiver.spans
+                              if s["attributes"].get("durable.run_id") == run_id]
+                     if any(s["name"] == "run rooted" and s["attributes"]["durable.run_id"]
+                            == run_id for s in receiver.spans) else None, timeout=15)
+    (run,) = [s for s in spans if s["name"] == "run rooted"]
+    (attempt,) = [s for s in spans if s["name"] == "invoke rooted"]
+    assert run["trace"] == trace_id and run["parent"] == ""  # the trace's root
+    assert attempt["parent"] == run["id"]
+    # the SQL function (cron, debounce, batch, reruns) derives the parent id the same way
+    made = query(database_url, "SELECT durable_new_traceparent() AS t")[0]["t"]
+    assert made.split("-")[2] == root_parent_id(made.split("-")[1])
+    mine = new_traceparent()
+    assert mine.split("-")[2] == root_parent_id(mine.split("-")[1])

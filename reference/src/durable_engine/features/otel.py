@@ -6,8 +6,9 @@ the standard `OTEL_EXPORTER_OTLP_*` and `OTEL_SERVICE_NAME` variables.
 
 Spans are in the run's trace (its stored traceparent, [TRACE-2]):
 - the run's span: its id derived from the run id (so every engine process that invokes the
-  run agrees on it without storing it), parented to the stored traceparent's parent id, from
-  the run's creation to its end; exported by the process that ends the run;
+  run agrees on it without storing it), parented to the stored traceparent's parent id (a
+  root when the engine made that traceparent, see features/trace.py), from the run's
+  creation to its end; exported by the process that ends the run;
 - one span per invocation attempt, a child of the run's span, with a new random id that is
   the parent id of the traceparent sent to the app ([TRACE-3]), so the app's spans nest
   under the attempt that called it.
@@ -24,6 +25,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from .trace import root_parent_id
 
 log = logging.getLogger("durable.engine")
 
@@ -155,6 +158,8 @@ class Spans:
         trace_id, parent_id, flags = parsed
         attributes = {"durable.run_id": run_id, "durable.function_id": function_id,
                       "durable.status": status}
+        if f"{parent_id:016x}" == root_parent_id(f"{trace_id:032x}"):
+            parent_id = 0  # the engine started this trace: the run's span is its root
         self._emit(f"run {function_id}", trace_id, run_span_id(run_id), parent_id, flags,
                    created or end, end, attributes,
                    None if status == "completed" else f"run {status}", client=False)
@@ -171,7 +176,8 @@ class Spans:
         span = ReadableSpan(
             name=name,
             context=SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags_),
-            parent=SpanContext(trace_id, parent_id, is_remote=True, trace_flags=flags_),
+            parent=SpanContext(trace_id, parent_id, is_remote=True, trace_flags=flags_)
+            if parent_id else None,
             resource=self._resource, attributes=attributes,
             kind=SpanKind.CLIENT if client else SpanKind.INTERNAL,
             status=Status(StatusCode.ERROR, error) if error else Status(StatusCode.UNSET),
