@@ -327,6 +327,18 @@ def test_the_admin_rpcs_call_the_same_operations(database_url: str) -> None:
             id=app.id, name="rpc", body="nope"), admin_pb2.TestWebhookAnswer)
         assert status == grpc.StatusCode.OK and not tried.ok and "JSON" in tried.message
 
+        status, changed = rpc("UpdateWebhook", admin_pb2.UpdateWebhookRequest(
+            id=app.id, name="rpc", rotate_token=True, remove_signature=True),
+            admin_pb2.Webhook)
+        assert status == grpc.StatusCode.OK and changed.url != made.url
+        assert not changed.HasField("signature") and changed.transform == made.transform
+        status, error = rpc("UpdateWebhook", admin_pb2.UpdateWebhookRequest(
+            id=app.id, name="rpc", transform="a.[[["), admin_pb2.Webhook)
+        assert (error.code, error.path) == ("INVALID_REQUEST", "/transform")
+        status, seen = rpc("ListWebhookDeliveries", admin_pb2.WebhookNameRequest(
+            id=app.id, name="rpc"), admin_pb2.WebhookDeliveriesAnswer)
+        assert status == grpc.StatusCode.OK and list(seen.deliveries) == []
+
         status, gone = rpc("DeleteWebhook", admin_pb2.WebhookNameRequest(id=app.id, name="rpc"),
                            admin_pb2.DeleteWebhookAnswer)
         assert status == grpc.StatusCode.OK and gone.deleted and gone.name == "rpc"
@@ -389,3 +401,69 @@ def test_the_readme_example_creates_a_working_endpoint(engine: EngineHandle,
         "X-Hub-Signature-256": github_signed("s3cret", body), "X-GitHub-Delivery": "d-9"})
     assert status == 200 and receipt["id"] == "d-9", receipt
     assert app.wait_run(receipt["runIds"][0])["output"] == "main"
+
+
+def test_update_changes_only_what_it_names_and_deliveries_are_listed(
+        engine: EngineHandle, make_app: Any) -> None:
+    app = make_app([])
+    hook = create(engine, app.id, name="upd", transform="{name: 'a.b', data: body}",
+                  signature={"preset": "github", "secret": "one"})
+    path = f"/api/apps/{app.id}/webhooks/upd"
+    status, changed = admin(engine, "PATCH", path, {"transform": "{name: 'c.d', data: body}"})
+    assert status == 200, changed
+    spec_check("webhook", changed)
+    assert changed["url"] == hook["url"] and changed["signature"] == {"preset": "github"}
+    assert changed["transform"] == "{name: 'c.d', data: body}" and "secret" not in changed
+    body = b'{"x": 1}'
+    status, receipt = call(engine, "POST", hook["url"], raw=body,
+                           headers={"X-Hub-Signature-256": github_signed("one", body)})
+    assert status == 200 and receipt["name"] == "c.d"
+
+    status, changed = admin(engine, "PATCH", path, {"signature": {
+        "preset": "hmac-sha256", "header": "X-Mac", "secret": "two"}})
+    assert status == 200 and changed["secret"] == "two"  # [HOOK-5]: shown when set
+    assert changed["signature"] == {"preset": "hmac-sha256", "header": "X-Mac"}
+    status, answer = call(engine, "POST", hook["url"], raw=body,
+                          headers={"X-Hub-Signature-256": github_signed("one", body)})
+    assert (status, answer["error"]["code"]) == (401, "INVALID_SIGNATURE")
+    status, answer = admin(engine, "PATCH", path, {"removeSignature": True,
+                                                   "signature": {"preset": "github",
+                                                                 "secret": "x"}})
+    assert (status, answer["error"]["code"]) == (400, "INVALID_REQUEST")
+    status, answer = admin(engine, "PATCH", path, {"transform": "a.[[["})
+    assert (status, answer["error"]["path"]) == (400, "/transform")
+    status, changed = admin(engine, "PATCH", path, {"removeSignature": True})
+    assert status == 200 and changed["signature"] is None
+    status, receipt = call(engine, "POST", hook["url"], raw=body)  # no signature needed now
+    assert status == 200, receipt
+
+    status, rotated = admin(engine, "PATCH", path, {"rotateToken": True})
+    assert status == 200 and rotated["url"] != hook["url"]
+    assert re.fullmatch(r"/w/[A-Za-z0-9_-]{43,}", rotated["url"])
+    status, answer = call(engine, "POST", hook["url"], raw=body)
+    assert (status, answer["error"]["code"]) == (404, "NOT_FOUND")  # the old URL is gone
+    status, receipt = call(engine, "POST", rotated["url"], raw=body)
+    assert status == 200
+    status, answer = admin(engine, "PATCH", f"/api/apps/{app.id}/webhooks/none", {})
+    assert (status, answer["error"]["code"]) == (404, "NOT_FOUND")
+
+    status, listed = admin(engine, "GET", path + "/deliveries")  # [HOOK-7]
+    assert status == 200
+    spec_check("webhook-deliveries-answer", listed)
+    got = [(d["status"], d.get("code")) for d in listed["deliveries"]]
+    assert got == [(200, None), (200, None), (401, "INVALID_SIGNATURE"), (200, None)]
+    assert "message" in listed["deliveries"][2] and listed["deliveries"][0]["runIds"] == []
+    status, answer = admin(engine, "GET", f"/api/apps/{app.id}/webhooks/none/deliveries")
+    assert (status, answer["error"]["code"]) == (404, "NOT_FOUND")
+
+
+def test_deliveries_keep_the_last_twenty(engine: EngineHandle, make_app: Any) -> None:
+    app = make_app([])
+    hook = create(engine, app.id, name="many", transform="{name: 'm.n', data: body}")
+    for n in range(25):
+        call(engine, "POST", hook["url"], raw=json.dumps({"n": n}).encode() if n % 2
+             else b"bad")
+    status, listed = admin(engine, "GET", f"/api/apps/{app.id}/webhooks/many/deliveries")
+    codes = [d.get("code") for d in listed["deliveries"]]
+    assert status == 200 and len(codes) == 20
+    assert codes[0] == "INVALID_JSON" and codes[1] is None  # newest first: n = 24, 23

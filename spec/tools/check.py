@@ -574,7 +574,7 @@ def check_scope(defined: list[str]) -> dict[str, dict[str, str]]:
     (a plain statement of behaviour counts as MUST)."""
     scope = json.loads((SPEC / "requirements.json").read_text())["requirements"]
     text = (SPEC / "wire-protocol.md").read_text()
-    bodies = dict(re.findall(r"^- \[([A-Z]+-[0-9]+)\] (.*?)(?=\n- \[|\n\n|\n#)", text,
+    bodies = dict(re.findall(r"^- \[([A-Z]+-[0-9]+)\] (.*?)(?=\n- \[|\n\n|\n#|\n?\Z)", text,
                              re.M | re.S))
     for rid in defined:
         if rid not in scope:

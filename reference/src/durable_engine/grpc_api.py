@@ -28,7 +28,7 @@ from .engine import Engine, to_ms
 from .pb import admin_pb2, convert, engine_messages_pb2, engine_pb2, options_pb2
 from .service import Service, ServiceError
 from .validation import Invalid, TooLarge, reject_nul, validate_request, validate_schema
-from .webhooks_http import checked
+from .webhooks_http import checked, update_args
 
 log = logging.getLogger("durable.grpc")
 
@@ -270,6 +270,16 @@ class GrpcApi:
 
     async def admin_ListWebhooks(self, message: Any) -> Body:  # noqa: N802
         return await self.service.webhooks_list(app_id_of(message))
+
+    async def admin_UpdateWebhook(self, message: Any) -> Body:  # noqa: N802
+        app_id, name = app_id_of(message), name_of(message)
+        value = convert.to_json(message)
+        reject_nul(value)
+        value = checked("webhook-update-request", value, ())
+        return await self.service.webhooks_update(app_id, name, **update_args(value))
+
+    async def admin_ListWebhookDeliveries(self, message: Any) -> Body:  # noqa: N802
+        return await self.service.webhooks_deliveries(app_id_of(message), name_of(message))
 
     async def admin_DeleteWebhook(self, message: Any) -> Body:  # noqa: N802
         return await self.service.webhooks_delete(app_id_of(message), name_of(message))

@@ -33,6 +33,18 @@ def checked(schema: str, value: Any, strings: tuple[str, ...]) -> dict[str, Any]
     return value
 
 
+def update_args(value: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of Service.webhooks_update from a checked update request."""
+    for member in ("removeSignature", "rotateToken"):
+        if member in value and not isinstance(value[member], bool):
+            raise Invalid(f"/{member}", "must be true or false")
+    if "transform" in value and not isinstance(value["transform"], str):
+        raise Invalid("/transform", "must be a string")
+    return {"transform": value.get("transform"), "signature": value.get("signature"),
+            "remove_signature": value.get("removeSignature", False),
+            "rotate_token": value.get("rotateToken", False)}
+
+
 def install_webhooks(app: web.Application, service: Service, authorize: Check,
                      read_body: Callable[[web.Request], Awaitable[bytes]],
                      parse_json: Callable[[bytes], Any],
@@ -56,6 +68,17 @@ def install_webhooks(app: web.Application, service: Service, authorize: Check,
         return web.json_response(await service.webhooks_delete(app_id_of(request),
                                                                webhook_name_of(request)))
 
+    async def update(request: web.Request) -> web.Response:
+        authorize(request)
+        value = checked("webhook-update-request", parse_json(await read_body(request)), ())
+        return web.json_response(await service.webhooks_update(
+            app_id_of(request), webhook_name_of(request), **update_args(value)))
+
+    async def deliveries(request: web.Request) -> web.Response:
+        authorize(request)
+        return web.json_response(await service.webhooks_deliveries(
+            app_id_of(request), webhook_name_of(request)))
+
     async def test(request: web.Request) -> web.Response:
         authorize(request)
         value = parse_json(await read_body(request))
@@ -77,7 +100,9 @@ def install_webhooks(app: web.Application, service: Service, authorize: Check,
 
     app.router.add_post("/api/apps/{id}/webhooks", create)
     app.router.add_get("/api/apps/{id}/webhooks", listing)
+    app.router.add_patch("/api/apps/{id}/webhooks/{name}", update)
     app.router.add_delete("/api/apps/{id}/webhooks/{name}", delete)
+    app.router.add_get("/api/apps/{id}/webhooks/{name}/deliveries", deliveries)
     app.router.add_post("/api/apps/{id}/webhooks/{name}/test", test)
     app.router.add_post("/w/{token}", ingest)
 

@@ -1,4 +1,4 @@
-"""Engine scenarios: webhook ingest ([HOOK-1..5], wire-protocol §19.6).
+"""Engine scenarios: webhook ingest ([HOOK-1..7], wire-protocol §19.6).
 
 Endpoints are made through the admin API; deliveries are raw HTTP requests as a third party
 sends them, signed as GitHub, Stripe or a named header would, to `POST /w/{token}`. What is
@@ -6,7 +6,8 @@ checked: the token's length and alphabet, conflicts and unknown apps, compile er
 transform, the signature refused before the body is parsed, the body and the transform's
 result refused with their codes, the event accepted as on /e (a run of the fake app's
 function with the transform's data, the event id deduplicating), the test console accepting
-nothing, and the secret shown by create only.
+nothing, the secret shown by create and update only, update changing only what it names
+(a rotated token retiring the old URL), and the deliveries listed newest first.
 """
 
 from __future__ import annotations
@@ -260,7 +261,66 @@ def case_console(suite: EngineSuite, ws: Workspace) -> list[Result]:
     return [result]
 
 
-CASES = [case_endpoints, case_signatures, case_transform, case_console]
+def case_update_and_deliveries(suite: EngineSuite, ws: Workspace) -> list[Result]:
+    result = Result("webhook-update-and-deliveries", ENGINE, ["HOOK-5", "HOOK-6", "HOOK-7"])
+    made = _create(ws, {"name": "upd", "transform": "{name: 'wh.got', data: body}",
+                        "signature": {"preset": "github", "secret": "u1"}})
+    if made.status != 200:
+        result.fail(["HOOK-6"], f"create answered {_seen(made)}")
+        return [result]
+    old_url = str(made.json().get("url"))
+    path = f"/api/apps/{ws.app_id}/webhooks/upd"
+    raw = b'{"kind": "update"}'
+    changed = ws.admin("PATCH", path, {"removeSignature": True, "rotateToken": True})
+    body = _json(changed)
+    if changed.status != 200 or not isinstance(body, dict):
+        result.fail(["HOOK-6"], f"update answered {_seen(changed)}")
+        return [result]
+    problem = suite.spec.validate("webhook", body)
+    if problem:
+        result.fail(["HOOK-6"], f"update's answer is no Webhook: {problem}")
+    new_url = str(body.get("url"))
+    if not TOKEN.match(new_url) or new_url == old_url or body.get("signature") is not None \
+            or body.get("transform") != "{name: 'wh.got', data: body}" or "secret" in body:
+        result.fail(["HOOK-6", "HOOK-5"], f"after rotateToken and removeSignature the"
+                                          f" webhook is {body!r}: expected a new URL, no"
+                                          " signature, the same transform, no secret")
+    old = _deliver(ws, old_url, raw)
+    if (old.status, _code(old)) != (404, "NOT_FOUND"):
+        result.fail(["HOOK-6"], f"the URL before rotation was answered {_seen(old)}")
+    unsigned = _deliver(ws, new_url, raw)
+    if unsigned.status != 200:
+        result.fail(["HOOK-6"], f"an unsigned delivery after removeSignature was answered"
+                                f" {_seen(unsigned)}")
+    both = ws.admin("PATCH", path, {"removeSignature": True,
+                                    "signature": {"preset": "github", "secret": "x"}})
+    if (both.status, _code(both)) != (400, "INVALID_REQUEST"):
+        result.fail(["HOOK-6"], f"signature with removeSignature was answered {_seen(both)}")
+    signed = ws.admin("PATCH", path, {"signature": {"preset": "hmac-sha256", "header": "X-M",
+                                                    "secret": "u2"}})
+    if signed.status != 200 or (_json(signed) or {}).get("secret") != "u2":
+        result.fail(["HOOK-5", "HOOK-6"], f"setting a signature was answered {_seen(signed)},"
+                                          " expected the Webhook with its secret")
+    refused = _deliver(ws, new_url, raw)
+    if (refused.status, _code(refused)) != (401, "INVALID_SIGNATURE"):
+        result.fail(["HOOK-6"], f"an unsigned delivery after a signature was set was"
+                                f" answered {_seen(refused)}")
+    listed = ws.admin("GET", path + "/deliveries")
+    body = _json(listed)
+    if listed.status != 200 or not isinstance(body, dict):
+        result.fail(["HOOK-7"], f"deliveries answered {_seen(listed)}")
+        return [result]
+    problem = suite.spec.validate("webhook-deliveries-answer", body)
+    got = [(d.get("status"), d.get("code")) for d in body.get("deliveries", [])
+           if isinstance(d, dict)]
+    if problem or got[:2] != [(401, "INVALID_SIGNATURE"), (200, None)]:
+        result.fail(["HOOK-7"], f"deliveries are {got} ({problem or 'valid'}), expected"
+                                " newest first: 401 INVALID_SIGNATURE, then 200")
+    return [result]
+
+
+CASES = [case_endpoints, case_signatures, case_transform, case_console,
+         case_update_and_deliveries]
 
 
 def run(suite: EngineSuite) -> list[Result]:

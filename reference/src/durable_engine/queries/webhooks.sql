@@ -42,3 +42,15 @@ SELECT d.at, d.status, d.code, d.message, d.event_id, d.run_ids
 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
 WHERE w.workspace_id = %(workspace_id)s AND w.name = %(name)s
 ORDER BY d.id DESC LIMIT %(limit)s;
+
+-- name: webhook_update
+-- [HOOK-6]: only what the request names changes.
+UPDATE webhooks SET
+    transform  = coalesce(%(transform)s, transform),
+    preset     = CASE WHEN %(set_signature)s THEN %(preset)s ELSE preset END,
+    header     = CASE WHEN %(set_signature)s THEN %(header)s ELSE header END,
+    secret     = CASE WHEN %(set_signature)s THEN %(secret)s ELSE secret END,
+    token      = coalesce(%(token)s, token),
+    token_hash = coalesce(%(token_hash)s, token_hash)
+WHERE workspace_id = %(workspace_id)s AND name = %(name)s
+RETURNING id, name, token, transform, preset, header, created_at;

@@ -55,6 +55,8 @@ Admin (authorization is the transport's job):
 Webhooks ([HOOK-1..5], service/webhooks.py; admin authorization is the transport's job):
     webhooks_create(app_id, name, transform, signature=None) -> Webhook + "secret" if set
     webhooks_list(app_id) -> {"webhooks": [Webhook]}; webhooks_delete(app_id, name)
+    webhooks_update(app_id, name, transform=, signature=, remove_signature=, rotate_token=)
+        -> Webhook (+ "secret" if one was set); webhooks_deliveries(app_id, name)
     webhooks_test(app_id, name, body, headers=None) -> {"ok", "event"} | {"ok", "message"}
     webhook_ingest(token, raw_body, headers, query) -> receipt (POST /w/{token}, as /e)
     webhook_deliveries(app_id, name) -> the endpoint's last deliveries, refusals with why

@@ -22,6 +22,7 @@ from ..features.webhooks import (
     token_hash,
     verify_signature,
 )
+from ..validation import Invalid
 from .errors import ServiceError
 
 log = logging.getLogger("durable.webhooks")
@@ -76,6 +77,34 @@ class WebhookOps:
             rows = await cur.fetchall()
         return {"webhooks": [webhook_view(r) for r in rows]}
 
+    async def webhooks_update(self, app_id: str, name: str, transform: str | None = None,
+                              signature: Body | None = None, remove_signature: bool = False,
+                              rotate_token: bool = False) -> Body:
+        """[HOOK-6]: change only what is named; a rotated token makes the old URL unknown.
+        The answer shows the secret only when this request set one ([HOOK-5])."""
+        if signature is not None and remove_signature:
+            raise Invalid("/removeSignature", "give a signature or remove it, not both")
+        if transform is not None:
+            compile_transform(transform)
+        token = new_token() if rotate_token else None
+        set_signature = signature is not None or remove_signature
+        async with self.engine.pool.connection() as conn:
+            cur = await conn.execute(self.engine.q("webhook_update"), {
+                "workspace_id": app_id, "name": name, "transform": transform,
+                "set_signature": set_signature,
+                "preset": signature["preset"] if signature else None,
+                "header": signature.get("header") if signature else None,
+                "secret": signature["secret"] if signature else None,
+                "token": token, "token_hash": token_hash(token) if token else None})
+            row = await cur.fetchone()
+        if row is None:
+            await self._webhook_app(app_id)
+            raise ServiceError("NOT_FOUND", f"no webhook named {name!r}")
+        answer = webhook_view(row)
+        if signature:
+            answer["secret"] = signature["secret"]
+        return answer
+
     async def webhooks_delete(self, app_id: str, name: str) -> Body:
         async with self.engine.pool.connection() as conn:
             cur = await conn.execute(self.engine.q("webhook_delete"),
@@ -107,9 +136,20 @@ class WebhookOps:
             cur = await conn.execute(self.engine.q("webhook_deliveries"), {
                 "workspace_id": app_id, "name": name, "limit": limit})
             rows = await cur.fetchall()
-        return [{"at": iso(r["at"]), "status": r["status"], "code": r["code"],
-                 "message": r["message"], "eventId": r["event_id"], "runIds": r["run_ids"]}
-                for r in rows]
+        out: list[Body] = []
+        for r in rows:
+            delivery: Body = {"at": iso(r["at"]), "status": r["status"]}
+            for member, column in (("code", "code"), ("message", "message"),
+                                   ("eventId", "event_id")):
+                if r[column] is not None:
+                    delivery[member] = r[column]
+            delivery["runIds"] = list(r["run_ids"])
+            out.append(delivery)
+        return out
+
+    async def webhooks_deliveries(self, app_id: str, name: str) -> Body:
+        """[HOOK-7]: GET /api/apps/{id}/webhooks/{name}/deliveries."""
+        return {"deliveries": await self.webhook_deliveries(app_id, name)}
 
     async def webhook_ingest(self, token: str, body: bytes, headers: dict[str, str],
                              query: dict[str, str]) -> Body:

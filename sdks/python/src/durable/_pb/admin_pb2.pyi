@@ -159,6 +159,43 @@ class ListWebhooksAnswer(_message.Message):
     webhooks: _containers.RepeatedCompositeFieldContainer[Webhook]
     def __init__(self, webhooks: _Optional[_Iterable[_Union[Webhook, _Mapping]]] = ...) -> None: ...
 
+class UpdateWebhookRequest(_message.Message):
+    __slots__ = ("id", "name", "transform", "signature", "remove_signature", "rotate_token")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TRANSFORM_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    ROTATE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    transform: str
+    signature: CreateWebhookRequest.Signature
+    remove_signature: bool
+    rotate_token: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., transform: _Optional[str] = ..., signature: _Optional[_Union[CreateWebhookRequest.Signature, _Mapping]] = ..., remove_signature: _Optional[bool] = ..., rotate_token: _Optional[bool] = ...) -> None: ...
+
+class WebhookDeliveriesAnswer(_message.Message):
+    __slots__ = ("deliveries",)
+    class Delivery(_message.Message):
+        __slots__ = ("at", "status", "code", "message", "event_id", "run_ids")
+        AT_FIELD_NUMBER: _ClassVar[int]
+        STATUS_FIELD_NUMBER: _ClassVar[int]
+        CODE_FIELD_NUMBER: _ClassVar[int]
+        MESSAGE_FIELD_NUMBER: _ClassVar[int]
+        EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+        RUN_IDS_FIELD_NUMBER: _ClassVar[int]
+        at: str
+        status: int
+        code: str
+        message: str
+        event_id: str
+        run_ids: _containers.RepeatedScalarFieldContainer[str]
+        def __init__(self, at: _Optional[str] = ..., status: _Optional[int] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., event_id: _Optional[str] = ..., run_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    DELIVERIES_FIELD_NUMBER: _ClassVar[int]
+    deliveries: _containers.RepeatedCompositeFieldContainer[WebhookDeliveriesAnswer.Delivery]
+    def __init__(self, deliveries: _Optional[_Iterable[_Union[WebhookDeliveriesAnswer.Delivery, _Mapping]]] = ...) -> None: ...
+
 class WebhookNameRequest(_message.Message):
     __slots__ = ("id", "name")
     ID_FIELD_NUMBER: _ClassVar[int]
