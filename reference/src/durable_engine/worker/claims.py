@@ -14,7 +14,8 @@ from ..core.admission import (
 )
 from ..core.context import RunContext
 from ..db import connect_options
-from ..flow import flush, throttle_heads, throttle_windows
+from ..store import queue
+from ..store.pending import flush
 from .base import Claim
 from .invoke import Invoke
 
@@ -29,25 +30,22 @@ class Claims(Invoke):
             if not self.config.pooled:  # a session setting would leak to PgBouncer's pool
                 await self._claimer.execute(self.q("claimer_session"))
         now = self._claimed_at = self.clock()
-        params = {"now": now, "limit": limit, "flow_ok": [], "lease_s": self.config.lease_s}
         try:
             conn = self._claimer
             # Is any due row flow-controlled? Due debounce/batch buckets become runs first.
-            cur = await conn.execute(self.q("flow_probe"), {"now": now})
-            probe = await cur.fetchone()
-            assert probe is not None
-            flow = probe["flow"]
-            if probe["pending"]:
+            pending, flow = await queue.probe(conn, self.queries, now)
+            if pending:
                 async with conn.transaction():
                     made = await flush(conn, self.queries, now)
                 flow = flow or any(run.flow.controlled for run in made)
             if not flow:  # the common case: no transaction
                 self._throttle_free_at = None
-                rows = await (await conn.execute(self.q("claim"), params)).fetchall()
+                rows = await queue.claim(conn, self.queries, now, limit, self.config.lease_s, [])
             else:
                 async with conn.transaction():
-                    params["flow_ok"] = await self._flow_admit(conn, now, limit)
-                    rows = await (await conn.execute(self.q("claim"), params)).fetchall()
+                    admitted = await self._flow_admit(conn, now, limit)
+                    rows = await queue.claim(conn, self.queries, now, limit,
+                                             self.config.lease_s, admitted)
         except (psycopg.Error, OSError):
             await self._claimer.close()
             self._claimer = None
@@ -67,22 +65,19 @@ class Claims(Invoke):
         invocations in flight. Bucket locks serialize claimers across processes, so a limit is
         exact; the admitted rows stay locked by this transaction until the claim commits."""
         fair = self._fair_candidates
-        cur = await conn.execute(self.q("flow_candidates_fair" if fair else "flow_candidates"),
-                                 {"now": now, "limit": limit * 4})
-        candidates = await cur.fetchall()
+        candidates = await queue.candidates(conn, self.queries, now, limit * 4, fair)
         self._fair_candidates = False
         if not candidates:
             return []
         keys = sorted({k for c in candidates for k in c["flow_keys"]}
                       | {c["throttle_key"] for c in candidates if c["throttle_key"]})
-        await conn.execute(self.q("flow_lock"), {"keys": keys})
-        cur = await conn.execute(self.q("flow_in_flight"), {"now": now, "keys": keys})
-        in_flight = {r["key"]: r["n"] for r in await cur.fetchall()}
+        await queue.lock_buckets(conn, self.queries, keys)
+        in_flight = await queue.in_flight(conn, self.queries, now, keys)
         # [FLOW-3]: starts in each throttle window, counted under the same bucket locks
-        windows = await throttle_windows(conn, self.queries, candidates, now)
+        windows = await queue.throttle_windows(conn, self.queries, candidates, now)
         limits = {c["throttle_key"]: c["throttle_limit"] for c in candidates
                   if c["throttle_key"] is not None}
-        heads = await throttle_heads(conn, self.queries, windows, limits, now)
+        heads = await queue.throttle_heads(conn, self.queries, windows, limits, now)
         admission = admit(candidates, in_flight, windows, heads, limit, limit * 4, fair)
         self._throttle_free_at = admission.throttle_free_at
         self._fair_candidates = admission.look_fair

@@ -22,9 +22,9 @@ from ..features.cancel_on import cancel_on_event
 from ..features.idempotency import idempotency_key, original_run
 from ..features.singleton import apply_singleton, singleton_key
 from ..features.trace import new_traceparent
-from ..flow import pend
 from ..logs import run_changed
 from ..paths import event_matches
+from ..store.pending import pend
 from ..store.runs import NewRun, Receipt, create, new_run
 from ..validation import parse_instant
 from .base import Claim, to_ms

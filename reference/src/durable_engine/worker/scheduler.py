@@ -13,6 +13,7 @@ import psycopg
 from ..core.admission import (
     idle_delay,
 )
+from ..store import queue
 from .base import Claim
 from .claims import Claims
 
@@ -105,8 +106,7 @@ class Scheduler(Claims):
         self._claimed_at = None  # once: without a new claim, judge by the clock
         try:
             async with self.pool.connection() as conn:
-                cur = await conn.execute(self.q("next_due"), {"now": claimed_at})
-                row = await cur.fetchone()
+                row = await queue.next_due(conn, self.queries, claimed_at)
         except (psycopg.Error, OSError):
             return 1.0
         if row is None:
@@ -147,9 +147,8 @@ class Scheduler(Claims):
                 async with self.pool.connection() as conn:
                     await conn.set_autocommit(True)
                     try:
-                        await conn.execute(self.q("queue_renew"), {
-                            "tokens": tokens, "now": self.clock(),
-                            "lease_s": self.config.lease_s})
+                        await queue.renew(conn, self.queries, tokens, self.clock(),
+                                          self.config.lease_s)
                     finally:
                         await conn.set_autocommit(False)
             except (psycopg.Error, OSError) as error:
@@ -172,7 +171,7 @@ class Scheduler(Claims):
         if self._held:
             try:
                 async with self.pool.connection() as conn:
-                    await conn.execute(self.q("queue_release"), {"tokens": list(self._held)})
+                    await queue.release(conn, self.queries, list(self._held))
             except (psycopg.Error, OSError):
                 pass  # leases expire by themselves
         await self.close()
@@ -194,6 +193,6 @@ class Scheduler(Claims):
             return
         try:
             async with self.pool.connection() as conn:
-                await conn.execute(self.q("queue_release"), {"tokens": tokens})
+                await queue.release(conn, self.queries, tokens)
         except (psycopg.Error, OSError):
             pass  # the leases expire by themselves

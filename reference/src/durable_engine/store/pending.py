@@ -1,8 +1,6 @@
-"""Throttle, debounce and batch (decision 0008: [FLOW-3], [FLOW-5], [FLOW-6]), enforced in
-Postgres: throttle in the claim under per-bucket advisory locks, debounce and batch through
-one `flow_pending` row per bucket that a claimer turns into a run when it is due. What the
-rules mean is decided in core.admission; this module runs their statements."""
-
+"""Debounce and batch buckets ([FLOW-5], [FLOW-6], decision 0008): one `flow_pending` row
+per bucket, upserted by each accepted event in its transaction, turned into a run through
+store.runs.create when due (or, a batch, when full)."""
 from __future__ import annotations
 
 import uuid
@@ -12,8 +10,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from .core.admission import Flow, Throttle, free_starts, pending_of, throttle_bucket, window_free_at
-from .store.runs import NewRun, create
+from ..core.admission import Flow, Throttle, pending_of, throttle_bucket
+from .runs import NewRun, create
 
 
 async def pend(conn: psycopg.AsyncConnection[Any], queries: dict[str, str], workspace_id: str,
@@ -57,43 +55,3 @@ async def flush(conn: psycopg.AsyncConnection[Any], queries: dict[str, str], now
             for p in await cur.fetchall()]
     await create(conn, queries, runs, now, notify=notify)
     return runs
-
-
-async def throttle_windows(conn: psycopg.AsyncConnection[Any], queries: dict[str, str],
-                           candidates: list[dict[str, Any]], now: datetime
-                           ) -> dict[str, tuple[int, datetime | None]]:
-    """Per throttle bucket of the candidates: runs started in the window (capped at the
-    limit) and when the next start may happen if the window is full."""
-    rules: dict[str, tuple[int, int]] = {}
-    for c in candidates:
-        if c["throttle_key"] is not None:
-            rules.setdefault(c["throttle_key"], (c["throttle_limit"], c["throttle_period_ms"]))
-    if not rules:
-        return {}
-    keys = list(rules)
-    cur = await conn.execute(queries["throttle_window"], {
-        "keys": keys, "limits": [rules[k][0] for k in keys],
-        "periods": [rules[k][1] for k in keys], "now": now})
-    windows: dict[str, tuple[int, datetime | None]] = {}
-    for row in await cur.fetchall():
-        limit, period_ms = rules[row["key"]]
-        windows[row["key"]] = (row["n"], window_free_at(row["n"], limit, row["oldest"],
-                                                        period_ms))
-    return windows
-
-
-async def throttle_heads(conn: psycopg.AsyncConnection[Any], queries: dict[str, str],
-                         windows: dict[str, tuple[int, datetime | None]],
-                         limits: dict[str, int], now: datetime) -> dict[str, list[str]]:
-    """Per throttle bucket with room: the runs that may start next, oldest first ([FLOW-3]:
-    first in, first out across every claimer, decided under the buckets' locks)."""
-    free = free_starts(windows, limits)
-    if not free:
-        return {}
-    keys = list(free)
-    cur = await conn.execute(queries["throttle_heads"], {
-        "keys": keys, "counts": [free[k] for k in keys], "now": now})
-    heads: dict[str, list[str]] = {k: [] for k in keys}
-    for row in await cur.fetchall():
-        heads[row["key"]].append(row["run_id"])
-    return heads
