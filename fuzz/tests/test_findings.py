@@ -170,10 +170,8 @@ def test_webhook_transform_schema_says_jmespath() -> None:
     assert not spec_validator("webhook-create-request").is_valid(body)
 
 
-# Found (engine): /w/{token} (webhook ingest, POST only) shares its path with the dashboard's
-# workspace page GET /w/{ws}, so Allow lists GET for a webhook URL.
-@pytest.mark.xfail(strict=True, reason="engine: the dashboard's /w/{ws} page and webhook "
-                                       "URLs share one path")
+# Found (engine) and fixed: /w/{token} (webhook ingest, POST only) shared its path with the
+# dashboard's workspace pages, now under /ws/{ws}, so Allow listed GET for a webhook URL.
 def test_a_webhook_url_answers_post_only(api) -> None:  # noqa: ANN001 - fixture
     status, _ = api.get("/w/" + "x" * 43)
     assert status == 405

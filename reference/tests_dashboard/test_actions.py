@@ -65,7 +65,7 @@ def test_a_production_action_acts_only_on_the_confirming_second_click(
     run_id = app.client.send(name, {})["runIds"][0]
     wait_for(lambda: app.status(run_id) == "sleeping", 15)
     login(page, engine)
-    page.goto(f"{engine.url}/w/{app.id}/runs/{run_id}")
+    page.goto(f"{engine.url}/ws/{app.id}/runs/{run_id}")
     expect(page.locator("header .env-prod")).to_have_text("prod")
     page.click("#cancel-run")
     expect(page.locator("#flash .confirm")).to_contain_text("Production workspace")
@@ -76,11 +76,11 @@ def test_a_production_action_acts_only_on_the_confirming_second_click(
     # a script replaying the first request (no confirmation token) does nothing either
     csrf = page.locator("input[name=csrf]").first.get_attribute("value")
     cookies = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
-    answer = post(f"{engine.url}/w/{app.id}/runs/{run_id}/cancel", {"csrf": csrf}, cookies)
+    answer = post(f"{engine.url}/ws/{app.id}/runs/{run_id}/cancel", {"csrf": csrf}, cookies)
     assert "Confirm" in answer and app.status(run_id) == "sleeping"
     # nor one with a made-up or another action's token
     token = page.locator("#flash input[name=confirm]").get_attribute("value")
-    post(f"{engine.url}/w/{app.id}/runs/{run_id}/rerun", {"csrf": csrf, "confirm": token,
+    post(f"{engine.url}/ws/{app.id}/runs/{run_id}/rerun", {"csrf": csrf, "confirm": token,
                                                           "key": "k1"}, cookies)
     assert query(engine.config.database_url, "SELECT count(*) AS n FROM runs WHERE rerun_of = %s",
                  run_id)[0]["n"] == 0
@@ -114,10 +114,10 @@ def test_a_state_change_without_the_csrf_token_or_from_another_origin_is_refused
     run_id = app.run_of(app.send(name))
     app.wait_run(run_id, ("sleeping",))
     login(page, engine)
-    page.goto(f"{engine.url}/w/{app.id}/runs")
+    page.goto(f"{engine.url}/ws/{app.id}/runs")
     cookies = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies())
     csrf = page.locator("input[name=csrf]").first.get_attribute("value")
-    url = f"{engine.url}/w/{app.id}/runs/{run_id}/cancel"
+    url = f"{engine.url}/ws/{app.id}/runs/{run_id}/cancel"
     assert post(url, {}, cookies).startswith("403")
     assert post(url, {"csrf": "forged"}, cookies).startswith("403")
     assert post(url, {"csrf": csrf}, cookies, origin="http://evil.example").startswith("403")
@@ -173,19 +173,19 @@ def test_bulk_cancel_and_rerun_by_filter_and_retry_from_failures(
         app.wait_run(run_id, ("sleeping",))
     app.wait_run(failed, ("failed",))
     login(page, engine)
-    page.goto(f"{engine.url}/w/{app.id}/runs?status=sleeping")
+    page.goto(f"{engine.url}/ws/{app.id}/runs?status=sleeping")
     expect(page.locator("#runs tr")).to_have_count(3)
     page.click("text=Cancel all matching")
     expect(page.locator("#flash")).to_contain_text("3 run(s) cancelled")
     expect(page.locator("#runs tr")).to_have_count(0, timeout=10_000)  # rows leave live
     assert {app.client.get_run(r)["status"] for r in sleepers} == {"cancelled"}
 
-    page.goto(f"{engine.url}/w/{app.id}/runs?function=napper")
+    page.goto(f"{engine.url}/ws/{app.id}/runs?function=napper")
     page.click("text=Rerun all matching")
     expect(page.locator("#flash")).to_contain_text("3 rerun(s) started")
     expect(page.locator("#runs tr")).to_have_count(6, timeout=10_000)  # new rows live
 
-    page.goto(f"{engine.url}/w/{app.id}/failures")
+    page.goto(f"{engine.url}/ws/{app.id}/failures")
     expect(page.locator("table.attempts")).to_contain_text("boom <b>not bold</b>")
     shot(page, "failures")
     page.click("button:has-text('Retry')")
@@ -207,7 +207,7 @@ def test_functions_page_shows_versions_triggers_rules_and_next_cron_fire(
                         concurrency={"limit": 2}, version="v2"),
     ])
     login(page, engine)
-    page.goto(f"{engine.url}/w/{app.id}/functions")
+    page.goto(f"{engine.url}/ws/{app.id}/functions")
     nightly = page.locator("#fn-nightly")
     expect(nightly).to_contain_text("cron 0 3 * * *")
     expect(nightly).to_contain_text("03:00:00")
@@ -228,7 +228,7 @@ def test_a_confirmation_from_one_engine_process_is_honoured_once_by_another(
     other = EngineHandle(engine.config.database_url, workers=False).start()
     try:
         cookie, csrf = http_login(engine.url)
-        cancel = f"/w/{app.id}/runs/{run_id}/cancel"
+        cancel = f"/ws/{app.id}/runs/{run_id}/cancel"
         first = post(engine.url + cancel, {"csrf": csrf}, cookie)
         token = first.split('name="confirm" value="', 1)[1].split('"', 1)[0]
         assert app.status(run_id) == "sleeping"
@@ -296,7 +296,7 @@ def test_an_expired_session_or_confirmation_is_refused(engine: Any, prod_app: An
     wait_for(lambda: app.status(run_id) == "sleeping", 15)
     db = engine.config.database_url
     cookie, csrf = http_login(engine.url)
-    cancel = engine.url + f"/w/{app.id}/runs/{run_id}/cancel"
+    cancel = engine.url + f"/ws/{app.id}/runs/{run_id}/cancel"
     first = post(cancel, {"csrf": csrf}, cookie)
     token = first.split('name="confirm" value="', 1)[1].split('"', 1)[0]
     # 60 s later (moved back in the store rather than waited for)

@@ -91,16 +91,16 @@ def test_sessions_end_on_logout_are_secure_behind_https_and_never_log_the_token(
 
 def test_streams_refuse_without_a_session(engine: Any, make_app: Any) -> None:
     app = make_app([quick(event_name("q"))])
-    response = get(engine, f"/w/{app.id}/runs/live", Accept="text/event-stream")
+    response = get(engine, f"/ws/{app.id}/runs/live", Accept="text/event-stream")
     assert response.status == 401
-    assert get(engine, f"/w/{app.id}/runs/live", "durable_session=forged").status == 401
+    assert get(engine, f"/ws/{app.id}/runs/live", "durable_session=forged").status == 401
 
 
 def test_a_stream_resumes_from_last_event_id(engine: Any, make_app: Any) -> None:
     name = event_name("resume")
     app = make_app([quick(name)])
     cookie = session(engine)
-    stream = get(engine, f"/w/{app.id}/runs/live", cookie)
+    stream = get(engine, f"/ws/{app.id}/runs/live", cookie)
     assert stream.status == 200 and stream.getheader("Content-Type") == "text/event-stream"
     first = app.run_of(app.send(name))
     seen = events(stream, 1)
@@ -111,7 +111,7 @@ def test_a_stream_resumes_from_last_event_id(engine: Any, make_app: Any) -> None
     for run_id in [first, *missed]:
         app.wait_run(run_id)
     time.sleep(0.5)
-    resumed = get(engine, f"/w/{app.id}/runs/live", cookie, **{"Last-Event-ID": last_id})
+    resumed = get(engine, f"/ws/{app.id}/runs/live", cookie, **{"Last-Event-ID": last_id})
     # first's completion and every missed run's creation and completion, in order
     got = events(resumed, 1 + 2 * len(missed))
     text = "".join(e["data"] for e in got)
@@ -119,7 +119,7 @@ def test_a_stream_resumes_from_last_event_id(engine: Any, make_app: Any) -> None
     assert [int(e["id"].split("-")[1]) for e in got] == \
         sorted(int(e["id"].split("-")[1]) for e in got)
     resumed.close()
-    stale = get(engine, f"/w/{app.id}/runs/live", cookie, **{"Last-Event-ID": "ffff-1"})
+    stale = get(engine, f"/ws/{app.id}/runs/live", cookie, **{"Last-Event-ID": "ffff-1"})
     assert events(stale, 1)[0]["event"] == "resync"  # an id of another process: re-read
     stale.close()
 
@@ -133,9 +133,9 @@ def test_a_browser_that_stops_reading_cannot_slow_the_engine(engine: Any,
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.connect(("127.0.0.1", port))
-    stalled.sendall(f"GET /w/{app.id}/runs/live HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
+    stalled.sendall(f"GET /ws/{app.id}/runs/live HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n"
                     "\r\n".encode())  # and never reads
-    reader = get(engine, f"/w/{app.id}/runs/live", cookie)
+    reader = get(engine, f"/ws/{app.id}/runs/live", cookie)
     time.sleep(0.3)
     started = time.monotonic()
     run_ids = [r["runIds"][0] for chunk in range(3) for r in app.client.send_many(

@@ -47,7 +47,7 @@ def test_a_run_appears_and_finishes_without_reloading(page: Any, engine: Any,
     name = event_name("greet")
     app = make_app([greeter(name)])
     login(page, engine)
-    page.goto(f"{engine.url}/w/{app.id}/runs")
+    page.goto(f"{engine.url}/ws/{app.id}/runs")
     expect(page.locator("#runs tr")).to_have_count(0)
     page.wait_for_timeout(300)  # the stream is open
     page.evaluate("window.__notReloaded = true")
@@ -67,7 +67,7 @@ def test_a_status_filtered_list_gains_runs_reaching_the_status_live(
     name = event_name("greet")
     app = make_app([greeter(name)])
     login(page, engine)
-    page.goto(f"{engine.url}/w/{app.id}/runs?status=completed")
+    page.goto(f"{engine.url}/ws/{app.id}/runs?status=completed")
     expect(page.locator("#runs tr")).to_have_count(0)
     run_id = app.run_of(app.send(name))
     app.wait_run(run_id, ("running",))

@@ -36,9 +36,9 @@ def test_the_metrics_page_charts_runs_step_times_and_backlog(
     missing: list[str] = []
     page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
     login(page, engine)
-    page.goto(f"{engine.url}/w/{app.id}/runs")
+    page.goto(f"{engine.url}/ws/{app.id}/runs")
     page.click("nav.crumbs >> text=Metrics")
-    expect(page).to_have_url(f"{engine.url}/w/{app.id}/metrics")
+    expect(page).to_have_url(f"{engine.url}/ws/{app.id}/metrics")
     expect(page.locator("#total-started")).to_have_text("4")
     expect(page.locator("#total-completed")).to_have_text("3")
     expect(page.locator("#total-failed")).to_have_text("1")

@@ -52,7 +52,7 @@ def test_a_run_advanced_by_another_worker_process_updates_live(
     app = App(engine, [DurableFunction(id="far", trigger={"event": name}, handler=handler)])
     try:
         login(page, engine)
-        page.goto(f"{engine.url}/w/{app.id}/runs")
+        page.goto(f"{engine.url}/ws/{app.id}/runs")
         page.wait_for_timeout(300)
         run_id = app.run_of(app.send(name))
         row = page.locator(f"#run-{run_id}")

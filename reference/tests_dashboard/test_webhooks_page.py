@@ -44,9 +44,9 @@ def test_the_webhooks_page_shows_endpoints_and_why_deliveries_were_refused(
     assert post(engine.url + hook["url"], body, {"X-Hub-Signature-256": "sha256=00"}) == 401
 
     login(page, engine)
-    page.goto(f"{engine.url}/w/{app.id}/runs")
+    page.goto(f"{engine.url}/ws/{app.id}/runs")
     page.click("nav.crumbs >> text=Webhooks")
-    expect(page).to_have_url(f"{engine.url}/w/{app.id}/webhooks")
+    expect(page).to_have_url(f"{engine.url}/ws/{app.id}/webhooks")
     card = page.locator("#hook-shop")
     expect(card).to_contain_text(hook["url"])
     expect(card).to_contain_text("github")
@@ -59,7 +59,7 @@ def test_the_webhooks_page_shows_endpoints_and_why_deliveries_were_refused(
     run_id = run_link.inner_text().strip()
     assert run_id
     run_link.click()
-    expect(page).to_have_url(f"{engine.url}/w/{app.id}/runs/{run_id}")
+    expect(page).to_have_url(f"{engine.url}/ws/{app.id}/runs/{run_id}")
     assert "page-secret" not in page.content()
     page.go_back()
     assert "page-secret" not in page.content()

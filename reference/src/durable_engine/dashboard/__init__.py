@@ -4,9 +4,9 @@ layer only (read models, the same operations as the API) and the process's one C
 
     install(app, service, feed, dev=..., admin_token=...)
 
-Pages: / (workspaces), /login, /w/{ws}/runs (filters, paging, live), /w/{ws}/runs/{run}
-(waterfall, live), /w/{ws}/functions, /w/{ws}/failures, /w/{ws}/metrics (charts, see
-metrics.py), /w/{ws}/webhooks (endpoints and their last deliveries, webhooks.py);
+Pages: / (workspaces), /login, /ws/{ws}/runs (filters, paging, live), /ws/{ws}/runs/{run}
+(waterfall, live), /ws/{ws}/functions, /ws/{ws}/failures, /ws/{ws}/metrics (charts, see
+metrics.py), /ws/{ws}/webhooks (endpoints and their last deliveries, webhooks.py);
 actions are POSTs under the same paths (see actions.py); static files (our
 CSS/JS and the vendored libraries, pinned by reference/scripts/vendor.sh) under /static/.
 """

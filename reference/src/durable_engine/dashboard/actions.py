@@ -33,13 +33,13 @@ class Actions:
             return self.dash.page(handler, change=True)
 
         return [
-            web.post("/w/{ws}/runs/bulk-cancel", act(self.bulk_cancel)),
-            web.post("/w/{ws}/runs/bulk-rerun", act(self.bulk_rerun)),
-            web.post("/w/{ws}/runs/{run}/cancel", act(self.cancel)),
-            web.post("/w/{ws}/runs/{run}/rerun", act(self.rerun)),
-            web.post("/w/{ws}/failures/{delivery}/retry", act(self.retry)),
-            web.post("/w/{ws}/rotate-key", act(self.rotate)),
-            web.post("/w/{ws}/retire-key", act(self.retire)),
+            web.post("/ws/{ws}/runs/bulk-cancel", act(self.bulk_cancel)),
+            web.post("/ws/{ws}/runs/bulk-rerun", act(self.bulk_rerun)),
+            web.post("/ws/{ws}/runs/{run}/cancel", act(self.cancel)),
+            web.post("/ws/{ws}/runs/{run}/rerun", act(self.rerun)),
+            web.post("/ws/{ws}/failures/{delivery}/retry", act(self.retry)),
+            web.post("/ws/{ws}/rotate-key", act(self.rotate)),
+            web.post("/ws/{ws}/retire-key", act(self.retire)),
             web.post("/workspaces", act(self.create)),
         ]
 
@@ -103,7 +103,7 @@ class Actions:
             new = answer["runId"]
             return self.flash(request, visitor,
                               f"Rerun{where} {'already ' if answer['duplicate'] else ''}"
-                              "started:", link=f"/w/{ws['id']}/runs/{new}", link_text=new)
+                              "started:", link=f"/ws/{ws['id']}/runs/{new}", link_text=new)
 
         what = f"rerun:{ws['id']}:{run_id}:{step or ''}"
         return await self.guarded(request, visitor, ws, what, "rerun",

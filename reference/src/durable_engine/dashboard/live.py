@@ -1,11 +1,11 @@
 """Server-sent events of the dashboard, fed by the process's one ChangeFeed (no query per
 change, none per open page).
 
-- /w/{ws}/runs/live: event `run`, an HTML table row for the htmx SSE extension: a new run
+- /ws/{ws}/runs/live: event `run`, an HTML table row for the htmx SSE extension: a new run
   matching the page's filters goes on top, a status change replaces the row in place; with a
   status filter, a run reaching that status goes on top and one leaving it is removed.
   Rendered once per change, whatever the number of readers.
-- /w/{ws}/runs/{run}/live: event `change` (the page re-reads the run), for status changes
+- /ws/{ws}/runs/{run}/live: event `change` (the page re-reads the run), for status changes
   and every recorded attempt. While such a page is open the process watches the run
   (Service.run_watch, renewed every WATCH_RENEW_S, one watch per run whatever the pages), so
   its attempts are published. The page itself starts the watch before it reads the run and
@@ -76,8 +76,8 @@ class Live:
         self._renewal: asyncio.Task[None] | None = None
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/w/{ws}/runs/live", self.dash.page(self.runs_stream, part=True)),
-                web.get("/w/{ws}/runs/{run}/live", self.dash.page(self.run_stream, part=True))]
+        return [web.get("/ws/{ws}/runs/live", self.dash.page(self.runs_stream, part=True)),
+                web.get("/ws/{ws}/runs/{run}/live", self.dash.page(self.run_stream, part=True))]
 
     async def close(self, app: web.Application) -> None:
         """On shutdown: end every open stream (browsers reconnect to the next engine)."""

@@ -22,8 +22,8 @@ class MetricsPage:
         self.service = dash.service
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/w/{ws}/metrics", self.dash.page(self.page)),
-                web.get("/w/{ws}/metrics/data", self.dash.page(self.data))]
+        return [web.get("/ws/{ws}/metrics", self.dash.page(self.page)),
+                web.get("/ws/{ws}/metrics/data", self.dash.page(self.data))]
 
     def _options(self, request: web.Request) -> dict[str, str]:
         options = {"window": request.query.get("window") or "hour"}
@@ -36,7 +36,7 @@ class MetricsPage:
         options = self._options(request)
         series = await self.service.metrics_series(ws["id"], options)
         functions = await self.service.functions_overview(ws["id"])
-        base = f"/w/{ws['id']}/metrics"
+        base = f"/ws/{ws['id']}/metrics"
         links = {w: f"{base}?{urlencode({**options, 'window': w})}" for w in WINDOWS}
         return self.dash.render(
             request, "metrics.html", visitor, ws=ws, series=series, window=options["window"],

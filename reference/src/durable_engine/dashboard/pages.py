@@ -64,12 +64,12 @@ class Pages:
             web.get("/login", self.login_form),
             web.post("/login", self.login),
             web.post("/logout", page(self.logout, change=True)),
-            web.get("/w/{ws}", page(self.workspace)),
-            web.get("/w/{ws}/runs", page(self.runs)),
-            web.get("/w/{ws}/runs/{run}", page(self.run)),
-            web.get("/w/{ws}/runs/{run}/body", page(self.run_body, part=True)),
-            web.get("/w/{ws}/functions", page(self.functions)),
-            web.get("/w/{ws}/failures", page(self.failures)),
+            web.get("/ws/{ws}", page(self.workspace)),
+            web.get("/ws/{ws}/runs", page(self.runs)),
+            web.get("/ws/{ws}/runs/{run}", page(self.run)),
+            web.get("/ws/{ws}/runs/{run}/body", page(self.run_body, part=True)),
+            web.get("/ws/{ws}/functions", page(self.functions)),
+            web.get("/ws/{ws}/failures", page(self.failures)),
         ]
 
     # ---- login -----------------------------------------------------------------------------
@@ -111,7 +111,7 @@ class Pages:
 
     async def workspace(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         ws = await self.service.workspace_get(request.match_info["ws"])
-        return self.dash.redirect(f"/w/{ws['id']}/runs")
+        return self.dash.redirect(f"/ws/{ws['id']}/runs")
 
     async def runs(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         ws = await self.service.workspace_get(request.match_info["ws"])
@@ -122,7 +122,7 @@ class Pages:
         page = await self.service.runs_browse(ws["id"], cursor=cursor, limit=50,
                                               **browse_args(f))
         functions = await self.service.functions_overview(ws["id"])
-        base = f"/w/{ws['id']}/runs"
+        base = f"/ws/{ws['id']}/runs"
         query = urlencode(f)
         next_url = f"{base}?{urlencode({**f, 'cursor': page['nextCursor']})}" \
             if page["nextCursor"] else None
@@ -168,7 +168,7 @@ class Pages:
         run = await self.detail(ws["id"], run_id)
         if run["status"] == "waiting":
             run = {**run, "waits": await self.service.run_waits(ws["id"], run_id)}
-        base = f"/w/{ws['id']}/runs/{run_id}"
+        base = f"/ws/{ws['id']}/runs/{run_id}"
         return {"ws": ws, "run": run, "run_id": run_id, "wf": build(run, datetime.now(UTC)),
                 "live_statuses": LIVE_STATUSES, "key": str(uuid.uuid4()),
                 "stream_url": f"{base}/live?after={feed.epoch}-{seq}",

@@ -16,7 +16,7 @@ class WebhooksPage:
         self.service = dash.service
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.get("/w/{ws}/webhooks", self.dash.page(self.page))]
+        return [web.get("/ws/{ws}/webhooks", self.dash.page(self.page))]
 
     async def page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         ws = await self.service.workspace_get(request.match_info["ws"])
