@@ -22,6 +22,7 @@ Exit status 1 on any failure.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -50,6 +51,7 @@ SEMANTIC_RULES = {
     "DEF-14": "a cron trigger must parse per CRON-1..CRON-3 (checked with tools/cronref.py)",
     "DEF-15": "runtime ids unique within one sync (api vectors: the later duplicate's /id)",
     "SIG-*": "signature vectors: expected MACs and validity recomputed from the rules",
+    "GRPC-4": "grpc-signatures vectors: MAC over timestamp.method.request bytes recomputed",
     "CRON-*": "cron vectors: validity and next fire times recomputed with tools/cronref.py",
     "DUR-*": "duration vectors: recomputed from DUR-1..DUR-3",
     "MATCH-*/PATH-*": "match and key vectors: recomputed from PATH-1..3 and MATCH-1..3",
@@ -279,6 +281,35 @@ def check_signatures(cases: list[dict[str, Any]]) -> None:
                     fail(f"signatures {case['id']}: expected {name} is not the MAC of its input")
             if len(keys) == 2 and "key-rotation" not in case.get("capabilities", []):
                 fail(f"signatures {case['id']}: two keys need the key-rotation capability")
+
+
+def check_grpc_signatures(cases: list[dict[str, Any]]) -> None:
+    """[GRPC-4]: MAC over timestamp.method.request (exact bytes), timestamp in the window."""
+    for case in cases:
+        ts, sig, keys = case.get("timestamp"), case.get("signature"), case["keys"]
+        request = base64.b64decode(case["request"], validate=True)
+
+        def message(stamp: str, method: str = case["method"], request: bytes = request) -> bytes:
+            return f"{stamp}.{method}.".encode() + request
+
+        valid = (
+            ts is not None
+            and fresh(ts, case["now"])
+            and sig is not None
+            and bool(HEX64.match(sig))
+            and any(
+                hmac.compare_digest(hmac.new(k.encode(), message(ts), "sha256").hexdigest(), sig)
+                for k in keys
+            )
+        )
+        if valid != case["valid"]:
+            fail(f"grpc-signatures {case['id']}: rules say valid={valid}")
+        if case["valid"]:
+            expected = hmac.new(case["signingKey"].encode(), message(ts or ""), "sha256")
+            if case["expectedSignature"] != expected.hexdigest():
+                fail(f"grpc-signatures {case['id']}: expectedSignature is not the MAC")
+            if case["signingKey"] not in keys:
+                fail(f"grpc-signatures {case['id']}: signed with a key the verifier lacks")
 
 
 def check_cron(cases: list[dict[str, Any]]) -> None:
@@ -756,6 +787,12 @@ def self_test(
             lambda c: c["headers"].update({"x-durable-signature": "0" * 64}),
         ),
         (
+            "grpc signature",
+            check_grpc_signatures,
+            first("grpc-signatures", valid=True, carrier="metadata"),
+            lambda c: c.update({"method": c["method"] + "X"}),
+        ),
+        (
             "replay",
             lambda cs: check_replay(cs, schemas, registry),
             first("replay", function="serial"),
@@ -824,6 +861,7 @@ def main() -> int:
     check_replay(areas.get("replay", []), message_schemas, registry)
     check_definitions(areas.get("definitions", []), message_schemas, registry)
     check_signatures(areas.get("signatures", []))
+    check_grpc_signatures(areas.get("grpc-signatures", []))
     check_cron(areas.get("cron", []))
     check_durations(areas.get("durations", []))
     check_match_and_keys(areas.get("match", []), areas.get("keys", []))

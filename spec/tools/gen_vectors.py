@@ -768,6 +768,162 @@ def signatures() -> None:
     )
 
 
+# ---------------------------------------------------------------- grpc-signatures
+# [GRPC-4]: HMAC over `timestamp + "." + method + "." + request`, the request being the exact
+# bytes of the serialized protobuf message. The messages are encoded here by hand (proto3 wire
+# format) so the vectors need no protobuf library to produce or to read.
+
+
+def varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def field(number: int, value: bytes | int) -> bytes:
+    if isinstance(value, int):
+        return varint(number << 3) + varint(value)
+    return varint(number << 3 | 2) + varint(len(value)) + value
+
+
+def grpc_mac(key: str, timestamp: str, method: str, request: bytes) -> str:
+    message = f"{timestamp}.{method}.".encode() + request
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+ENGINE_SERVICE = "/durable.v1.Engine"
+GET_RUN = f"{ENGINE_SERVICE}/GetRun"
+SEND_EVENT = f"{ENGINE_SERVICE}/SendEvent"
+INGEST = f"{ENGINE_SERVICE}/IngestEvents"
+# RunIdRequest{run_id}
+RUN_ID_REQUEST = field(1, b"run-grpc-0001")
+# EventInput{name, data: Json{text}, ts}: the int64 varint and the UTF-8 text make the bytes
+# not ASCII, so a signer that treats the request as text is caught.
+EVENT_DATA = compact({"n": 1, "city": "Zürich"}).encode()
+EVENT_INPUT = field(2, b"conf.grpc.signed") + field(3, field(1, EVENT_DATA)) + field(4, NOW - 1000)
+# The same message with its fields in another order: it parses equal, but it is other bytes.
+EVENT_INPUT_REORDERED = field(4, NOW - 1000) + field(2, b"conf.grpc.signed") + field(
+    3, field(1, EVENT_DATA)
+)
+
+
+def grpc_signatures() -> None:
+    import base64
+
+    cases: list[dict[str, Any]] = []
+    stamp = str(NOW)
+
+    def case(
+        case_id: str,
+        description: str,
+        requirements: list[str],
+        *,
+        method: str = GET_RUN,
+        request: bytes = RUN_ID_REQUEST,
+        carrier: str = "metadata",
+        keys: list[str] | None = None,
+        signing_key: str = KEY,
+        now: int = NOW,
+        timestamp: str | None = stamp,
+        signature: str | None = None,
+        valid: bool,
+    ) -> None:
+        entry: dict[str, Any] = {
+            "id": case_id,
+            "description": description,
+            "requirements": requirements,
+            "method": method,
+            "request": base64.b64encode(request).decode(),
+            "carrier": carrier,
+            "keys": keys or [KEY],
+        }
+        if valid:
+            entry["signingKey"] = signing_key
+        entry["now"] = now
+        if timestamp is not None:
+            entry["timestamp"] = timestamp
+        if signature is not None:
+            entry["signature"] = signature
+        entry["valid"] = valid
+        if valid:
+            assert timestamp is not None
+            entry["expectedSignature"] = grpc_mac(signing_key, timestamp, method, request)
+            assert signature == entry["expectedSignature"], case_id
+        cases.append(entry)
+
+    def good(timestamp: str = stamp, method: str = GET_RUN, request: bytes = RUN_ID_REQUEST,
+             key: str = KEY) -> str:
+        return grpc_mac(key, timestamp, method, request)
+
+    g4, g45 = ["GRPC-4"], ["GRPC-4", "GRPC-5"]
+    case("grpc-sig-getrun-valid", "GetRun signed over timestamp.method.request", g4,
+         signature=good(), valid=True)
+    case("grpc-sig-sendevent-valid", "SendEvent: the request bytes are not ASCII", g4,
+         method=SEND_EVENT, request=EVENT_INPUT,
+         signature=good(method=SEND_EVENT, request=EVENT_INPUT), valid=True)
+    case("grpc-sig-ingest-call-valid", "IngestEvents call metadata: the request is empty", g4,
+         method=INGEST, request=b"", signature=good(method=INGEST, request=b""), valid=True)
+    case("grpc-sig-ingest-item-valid",
+         "an IngestEvents item: its own timestamp and signature over the event bytes", g4,
+         method=INGEST, request=EVENT_INPUT, carrier="ingest-item", timestamp=str(NOW - 2000),
+         signature=good(str(NOW - 2000), INGEST, EVENT_INPUT), valid=True)
+    case("grpc-sig-ingest-item-other-event", "an item's signature moved onto another event",
+         g4, method=INGEST, request=EVENT_INPUT, carrier="ingest-item",
+         signature=good(method=INGEST, request=RUN_ID_REQUEST), valid=False)
+    case("grpc-sig-rotation-new-key", "two active keys: signed with the new one",
+         ["GRPC-4", "KEY-2"], keys=[NEW_KEY, OLD_KEY], signing_key=NEW_KEY,
+         signature=good(key=NEW_KEY), valid=True)
+    case("grpc-sig-rotation-old-key", "two active keys: signed with the old one",
+         ["GRPC-4", "KEY-2"], keys=[NEW_KEY, OLD_KEY], signing_key=OLD_KEY,
+         signature=good(key=OLD_KEY), valid=True)
+    case("grpc-sig-rotation-retired-key", "signed with a key retired after rotation",
+         ["GRPC-4", "KEY-5"], keys=[NEW_KEY], signature=good(key=OLD_KEY), valid=False)
+    case("grpc-sig-wrong-key", "signed with another workspace's key", g45,
+         signature=good(key=WRONG_KEY), valid=False)
+    past_edge = str(NOW - 300_000)
+    case("grpc-sig-window-past-edge", "timestamp exactly 300000 ms behind the clock",
+         ["GRPC-4", "SIG-6", "LIMIT-1"], timestamp=past_edge, signature=good(past_edge),
+         valid=True)
+    future_edge = str(NOW + 300_000)
+    case("grpc-sig-window-future-edge", "timestamp exactly 300000 ms ahead of the clock",
+         ["GRPC-4", "SIG-6", "LIMIT-1"], timestamp=future_edge, signature=good(future_edge),
+         valid=True)
+    stale = str(NOW - 300_001)
+    case("grpc-sig-window-stale", "timestamp 300001 ms behind the clock",
+         ["GRPC-4", "LIMIT-1"], timestamp=stale, signature=good(stale), valid=False)
+    ahead = str(NOW + 300_001)
+    case("grpc-sig-window-ahead", "timestamp 300001 ms ahead of the clock",
+         ["GRPC-4", "LIMIT-1"], timestamp=ahead, signature=good(ahead), valid=False)
+    case("grpc-sig-other-method", "GetRun's signature on a CancelRun call", g4,
+         method=f"{ENGINE_SERVICE}/CancelRun", signature=good(), valid=False)
+    case("grpc-sig-short-method", "signed over the method name without its service", g4,
+         signature=grpc_mac(KEY, stamp, "GetRun", RUN_ID_REQUEST), valid=False)
+    case("grpc-sig-reencoded-request",
+         "the same message encoded with its fields in another order: other bytes", g4,
+         method=SEND_EVENT, request=EVENT_INPUT_REORDERED,
+         signature=good(method=SEND_EVENT, request=EVENT_INPUT), valid=False)
+    case("grpc-sig-http-style", "signed over the request alone, as HTTP v1 signs a body", g4,
+         signature=hmac.new(KEY.encode(), RUN_ID_REQUEST, hashlib.sha256).hexdigest(),
+         valid=False)
+    case("grpc-sig-uppercase", "the right MAC in uppercase hex", ["GRPC-4", "SIG-2"],
+         signature=good().upper(), valid=False)
+    case("grpc-sig-missing-signature", "no x-durable-signature", g45, valid=False)
+    case("grpc-sig-missing-timestamp", "no x-durable-timestamp", g45, timestamp=None,
+         signature=good(), valid=False)
+    signed_plus = "+" + stamp
+    case("grpc-sig-timestamp-sign", "a timestamp with a sign is not unix milliseconds",
+         ["GRPC-4", "SIG-6"], timestamp=signed_plus, signature=good(signed_plus), valid=False)
+    write(
+        "grpc-signatures",
+        "grpc-signatures",
+        "gRPC call signatures [GRPC-4]: timestamp, full method name, exact request bytes",
+        cases,
+    )
+
+
 # ---------------------------------------------------------------- replay
 
 AFTER = "$afterMs"
@@ -3170,6 +3326,7 @@ if __name__ == "__main__":
     exchanges()
     runs()
     client()
+    grpc_signatures()
     replay()
     definitions()
     catalog_definitions()

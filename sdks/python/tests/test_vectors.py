@@ -21,7 +21,9 @@ from durable.signing import fresh, sign, sign_v2, verify
 from durable_testkit import SPEC, encode, invoke_headers, load_catalog, vector_cases
 
 CATALOG = load_catalog()
-RUN_AREAS = {"signatures", "replay", "definitions", "durations", "cron", "match", "keys", "api"}
+# grpc-signatures: test_grpc_signer_vectors.py (needs the grpc extra)
+RUN_AREAS = {"signatures", "replay", "definitions", "durations", "cron", "match", "keys", "api",
+             "grpc-signatures"}
 # Areas an SDK does not run here: the engine's (exchanges, runs) and the client area, which
 # the conformance runner drives through the SDK's driver against a fake engine API.
 OTHER_AREAS = {"exchanges", "runs", "client"}

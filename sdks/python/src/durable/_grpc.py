@@ -72,6 +72,11 @@ def rpc_error(what: str, error: Any) -> DurableError:
     return failure
 
 
+def call_signature(key: bytes, timestamp: str, method: str, payload: bytes) -> str:
+    """[GRPC-4]: the MAC over `timestamp.method.` and the exact request (or event) bytes."""
+    return sign(key, f"{timestamp}.{method}.".encode() + payload)
+
+
 class GrpcTransport:
     def __init__(self, url: str, app_id: str, signing_key: bytes, *, timeout: float,
                  max_request_bytes: int, max_response_bytes: int) -> None:
@@ -88,11 +93,12 @@ class GrpcTransport:
     def close(self) -> None:
         self.channel.close()
 
-    def metadata(self, method: str, payload: bytes) -> list[tuple[str, str]]:
-        timestamp = str(int(time.time() * 1000))
-        return [("x-durable-app", self.app_id), ("x-durable-timestamp", timestamp),
-                ("x-durable-signature",
-                 sign(self.signing_key, f"{timestamp}.{method}.".encode() + payload))]
+    def metadata(self, method: str, payload: bytes, timestamp: str | None = None
+                 ) -> list[tuple[str, str]]:
+        """[GRPC-4] call metadata; `timestamp` defaults to now in unix milliseconds."""
+        stamp = timestamp if timestamp is not None else str(int(time.time() * 1000))
+        return [("x-durable-app", self.app_id), ("x-durable-timestamp", stamp),
+                ("x-durable-signature", call_signature(self.signing_key, stamp, method, payload))]
 
     def request(self, path: str, payload: Any) -> tuple[str, bytes, Any]:
         method, request_class, answer_class = self.methods[path]
@@ -164,7 +170,7 @@ class GrpcTransport:
                 timestamp = str(int(time.time() * 1000))
                 yield engine_pb2.IngestEventRequest(
                     event=data, timestamp=timestamp,
-                    signature=sign(self.signing_key, f"{timestamp}.{method}.".encode() + data)
+                    signature=call_signature(self.signing_key, timestamp, method, data)
                 ).SerializeToString()
 
         stream = self.channel.stream_stream(method)(items(), metadata=self.metadata(method, b""))
