@@ -11,11 +11,13 @@ malformed messages, the admin token, reflection and health, and the three stream
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
 from typing import Any
 
+from .client import Reply
 from .engine_suite import EngineSuite
 from .fake_app import TERMINAL
 from .grpc_client import GRPC_STATUS, Caller, NotExpressible, Proto
@@ -23,6 +25,14 @@ from .results import ERROR, Result
 
 ENGINE = "/durable.v1.Engine"
 ADMIN = "/durable.v1.Admin"
+
+
+# Scenario groups (engine_scenarios.GROUPS) whose subject is the engine API.
+API_GROUPS = ("api",)
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
 
 
 class GrpcEngineSuite(EngineSuite):
@@ -42,6 +52,32 @@ class GrpcEngineSuite(EngineSuite):
             self.proto = Proto(self.spec.spec_dir)
             self.caller = Caller(self.proto, f"127.0.0.1:{port}")
         return self.caller
+
+    transport = "grpc"
+
+    def api_reply(self, app_id: str, key: str, path: str, payload: Any) -> Reply:
+        """The engine API call over its rpc, answered as HTTP would (status of the code,
+        JSON body). Raises NotExpressible for a request with no protobuf form."""
+        status, answer, _ = self.connect().operation(f"POST {path}", payload, None,
+                                                     app_id, key, exact=True)
+        return Reply(status, {"content-type": "application/json"},
+                     json.dumps(answer).encode())
+
+    def admin_reply(self, method: str, path: str, payload: Any = None) -> Reply:
+        """The admin API call over its Admin rpc, path parameters as their fields."""
+        caller = self.connect()
+        assert self.proto is not None
+        for operation in self.proto.operations:
+            verb, template = operation.split(" ", 1)
+            pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+            found = re.fullmatch(pattern, path)
+            if verb == method and found:
+                status, answer, _ = caller.operation(
+                    operation, payload, [("authorization", f"Bearer {self.admin_token}")],
+                    params={snake(k): v for k, v in found.groupdict().items()}, exact=True)
+                return Reply(status, {"content-type": "application/json"},
+                             json.dumps(answer).encode())
+        raise NotExpressible(f"{method} {path} has no rpc")
 
     def api(self, path: str, payload: Any) -> tuple[int, Any]:
         status, answer, _ = self.connect().operation(f"POST {path}", payload, None,
@@ -87,9 +123,31 @@ class GrpcEngineSuite(EngineSuite):
                 broken = Result(case.__name__.replace("_", "-"), "engine", [], status=ERROR)
                 broken.failures.append(f"crashed: {error!r}")
                 results.append(broken)
+        results += self.api_groups()
         results += self.api_vectors()  # last: the sync vectors replace the app's functions
         if self.caller is not None:
             self.caller.close()
+        return results
+
+    # ---- engine API scenario groups ----------------------------------------------------
+
+    def api_groups(self) -> list[Result]:
+        """The scenario groups whose subject is the engine API, each workspace's calls over
+        gRPC (workspace.py through api_reply/admin_reply); the groups about the engine→app
+        protocol run in the engine column only."""
+        from .engine_scenarios import GROUPS
+
+        results: list[Result] = []
+        for name, group in GROUPS:
+            if name not in API_GROUPS:
+                continue
+            self.log(f"engine scenarios over gRPC: {name}")
+            try:
+                results += group(self)
+            except Exception as error:  # noqa: BLE001 - one broken group must not hide others
+                broken = Result(f"{name}-group", "engine", [], status=ERROR)
+                broken.failures.append(f"the {name} group crashed: {error!r}")
+                results.append(broken)
         return results
 
     # ---- api vectors -----------------------------------------------------------------

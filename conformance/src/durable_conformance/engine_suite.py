@@ -86,6 +86,24 @@ class EngineSuite:
 
     # ---- engine API calls ------------------------------------------------------------
 
+    # The transport the scenario groups' engine API and admin calls go over (workspace.py):
+    # HTTP here, gRPC in GrpcEngineSuite. Calls with their own headers or raw bytes are HTTP.
+    transport = "http"
+
+    def api_reply(self, app_id: str, key: str, path: str, payload: Any) -> Reply:
+        """A v1-signed engine API call of workspace `app_id`."""
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return call(self.base + path, "POST", body,
+                    {"content-type": "application/json", "x-durable-app": app_id,
+                     signing.SIG: signing.mac(key, body)})
+
+    def admin_reply(self, method: str, path: str, payload: Any = None) -> Reply:
+        """An admin API call with the admin token."""
+        body = None if payload is None else json.dumps(payload).encode()
+        return call(self.base + path, method, body,
+                    {"content-type": "application/json",
+                     "authorization": f"Bearer {self.admin_token}"})
+
     def api(self, path: str, payload: Any) -> tuple[int, Any]:
         body = json.dumps(payload, separators=(",", ":")).encode()
         headers = {"content-type": "application/json", "x-durable-app": self.app_id,

@@ -217,11 +217,24 @@ class Caller:
         return None
 
     def operation(self, operation: str, payload: Any, metadata: list[tuple[str, str]] | None,
-                  app_id: str = "", key: str = "") -> tuple[int, Any, str]:
-        """An HTTP operation's JSON request over its rpc: (HTTP status of the outcome, JSON
-        answer or error body, gRPC status name). Raises NotExpressible."""
+                  app_id: str = "", key: str = "", params: dict[str, str] | None = None,
+                  exact: bool = False) -> tuple[int, Any, str]:
+        """An HTTP operation's JSON request over its rpc (`params`: the path parameters'
+        fields): (HTTP status of the outcome, JSON answer or error body, gRPC status name).
+        Raises NotExpressible; with `exact` also when the message reads back as another
+        JSON request (a required member left out, an empty list dropped)."""
         method, request_class, answer_class = self.proto.operations[operation]
-        data = self.proto.from_json(payload, request_class()).SerializeToString()
+        payload = {} if payload is None else payload
+        message = self.proto.from_json(payload, request_class())
+        for name, value in (params or {}).items():
+            setattr(message, name, value)
+        if exact:
+            fields = message.DESCRIPTOR.fields_by_name
+            back = {k: v for k, v in self.proto.to_json(message).items()
+                    if k not in {fields[name].json_name for name in params or {}}}
+            if back != payload:
+                raise NotExpressible(f"no exact protobuf form: it reads back as {back}"[:160])
+        data = message.SerializeToString()
         if metadata is None:
             metadata = self.signed(app_id, key, method, data)
         status, answer = self.raw(method, data, metadata)

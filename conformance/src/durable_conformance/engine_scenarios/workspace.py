@@ -34,7 +34,11 @@ class Workspace:
 
     def post(self, path: str, payload: Any, headers: dict[str, str] | None = None,
              key: str | None = None) -> Reply:
-        """A signed engine API call (v1 signature with `key`, default the app's key)."""
+        """A signed engine API call (`key`, default the app's key) over the suite's transport;
+        with `headers` or a bytes payload an HTTP request exactly as given (v1-signed unless
+        `headers` replace the signature)."""
+        if headers is None and not isinstance(payload, bytes):
+            return self.suite.api_reply(self.app_id, key or self.app.key, path, payload)
         body = payload if isinstance(payload, bytes) else json.dumps(
             payload, separators=(",", ":")).encode()
         sent = {"content-type": "application/json", "x-durable-app": self.app_id,
@@ -49,10 +53,7 @@ class Workspace:
             return reply.status, reply.text()
 
     def admin(self, method: str, path: str, payload: Any = None) -> Reply:
-        body = None if payload is None else json.dumps(payload).encode()
-        return call(self.base + path, method, body,
-                    {"content-type": "application/json",
-                     "authorization": f"Bearer {self.suite.admin_token}"})
+        return self.suite.admin_reply(method, path, payload)
 
     def sync(self) -> tuple[int, Any]:
         return self.api("/fn/sync", self.app.manifest())
@@ -152,9 +153,7 @@ def workspace(suite: EngineSuite, scripts: dict[str, tuple[dict[str, Any], Scrip
     try:
         payload = {"name": "conformance-" + secrets.token_hex(6), "environment": "dev",
                    "appUrl": app.url}
-        reply = call(suite.base + "/api/apps", "POST", json.dumps(payload).encode(),
-                     {"content-type": "application/json",
-                      "authorization": f"Bearer {suite.admin_token}"})
+        reply = suite.admin_reply("POST", "/api/apps", payload)
         try:
             created = reply.json()
             app_id, app.key = created["id"], created["key"]
