@@ -163,7 +163,8 @@ def test_empty_cursor_agrees(api) -> None:  # noqa: ANN001 - fixture
 
 
 # Found (spec): a transform is any string to the schema; only the text says it must compile
-# as JMESPath ([HOOK-1]), so "0" is schema-valid and refused with 400 at /transform.
+# as JMESPath ([HOOK-1], [HOOK-6]), so "0" is schema-valid and refused with 400 at
+# /transform, on create and on update alike.
 @pytest.mark.xfail(strict=True, reason="spec: JSON Schema cannot express the JMESPath grammar")
 def test_webhook_transform_schema_says_jmespath() -> None:
     body = {"name": "x", "transform": "0"}
