@@ -151,9 +151,9 @@ def conformance_engine(session: nox.Session) -> None:
 
 @nox.session(name="conformance-engine-grpc", python=PYTHON)
 def conformance_engine_grpc(session: nox.Session) -> None:
-    """The engine's gRPC surface: the core engine scenarios, the `api` scenario group, the
-    api vectors and the gRPC cases over a client compiled from spec/proto (the engine-grpc
-    column)."""
+    """The engine's gRPC surface: the core engine scenarios, the api, run-keys and webhooks
+    scenario groups, the api vectors and the gRPC cases over a client compiled from
+    spec/proto (the engine-grpc column)."""
     session.install("-e", "conformance[grpc,test]")
     _our_sdk(session, "-e", "reference[test]")
     session.run("python", "-m", "durable_conformance", "run", "engine-grpc", *session.posargs)

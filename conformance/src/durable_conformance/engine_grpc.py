@@ -27,8 +27,9 @@ ENGINE = "/durable.v1.Engine"
 ADMIN = "/durable.v1.Admin"
 
 
-# Scenario groups (engine_scenarios.GROUPS) whose subject is the engine API.
-API_GROUPS = ("api",)
+# Scenario groups (engine_scenarios.GROUPS) whose subject is the engine API: its answers,
+# receipts and run states, and the admin API. The others are about the engine→app protocol.
+API_GROUPS = ("api", "run-keys", "webhooks")
 
 
 def snake(name: str) -> str:
