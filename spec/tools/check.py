@@ -629,10 +629,10 @@ def check_scope(defined: list[str]) -> dict[str, dict[str, str]]:
 
 # Vector coverage: the share of requirement IDs (that bind an implementation and can be
 # observed) that at least one vector cites. The goal is 0.90: protocol 1.0's rules reach it
-# (156 of 173); with the 1.1 and gRPC rules, which have fewer vectors yet, 168 of 209. The
+# (156 of 173); with the 1.1 and gRPC rules, which have fewer vectors yet, 177 of 209. The
 # floor is what the vectors reach, raised as vectors are written: falling under it fails.
 VECTOR_COVERAGE_GOAL = 0.90
-VECTOR_COVERAGE_FLOOR = 0.75
+VECTOR_COVERAGE_FLOOR = 0.80
 SCENARIOS = SPEC.parent / "conformance" / "src" / "durable_conformance"
 
 

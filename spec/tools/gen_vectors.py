@@ -3284,6 +3284,79 @@ def runs() -> None:
                                "members": {"cancelledBy": {
                                    "eventId": "conf-cancel-this-order"}}}], [], []]}},
     ]
+    invoke_caps = ["timestamped-signatures", "step-invoke"]
+    parked = op({"op": "wait", "id": "w", "event": "conf.fake.never", "match": None,
+                 "until": ""}, untilInMs=120_000)
+
+    def call(function: str, until: Any = None, **extra: Any) -> dict[str, Any]:
+        return op({"op": "invoke", "id": "call", "function": function, "app": None,
+                   "data": {"x": 1}, "until": until}, **extra)
+
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    cases += [
+        {"id": "runs-invoke-completed", "description": "an invoke op creates the child with a"
+         " durable/invoke event, parks the parent, and the child's output comes back as the"
+         " invoke memo", "requirements": ["INVOKE-2", "INVOKE-3", "INVOKE-4"],
+         "capabilities": invoke_caps,
+         "functions": [fn("parent", [call("child"), op({"op": "done", "data": "ok"})]),
+                       fn("child", [op({"op": "done", "data": {"y": 2}})])],
+         "events": [ev_("conf.fake.parent")],
+         "expect": {"runs": [[{"function": "parent", "status": "completed", "output": "ok"}]],
+                    "invocations": {
+                        "parent": [inv(0, []), inv(0, ["call"], stepsData={"call": {
+                            "status": "completed", "output": {"y": 2}}})],
+                        "child": [inv(0, [], eventData={"x": 1},
+                                      eventMembers={"name": "durable/invoke"})]}}},
+        {"id": "runs-invoke-unknown-function", "description": "invoking a function the"
+         " workspace does not have commits a failed UNKNOWN_FUNCTION memo at once",
+         "requirements": ["INVOKE-6"], "capabilities": invoke_caps,
+         "functions": [fn("caller", [call("no-such-function"),
+                                     op({"op": "done", "data": "ok"})])],
+         "events": [ev_("conf.fake.caller")],
+         "expect": {"runs": [[{"function": "caller", "status": "completed"}]],
+                    "invocations": {"caller": [inv(0, []), inv(0, ["call"], stepsData={
+                        "call": {"runId": None, "status": "failed",
+                                 "error": {"code": "UNKNOWN_FUNCTION"}}})]}}},
+        {"id": "runs-invoke-timeout", "description": "the invoke's until passes first: the"
+         " child is cancelled and the memo says timedOut",
+         "requirements": ["INVOKE-5"], "capabilities": invoke_caps,
+         "functions": [fn("impatient", [call("slowchild", "", untilInMs=1500),
+                                        op({"op": "done", "data": "ok"})]),
+                       fn("slowchild", [parked])],
+         "events": [ev_("conf.fake.impatient")],
+         "expect": {"runs": [[{"function": "impatient", "status": "completed"}]],
+                    "invocations": {"impatient": [inv(0, []), inv(0, ["call"], stepsData={
+                        "call": {"status": "timedOut", "error": {"code": "INVOKE_TIMEOUT"}}})]}}},
+        {"id": "runs-invoke-cancel-cascade", "description": "cancelling the parent cancels its"
+         " waiting child", "requirements": ["INVOKE-7"], "capabilities": invoke_caps,
+         "functions": [fn("elder", [call("younger")]), fn("younger", [parked])],
+         "events": [ev_("conf.fake.elder")],
+         "calls": [{"whenRun": {"run": "$run:0:elder", "status": "waiting"}, "delayMs": 1000,
+                    "path": "/runs/cancel", "body": {"runId": "$run:0:elder"},
+                    "expect": {"status": 200, "members": {"ok": True}}},
+                   {"delayMs": 500, "path": "/runs/search",
+                    "body": {"functionId": "younger", "status": "cancelled"},
+                    "expect": {"status": 200, "lengths": {"runs": 1}}}],
+         "expect": {"runs": [[{"function": "elder", "status": "cancelled"}]]}},
+        {"id": "runs-invoke-without-capability", "description": "an invoke op from an app that"
+         " does not advertise step-invoke is a failed invocation",
+         "requirements": ["INVOKE-1", "OP-10"],
+         "functions": [fn("uninvited", [call("uninvited")], retries=0)],
+         "events": [ev_("conf.fake.uninvited")],
+         "expect": {"runs": [[{"function": "uninvited", "status": "failed",
+                               "error": {"code": "RETRIES_EXHAUSTED"}}]],
+                    "invocations": {"uninvited": [inv(0, [])]}}},
+        {"id": "runs-trace-carried", "description": "an event's traceparent is kept on its run"
+         " and sent on every invocation, as member and header, with the same trace id",
+         "requirements": ["TRACE-1", "TRACE-2", "TRACE-3"],
+         "capabilities": ["timestamped-signatures", "trace-context"],
+         "functions": [fn("traced", [op({"op": "step", "id": "a", "data": 1}), done_ok])],
+         "events": [{"name": "conf.fake.traced", "data": {}, "traceparent": trace}],
+         "expect": {"runs": [[{"function": "traced", "status": "completed"}]],
+                    "invocations": {"traced": [
+                        inv(0, [], traceId=trace.split("-")[1]),
+                        inv(0, ["a"], traceId=trace.split("-")[1])]}}},
+    ]
     write("runs", "engine-runs",
           "Engine run scenarios: scripted app answers and the runs and invocations they make",
           cases)

@@ -9,6 +9,7 @@ case. A failure names the case's requirement IDs.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -129,9 +130,22 @@ def check_invocations(result: Result, ws: Workspace, function_id: str,
                             f" {sorted(expected['steps'])}")
         for step_id, data in expected.get("stepsData", {}).items():
             memo = (request.get("steps") or {}).get(step_id)
-            if not isinstance(memo, dict) or memo.get("data") != data:
-                result.fail([], f"{where}: steps[{step_id!r}] is {json.dumps(memo)[:120]},"
-                                f" expected data {json.dumps(data)[:120]}")
+            if not isinstance(memo, dict) or "data" not in memo:
+                result.fail([], f"{where}: steps[{step_id!r}] is {json.dumps(memo)[:120]}")
+                continue
+            for problem in subset_of(data, memo["data"], f"steps[{step_id!r}].data"):
+                result.fail([], f"{where}: {problem}")
+        if "eventMembers" in expected:
+            for problem in subset_of(expected["eventMembers"], request.get("event"), "event"):
+                result.fail([], f"{where}: {problem}")
+        if "traceId" in expected:
+            member = request.get("traceparent")
+            header = received[index].headers.get("traceparent")
+            for label, value in (("member", member), ("header", header)):
+                parts = value.split("-") if isinstance(value, str) else []
+                if len(parts) != 4 or parts[1] != expected["traceId"]:
+                    result.fail([], f"{where}: traceparent {label} {value!r}, expected trace"
+                                    f" id {expected['traceId']}")
         if "eventData" in expected and \
                 (request.get("event") or {}).get("data") != expected["eventData"]:
             result.fail([], f"{where}: event.data"
@@ -215,20 +229,29 @@ def run_case(suite: EngineSuite, data: dict[str, Any], result: Result) -> Result
 
     limit = int(data.get("maxRequestBytes", 1_048_576))
     wait_s = int(data.get("waitMs", RUN_TIMEOUT_S * 1000)) / 1000
+    capabilities = data.get("capabilities")
     with ExitStack() as stack:
         ws = stack.enter_context(workspace(suite, scripts_for(holders["main"]),
-                                           max_request_bytes=limit))
+                                           max_request_bytes=limit, capabilities=capabilities))
         holders["main"].append(ws)
         spaces = {"main": ws}
         if any(e.get("workspace") == "other" for e in data["events"]):
             other = stack.enter_context(workspace(suite, scripts_for(holders["other"]),
-                                                  max_request_bytes=limit))
+                                                  max_request_bytes=limit,
+                                                  capabilities=capabilities))
             holders["other"].append(other)
             spaces["other"] = other
         receipts = []
         for event in data["events"]:
             space = spaces[event.get("workspace", "main")]
-            code, receipt = space.send(event["name"], event.get("data", {}), event.get("id"))
+            if "traceparent" in event:
+                code, receipt = space.api("/e", {
+                    "id": event.get("id") or f"conf-{secrets.token_hex(6)}",
+                    "name": event["name"], "data": event.get("data", {}),
+                    "traceparent": event["traceparent"]})
+            else:
+                code, receipt = space.send(event["name"], event.get("data", {}),
+                                           event.get("id"))
             if code != 200 or not isinstance(receipt, dict):
                 result.fail([], f"/e {event['name']} answered {code}: {str(receipt)[:160]}")
                 return result
