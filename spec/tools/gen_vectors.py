@@ -2882,6 +2882,12 @@ def exchanges() -> None:
         return {"status": status, "errorCode": code, "contentType": "application/json"}
 
     unknown = {"runId": "run-that-does-not-exist"}
+    hook_transform = "{name: 'conf.hook', data: body.order}"
+    hook_create = {"method": "POST", "path": "/api/apps/{app}/webhooks",
+                   "body": {"name": "orders", "transform": hook_transform,
+                            "signature": {"preset": "github", "secret": "hook-secret"}}}
+    hook_plain = {"method": "POST", "path": "/api/apps/{app}/webhooks",
+                  "body": {"name": "plain", "transform": hook_transform}}
     cases = [
         xcase("xch-unknown-path", "a path the engine does not serve", ["API-4", "API-2"],
               "POST", "/no/such/path", "workspace", err(404, "NOT_FOUND"), body={}),
@@ -2944,6 +2950,53 @@ def exchanges() -> None:
               before=[{"method": "POST", "path": "/api/apps/{app}/rotate-key"}]),
         xcase("xch-retire-single", "retire-key on an app with one key", ["KEY-5"], "POST",
               "/api/apps/{app}/retire-key", "admin", err(409, "CONFLICT"), freshApp=True),
+        xcase("xch-webhook-unknown-app", "a webhook of an unknown app", ["HOOK-1", "API-2"],
+              "POST", "/api/apps/app-that-does-not-exist/webhooks", "admin",
+              err(404, "NOT_FOUND"), body={"name": "orders", "transform": hook_transform}),
+        xcase("xch-webhook-bad-transform", "a transform that does not compile", ["HOOK-1"],
+              "POST", "/api/apps/{app}/webhooks", "admin", err(400, "INVALID_REQUEST"),
+              freshApp=True, body={"name": "orders", "transform": "body.[unclosed"}),
+        xcase("xch-webhook-duplicate", "a second webhook of the same name in one app",
+              ["HOOK-1"], "POST", "/api/apps/{app}/webhooks", "admin", err(409, "CONFLICT"),
+              freshApp=True, body={"name": "orders", "transform": hook_transform},
+              before=[hook_create]),
+        xcase("xch-webhook-unknown-token", "a webhook URL whose token names no endpoint",
+              ["HOOK-2"], "POST", "/w/token-that-names-no-webhook-endpoint-at-all", "none",
+              err(404, "NOT_FOUND"), body={"id": 1}),
+        xcase("xch-webhook-list-no-secret", "the webhook list never shows a secret",
+              ["HOOK-5"], "GET", "/api/apps/{app}/webhooks", "admin",
+              {"status": 200, "contentType": "application/json", "hasMember": "webhooks",
+               "noMember": "secret"}, freshApp=True, before=[hook_create]),
+        xcase("xch-webhook-test-event", "test evaluates the transform into an event",
+              ["HOOK-4"], "POST", "/api/apps/{app}/webhooks/orders/test", "admin",
+              {"status": 200, "contentType": "application/json", "hasMember": "event"},
+              freshApp=True, before=[hook_create],
+              body={"body": compact({"order": {"id": 7}})}),
+        xcase("xch-webhook-remove-and-set", "update naming both removeSignature and"
+              " signature", ["HOOK-6"], "PATCH", "/api/apps/{app}/webhooks/orders", "admin",
+              err(400, "INVALID_REQUEST"), freshApp=True, before=[hook_create],
+              body={"removeSignature": True,
+                    "signature": {"preset": "github", "secret": "another-secret"}}),
+        xcase("xch-webhook-accepted", "a webhook delivery whose transform makes a valid"
+              " event is accepted and answered with its receipt", ["HOOK-3"], "POST",
+              "/w/{hook}", "none", {"status": 200, "contentType": "application/json",
+                                     "hasMember": "runIds"},
+              freshApp=True, before=[hook_plain], body={"order": {"id": 7}}),
+        xcase("xch-webhook-not-an-event", "a transform result without an event name",
+              ["HOOK-3"], "POST", "/w/{hook}", "none", err(400, "INVALID_REQUEST"),
+              freshApp=True, body={"order": {"id": 7}},
+              before=[{**hook_plain, "body": {"name": "nameless", "transform": "{data: body}"}}]),
+        xcase("xch-webhook-unsigned", "an unsigned delivery to a github-signed webhook",
+              ["HOOK-2"], "POST", "/w/{hook}", "none", err(401, "INVALID_SIGNATURE"),
+              freshApp=True, before=[hook_create], body={"order": {"id": 7}}),
+        xcase("xch-environment-header", "a 200 answer to a signed call names the"
+              " workspace's environment", ["ENV-2"], "POST", "/functions/list", "workspace",
+              {"status": 200, "contentType": "application/json",
+               "headers": {"x-durable-environment": "dev"}}, body={}),
+        xcase("xch-webhook-deliveries", "the deliveries of a webhook endpoint", ["HOOK-7"],
+              "GET", "/api/apps/{app}/webhooks/orders/deliveries", "admin",
+              {"status": 200, "contentType": "application/json", "hasMember": "deliveries"},
+              freshApp=True, before=[hook_create]),
     ]
     write("exchanges", "engine-api",
           "Engine API exchanges: one request, the status, error code and headers it must get",
@@ -3356,6 +3409,28 @@ def runs() -> None:
                     "invocations": {"traced": [
                         inv(0, [], traceId=trace.split("-")[1]),
                         inv(0, ["a"], traceId=trace.split("-")[1])]}}},
+        {"id": "runs-trace-shown", "description": "/runs/get shows the traceparent of the"
+         " run's event", "requirements": ["TRACE-5"],
+         "capabilities": ["timestamped-signatures", "trace-context"],
+         "functions": [fn("shown", [done_ok])],
+         "events": [{"name": "conf.fake.shown", "data": {}, "traceparent": trace}],
+         "expect": {"runs": [[{"function": "shown", "status": "completed",
+                               "members": {"traceparent": trace}}]]}},
+        {"id": "runs-app-without-capabilities", "description": "an app that advertises no"
+         " capability (a 1.0 app) is served: its steps run and its run completes, also for an"
+         " event with a traceparent", "requirements": ["MINOR-1"], "capabilities": [],
+         "functions": [fn("plain", [op({"op": "step", "id": "a", "data": 1}), done_ok])],
+         "events": [{"name": "conf.fake.plain", "data": {}, "traceparent": trace}],
+         "expect": {"runs": [[{"function": "plain", "status": "completed", "output": "ok"}]],
+                    "invocations": {"plain": [inv(0, []), inv(0, ["a"])]}}},
+        {"id": "runs-idempotency-without-capabilities", "description": "idempotency needs no"
+         " capability: an app that advertises none gets its events deduplicated",
+         "requirements": ["MINOR-2", "IDEM-2"], "capabilities": [],
+         "functions": [fn("once-plain", [done_ok], idempotency={"key": "order"})],
+         "events": [ev_("conf.fake.once-plain", {"order": 7}),
+                    ev_("conf.fake.once-plain", {"order": 7})],
+         "expect": {"runs": [[{"function": "once-plain", "status": "completed"}], []],
+                    "invocations": {"once-plain": [inv(0, [])]}}},
     ]
     write("runs", "engine-runs",
           "Engine run scenarios: scripted app answers and the runs and invocations they make",

@@ -84,8 +84,15 @@ def exchange_vectors(suite: EngineSuite) -> list[Result]:
                 continue
             path = path.replace("{app}", app_id)
             for earlier in data.get("before", []):
-                call(suite.base + earlier["path"].replace("{app}", app_id), earlier["method"],
-                     b"{}", headers_for(suite, "admin", b"{}"))
+                raw = json.dumps(earlier.get("body", {}), separators=(",", ":")).encode()
+                made = call(suite.base + earlier["path"].replace("{app}", app_id),
+                            earlier["method"], raw, headers_for(suite, "admin", raw))
+                try:
+                    url = made.json().get("url")
+                except (ValueError, AttributeError):
+                    url = None
+                if isinstance(url, str):
+                    path = path.replace("{hook}", url.rsplit("/", 1)[-1])
         body = body_of(data)
         reply = call(suite.base + path, data["method"], body,
                      headers_for(suite, data["auth"], body))
@@ -121,6 +128,10 @@ def exchange_vectors(suite: EngineSuite) -> list[Result]:
         if "hasMember" in expect and not (isinstance(answer, dict) and
                                           expect["hasMember"] in answer):
             result.fail([], f"{what}: the answer has no member {expect['hasMember']!r}")
+        for name, value in expect.get("headers", {}).items():
+            if reply.headers.get(name) != value:
+                result.fail([], f"{what}: header {name} is {reply.headers.get(name)!r},"
+                                f" expected {value!r}")
         if "noMember" in expect and expect["noMember"] in members(answer):
             result.fail([], f"{what}: the answer carries {expect['noMember']!r}")
         results.append(result)
