@@ -6,7 +6,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import math
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +23,7 @@ from .service import ChangeFeed, Service, ServiceError
 from .validation import (
     Invalid,
     TooLarge,
+    load_json,
     reject_nul,
     spec_dir,
     valid_traceparent,
@@ -147,21 +147,9 @@ async def read_body(request: web.Request) -> bytes:
     return body
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
 def parse_json(body: bytes) -> Any:
     try:
-        # NaN, Infinity and numbers beyond a double (1e999) cannot be stored (jsonb)
-        value = json.loads(body, parse_constant=_not_json, parse_float=_finite)
+        value = load_json(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "INVALID_JSON", "request body is not valid JSON") from None
     reject_nul(value)

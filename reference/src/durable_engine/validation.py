@@ -8,6 +8,7 @@ same verdicts with a precise JSON Pointer, and are used when a schema is not ava
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from datetime import UTC, datetime
@@ -59,6 +60,23 @@ def find_nul(value: Any, path: str = "") -> str | None:
             if found is not None:
                 return found
     return None
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def load_json(body: bytes | str) -> Any:
+    """JSON the store can keep: NaN, Infinity and numbers beyond a double (1e999) cannot be
+    stored as jsonb, so they raise ValueError like malformed JSON does."""
+    return json.loads(body, parse_constant=_not_json, parse_float=_finite)
 
 
 def reject_nul(value: Any) -> None:

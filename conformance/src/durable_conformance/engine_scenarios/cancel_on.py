@@ -14,11 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..fake_app import Answer, Script
-from ..results import ERROR, Result
+from ..results import Result
 from .flow_common import (
     ENGINE,
     Context,
     Tape,
+    case_results,
     done,
     poll,
     refused,
@@ -210,10 +211,5 @@ def run(suite: EngineSuite) -> list[Result]:
         with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
             futures = [(c.__name__, pool.submit(c, ctx)) for c in CASES]
             for name, future in futures:
-                try:
-                    results += future.result()
-                except Exception as error:  # noqa: BLE001 - one broken case must not hide others
-                    broken = Result(name.removeprefix("case_"), ENGINE, [], status=ERROR)
-                    broken.failures.append(f"the scenario crashed: {error!r}")
-                    results.append(broken)
+                results += case_results(name, future.result)
     return results

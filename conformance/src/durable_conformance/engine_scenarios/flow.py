@@ -17,21 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ..fake_app import Script
-from ..results import ERROR, Result
-from .flow_common import (  # noqa: F401 - the helpers are re-exported for scenario modules
-    ENGINE,
+from ..results import Result
+from .flow_common import (
     Context,
-    Sent,
     Tape,
-    done,
-    iso_at,
-    poll,
-    refused,
-    send,
-    sleep_op,
-    status_of,
-    step,
-    wait_op,
+    case_results,
 )
 from .flow_keys import (
     case_disable,
@@ -114,11 +104,6 @@ def run(suite: EngineSuite) -> list[Result]:
             futures = [(c.__name__, pool.submit(timed, c, ctx)) for c in shared]
             futures += [(c.__name__, pool.submit(timed, c, suite)) for c in own]
             for name, future in futures:
-                try:
-                    results += future.result()
-                except Exception as error:  # noqa: BLE001 - one broken case must not hide others
-                    broken = Result(name.removeprefix("case_"), ENGINE, [], status=ERROR)
-                    broken.failures.append(f"the scenario crashed: {error!r}")
-                    results.append(broken)
+                results += case_results(name, future.result)
     suite.log(f"flow: {len(results)} cases in {time.monotonic() - began:.1f} s")
     return results

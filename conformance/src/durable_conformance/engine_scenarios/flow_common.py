@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..fake_app import Answer, Script
-from ..results import Result
+from ..results import ERROR, Result
 from ..signing import TIMESTAMP
 from .workspace import Workspace
 
@@ -35,6 +35,16 @@ POLL_S = 0.15
 
 
 ENGINE = "engine"
+
+
+def case_results(name: str, results: Callable[[], list[Result]]) -> list[Result]:
+    """A case's results; a case that crashed is one ERROR result, so it hides no other."""
+    try:
+        return results()
+    except Exception as error:  # noqa: BLE001 - one broken case must not hide others
+        broken = Result(name.removeprefix("case_"), ENGINE, [], status=ERROR)
+        broken.failures.append(f"the scenario crashed: {error!r}")
+        return [broken]
 
 
 @dataclass

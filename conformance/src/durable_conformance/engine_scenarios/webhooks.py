@@ -18,11 +18,12 @@ import json
 import re
 import secrets
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..client import Reply, call
-from ..results import ERROR, Result
-from .flow import ENGINE, Tape, done, poll
+from ..results import Result
+from .flow_common import ENGINE, Tape, case_results, done, poll
 from .workspace import Workspace, workspace
 
 if TYPE_CHECKING:
@@ -329,10 +330,5 @@ def run(suite: EngineSuite) -> list[Result]:
     scripts = {"wh-fn": ({"trigger": {"event": "wh.got"}}, tape.wrap(lambda r: done("ok")))}
     with workspace(suite, scripts) as ws:
         for case in CASES:
-            try:
-                results += case(suite, ws)
-            except Exception as error:  # noqa: BLE001 - one broken case must not hide others
-                broken = Result(case.__name__.removeprefix("case_"), ENGINE, [], status=ERROR)
-                broken.failures.append(f"the scenario crashed: {error!r}")
-                results.append(broken)
+            results += case_results(case.__name__, partial(case, suite, ws))
     return results

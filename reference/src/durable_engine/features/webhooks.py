@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import jmespath
 from jmespath.exceptions import JMESPathError
 
-from ..validation import Invalid, TooLarge, reject_nul, validate_request, validate_schema
+from ..validation import Invalid, TooLarge, load_json, reject_nul, validate_request, validate_schema
 
 TOKEN_BYTES = 32  # [HOOK-1]: at least 32 random bytes; 43 URL-safe characters
 STRIPE_TOLERANCE_S = 300
@@ -114,21 +112,10 @@ def _verify_stripe(secret: str, header: str | None, body: bytes, now_s: float) -
         raise Refused("INVALID_SIGNATURE", "stripe-signature does not match the body")
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
 def parse_body(body: bytes) -> Any:
     """[HOOK-3]: the body must be JSON (INVALID_JSON)."""
     try:
-        value = json.loads(body, parse_constant=_not_json, parse_float=_finite)
+        value = load_json(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise Refused("INVALID_JSON", "request body is not valid JSON") from None
     try:

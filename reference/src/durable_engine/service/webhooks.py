@@ -98,8 +98,7 @@ class WebhookOps:
                 "token": token, "token_hash": token_hash(token) if token else None})
             row = await cur.fetchone()
         if row is None:
-            await self._webhook_app(app_id)
-            raise ServiceError("NOT_FOUND", f"no webhook named {name!r}")
+            raise await self._no_webhook(app_id, name)
         answer = webhook_view(row)
         if signature:
             answer["secret"] = signature["secret"]
@@ -111,8 +110,7 @@ class WebhookOps:
                                      {"workspace_id": app_id, "name": name})
             row = await cur.fetchone()
         if row is None:
-            await self._webhook_app(app_id)
-            raise ServiceError("NOT_FOUND", f"no webhook named {name!r}")
+            raise await self._no_webhook(app_id, name)
         return {"name": name, "deleted": True}
 
     async def webhooks_test(self, app_id: str, name: str, body: str,
@@ -207,12 +205,16 @@ class WebhookOps:
             if await cur.fetchone() is None:
                 raise ServiceError("NOT_FOUND", "no such app")
 
+    async def _no_webhook(self, app_id: str, name: str) -> ServiceError:
+        """NOT_FOUND for a missing webhook; for an unknown app, its own NOT_FOUND first."""
+        await self._webhook_app(app_id)
+        return ServiceError("NOT_FOUND", f"no webhook named {name!r}")
+
     async def _webhook_row(self, app_id: str, name: str) -> Body:
         async with self.engine.pool.connection() as conn:
             cur = await conn.execute(self.engine.q("webhook_get"),
                                      {"workspace_id": app_id, "name": name})
             row = await cur.fetchone()
         if row is None:
-            await self._webhook_app(app_id)
-            raise ServiceError("NOT_FOUND", f"no webhook named {name!r}")
+            raise await self._no_webhook(app_id, name)
         return row
