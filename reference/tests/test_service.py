@@ -15,6 +15,8 @@ import pytest
 from conftest import App, EngineHandle, free_port, query
 from durable import DurableFunction, Step
 from durable_engine.service import RESYNC, ChangeFeed, RunChange, Service, ServiceError
+from durable_engine.service.history import FailuresRetry, FailuresSearch, Ok
+from durable_engine.service.rerun import RunsRerun
 
 
 def call(handle: EngineHandle, coro: Any) -> Any:
@@ -43,7 +45,7 @@ def test_run_detail_has_each_steps_times_and_every_attempt(make_app: Any,
     run_id = app.run_of(app.send(name))
     app.wait_run(run_id)
     service = service_of(engine)
-    detail = call(engine, service.run_detail(app.id, run_id))
+    detail = call(engine, service.run_detail(app.id, run_id)).to_json()
     assert detail["status"] == "completed" and detail["output"] == 2
     assert detail["startedAt"] and detail["endedAt"] >= detail["startedAt"]
     steps = {s["id"]: s for s in detail["timeline"]}
@@ -194,15 +196,14 @@ def test_a_rerun_and_a_failures_retry_wait_for_the_throttle(make_app: Any,
     done = app.run_of(app.send(name, {"n": 1}))
     assert app.wait_run(done)["status"] == "completed"
     service = service_of(engine)
-    delivery = next(f["deliveryId"] for f in call(engine, service.failures_search(app.id, {}))[
-        "failures"] if f["runId"] == failed)
-    rerun = call(engine, service.runs_rerun(app.id, {"runId": done,
-                                                     "idempotencyKey": uuid.uuid4().hex}))
-    assert call(engine, service.failures_retry(app.id, {"deliveryId": delivery})) == {"ok": True}
-    app.wait_run(rerun["runId"], ("completed",), timeout=20)
+    delivery = next(f.delivery_id for f in call(engine, service.failures_search(
+        app.id, FailuresSearch())).failures if f.run_id == failed)
+    rerun = call(engine, service.runs_rerun(app.id, RunsRerun(done, uuid.uuid4().hex)))
+    assert call(engine, service.failures_retry(app.id, FailuresRetry(delivery))) == Ok(True)
+    app.wait_run(rerun.run_id, ("completed",), timeout=20)
     app.wait_run(failed, ("failed",), timeout=20)
     starts = sorted(r["started_at"] for r in query(
         engine.config.database_url, "SELECT started_at FROM runs WHERE id = ANY(%s)",
-        [done, rerun["runId"], failed]))
+        [done, rerun.run_id, failed]))
     gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
     assert all(gap >= 2.0 for gap in gaps), gaps

@@ -20,6 +20,10 @@ from .environments import HEADER as ENVIRONMENT_HEADER
 from .metrics import Sampler
 from .prometheus import CONTENT_TYPE, registry_for, render
 from .service import ChangeFeed, Service, ServiceError
+from .service.history import FailuresRetry, FailuresSearch, RunsHistory
+from .service.operation import Operation
+from .service.rerun import RunsBulkCancel, RunsBulkRerun, RunsRerun
+from .service.runs import RunId, RunsSearch
 from .validation import (
     Invalid,
     TooLarge,
@@ -53,12 +57,20 @@ SCHEMA_NAMES = {
 # The engine API: path -> the Service method that performs it (the gRPC surface maps its
 # rpcs onto the same paths through their `http` option, grpc_api.py).
 OPERATIONS = {
-    "/fn/sync": "sync", "/e": "send", "/e/bulk": "send_bulk", "/runs/search": "runs_search",
-    "/runs/get": "runs_get", "/runs/cancel": "runs_cancel", "/runs/rerun": "runs_rerun",
-    "/runs/bulk-cancel": "runs_bulk_cancel", "/runs/bulk-rerun": "runs_bulk_rerun",
-    "/runs/history": "runs_history", "/failures/search": "failures_search",
-    "/failures/retry": "failures_retry", "/versions/status": "versions_status",
-    "/functions/list": "functions_list",
+    "/fn/sync": Operation("sync"),
+    "/e": Operation("send"),
+    "/e/bulk": Operation("send_bulk"),
+    "/runs/search": Operation("runs_search", RunsSearch),
+    "/runs/get": Operation("runs_get", RunId),
+    "/runs/cancel": Operation("runs_cancel", RunId),
+    "/runs/rerun": Operation("runs_rerun", RunsRerun),
+    "/runs/bulk-cancel": Operation("runs_bulk_cancel", RunsBulkCancel),
+    "/runs/bulk-rerun": Operation("runs_bulk_rerun", RunsBulkRerun),
+    "/runs/history": Operation("runs_history", RunsHistory),
+    "/failures/search": Operation("failures_search", FailuresSearch),
+    "/failures/retry": Operation("failures_retry", FailuresRetry),
+    "/versions/status": Operation("versions_status"),
+    "/functions/list": Operation("functions_list"),
 }
 
 
@@ -171,8 +183,8 @@ class Api:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY + 1)
         app[POOL_KEY] = self.engine.pool
-        for path, name in OPERATIONS.items():
-            app.router.add_post(path, self._signed(path, getattr(self.service, name)))
+        for path, operation in OPERATIONS.items():
+            app.router.add_post(path, self._signed(path, operation))
         app.router.add_post("/api/apps", self.apps_create)
         app.router.add_get("/api/apps", self.apps_list)
         app.router.add_patch("/api/apps/{id}", self.apps_update)
@@ -192,8 +204,7 @@ class Api:
 
     # ---- engine API ------------------------------------------------------------------------
 
-    def _signed(self, path: str, handler: Callable[[str, dict[str, Any]], Awaitable[Any]]
-                ) -> Handler:
+    def _signed(self, path: str, operation: Operation) -> Handler:
         async def endpoint(request: web.Request) -> web.Response:
             body = await read_body(request)
             app_id = request.headers.get("X-Durable-App")
@@ -219,7 +230,7 @@ class Api:
             validate_schema(SCHEMA_NAMES[path], value)
             if path in ("/e", "/e/bulk"):  # [TRACE-1]: a valid header applies to each event
                 with_traceparent(payload, request.headers.get("traceparent"))
-            return web.json_response(await handler(app_id, payload),
+            return web.json_response(await operation.perform(self.service, app_id, payload),
                                      headers={ENVIRONMENT_HEADER: workspace["environment"]},
                                      dumps=lambda v: json.dumps(v, separators=(",", ":")))
         return endpoint

@@ -202,7 +202,7 @@ class GrpcApi:
 
     def engine_method(self, method: Any) -> Callable[[bytes, Context], Awaitable[bytes]]:
         path = http_of(method).split(" ", 1)[1]
-        operation = getattr(self.service, OPERATIONS[path])
+        operation = OPERATIONS[path]
         request_class = message_class(method.input_type)
         answer_class = message_class(method.output_type)
         full_name = f"/{ENGINE.full_name}/{method.name}"
@@ -211,7 +211,7 @@ class GrpcApi:
             async def call() -> bytes:
                 workspace_id, _ = await self.authenticate(context, full_name, request)
                 payload = request_json(parse(request_class, request), path)
-                answer = await operation(workspace_id, payload)
+                answer = await operation.perform(self.service, workspace_id, payload)
                 return convert.from_json(answer, answer_class()).SerializeToString()
             return await self.guarded(context, call)
         return handler

@@ -25,6 +25,7 @@ from .grpc_api import (
 )
 from .pb import convert, engine_messages_pb2, engine_pb2
 from .service import RESYNC, ChangeFeed, ServiceError
+from .service.runs import RunId
 from .validation import Invalid
 
 log = logging.getLogger("durable.grpc")
@@ -164,7 +165,8 @@ class Streams:
             while True:
                 # Read after subscribing: a change stored meanwhile is in the queue.
                 try:
-                    run = await self.service.runs_get(workspace_id, body)
+                    run = (await self.service.runs_get(workspace_id, RunId.from_json(body))
+                           ).to_json()
                 except ServiceError as error:
                     await refuse(context, error)
                 state = (run["status"], run["updatedAt"])

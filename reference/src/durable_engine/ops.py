@@ -10,6 +10,7 @@ from datetime import timedelta
 import psycopg
 
 from .engine import Engine
+from .store import retention
 
 log = logging.getLogger("durable.ops")
 
@@ -38,31 +39,19 @@ async def prune_once(engine: Engine, age_s: float, batch: int = 500) -> dict[str
     Metrics minutes older than age_s go too (their running totals stay)."""
     cutoff = engine.clock() - timedelta(seconds=age_s)
     totals = {"runs": 0, "deliveries": 0, "events": 0, "reruns": 0, "cronTicks": 0}
-    params = {"cutoff": cutoff, "batch": batch}
     async with engine.pool.connection() as conn:
-        row = await (await conn.execute(engine.q("retention_metrics"), params)).fetchone()
-    totals["metricsRows"] = int(row["rows"]) if row else 0
+        totals["metricsRows"] = await retention.prune_metrics(conn, engine.queries, cutoff)
     while True:
         async with engine.pool.connection() as conn:
             await conn.set_autocommit(True)  # each statement its own short transaction
             try:
-                row = await (await conn.execute(engine.q("retention_runs"), params)).fetchone()
-                assert row is not None
-                runs = int(row["runs"])
-                totals["runs"] += runs
-                totals["deliveries"] += int(row["deliveries"])
-                events = len(await (await conn.execute(engine.q("retention_events"),
-                                                       params)).fetchall())
-                totals["events"] += events
-                reruns = len(await (await conn.execute(engine.q("retention_reruns"),
-                                                       params)).fetchall())
-                totals["reruns"] += reruns
-                ticks = len(await (await conn.execute(engine.q("retention_cron_ticks"),
-                                                      params)).fetchall())
-                totals["cronTicks"] += ticks
+                pruned = await retention.prune_batch(conn, engine.queries, cutoff, batch)
             finally:
                 await conn.set_autocommit(False)
-        if max(runs, events, reruns, ticks) < batch:
+        for name, count in zip(("runs", "deliveries", "events", "reruns", "cronTicks"), pruned,
+                               strict=True):
+            totals[name] += count
+        if max(pruned.runs, pruned.events, pruned.reruns, pruned.cron_ticks) < batch:
             return totals
         await asyncio.sleep(0.05)  # let live work between batches
 

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 
-from ..engine import iso
 from ..service import ServiceError
+from ..service.history import FailuresRetry
+from ..service.rerun import RunsBulkCancel, RunsBulkRerun, RunsRerun
+from ..service.runs import RunId
+from ..store.browse import RunFilter
 from ..validation import validate_request, validate_schema
 from .auth import Visitor
 from .core import Dashboard, is_prod
@@ -79,9 +83,9 @@ class Actions:
         ws, run_id = await self._ws(request), self._run_id(request)
 
         async def perform() -> web.Response:
-            answer = await self.service.runs_cancel(ws["id"], {"runId": run_id})
-            message = "Run cancelled." if answer["ok"] else \
-                f"Nothing to cancel: the run is {answer['status']}."
+            answer = await self.service.runs_cancel(ws["id"], RunId(run_id))
+            message = "Run cancelled." if answer.ok else \
+                f"Nothing to cancel: the run is {answer.status}."
             return self.flash(request, visitor, message)
 
         return await self.guarded(request, visitor, ws, f"cancel:{ws['id']}:{run_id}",
@@ -98,11 +102,11 @@ class Actions:
         validate_schema("runs-rerun-request", body)
 
         async def perform() -> web.Response:
-            answer = await self.service.runs_rerun(ws["id"], body)
+            answer = await self.service.runs_rerun(ws["id"], RunsRerun.from_json(body))
             where = f" from step {step}" if step else ""
-            new = answer["runId"]
+            new = answer.run_id
             return self.flash(request, visitor,
-                              f"Rerun{where} {'already ' if answer['duplicate'] else ''}"
+                              f"Rerun{where} {'already ' if answer.duplicate else ''}"
                               "started:", link=f"/ws/{ws['id']}/runs/{new}", link_text=new)
 
         what = f"rerun:{ws['id']}:{run_id}:{step or ''}"
@@ -110,61 +114,53 @@ class Actions:
                                   f"Rerun {run_id}{' from step ' + step if step else ''}?",
                                   perform)
 
-    def _bulk_body(self, form: Any) -> dict[str, Any]:
+    def _bulk_filter(self, form: Any) -> RunFilter:
         f = run_filters(form)
         if "event" in f or "run" in f:
             raise ServiceError("INVALID_REQUEST", "bulk actions filter by status, function and "
                                "time only")
         args = browse_args(f)
-        body: dict[str, Any] = {}
-        if args["function_id"]:
-            body["functionId"] = args["function_id"]
-        if args["status"]:
-            body["status"] = args["status"]
-        for name, member in (("created_from", "createdFrom"), ("created_to", "createdTo")):
-            if args[name] is not None:
-                body[member] = iso(args[name])
-        if not body:
+        runs = RunFilter(args["function_id"] or None, args["status"] or None,
+                         args["created_from"], args["created_to"])
+        if runs == RunFilter():
             raise ServiceError("INVALID_REQUEST", "choose a status, function or time range")
-        return body
+        return runs
 
     async def bulk_cancel(self, request: web.Request, visitor: Visitor) -> web.Response:
         ws = await self._ws(request)
-        body = self._bulk_body(await request.post())
+        runs = self._bulk_filter(await request.post())
 
         async def perform() -> web.Response:
-            count, cursor = 0, None
+            count, page = 0, RunsBulkCancel(runs, limit=1000)
             for _ in range(BULK_MAX_PAGES):
-                answer = await self.service.runs_bulk_cancel(
-                    ws["id"], {**body, "limit": 1000, **({"cursor": cursor} if cursor else {})})
-                count += len(answer["cancelled"])
-                cursor = answer["nextCursor"]
-                if cursor is None:
+                answer = await self.service.runs_bulk_cancel(ws["id"], page)
+                count += len(answer.cancelled)
+                if answer.next_cursor is None:
                     break
+                page = replace(page, cursor=answer.next_cursor)
             return self.flash(request, visitor, f"{count} run(s) cancelled.")
 
-        return await self.guarded(request, visitor, ws, f"bulk-cancel:{ws['id']}:{body}",
+        return await self.guarded(request, visitor, ws, f"bulk-cancel:{ws['id']}:{runs}",
                                   "cancel them", "Cancel every matching live run?", perform)
 
     async def bulk_rerun(self, request: web.Request, visitor: Visitor) -> web.Response:
         ws = await self._ws(request)
         form = await request.post()
-        body = self._bulk_body(form)
+        runs = self._bulk_filter(form)
         key = form.get("key") if isinstance(form.get("key"), str) else None
-        body["idempotencyKey"] = key or str(uuid.uuid4())
+        first = RunsBulkRerun(runs, str(key or uuid.uuid4()), limit=100)
 
         async def perform() -> web.Response:
-            count, cursor = 0, None
+            count, page = 0, first
             for _ in range(BULK_MAX_PAGES):
-                answer = await self.service.runs_bulk_rerun(
-                    ws["id"], {**body, "limit": 100, **({"cursor": cursor} if cursor else {})})
-                count += sum(1 for r in answer["reruns"] if not r["duplicate"])
-                cursor = answer["nextCursor"]
-                if cursor is None:
+                answer = await self.service.runs_bulk_rerun(ws["id"], page)
+                count += sum(1 for r in answer.reruns if not r.duplicate)
+                if answer.next_cursor is None:
                     break
+                page = replace(page, cursor=answer.next_cursor)
             return self.flash(request, visitor, f"{count} rerun(s) started.")
 
-        return await self.guarded(request, visitor, ws, f"bulk-rerun:{ws['id']}:{body}",
+        return await self.guarded(request, visitor, ws, f"bulk-rerun:{ws['id']}:{first}",
                                   "rerun them", "Rerun every matching run?", perform)
 
     async def retry(self, request: web.Request, visitor: Visitor) -> web.Response:
@@ -174,8 +170,8 @@ class Actions:
             raise ServiceError("NOT_FOUND", "no such delivery", "/deliveryId")
 
         async def perform() -> web.Response:
-            answer = await self.service.failures_retry(ws["id"], {"deliveryId": delivery})
-            return self.flash(request, visitor, "Run back on the queue." if answer["ok"]
+            answer = await self.service.failures_retry(ws["id"], FailuresRetry(delivery))
+            return self.flash(request, visitor, "Run back on the queue." if answer.ok
                               else "Nothing to retry: the run is not failed any more.")
 
         return await self.guarded(request, visitor, ws, f"retry:{ws['id']}:{delivery}",

@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ..service import ServiceError
-from ..service.browse import STATUSES
+from ..service.browse import STATUSES, RunsBrowse
+from ..service.history import FailuresSearch
 from .auth import Visitor
 from .core import Dashboard
 from .waterfall import build
@@ -119,8 +120,8 @@ class Pages:
         cursor = request.query.get("cursor") or None
         feed = self.dash.feed
         seq = feed.seq  # the stream resumes from here: no change between is lost
-        page = await self.service.runs_browse(ws["id"], cursor=cursor, limit=50,
-                                              **browse_args(f))
+        page = (await self.service.runs_browse(ws["id"], RunsBrowse.of(
+            cursor=cursor, limit=50, **browse_args(f)))).to_json()
         functions = await self.service.functions_overview(ws["id"])
         base = f"/ws/{ws['id']}/runs"
         query = urlencode(f)
@@ -149,8 +150,10 @@ class Pages:
         if held is not None and held[0] == seq and now - held[1] < 1.0 and \
                 not (held[2].done() and held[2].exception() is not None):
             return await asyncio.shield(held[2])
-        future: asyncio.Future[dict[str, Any]] = asyncio.ensure_future(
-            self.service.run_detail(ws_id, run_id))
+        async def read() -> dict[str, Any]:
+            return (await self.service.run_detail(ws_id, run_id)).to_json()
+
+        future: asyncio.Future[dict[str, Any]] = asyncio.ensure_future(read())
         if len(self._details) > 256:
             self._details.clear()
         self._details[key] = (seq, now, future)
@@ -167,7 +170,8 @@ class Pages:
         seq = feed.seq
         run = await self.detail(ws["id"], run_id)
         if run["status"] == "waiting":
-            run = {**run, "waits": await self.service.run_waits(ws["id"], run_id)}
+            waits = await self.service.run_waits(ws["id"], run_id)
+            run = {**run, "waits": [w.to_json() for w in waits]}
         base = f"/ws/{ws['id']}/runs/{run_id}"
         return {"ws": ws, "run": run, "run_id": run_id, "wf": build(run, datetime.now(UTC)),
                 "live_statuses": LIVE_STATUSES, "key": str(uuid.uuid4()),
@@ -191,6 +195,7 @@ class Pages:
 
     async def failures(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         ws = await self.service.workspace_get(request.match_info["ws"])
-        found = await self.service.failures_search(ws["id"], {"limit": 100})
+        found = await self.service.failures_search(ws["id"], FailuresSearch(100))
         return self.dash.render(request, "failures.html", visitor, ws=ws,
-                                failures=found["failures"], metrics_page=self.dash.metrics_page)
+                                failures=found.to_json()["failures"],
+                                metrics_page=self.dash.metrics_page)

@@ -1,9 +1,12 @@
 """The engine's service layer: every operation the HTTP API, the dashboard, the gRPC server
-and the CLI perform, as plain async methods over plain values. Transports authenticate, parse
-and validate (spec/schemas) and then call one method; answers are JSON-ready dicts shaped as
-the spec's response schemas. Failures raise ServiceError(code, message, path) whose code is
-the API's machine-readable code (spec/registry.json errorCodes; `.status` is its HTTP status);
-a request the hand checks refuse raises validation.Invalid (INVALID_REQUEST with a path).
+and the CLI perform, as async methods. Transports authenticate, parse and validate
+(spec/schemas) and then call one method. A typed operation takes a request dataclass made by
+its `from_json(body)` and answers a dataclass whose `to_json()` is the spec's response
+schema (service/operation.py: the convention, and Operation, which transports call); the
+others take the body and answer JSON-ready dicts. Failures raise ServiceError(code, message,
+path) whose code is the API's machine-readable code (spec/registry.json errorCodes; `.status`
+is its HTTP status); a request the hand checks refuse raises validation.Invalid
+(INVALID_REQUEST with a path).
 
     service = Service(engine)                     # engine: durable_engine.engine.Engine
 
@@ -11,15 +14,16 @@ Engine API (workspace_id is the calling app's id; body is the validated request 
     sync(workspace_id, body)              -> sync-response            POST /fn/sync
     send(workspace_id, body)              -> event receipt            POST /e
     send_bulk(workspace_id, body)         -> {"events": [receipt]}    POST /e/bulk
-    runs_search(workspace_id, body)       -> runs-search-response     POST /runs/search
-    runs_get(workspace_id, body)          -> run                      POST /runs/get
-    runs_cancel(workspace_id, body)       -> {"ok", "status"}         POST /runs/cancel
-    runs_rerun(workspace_id, body)        -> {"runId", "rerunOf", ...} POST /runs/rerun
-    runs_bulk_cancel(workspace_id, body)  -> {"cancelled", "nextCursor"}
-    runs_bulk_rerun(workspace_id, body)   -> {"reruns", "nextCursor"}
-    runs_history(workspace_id, body)      -> {"runId", "attempts", "nextCursor"}
-    failures_search(workspace_id, body)   -> {"failures": [...]}
-    failures_retry(workspace_id, body)    -> {"ok"}
+    runs_search(workspace_id, RunsSearch)         -> RunsPage      POST /runs/search
+    runs_get(workspace_id, RunId)                 -> Run           POST /runs/get
+    runs_cancel(workspace_id, RunId)              -> Cancelled     POST /runs/cancel
+    runs_rerun(workspace_id, RunsRerun)           -> Rerun         POST /runs/rerun
+    runs_bulk_cancel(workspace_id, RunsBulkCancel) -> BulkCancelled POST /runs/bulk-cancel
+    runs_bulk_rerun(workspace_id, RunsBulkRerun)  -> BulkReruns    POST /runs/bulk-rerun
+    runs_history(workspace_id, RunsHistory)       -> History       POST /runs/history
+    failures_search(workspace_id, FailuresSearch) -> Failures      POST /failures/search
+    failures_retry(workspace_id, FailuresRetry)   -> Ok            POST /failures/retry
+    (service/runs.py, rerun.py, history.py)
     versions_status(workspace_id, body)   -> {"functionId", "versions"}
     functions_list(workspace_id, body)    -> {"functions": [...]}     POST /functions/list
 
@@ -30,13 +34,14 @@ Read models (dashboard, CLI):
     metrics_series(workspace_id, {"window": hour|day|week, "function"?}) -> timestamps and
         one array per figure (runs started/completed/failed/cancelled, app and durable step
         time p50/p90/p99, backlog by state), window totals, backlog now (service/metrics.py)
-    run_detail(workspace_id, run_id)      -> runs_get + startedAt, endedAt, failureOutput,
+    run_detail(workspace_id, run_id)      -> RunDetail: Run + startedAt, endedAt, failureOutput,
         timeline (every step of every namespace: queuedAt, startedAt, appMs, endedAt, ...),
         attempts (every HTTP attempt, as runs_history)
-    runs_browse(workspace_id, status=, function_id=, event_name=, created_from=,
-        created_to=, run_id=, cursor=, limit=)  -> {"runs": [summary + eventName], "nextCursor"}
+    runs_browse(workspace_id, RunsBrowse.of(status=, function_id=, event_name=,
+        created_from=, created_to=, run_id=, cursor=, limit=))  -> BrowsePage (runs with
+        eventName, startedAt, endedAt; nextCursor)
     workspace_get(workspace_id)           -> app view
-    run_waits(workspace_id, run_id)       -> [{namespace, stepId, event, until, since}] parked
+    run_waits(workspace_id, run_id)       -> (Wait(namespace, stepId, event, until, since),) parked
     run_watch(run_id, watcher, seconds) / run_unwatch(run_id, watcher): while watched, every
         recorded attempt of the run is published on the ChangeFeed (kind "attempt")
 
@@ -74,7 +79,9 @@ from .browse import BrowseOps
 from .changes import RESYNC, ChangeFeed, Resync, RunChange, Subscription
 from .errors import ServiceError
 from .functions import FunctionOps, store_functions
+from .history import HistoryOps
 from .metrics import MetricsOps
+from .rerun import RerunOps
 from .runs import RunOps
 from .webhooks import WebhookOps
 
@@ -82,6 +89,7 @@ __all__ = ["RESYNC", "ChangeFeed", "Resync", "RunChange", "Service", "ServiceErr
            "Subscription", "store_functions"]
 
 
-class Service(FunctionOps, RunOps, AppOps, BrowseOps, MetricsOps, WebhookOps):
+class Service(FunctionOps, RunOps, RerunOps, HistoryOps, AppOps, BrowseOps, MetricsOps,
+              WebhookOps):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -1,317 +1,209 @@
-"""Run operations of the service: search, get, detail, cancel, rerun ([API-11], [API-12]),
-bulk cancel and rerun by filter ([API-16..18]), attempt history ([API-19]) and failures."""
+"""Run operations of the service: search ([API-8]), get ([API-9]), the dashboard's run detail
+and cancel ([API-10]); each with its typed request and answer. Reruns and bulk operations
+are in service/rerun.py, attempt history and failures in service/history.py."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from ..engine import Engine, iso
 from ..logs import run_changed
-from ..store.runs import create, new_run, restart
-from ..validation import Invalid, parse_instant
+from ..store import browse, control
+from ..store.browse import Cursor
 from .errors import ServiceError
-from .views import (
-    attempt_view,
-    decode_cursor,
-    encode_cursor,
-    run_summary,
-    step_timing,
-    step_view,
-)
+from .views import Attempt, RunSummary, StepTiming, StepView, decode_cursor, next_json
 
 Body = dict[str, Any]
 
 
-class _Raced(Exception):
-    pass
+@dataclass(frozen=True, slots=True)
+class RunsSearch:
+    """POST /runs/search (spec/schemas/runs-search-request)."""
+
+    function_id: str | None = None
+    status: str | None = None
+    cursor: Cursor | None = None
+    limit: int = 50
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> RunsSearch:
+        return cls(body.get("functionId"), body.get("status"), decode_cursor(body.get("cursor")),
+                   int(body.get("limit", 50)))
 
 
-def _limit(body: Body, default: int, most: int) -> int:
-    value = body.get("limit", default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) \
-            or not 1 <= value <= most:
-        raise Invalid("/limit", f"must be an integer 1..{most}")
-    return int(value)
+@dataclass(frozen=True, slots=True)
+class RunsPage:
+    """spec/schemas/runs-search-answer."""
+
+    runs: tuple[RunSummary, ...]
+    next_cursor: Cursor | None
+
+    def to_json(self) -> Body:
+        return {"runs": [r.to_json() for r in self.runs], "nextCursor": next_json(self.next_cursor)}
 
 
-def _filter(body: Body) -> dict[str, Any]:
-    """The bulk filter of [API-16]; the schema has checked the shapes already."""
-    if not any(k in body for k in ("functionId", "status", "createdFrom", "createdTo")):
-        raise Invalid("", "name at least one of functionId, status, createdFrom, createdTo")
-    bounds: dict[str, datetime | None] = {}
-    for member in ("createdFrom", "createdTo"):
-        bounds[member] = None
-        if member in body:
-            try:
-                bounds[member] = parse_instant(body[member])
-            except (Invalid, ValueError, TypeError):
-                raise Invalid(f"/{member}", "must be an ISO instant like "
-                                            "2026-01-31T12:00:00.000Z") from None
-    cursor_at, cursor_id = decode_cursor(body.get("cursor"))
-    return {"function_id": body.get("functionId"), "status": body.get("status"),
-            "created_from": bounds["createdFrom"], "created_to": bounds["createdTo"],
-            "cursor_at": cursor_at, "cursor_id": cursor_id}
+@dataclass(frozen=True, slots=True)
+class RunId:
+    """POST /runs/get and /runs/cancel (spec/schemas/run-id-request)."""
+
+    run_id: str
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> RunId:
+        return cls(body["runId"])
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """spec/schemas/run: a run with its main memos. The handler's own memos and per-step
+    timing stay in the database (RunDetail)."""
+
+    summary: RunSummary
+    event: Any
+    events: list[Any] | None  # a batch run's events
+    attempt: int
+    wake_at: datetime | None
+    output: Any
+    error: Any
+    skip_reason: str | None
+    cancelled_by: Any
+    traceparent: str | None
+    parent: tuple[str, str | None] | None  # (run, step) awaiting this run
+    steps: tuple[StepView, ...]
+    failure_handler: str | None
+
+    @classmethod
+    def from_rows(cls, run: Mapping[str, Any], steps: list[dict[str, Any]]) -> Run:
+        parent = None if run["parent_run_id"] is None else \
+            (run["parent_run_id"], run["parent_step_id"])
+        return cls(RunSummary.from_row(run), run["event"], run["events"], run["attempt"],
+                   run["wake_at"], run["output"], run["error"], run["skip_reason"],
+                   run["cancelled_by"], run["traceparent"], parent,
+                   tuple(StepView.from_row(s) for s in steps if s["namespace"] == "main"),
+                   run["failure_handler"])
+
+    @property
+    def status(self) -> str:
+        return self.summary.status
+
+    def to_json(self) -> Body:
+        result = self.summary.to_json()
+        result["event"] = self.event
+        if self.events is not None:
+            result["events"] = self.events
+        result["attempt"] = self.attempt
+        if self.wake_at is not None:
+            result["wakeAt"] = iso(self.wake_at)
+        if self.status == "completed":
+            result["output"] = self.output
+        if self.error is not None:
+            result["error"] = self.error
+        if self.skip_reason is not None:
+            result["skipReason"] = self.skip_reason
+        if self.cancelled_by is not None:  # [CANCEL-4]
+            result["cancelledBy"] = self.cancelled_by
+        if self.traceparent is not None:  # [TRACE-5]
+            result["traceparent"] = self.traceparent
+        if self.parent is not None:  # [INVOKE-10]
+            result["parent"] = {"runId": self.parent[0], "stepId": self.parent[1]}
+        result["steps"] = [s.to_json() for s in self.steps]
+        if self.failure_handler is not None:
+            result["failureHandler"] = {"status": self.failure_handler}
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """The dashboard's run: Run plus its own start and end, every step of every namespace
+    with its times, and all its HTTP attempts."""
+
+    run: Run
+    started_at: datetime | None
+    ended_at: datetime | None
+    failure_output: Any
+    timeline: tuple[StepTiming, ...]
+    attempts: tuple[Attempt, ...]
+
+    def to_json(self) -> Body:
+        return {**self.run.to_json(), "startedAt": iso(self.started_at),
+                "endedAt": iso(self.ended_at), "failureOutput": self.failure_output,
+                "timeline": [s.to_json() for s in self.timeline],
+                "attempts": [a.to_json() for a in self.attempts]}
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """spec/schemas/runs-cancel-answer: ok when the run is cancelled (now or before)."""
+
+    ok: bool
+    status: str
+
+    def to_json(self) -> Body:
+        return {"ok": self.ok, "status": self.status}
+
+
+def run_spans(engine: Engine, rows: list[Any], now: datetime) -> None:
+    """[TRACE-6]: the spans of runs a cancel ended (nothing when export is off)."""
+    for row in rows:
+        engine.spans.run_ended(row["traceparent"], run_id=row["id"],
+                               function_id=row["function_id"], status="cancelled",
+                               created=row["created_at"], end=now)
 
 
 class RunOps:
     engine: Engine
 
-    async def runs_search(self, workspace_id: str, body: Body) -> Body:
-        limit = body.get("limit", 50)
-        cursor_at, cursor_id = decode_cursor(body.get("cursor"))
+    async def runs_search(self, workspace_id: str, request: RunsSearch) -> RunsPage:
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("runs_search"), {
-                "workspace_id": workspace_id, "function_id": body.get("functionId"),
-                "status": body.get("status"), "cursor_at": cursor_at, "cursor_id": cursor_id,
-                "limit": limit + 1})
-            rows = await cur.fetchall()
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
-        return {"runs": [run_summary(r) for r in rows], "nextCursor": next_cursor}
+            page = await browse.runs_search(
+                conn, self.engine.queries, workspace_id, function_id=request.function_id,
+                status=request.status, cursor=request.cursor, limit=request.limit)
+        last = page.rows[-1] if page.more else None
+        return RunsPage(tuple(RunSummary.from_row(r) for r in page.rows),
+                        None if last is None else Cursor(last["created_at"], last["id"]))
 
-    async def _run_rows(self, workspace_id: str, run_id: str
+    async def _run_rows(self, conn: Any, workspace_id: str, run_id: str
                         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        run = await browse.run(conn, self.engine.queries, workspace_id, run_id)
+        if run is None:
+            raise ServiceError("NOT_FOUND", "no such run", "/runId")
+        return run, await browse.steps(conn, self.engine.queries, run["id"])
+
+    async def runs_get(self, workspace_id: str, request: RunId) -> Run:
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("run_get"),
-                                     {"run_id": run_id, "workspace_id": workspace_id})
-            run = await cur.fetchone()
-            if run is None:
-                raise ServiceError("NOT_FOUND", "no such run", "/runId")
-            cur = await conn.execute(self.engine.q("run_steps"), {"run_id": run["id"]})
-            return run, await cur.fetchall()
+            run, steps = await self._run_rows(conn, workspace_id, request.run_id)
+        return Run.from_rows(run, steps)
 
-    async def runs_get(self, workspace_id: str, body: Body) -> Body:
-        run, steps = await self._run_rows(workspace_id, body["runId"])
-        result = run_summary(run)
-        result["event"] = run["event"]
-        if run["events"] is not None:  # a batch run
-            result["events"] = run["events"]
-        result["attempt"] = run["attempt"]
-        if run["wake_at"] is not None:
-            result["wakeAt"] = iso(run["wake_at"])
-        if run["status"] == "completed":
-            result["output"] = run["output"]
-        if run["error"] is not None:
-            result["error"] = run["error"]
-        if run["skip_reason"] is not None:
-            result["skipReason"] = run["skip_reason"]
-        if run["cancelled_by"] is not None:  # [CANCEL-4]
-            result["cancelledBy"] = run["cancelled_by"]
-        if run["traceparent"] is not None:  # [TRACE-5]
-            result["traceparent"] = run["traceparent"]
-        if run["parent_run_id"] is not None:  # [INVOKE-10]
-            result["parent"] = {"runId": run["parent_run_id"], "stepId": run["parent_step_id"]}
-        # The handler's own memos and per-step timing stay in the database (run_detail).
-        result["steps"] = [step_view(s) for s in steps if s["namespace"] == "main"]
-        if run["failure_handler"] is not None:
-            result["failureHandler"] = {"status": run["failure_handler"]}
-        return result
+    async def run_detail(self, workspace_id: str, run_id: str) -> RunDetail:
+        """The run, its timeline and every HTTP attempt, read on one connection."""
+        attempts: list[Attempt] = []
+        cursor: Cursor | None = None
+        async with self.engine.pool.connection() as conn:
+            run, steps = await self._run_rows(conn, workspace_id, run_id)
+            while True:
+                page = await browse.attempts(conn, self.engine.queries, workspace_id, run_id,
+                                             cursor=cursor, limit=1000)
+                attempts += [Attempt.from_row(r) for r in page.rows]
+                if not page.more:
+                    break
+                cursor = Cursor(page.rows[-1]["at"], page.rows[-1]["id"])
+        return RunDetail(Run.from_rows(run, steps), run["started_at"], run["ended_at"],
+                         run["failure_output"], tuple(StepTiming.from_row(s) for s in steps),
+                         tuple(attempts))
 
-    async def run_detail(self, workspace_id: str, run_id: str) -> Body:
-        """runs_get plus every step of every namespace with its times (queuedAt, startedAt,
-        appMs, endedAt), the run's own start and end, and all its HTTP attempts."""
-        result = await self.runs_get(workspace_id, {"runId": run_id})
-        run, steps = await self._run_rows(workspace_id, run_id)
-        result["startedAt"] = iso(run["started_at"])
-        result["endedAt"] = iso(run["ended_at"])
-        result["failureOutput"] = run["failure_output"]
-        result["timeline"] = [step_timing(s) for s in steps]
-        attempts: list[Body] = []
-        cursor: str | None = None
-        while True:
-            page = await self.runs_history(workspace_id, {"runId": run_id, "limit": 1000,
-                                                          "cursor": cursor})
-            attempts += page["attempts"]
-            cursor = page["nextCursor"]
-            if cursor is None:
-                break
-        result["attempts"] = attempts
-        return result
-
-    async def runs_cancel(self, workspace_id: str, body: Body) -> Body:
-        q = self.engine.q
-        run_id = body["runId"]
+    async def runs_cancel(self, workspace_id: str, request: RunId) -> Cancelled:
+        q = self.engine.queries
         now = self.engine.clock()
         async with self.engine.pool.connection() as conn, conn.transaction():
-            # The queue row first, as an answer's transition locks it (no deadlock with one)
-            await conn.execute(q("bulk_lock_queue"), {"run_ids": [run_id]})
-            cur = await conn.execute(q("run_cancel"), {
-                "run_id": run_id, "workspace_id": workspace_id, "now": now})
-            ended = await cur.fetchone()
+            ended = await control.cancel(conn, q, workspace_id, request.run_id, now)
             if ended is None:
-                cur = await conn.execute(q("run_status"),
-                                         {"run_id": run_id, "workspace_id": workspace_id})
-                row = await cur.fetchone()
-                if row is None:
+                status = await control.status(conn, q, workspace_id, request.run_id)
+                if status is None:
                     raise ServiceError("NOT_FOUND", "no such run", "/runId")
-                return {"ok": row["status"] == "cancelled", "status": row["status"]}
-            await conn.execute(q("queue_delete"), {"run_id": run_id})
-            await conn.execute(q("waits_delete_run"), {"run_id": run_id})
-            # engines driving this run invoke it no more (an answer in flight is void anyway)
-            await conn.execute(q("cancel_notify"), {"run_id": run_id})
-        run_changed(run_id, "cancelled", workspace=workspace_id)
-        self._run_spans([ended], now)
-        return {"ok": True, "status": "cancelled"}
-
-    def _run_spans(self, rows: list[Any], now: datetime) -> None:
-        """[TRACE-6]: the spans of runs this call ended (nothing when export is off)."""
-        for row in rows:
-            self.engine.spans.run_ended(row["traceparent"], run_id=row["id"],
-                                        function_id=row["function_id"], status="cancelled",
-                                        created=row["created_at"], end=now)
-
-    async def runs_rerun(self, workspace_id: str, body: Body) -> Body:
-        """A new run of the same runtime id and event; from a step: with the memos committed
-        before it ([API-11]). Idempotent by key ([API-12])."""
-        try:
-            return await self._rerun_once(workspace_id, body)
-        except _Raced:  # a concurrent twin committed first: its answer is ours
-            return await self._rerun_once(workspace_id, body)
-
-    async def _rerun_once(self, workspace_id: str, body: Body) -> Body:
-        q = self.engine.q
-        now = self.engine.clock()
-        request = {k: body[k] for k in ("runId", "stepId") if k in body}
-        async with self.engine.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(q("rerun_lookup"), {"workspace_id": workspace_id,
-                                                         "key": body["idempotencyKey"]})
-            seen = await cur.fetchone()
-            if seen is not None:
-                if seen["request"] != request:
-                    raise ServiceError("CONFLICT", "this idempotencyKey was used for another "
-                                       "request", "/idempotencyKey")
-                return {**seen["answer"], "duplicate": True}
-            cur = await conn.execute(q("rerun_source"), {"run_id": body["runId"],
-                                                         "workspace_id": workspace_id})
-            source = await cur.fetchone()
-            if source is None:
-                raise ServiceError("NOT_FOUND", "no such run", "/runId")
-            before = None
-            if "stepId" in body:
-                cur = await conn.execute(q("rerun_step_position"), {
-                    "run_id": source["id"], "step_id": body["stepId"]})
-                row = await cur.fetchone()
-                if row is None:
-                    raise ServiceError("INVALID_REQUEST", "the run has no memo for this step",
-                                       "/stepId")
-                before = row["position"]
-            # a rerun of a batch run gets the same batch
-            run = new_run(workspace_id, source["function_id"], source["definition"],
-                          source["event"], source["priority"], event_id=source["event_id"],
-                          events=source["events"], rerun_of=source["id"])
-            await create(conn, self.engine.queries, [run], now)
-            new_id = run.id
-            if before is not None:
-                await conn.execute(q("rerun_copy_steps"), {
-                    "new_run_id": new_id, "run_id": source["id"], "before": before, "now": now})
-            answer: Body = {"runId": new_id, "rerunOf": source["id"]}
-            if "stepId" in body:
-                answer["fromStepId"] = body["stepId"]
-            cur = await conn.execute(q("rerun_record"), {
-                "workspace_id": workspace_id, "key": body["idempotencyKey"],
-                "request": Jsonb(request), "answer": Jsonb(answer), "now": now})
-            if await cur.fetchone() is None:  # a concurrent twin won: roll back, answer again
-                raise _Raced
-        return {**answer, "duplicate": False}
-
-    async def _page(self, conn: Any, workspace_id: str, body: Body, limit: int,
-                    live_only: bool) -> tuple[list[dict[str, Any]], str | None]:
-        cur = await conn.execute(self.engine.q("bulk_runs_page"), {
-            "workspace_id": workspace_id, **_filter(body), "live_only": live_only,
-            "limit": limit + 1})
-        rows = await cur.fetchall()
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"])
-        return rows, next_cursor
-
-    async def runs_bulk_cancel(self, workspace_id: str, body: Body) -> Body:
-        """[API-17]: cancel one page of matching non-terminal runs in one short transaction."""
-        q = self.engine.q
-        limit = _limit(body, 100, 1000)
-        now = self.engine.clock()
-        ended: list[Any] = []
-        async with self.engine.pool.connection() as conn, conn.transaction():
-            rows, next_cursor = await self._page(conn, workspace_id, body, limit, True)
-            run_ids = [r["id"] for r in rows]
-            cancelled: list[str] = []
-            if run_ids:
-                await conn.execute(q("bulk_lock_queue"), {"run_ids": run_ids})
-                cur = await conn.execute(q("bulk_cancel_runs"), {
-                    "run_ids": run_ids, "workspace_id": workspace_id, "now": now})
-                ended = await cur.fetchall()
-                done = {r["id"] for r in ended}
-                cancelled = [i for i in run_ids if i in done]  # page order
-                if cancelled:
-                    await conn.execute(q("bulk_cancel_cleanup"), {"run_ids": cancelled})
-        self._run_spans(ended, now)
-        return {"cancelled": cancelled, "nextCursor": next_cursor}
-
-    async def runs_bulk_rerun(self, workspace_id: str, body: Body) -> Body:
-        """[API-18]: rerun one page of matching runs, each idempotent by (key, source run)."""
-        limit = _limit(body, 50, 100)
-        async with self.engine.pool.connection() as conn:
-            rows, next_cursor = await self._page(conn, workspace_id, body, limit, False)
-        reruns = []
-        for row in rows:
-            answer = await self.runs_rerun(workspace_id, {
-                "runId": row["id"],
-                "idempotencyKey": f"bulk:{body['idempotencyKey']}:{row['id']}"})
-            reruns.append({"runId": answer["runId"], "rerunOf": answer["rerunOf"],
-                           "duplicate": answer["duplicate"]})
-        return {"reruns": reruns, "nextCursor": next_cursor}
-
-    async def runs_history(self, workspace_id: str, body: Body) -> Body:
-        """[API-19]: every HTTP attempt of a run, oldest first."""
-        limit = _limit(body, 100, 1000)
-        cursor_at, cursor_id = decode_cursor(body.get("cursor"))
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("run_exists"),
-                                     {"run_id": body["runId"], "workspace_id": workspace_id})
-            if await cur.fetchone() is None:
-                raise ServiceError("NOT_FOUND", "no such run", "/runId")
-            cur = await conn.execute(self.engine.q("run_history"), {
-                "run_id": body["runId"], "workspace_id": workspace_id, "cursor_at": cursor_at,
-                "cursor_id": cursor_id, "limit": limit + 1})
-            rows = await cur.fetchall()
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1]["at"], rows[-1]["id"])
-        return {"runId": body["runId"], "nextCursor": next_cursor,
-                "attempts": [attempt_view(r) for r in rows]}
-
-    async def failures_search(self, workspace_id: str, body: Body) -> Body:
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("failures_search"),
-                                     {"workspace_id": workspace_id,
-                                      "limit": body.get("limit", 50)})
-            rows = await cur.fetchall()
-        return {"failures": [{
-            "deliveryId": r["id"], "runId": r["run_id"], "functionId": r["function_id"],
-            "attempt": r["attempt"], "at": iso(r["at"]),
-            "error": r["error"] or {"message": r["delivery_error"], "name": "DurableError"},
-            "httpStatus": r["status"], "detail": r["delivery_error"]}
-            for r in rows]}
-
-    async def failures_retry(self, workspace_id: str, body: Body) -> Body:
-        q = self.engine.q
-        now = self.engine.clock()
-        async with self.engine.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(q("failure_get"),
-                                     {"id": body["deliveryId"], "workspace_id": workspace_id})
-            row = await cur.fetchone()
-            if row is None:
-                raise ServiceError("NOT_FOUND", "no such delivery", "/deliveryId")
-            if row["status"] != "failed":
-                return {"ok": False}
-            await restart(conn, self.engine.queries, new_run(
-                workspace_id, row["function_id"], row["definition"], row["event"],
-                row["priority"], id=row["run_id"], event_id=row["event_id"]), now)
-        return {"ok": True}
+                return Cancelled(status == "cancelled", status)
+        run_changed(request.run_id, "cancelled", workspace=workspace_id)
+        run_spans(self.engine, [ended], now)
+        return Cancelled(True, "cancelled")

@@ -1,0 +1,108 @@
+"""Changes people make to runs, each in the caller's transaction: cancel one run or a page of
+runs ([API-10], [API-17]), rerun records ([API-11], [API-12]) and the failed delivery a retry
+starts again. Creating a run stays in store.runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+Row = dict[str, Any]
+Queries = Mapping[str, str]
+
+
+async def cancel(conn: Any, queries: Queries, workspace_id: str, run_id: str,
+                 now: datetime) -> Row | None:
+    """Cancel the run if it is live: its queue row and waits go and the engines driving it
+    are told. The ended run (id, function_id, traceparent, created_at), or None when the run
+    is not live (or not there)."""
+    # The queue row first, as an answer's transition locks it (no deadlock with one)
+    await conn.execute(queries["bulk_lock_queue"], {"run_ids": [run_id]})
+    cur = await conn.execute(queries["run_cancel"], {
+        "run_id": run_id, "workspace_id": workspace_id, "now": now})
+    ended: Row | None = await cur.fetchone()
+    if ended is None:
+        return None
+    await conn.execute(queries["queue_delete"], {"run_id": run_id})
+    await conn.execute(queries["waits_delete_run"], {"run_id": run_id})
+    # engines driving this run invoke it no more (an answer in flight is void anyway)
+    await conn.execute(queries["cancel_notify"], {"run_id": run_id})
+    return ended
+
+
+async def cancel_many(conn: Any, queries: Queries, workspace_id: str, run_ids: list[str],
+                      now: datetime) -> list[Row]:
+    """Cancel those of `run_ids` still live, as cancel does for one; their ended rows."""
+    if not run_ids:
+        return []
+    await conn.execute(queries["bulk_lock_queue"], {"run_ids": run_ids})
+    cur = await conn.execute(queries["bulk_cancel_runs"], {
+        "run_ids": run_ids, "workspace_id": workspace_id, "now": now})
+    ended: list[Row] = await cur.fetchall()
+    done = {r["id"] for r in ended}
+    if done:
+        await conn.execute(queries["bulk_cancel_cleanup"],
+                           {"run_ids": [i for i in run_ids if i in done]})
+    return ended
+
+
+async def status(conn: Any, queries: Queries, workspace_id: str, run_id: str) -> str | None:
+    """The run's status, or None when there is no such run."""
+    cur = await conn.execute(queries["run_status"],
+                             {"run_id": run_id, "workspace_id": workspace_id})
+    row = await cur.fetchone()
+    return None if row is None else str(row["status"])
+
+
+async def rerun_seen(conn: Any, queries: Queries, workspace_id: str, key: str
+                     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The (request, answer) a rerun of this idempotency key recorded, if any."""
+    cur = await conn.execute(queries["rerun_lookup"], {"workspace_id": workspace_id,
+                                                       "key": key})
+    row = await cur.fetchone()
+    return None if row is None else (row["request"], row["answer"])
+
+
+async def rerun_source(conn: Any, queries: Queries, workspace_id: str, run_id: str
+                       ) -> Row | None:
+    """What a rerun copies of a run: function, event(s), and its function's definition."""
+    cur = await conn.execute(queries["rerun_source"], {"run_id": run_id,
+                                                       "workspace_id": workspace_id})
+    row: Row | None = await cur.fetchone()
+    return row
+
+
+async def step_position(conn: Any, queries: Queries, run_id: str, step_id: str) -> int | None:
+    """The position of the run's memo `step_id`, or None when it has none."""
+    cur = await conn.execute(queries["rerun_step_position"], {"run_id": run_id,
+                                                              "step_id": step_id})
+    row = await cur.fetchone()
+    return None if row is None else int(row["position"])
+
+
+async def copy_steps(conn: Any, queries: Queries, new_run_id: str, run_id: str, before: int,
+                     now: datetime) -> None:
+    """The memos of `run_id` before position `before` become the new run's."""
+    await conn.execute(queries["rerun_copy_steps"], {
+        "new_run_id": new_run_id, "run_id": run_id, "before": before, "now": now})
+
+
+async def rerun_record(conn: Any, queries: Queries, workspace_id: str, key: str,
+                       request: dict[str, Any], answer: dict[str, Any], now: datetime) -> bool:
+    """Record a rerun's key; False when a concurrent twin recorded it first."""
+    cur = await conn.execute(queries["rerun_record"], {
+        "workspace_id": workspace_id, "key": key, "request": Jsonb(request),
+        "answer": Jsonb(answer), "now": now})
+    return await cur.fetchone() is not None
+
+
+async def failed_delivery(conn: Any, queries: Queries, workspace_id: str, delivery_id: str
+                          ) -> Row | None:
+    """A delivery with its run (locked) and the run's function, or None."""
+    cur = await conn.execute(queries["failure_get"],
+                             {"id": delivery_id, "workspace_id": workspace_id})
+    row: Row | None = await cur.fetchone()
+    return row
