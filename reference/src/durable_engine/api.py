@@ -210,13 +210,11 @@ class Api:
             app_id = request.headers.get("X-Durable-App")
             if not app_id:
                 raise ApiError(401, "INVALID_SIGNATURE", "missing X-Durable-App")
-            async with self.engine.pool.connection() as conn:
-                cur = await conn.execute(self.engine.q("workspace_get"), {"id": app_id})
-                workspace = await cur.fetchone()
+            workspace = await self.service.workspace_signer(app_id)
             # Same answer for an unknown app and a bad signature: ids are not secrets to probe.
             reason = "unknown app or invalid signature"
             if workspace is not None:
-                problem = signing.verify_api_request(workspace["keys"], request.headers, body,
+                problem = signing.verify_api_request(workspace.keys, request.headers, body,
                                                      to_ms(self.engine.clock()))
                 if problem is None:
                     reason = ""
@@ -231,7 +229,7 @@ class Api:
             if path in ("/e", "/e/bulk"):  # [TRACE-1]: a valid header applies to each event
                 with_traceparent(payload, request.headers.get("traceparent"))
             return web.json_response(await operation.perform(self.service, app_id, payload),
-                                     headers={ENVIRONMENT_HEADER: workspace["environment"]},
+                                     headers={ENVIRONMENT_HEADER: workspace.environment},
                                      dumps=lambda v: json.dumps(v, separators=(",", ":")))
         return endpoint
 

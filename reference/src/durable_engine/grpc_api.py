@@ -148,10 +148,8 @@ class GrpcApi:
     # ---- authentication ------------------------------------------------------------------
 
     async def workspace_keys(self, app_id: str) -> list[str] | None:
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_get"), {"id": app_id})
-            row = await cur.fetchone()
-        return None if row is None else list(row["keys"])
+        signer = await self.service.workspace_signer(app_id)
+        return None if signer is None else signer.keys
 
     async def authenticate(self, context: Context, method: str, payload: bytes
                            ) -> tuple[str, list[str]]:

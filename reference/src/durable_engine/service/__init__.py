@@ -41,6 +41,8 @@ Read models (dashboard, CLI):
         created_from=, created_to=, run_id=, cursor=, limit=))  -> BrowsePage (runs with
         eventName, startedAt, endedAt; nextCursor)
     workspace_get(workspace_id)           -> app view
+    workspace_signer(workspace_id)        -> Signer(keys, environment) | None: what verifies
+        the workspace's signed requests (the transports' authentication)
     run_waits(workspace_id, run_id)       -> (Wait(namespace, stepId, event, until, since),) parked
     run_watch(run_id, watcher, seconds) / run_unwatch(run_id, watcher): while watched, every
         recorded attempt of the run is published on the ChangeFeed (kind "attempt")

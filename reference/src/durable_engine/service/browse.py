@@ -12,7 +12,7 @@ from typing import Any
 
 from ..engine import Engine, iso
 from ..store import browse, sessions
-from ..store.browse import Cursor, RunFilter
+from ..store.browse import Cursor, RunFilter, Signer
 from .errors import ServiceError
 from .views import RunSummary, app_view, decode_cursor, next_json
 
@@ -116,6 +116,11 @@ class BrowseOps:
         if row is None:
             raise ServiceError("NOT_FOUND", "no such workspace")
         return app_view(row)
+
+    async def workspace_signer(self, workspace_id: str) -> Signer | None:
+        """The keys that verify the workspace's requests and its environment, or None."""
+        async with self.engine.pool.connection() as conn:
+            return await browse.signer(conn, self.engine.queries, workspace_id)
 
     async def run_waits(self, workspace_id: str, run_id: str) -> tuple[Wait, ...]:
         """The run's waits for an event still parked, oldest first."""

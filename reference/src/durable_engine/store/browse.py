@@ -124,6 +124,20 @@ async def waits(conn: Any, queries: Queries, workspace_id: str, run_id: str) -> 
     return rows
 
 
+class Signer(NamedTuple):
+    """What verifies a workspace's signed requests, and the environment answers name."""
+
+    keys: list[str]
+    environment: str
+
+
+async def signer(conn: Any, queries: Queries, workspace_id: str) -> Signer | None:
+    """The workspace's signing keys and environment, or None when there is none."""
+    cur = await conn.execute(queries["workspace_get"], {"id": workspace_id})
+    row = await cur.fetchone()
+    return None if row is None else Signer(list(row["keys"]), row["environment"])
+
+
 async def workspace(conn: Any, queries: Queries, workspace_id: str) -> Row | None:
     """One workspace with its key count (no key)."""
     cur = await conn.execute(queries["workspace_view"], {"id": workspace_id})
