@@ -220,10 +220,11 @@ class Postgres:
 
 class Engine:
     """`processes` engine processes (one `serve`, the rest `worker`) on a fresh database, the
-    bench app in its own process, and the given functions synced."""
+    bench app in its own process, and the given functions synced. `slots`: each process's
+    invocation slots; None: the engine's default."""
 
     def __init__(self, pg: Postgres, functions: list[dict[str, Any]], processes: int = 1,
-                 slots: int = 16, steps: int = 10, wrap: list[str] | None = None,
+                 slots: int | None = None, steps: int = 10, wrap: list[str] | None = None,
                  grpc: bool = False) -> None:
         self.pg = pg
         self.database = pg.new_database()
@@ -233,7 +234,10 @@ class Engine:
         # the serve process's gRPC port when asked for, else gRPC off (no port contention)
         self.grpc_port = free_port() if grpc else None
         token = uuid.uuid4().hex
-        env = {**os.environ, "DURABLE_ADMIN_TOKEN": token, "DURABLE_WORKER_SLOTS": str(slots)}
+        env = {**os.environ, "DURABLE_ADMIN_TOKEN": token}
+        env.pop("DURABLE_WORKER_SLOTS", None)
+        if slots is not None:
+            env["DURABLE_WORKER_SLOTS"] = str(slots)
         if pg.engine_url_for is not None:  # pooled: LISTEN and migrations go direct
             env["DURABLE_DIRECT_URL"] = pg.database_url(self.database)
         self.env = env

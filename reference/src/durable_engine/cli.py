@@ -105,8 +105,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--grpc-port", default=os.environ.get("DURABLE_GRPC_PORT"),
                    help="gRPC port of the engine and admin API (default 3031, skipped with a "
                         "warning when taken; a given port must be free; off = no gRPC)")
-    p.add_argument("--workers", type=int, default=int(os.environ.get("DURABLE_WORKER_SLOTS", 16)),
-                   help="concurrent invocations per process (default 16)")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("DURABLE_WORKER_SLOTS", 256)),
+                   help="concurrent invocations per process (default 256)")
     p.add_argument("--retention", default=os.environ.get("DURABLE_RETENTION", "30d"),
                    help="prune ended runs, their events and deliveries older than this "
                         "(e.g. 30d, 12h; 0 = keep forever)")

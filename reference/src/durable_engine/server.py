@@ -66,9 +66,10 @@ class Server:
         self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
-        # One connection per worker slot plus a few for the API: slots never wait on the pool.
-        size = max(self.config.pool_size, self.config.worker_slots + 4) if self.options.workers \
-            else self.config.pool_size
+        # An invocation holds a connection only while it reads or commits, not while the app
+        # works: up to 16 slots get one each, more slots share them (plus a few for the API).
+        size = max(self.config.pool_size, min(self.config.worker_slots, 16) + 4) \
+            if self.options.workers else self.config.pool_size
         pool = await open_pool(self.config.database_url, size, pooled=self.config.pooled)
         self.engine = Engine(self.config, pool, clock=self.clock)
         self.sampler = Sampler(self.engine, sample_s=self.options.metrics_sample_s,

@@ -119,6 +119,7 @@ class Pages:
         f = run_filters(request.query)
         cursor = request.query.get("cursor") or None
         feed = self.dash.feed
+        await feed.ready()  # changes are published from now on
         seq = feed.seq  # the stream resumes from here: no change between is lost
         page = (await self.service.runs_browse(ws["id"], RunsBrowse.of(
             cursor=cursor, limit=50, **browse_args(f)))).to_json()
@@ -167,6 +168,7 @@ class Pages:
         feed = self.dash.feed
         if watch:  # from now on its attempts are published; the stream resumes from `seq`
             await self.service.run_watch(run_id, feed.epoch, 60.0)
+        await feed.ready()  # status changes are published from now on
         seq = feed.seq
         run = await self.detail(ws["id"], run_id)
         if run["status"] == "waiting":

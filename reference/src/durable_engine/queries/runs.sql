@@ -211,33 +211,6 @@ LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.fu
 WHERE d.id = %(id)s AND d.workspace_id = %(workspace_id)s
 FOR UPDATE OF r;
 
--- name: commit_step
--- The hot path of a `step` op in one statement (one round trip, one commit): the lease fence
--- and the next lease, the memo, and the delivery record. Nothing is written but the delivery
--- (marked stale) unless the attempt still holds the run's lease.
-WITH fence AS (
-    UPDATE queue SET attempt = 0, kind = 'invoke', due_at = %(now)s, lease_token = %(new_token)s,
-                     lease_until = %(now)s + make_interval(secs => %(lease_s)s)
-    WHERE run_id = %(run_id)s AND lease_token = %(lease_token)s
-    RETURNING run_id
-), memo AS (
-    INSERT INTO steps (run_id, namespace, step_id, type, data, position, queued_at, started_at,
-                       app_ms, ended_at)
-    SELECT run_id, %(namespace)s, %(step_id)s, 'run', %(data)s, %(position)s, %(queued_at)s,
-           %(started_at)s, %(app_ms)s, %(now)s
-    FROM fence
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-), delivery AS (
-    INSERT INTO deliveries (id, workspace_id, run_id, function_id, namespace, attempt, url,
-                            status, duration_ms, op, error, at)
-    SELECT %(delivery_id)s, %(workspace_id)s, %(run_id)s, %(function_id)s, %(namespace)s,
-           %(attempt)s, %(url)s, %(status)s, %(duration_ms)s, 'step',
-           CASE WHEN EXISTS (SELECT 1 FROM fence) THEN NULL ELSE 'stale attempt' END,
-           %(started_at)s
-)
-SELECT (SELECT count(*) FROM fence) AS fenced, (SELECT count(*) FROM memo) AS memoized;
-
 -- name: queue_renew
 -- The heartbeat: every lease a process holds, one statement. A row a transaction holds is
 -- skipped (that transaction sets the run's next lease itself); a token that is no longer the

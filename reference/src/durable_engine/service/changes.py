@@ -1,10 +1,15 @@
 """ChangeFeed: run status changes of every engine process, fanned out to in-memory subscribers.
 
-The store publishes each change from one place (the `runs_status_changed` trigger, migration
-0009, and `deliveries_recorded`, 0012/0030: kind "attempt", a step or an error of a run that
-a page watches was recorded, see Service.run_watch) on the `durable_runs` channel at commit.
-A feed holds one LISTEN connection per process, opened with the first subscriber, and hands
-each change to the subscribers that match it by workspace and/or run id. Every subscriber has
+The store publishes each change from one place (the `runs_status_changed` trigger, migrations
+0009/0032, and `deliveries_recorded`, 0012/0030: kind "attempt", a step or an error of a run
+that a page watches was recorded, see Service.run_watch) on the `durable_runs` channel at
+commit, but only while some feed is open: a NOTIFY holds a database-wide lock through its
+commit, so an engine nobody watches publishes nothing. A feed holds one LISTEN connection per
+process, opened with the first subscriber (or `ready()`), and keeps a `feed_listeners` row
+while it has subscribers and for LINGER_S after the last one left. Before it says it is ready
+it waits for the transactions that may have changed a run without seeing its row, so a reader
+that subscribes and then reads the state misses nothing. It hands each change to the
+subscribers that match it by workspace and/or run id. Every subscriber has
 a bounded queue: one that falls behind loses its backlog and receives RESYNC (re-read what it
 shows), so a slow reader never slows the engine or the other readers.
 
@@ -27,6 +32,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -36,9 +42,15 @@ from typing import Any, Final
 
 import psycopg
 
+from ..db import load_queries
+
 log = logging.getLogger("durable.changes")
 
 CHANNEL: Final = "durable_runs"
+RENEW_S: Final = 10.0  # the feed_listeners row is renewed this often ...
+LISTEN_S: Final = 30.0  # ... for this long each time
+LINGER_S: Final = 120.0  # kept this long after the last subscriber left (a page reloads)
+WRITERS_WAIT_S: Final = 2.0  # at most this long for transactions older than the row
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,7 @@ class Subscription:
 
     def close(self) -> None:
         self.feed.subscribers.discard(self)
+        self.feed._used_at = time.monotonic()
 
 
 class ChangeFeed:
@@ -139,6 +152,9 @@ class ChangeFeed:
         self.subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
+        self._queries = load_queries()
+        self._used_at = time.monotonic()  # a subscriber left, or a reader asked ready()
+        self._stopped = False  # the feed stopped listening once: numbers have a gap
 
     def subscribe(self, workspace_id: str | None = None, run_id: str | None = None,
                   queue_size: int | None = None, after: str | None = None,
@@ -154,12 +170,19 @@ class ChangeFeed:
                 if isinstance(item, Resync) or sub.wants(item):
                     sub.offer(item)
         self.subscribers.add(sub)
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="change-feed")
+        self._start()
         return sub
 
+    def _start(self) -> None:
+        self._used_at = time.monotonic()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="change-feed")
+
     async def ready(self, timeout: float = 30.0) -> None:
-        """Wait until the LISTEN is in place: changes committed after this are delivered."""
+        """Start the feed if need be and wait until it listens and changes are published:
+        every change committed after this returns is delivered (a page reads its state
+        after this, then streams from `seq`)."""
+        self._start()
         await asyncio.wait_for(self._listening.wait(), timeout)
 
     def event_id(self, change: RunChange) -> str:
@@ -195,19 +218,33 @@ class ChangeFeed:
                 async with await psycopg.AsyncConnection.connect(
                         self.database_url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
-                    if self._listening.is_set():  # a reconnect: changes may have been missed
+                    await self._announce(conn)
+                    if self._listening.is_set() or self._stopped:
+                        # a reconnect or a restart: changes may have been missed
                         self.seq += 1  # a gap in the numbers: a resuming reader resyncs too
                         for sub in list(self.subscribers):
                             sub.offer(RESYNC)
                     self._listening.set()
                     delay = 0.1
-                    async for note in conn.notifies():
-                        try:
-                            change = RunChange.parse(note.payload)
-                        except (ValueError, KeyError, TypeError):
-                            log.warning("unreadable run change: %r", note.payload)
-                            continue
-                        self.publish(change)
+                    while True:
+                        async for note in conn.notifies(timeout=RENEW_S):
+                            try:
+                                change = RunChange.parse(note.payload)
+                            except (ValueError, KeyError, TypeError):
+                                log.warning("unreadable run change: %r", note.payload)
+                                continue
+                            self.publish(change)
+                        if self.subscribers:
+                            self._used_at = time.monotonic()
+                        elif time.monotonic() - self._used_at > LINGER_S:
+                            await conn.execute(self._queries["feed_unlisten"],
+                                               {"watcher": self.epoch})
+                            self._listening.clear()
+                            self._stopped = True
+                            self._task = None
+                            return
+                        await conn.execute(self._queries["feed_listen"],
+                                           {"watcher": self.epoch, "seconds": LISTEN_S})
             except (psycopg.Error, OSError) as error:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
@@ -216,12 +253,34 @@ class ChangeFeed:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
+    async def _announce(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Put this feed's row in feed_listeners, then wait (a bounded while) for the
+        transactions that may have changed a run before they could see it."""
+        await conn.execute(self._queries["feed_listen"],
+                           {"watcher": self.epoch, "seconds": LISTEN_S})
+        cur = await conn.execute(self._queries["feed_horizon"])
+        row = await cur.fetchone()
+        assert row is not None
+        deadline = time.monotonic() + WRITERS_WAIT_S
+        while time.monotonic() < deadline:
+            cur = await conn.execute(self._queries["feed_writers_done"], {"horizon": row[0]})
+            done = await cur.fetchone()
+            if done is not None and done[0]:
+                return
+            await asyncio.sleep(0.005)
+        log.warning("change feed: transactions older than its start still run after %.0f s",
+                    WRITERS_WAIT_S)
+
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            with contextlib.suppress(psycopg.Error, OSError):  # else it lapses by itself
+                async with await psycopg.AsyncConnection.connect(
+                        self.database_url, autocommit=True, connect_timeout=5) as conn:
+                    await conn.execute(self._queries["feed_unlisten"], {"watcher": self.epoch})
         self._listening.clear()
         for sub in list(self.subscribers):
             sub.close()

@@ -72,7 +72,7 @@ class FunctionOps:
             for attempt in range(3):
                 handoff: list[Claim] = []
                 try:
-                    async with self.engine.pool.connection() as conn, conn.transaction():
+                    async with self.engine.wakeups.transaction() as conn:
                         receipts = await self.engine.ingest(conn, workspace_id, events, now,
                                                             handoff, slots)
                     committed = handoff

@@ -13,6 +13,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ..core.admission import Flow, flow_of
+from .wakeups import wake_workers
 
 
 @dataclass
@@ -72,7 +73,8 @@ async def create(conn: Any, queries: dict[str, str], runs: list[NewRun], now: da
     """Create `runs` (restart: reset those failed runs and queue them again) in the caller's
     transaction, each queued due now unless skipped; with `receipt`, store it. Returns each
     run's lease token when it was handed off (leased at once to the caller, which invokes it
-    after its commit), else None. `notify`: wake the workers when a run was queued for them."""
+    after its commit), else None. `notify`: wake the workers (after the commit) when a run
+    was queued for them."""
     if not runs and receipt is None:
         return {}
     cur = await conn.execute(queries["runs_create"], {
@@ -85,8 +87,9 @@ async def create(conn: Any, queries: dict[str, str], runs: list[NewRun], now: da
         missing = sorted({r.id for r in runs} - set(created))
         raise RuntimeError(f"runs {missing} exist already" if not restart
                            else f"runs {missing} are not there to restart")
-    if notify and any(created[r.id] is None and r.skip_reason is None for r in runs):
-        await conn.execute(queries["notify_queue"])
+    queued = sum(created[r.id] is None and r.skip_reason is None for r in runs)
+    if notify and queued:
+        await wake_workers(conn, queries, queued)
     return created
 
 

@@ -19,6 +19,8 @@ from ..core.context import RunContext
 from ..core.invocation import Op
 from ..db import load_queries
 from ..features.otel import Spans
+from ..store.steps import StepCommitter
+from ..store.wakeups import Wakeups
 
 
 def utcnow() -> datetime:
@@ -42,7 +44,7 @@ class Config:
     # transaction pooling: then no statement is prepared and no session setting is made on
     # database_url, as the next transaction may land on another server connection.
     direct_url: str | None = None
-    worker_slots: int = 16
+    worker_slots: int = 256  # invocations in flight at once (each waiting for the app)
     lease_s: float = 10.0  # a lease's length; renewed by the holder's heartbeat
     heartbeat_s: float = 0.0  # how often leases are renewed; 0: a third of lease_s
     default_timeout_ms: int = 300_000  # [RETRY-3] default timeoutMs
@@ -107,16 +109,31 @@ class EngineBase:
     _workers_running: bool = False  # this process invokes apps (serve without --no-workers)
     _reserved: int = 0  # slots promised to API calls handing new runs off to this process
     spans: Spans = field(default_factory=Spans.from_env)  # [TRACE-6], off by default
+    wakeups: Wakeups = field(init=False)  # wakes the workers after a commit queued work
+    step_commits: StepCommitter = field(init=False)  # `step` ops, committed in groups
+
+    def __post_init__(self) -> None:
+        self.wakeups = Wakeups(self.pool, self.queries, self._wake.set, self._free_slots)
+        self.step_commits = StepCommitter(self.pool, self.queries, self.config.lease_s)
+
+    def _free_slots(self) -> int:
+        """Invocation slots free in this process (0 when its workers do not run)."""
+        if not self._workers_running or self._stopping:
+            return 0
+        return max(0, self.config.worker_slots - len(self._tasks) - self._reserved)
 
     def q(self, name: str) -> str:
         return self.queries[name]
 
     async def start_http(self) -> None:
         if self.session is None:
-            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64)
+            slots = self.config.worker_slots  # the slots bound the requests in flight
+            connector = aiohttp.TCPConnector(limit=max(256, slots), limit_per_host=max(64, slots))
             self.session = aiohttp.ClientSession(connector=connector)
 
     async def close(self) -> None:
+        await self.step_commits.close()
+        await self.wakeups.close()
         if self.session is not None:
             await self.session.close()
             self.session = None

@@ -26,6 +26,7 @@ from ..logs import run_changed
 from ..paths import event_matches
 from ..store.pending import pend
 from ..store.runs import NewRun, Receipt, create, new_run
+from ..store.wakeups import wake_workers
 from ..validation import parse_instant
 from .base import Claim, to_ms
 from .manifests import Manifests
@@ -44,7 +45,7 @@ class Events(Manifests):
         sparing them the wake-up and claim round trips (none jumps due work, see the SQL).
         """
         receipts = []
-        woke = False
+        queued = 0  # runs queued for the workers (a debounce bucket, a resumed wait count)
         for raw in events:
             event = {
                 "id": raw.get("id") or str(uuid.uuid4()),
@@ -111,7 +112,7 @@ class Events(Manifests):
                 if deferring and skip is None:  # [FLOW-5], [FLOW-6]: the run comes later
                     await pend(conn, self.queries, workspace_id, fn, event, now,
                                run.flow.keys, run.flow.limits, rate_key, trace)
-                    woke = True  # idle workers learn the bucket's due time
+                    queued += 1  # idle workers learn the bucket's due time
                     continue
                 if slots > 0 and skip is None and not run.flow.controlled:
                     slots -= 1
@@ -143,15 +144,15 @@ class Events(Manifests):
                     steps={})
                 handoff.append(Claim(run.id, workspace_id, "main", "invoke", 0, now, token,
                                      context))
-            woke = woke or any(r.skip_reason is None and created[r.id] is None for r in runs)
+            queued += sum(r.skip_reason is None and created[r.id] is None for r in runs)
             for wait in resumable:
                 created_at = parse_instant(wait["created_at"])
                 await self._resolve_wait(conn, wait["run_id"], wait["namespace"],
                                          wait["step_id"], event, created_at, now)
-                woke = True
+                queued += 1
             receipts.append({**receipt, "duplicate": False})
-        if woke:
-            await conn.execute(self.q("notify_queue"))
+        if queued:
+            await wake_workers(conn, self.queries, queued)
         return receipts
 
     async def _rate_limit(self, conn: psycopg.AsyncConnection[Any], workspace_id: str,

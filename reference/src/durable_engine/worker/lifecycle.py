@@ -34,6 +34,8 @@ from ..features.invoke import CAPABILITY as INVOKE_CAPABILITY
 from ..features.invoke import deadline as invoke_deadline
 from ..features.invoke import start_child
 from ..logs import run_changed
+from ..store.steps import StepCommit
+from ..store.wakeups import wake_workers
 from .base import Claim, Outcome, iso
 from .events import Events
 
@@ -74,7 +76,7 @@ class Lifecycle(Events):
         try:
             # Pipeline mode: statements whose results are not read go out without waiting, so
             # the transaction costs about two round trips (the fence's answer, the commit).
-            async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+            async with self.wakeups.transaction(pipeline=True) as conn:
                 cur = await conn.execute(self.q("fence"), {
                     "run_id": claim.run_id, "lease_token": claim.lease_token})
                 fenced = await cur.fetchone()
@@ -108,26 +110,16 @@ class Lifecycle(Events):
     async def _commit_step(self, claim: Claim, ctx: RunContext, op: StepOp,
                            outcome: Outcome, now: datetime) -> uuid.UUID | None:
         token = uuid.uuid4()
-        async with self.pool.connection() as conn:
-            await conn.set_autocommit(True)
-            try:
-                cur = await conn.execute(self.q("commit_step"), {
-                    "run_id": claim.run_id, "lease_token": claim.lease_token,
-                    "new_token": token, "now": now,
-                    "lease_s": self.config.lease_s,
-                    "namespace": claim.namespace, "step_id": op.id,
-                    "data": Jsonb(op.data), "position": len(ctx.steps),
-                    "queued_at": claim.due_at, "started_at": outcome.started,
-                    "app_ms": outcome.duration_ms, "delivery_id": str(uuid.uuid4()),
-                    "workspace_id": ctx.workspace_id, "function_id": ctx.function_id,
-                    "attempt": claim.attempt, "url": ctx.app_url, "status": outcome.status,
-                    "duration_ms": outcome.duration_ms})
-                row = await cur.fetchone()
-            finally:
-                await conn.set_autocommit(False)
-        if row is None or not row["fenced"]:
+        done = await self.step_commits.commit(StepCommit(
+            run_id=claim.run_id, lease_token=claim.lease_token, new_token=token, now=now,
+            namespace=claim.namespace, step_id=op.id, data=op.data, position=len(ctx.steps),
+            queued_at=claim.due_at, started_at=outcome.started, app_ms=outcome.duration_ms,
+            workspace_id=ctx.workspace_id, function_id=ctx.function_id,
+            attempt=claim.attempt, url=ctx.app_url, status=outcome.status,
+            delivery_id=str(uuid.uuid4())))
+        if not done.fenced:
             return None
-        if not row["memoized"]:
+        if not done.memoized:
             log.error("run %s: step %s was memoized concurrently", claim.run_id, op.id)
         ctx.steps[op.id] = {"type": "run", "data": op.data}
         return token
@@ -192,7 +184,7 @@ class Lifecycle(Events):
             return None
         if isinstance(op, DoneOp):
             await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
-            await conn.execute(self.q("notify_queue"))  # a concurrency slot may be free
+            await wake_workers(conn, self.queries)  # a concurrency slot may be free
             if ns == "failure":
                 await conn.execute(self.q("run_failure_handler_end"), {
                     "run_id": claim.run_id, "state": "completed",
@@ -212,7 +204,7 @@ class Lifecycle(Events):
                 "namespace": ns, "due_at": now + timedelta(milliseconds=delay)})
             await conn.execute(self.q("run_set_status"), {
                 "run_id": claim.run_id, "status": RunStatus.QUEUED.value, "now": now})
-            await conn.execute(self.q("notify_queue"))
+            await wake_workers(conn, self.queries)
             ctx.changed("retrying", attempt=claim.attempt, next=attempt, inMs=delay,
                         code=error.get("code"), error=error["name"], step=error.get("stepId"))
             return None
@@ -241,10 +233,10 @@ class Lifecycle(Events):
             await conn.execute(self.q("queue_schedule"), {
                 "run_id": claim.run_id, "attempt": 0, "kind": "invoke",
                 "namespace": "failure", "due_at": now})
-            await conn.execute(self.q("notify_queue"))
+            await wake_workers(conn, self.queries)
         else:
             await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
-            await conn.execute(self.q("notify_queue"))  # a concurrency slot may be free
+            await wake_workers(conn, self.queries)  # a concurrency slot may be free
         return None
 
     async def _park(self, conn: psycopg.AsyncConnection[Any], claim: Claim, kind: str,
@@ -255,4 +247,4 @@ class Lifecycle(Events):
         # [API-22]: updated_at is when the run parked; the wake time is the queue's due_at
         await conn.execute(self.q("run_set_status"),
                            {"run_id": claim.run_id, "status": status.value, "now": now})
-        await conn.execute(self.q("notify_queue"))
+        await wake_workers(conn, self.queries)
