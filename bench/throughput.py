@@ -117,6 +117,14 @@ def warm_up(eng: Engine, steps: int, runs: int = 30) -> None:
                    300, "warm-up runs")
 
 
+def solo(pg: Postgres, runs: int, steps: int) -> dict[str, Any]:
+    """One run in flight (one slot): the step overhead of the engine itself, with no other
+    run's work queued ahead of it on the event loop or in Postgres."""
+    with engine(pg, NOOP, processes=1, slots=1, steps=steps) as eng:
+        warm_up(eng, steps, runs=3)
+        return {"processes": 1, "workerSlots": 1, **drive(eng, runs, steps)}
+
+
 def run(pg: Postgres, runs: int, steps: int, processes: list[int], slots: int
         ) -> list[dict[str, Any]]:
     results = []
