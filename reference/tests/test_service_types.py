@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import typing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from durable_engine.api import OPERATIONS
-from durable_engine.service import ServiceError
+from durable_engine.service import Service, ServiceError
 from durable_engine.service.browse import BrowsedRun, BrowsePage, RunsBrowse, Wait
 from durable_engine.service.history import Failure, Failures, History, Ok, RunsHistory
 from durable_engine.service.operation import Operation
@@ -253,3 +254,15 @@ def test_an_operation_parses_calls_and_answers_wire_json() -> None:
     untyped = asyncio.run(Operation("functions_list").perform(service, "ws", {}))
     assert untyped == {"functions": []}
     assert service.calls == [("ws", RunId("run-1")), ("ws", {})]
+
+
+def test_every_route_names_a_service_method_that_takes_its_request_class() -> None:
+    """A typed route's request class is the one its method is annotated with."""
+    for path, operation in OPERATIONS.items():
+        method = getattr(Service, operation.method)
+        if operation.request is None:
+            continue
+        hints = typing.get_type_hints(method)
+        params = [name for name in hints if name != "return"]
+        assert hints[params[-1]] is operation.request, path
+        assert hasattr(hints["return"], "to_json"), path
