@@ -3,6 +3,10 @@
 The spec's JSON Schemas (spec/schemas) are authoritative when present: they are loaded from
 DURABLE_SPEC_DIR or the repository's spec/ directory. The hand-written checks below give the
 same verdicts with a precise JSON Pointer, and are used when a schema is not available.
+
+Longer than the engine's other modules on purpose: it is the one hand-written twin of every
+request, definition and op schema, kept together so a change to a schema has one place to
+follow it (split, the twins of one schema would drift apart across files).
 """
 
 from __future__ import annotations
