@@ -57,14 +57,17 @@ LEFT JOIN functions f ON f.workspace_id = r.workspace_id AND f.runtime_id = r.fu
 -- name: next_due
 -- When the next row becomes claimable, and whether some are due but were not claimable
 -- (a full concurrency limit, or held by another process's transaction); each through an
--- index, never a scan of the queue.
+-- index, never a scan of the queue. "Some row is due" is asked as "the earliest row is due":
+-- an EXISTS over a range is planned from statistics and may scan every sleeping row when none
+-- is due, a min() is one index probe whatever the statistics say.
 SELECT least((SELECT min(due_at) FROM queue WHERE lease_token IS NULL AND due_at > %(now)s),
              (SELECT min(lease_until) FROM queue
               WHERE lease_token IS NOT NULL AND lease_until > %(now)s),
              (SELECT min(due_at) FROM flow_pending WHERE due_at > %(now)s)) AS at,
-       EXISTS (SELECT 1 FROM queue WHERE lease_token IS NULL AND due_at <= %(now)s)
-       OR EXISTS (SELECT 1 FROM queue WHERE lease_token IS NOT NULL AND lease_until <= %(now)s)
-       OR EXISTS (SELECT 1 FROM flow_pending WHERE due_at <= %(now)s) AS stuck;
+       coalesce((SELECT min(due_at) FROM queue WHERE lease_token IS NULL) <= %(now)s
+                OR (SELECT min(lease_until) FROM queue WHERE lease_token IS NOT NULL)
+                   <= %(now)s
+                OR (SELECT min(due_at) FROM flow_pending) <= %(now)s, false) AS stuck;
 
 -- name: context
 SELECT r.id, r.workspace_id, r.function_id, r.event, r.events, r.status, r.error,
@@ -347,12 +350,18 @@ WITH t AS (
              throttle_period_ms integer, lease_s float8, rerun_of text,
              idempotency_key text, singleton_key text, parent_run_id text,
              parent_namespace text, parent_step_id text, traceparent text)
+), head AS (
+    -- The rank of the first due, unleased row (NULL: none), read by rank only up to the
+    -- latest rank a due row can have, as the claim does: sleeping rows are never scanned.
+    SELECT min(rank_at) AS rank_at FROM queue
+    WHERE lease_token IS NULL AND due_at <= %(now)s
+      AND rank_at <= %(now)s - make_interval(secs => least(0, (
+              SELECT min(priority) FROM queue WHERE lease_token IS NULL)))
 ), e AS (
-    SELECT t.*, t.lease_s IS NOT NULL AND t.skip_reason IS NULL AND NOT EXISTS (
-               SELECT 1 FROM queue o
-               WHERE o.lease_token IS NULL AND o.due_at <= %(now)s
-                 AND o.rank_at <= %(now)s - make_interval(secs => t.priority)) AS handed
-    FROM t
+    SELECT t.*, t.lease_s IS NOT NULL AND t.skip_reason IS NULL AND (
+               head.rank_at IS NULL
+               OR head.rank_at > %(now)s - make_interval(secs => t.priority)) AS handed
+    FROM t, head
 ), r AS (
     INSERT INTO runs (id, workspace_id, function_id, event_id, event, events, status,
                       created_at, updated_at, rate_key, skip_reason, ended_at, throttle_key,
