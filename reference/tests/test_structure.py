@@ -1,5 +1,6 @@
 """The engine's structure checks (also run by `nox -s lint`) hold, and they do catch what they
-look for: an import cycle and a named query nobody uses."""
+look for: an import cycle, a named query nobody uses, and a named query executed outside
+store/."""
 
 from __future__ import annotations
 
@@ -14,6 +15,32 @@ import check_engine  # noqa: E402
 def test_the_engine_has_no_import_cycle_and_no_dead_query() -> None:
     assert check_engine.cycles(check_engine.import_graph()) == []
     assert check_engine.unused_queries() == []
+    assert check_engine.queries_outside_store() == []
+
+
+def test_a_named_query_executed_outside_the_store_is_found(tmp_path: Path) -> None:
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "things.py").write_text(
+        'async def get(conn, queries):\n    return await conn.execute(queries["thing_get"])\n')
+    (tmp_path / "service").mkdir()
+    (tmp_path / "service" / "things.py").write_text(
+        "class Ops:\n    async def get(self, conn):\n"
+        '        await conn.execute(self.engine.q("thing_get"))\n'
+        '        await conn.execute(self.engine.queries["thing_put"])\n')
+    (tmp_path / "helper.py").write_text(
+        "async def f(conn, q):\n    await conn.execute(q(NAME))\n"
+        "def g(queries, name):\n    return queries[name]\n")  # a lookup by variable: fine
+    found = check_engine.queries_outside_store(tmp_path, allowed={})
+    assert found == [
+        "helper.py:2: q(NAME) executes a named query outside store/ (add a function to store/)",
+        "service/things.py:3: q('thing_get') executes a named query outside store/ "
+        "(add a function to store/)",
+        "service/things.py:4: queries['thing_put'] executes a named query outside store/ "
+        "(add a function to store/)"]
+    # an allowed module is not reported; one that no longer needs to be is
+    found = check_engine.queries_outside_store(
+        tmp_path, allowed={"helper.py": "why", "service/things.py": "why", "gone.py": "why"})
+    assert found == ["gone.py executes no named query any more: drop it from QUERIES_ALLOWED"]
 
 
 def test_a_cycle_through_a_function_level_import_is_found() -> None:

@@ -2,7 +2,10 @@
 
 - no import cycle between the modules of durable_engine (imports inside `if TYPE_CHECKING:`
   do not count: they never run);
-- every named query (`-- name: x` under queries/) is used by the engine's code.
+- every named query (`-- name: x` under queries/) is used by the engine's code;
+- named queries are executed only from store/ (`queries["x"]`, `q("x")`, `self.q(...)` in any
+  other module is a finding), except in the modules of QUERIES_ALLOWED, each with its reason;
+  an allowed module that no longer executes one must leave the list.
 """
 
 from __future__ import annotations
@@ -14,6 +17,14 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "durable_engine"
 NAME = re.compile(r"^-- name: (\w+)", re.M)
+
+# Modules outside store/ still executing named queries, and why (the list only shrinks).
+QUERIES_ALLOWED = {
+    "worker/lifecycle.py": "the step transition's SQL moves to store/ with the grouped commits",
+    "worker/invoke.py": "the fence and context reads of an invocation move with lifecycle.py",
+    "worker/claims.py": "the claimer's session setup moves with the claim path",
+    "features/invoke.py": "takes `q` from lifecycle.py and invoke.py; moves when they do",
+}
 
 
 def module_name(path: Path) -> str:
@@ -106,13 +117,59 @@ def unused_queries() -> list[str]:
     return [n for n in names if not re.search(rf"[\"']{n}[\"']", code)]
 
 
+def _is_queries(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "queries") or \
+        (isinstance(node, ast.Attribute) and node.attr == "queries")
+
+
+def query_uses(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, what) of each named query a module looks up to execute: a subscript of
+    `queries` by a string, or a call of `q(...)` / `<x>.q(...)`."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and _is_queries(node.value) and \
+                isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            found.append((node.lineno, f"queries[{node.slice.value!r}]"))
+        elif isinstance(node, ast.Call) and node.args and (
+                (isinstance(node.func, ast.Name) and node.func.id == "q")
+                or (isinstance(node.func, ast.Attribute) and node.func.attr == "q")):
+            arg = node.args[0]
+            name = repr(arg.value) if isinstance(arg, ast.Constant) else ast.unparse(arg)
+            found.append((node.lineno, f"q({name})"))
+    return sorted(found)
+
+
+def queries_outside_store(package: Path = PACKAGE,
+                          allowed: dict[str, str] | None = None) -> list[str]:
+    """Named queries executed outside store/ by a module not allowed to, and allowed modules
+    that no longer execute any."""
+    allowed = QUERIES_ALLOWED if allowed is None else allowed
+    problems: list[str] = []
+    users: set[str] = set()
+    for path in sorted(package.rglob("*.py")):
+        where = path.relative_to(package).as_posix()
+        if where.startswith("store/"):
+            continue
+        uses = query_uses(ast.parse(path.read_text()))
+        if uses:
+            users.add(where)
+        if where not in allowed:
+            problems += [f"{where}:{line}: {what} executes a named query outside store/ "
+                         "(add a function to store/)" for line, what in uses]
+    problems += [f"{where} executes no named query any more: drop it from QUERIES_ALLOWED"
+                 for where in sorted(set(allowed) - users)]
+    return problems
+
+
 def main() -> int:
     problems = [f"import cycle: {' <-> '.join(c)}" for c in cycles(import_graph())]
     problems += [f"named query never used: {n}" for n in unused_queries()]
+    problems += queries_outside_store()
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:
-        print("engine structure: no import cycle, every named query used")
+        print("engine structure: no import cycle, every named query used, and executed "
+              f"from store/ (still outside: {', '.join(sorted(QUERIES_ALLOWED))})")
     return 1 if problems else 0
 
 

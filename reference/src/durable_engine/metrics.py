@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 
 from .engine import Engine
+from .store import metrics as rollups
 
 log = logging.getLogger("durable.metrics")
 
@@ -128,9 +129,8 @@ class Sampler:
         async with self.engine.pool.connection() as conn:
             await conn.set_autocommit(True)
             try:
-                cur = await conn.execute(self.engine.q("metrics_sample_backlog"),
-                                         {"now": now, "minute": floor_minute(now)})
-                backlog = await cur.fetchall()
+                backlog = await rollups.sample_backlog(conn, self.engine.queries, now,
+                                                       floor_minute(now))
                 queries += 1
             finally:
                 await conn.set_autocommit(False)
@@ -139,9 +139,7 @@ class Sampler:
         async with self.engine.pool.connection() as conn:
             await conn.set_autocommit(True)
             try:
-                totals = await (await conn.execute(self.engine.q("metrics_totals"))).fetchall()
-                buckets = await (await conn.execute(
-                    self.engine.q("metrics_total_buckets"))).fetchall()
+                totals, buckets = await rollups.totals(conn, self.engine.queries)
                 queries += 2
             finally:
                 await conn.set_autocommit(False)
@@ -171,8 +169,7 @@ class Sampler:
     async def _roll_chunk(self, now: datetime) -> tuple[datetime | None, int, int, bool]:
         """One transaction: (new watermark or None, rows written, statements, more to do)."""
         async with self.engine.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(self.engine.q("metrics_roll_claim"))
-            state = await cur.fetchone()
+            state = await rollups.roll_claim(conn, self.engine.queries)
             if state is None:
                 return None, 0, 1, False  # another process is rolling
             # Rows are stamped with the engine's clock before their transaction begins: wait
@@ -183,10 +180,8 @@ class Sampler:
             if end <= start:
                 return None, 0, 1, False
             to = min(end, start + ROLL_CHUNK)
-            cur = await conn.execute(self.engine.q("metrics_roll"), {"from": start, "to": to})
-            row = await cur.fetchone()
-            await conn.execute(self.engine.q("metrics_roll_done"), {"to": to})
-            return to, int(row["rows"]) if row else 0, 3, to < end
+            rows = await rollups.roll(conn, self.engine.queries, start, to)
+            return to, rows, 3, to < end
 
     def stop(self) -> None:
         self._stopping = True

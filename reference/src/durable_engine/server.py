@@ -13,14 +13,14 @@ from typing import Any
 
 import psycopg
 from aiohttp import web
-from psycopg.types.json import Jsonb
 
 from .api import Api
 from .core.manifest import Manifest, parse_manifest
 from .db import open_pool
 from .engine import Config, Engine, utcnow
 from .metrics import Sampler
-from .service import ChangeFeed, store_functions
+from .service import ChangeFeed
+from .store import workspaces
 from .validation import Invalid, validate_definition
 
 log = logging.getLogger("durable.server")
@@ -202,12 +202,12 @@ class Server:
                                 ) -> tuple[str, int]:
         assert self.engine is not None
         async with self.engine.pool.connection() as conn, conn.transaction():
-            await conn.execute(self.engine.q("workspace_upsert_dev"), {
-                "id": app_id, "name": name, "app_url": url, "key": manifest.signing_key,
-                "capabilities": Jsonb(manifest.capabilities),
-                "max_request_bytes": manifest.max_request_bytes,
-                "sdk_version": manifest.sdk_version, "now": now})
-            await store_functions(self.engine, conn, app_id, valid, now)
+            await workspaces.upsert_dev(
+                conn, self.engine.queries, workspace_id=app_id, name=name, app_url=url,
+                key=manifest.signing_key, capabilities=manifest.capabilities,
+                max_request_bytes=manifest.max_request_bytes,
+                sdk_version=manifest.sdk_version, now=now)
+            await workspaces.store_functions(conn, self.engine.queries, app_id, valid, now)
         return app_id, len(valid)
 
 

@@ -7,14 +7,14 @@ own event ([CANCEL-2]) and judged with the waitForEvent rules ([MATCH-1..3]).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from ..paths import MISSING, event_matches, resolve
+from ..store.events import cancel_met
 
 
 def derived_match(rule_match: dict[str, Any] | None, run_event: dict[str, Any]
@@ -38,7 +38,7 @@ def run_event(row: dict[str, Any]) -> dict[str, Any]:
     return row.get("event") or {}
 
 
-async def cancel_on_event(conn: psycopg.AsyncConnection[Any], q: Callable[[str], str],
+async def cancel_on_event(conn: psycopg.AsyncConnection[Any], queries: Mapping[str, str],
                           workspace_id: str, event: dict[str, Any],
                           rules: list[dict[str, Any]], now: datetime) -> list[str]:
     """Cancel, in the caller's (the acceptance) transaction, every live run one of whose
@@ -54,13 +54,5 @@ async def cancel_on_event(conn: psycopg.AsyncConnection[Any], q: Callable[[str],
             hit.append(row["run_id"])
     if not hit:
         return []
-    # The queue rows first, as an answer's transition locks them (no deadlock with one).
-    await conn.execute(q("bulk_lock_queue"), {"run_ids": hit})
-    cur = await conn.execute(q("cancel_on_cancel"), {
-        "run_ids": hit, "workspace_id": workspace_id, "now": now,
-        "cancelled_by": Jsonb({"eventId": event["id"]})})
-    done = {row["id"] for row in await cur.fetchall()}
-    cancelled = [run_id for run_id in hit if run_id in done]
-    if cancelled:
-        await conn.execute(q("bulk_cancel_cleanup"), {"run_ids": cancelled})
-    return cancelled
+    done = await cancel_met(conn, queries, workspace_id, hit, event["id"], now)
+    return [run_id for run_id in hit if run_id in done]

@@ -9,13 +9,14 @@ processes accepting two such events at once still create one run ([IDEM-3]).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from ..paths import MISSING, canonical_json, resolve
+from ..store import run_keys
 
 DEFAULT_PERIOD_MS = 86_400_000  # registry defaults.idempotencyPeriodMs
 LOCK_SEED = 1103
@@ -33,16 +34,14 @@ def idempotency_key(workspace_id: str, definition: dict[str, Any], event: dict[s
     return f"{workspace_id}|{definition['id']}|{canonical_json(value)}"
 
 
-async def original_run(conn: psycopg.AsyncConnection[Any], q: Callable[[str], str],
+async def original_run(conn: psycopg.AsyncConnection[Any], queries: Mapping[str, str],
                        key: str, definition: dict[str, Any], now: datetime
                        ) -> dict[str, str] | None:
     """Lock the key until commit; the run already created under it within the period, as a
     `deduplicated` entry, or None."""
-    await conn.execute(q("run_key_lock"), {"key": key, "seed": LOCK_SEED})
+    await run_keys.lock(conn, queries, key, LOCK_SEED)
     period_ms = definition["idempotency"].get("periodMs", DEFAULT_PERIOD_MS)
-    cur = await conn.execute(q("idempotency_original"), {
-        "key": key, "now": now, "period_s": period_ms / 1000})
-    row = await cur.fetchone()
+    row = await run_keys.idempotency_original(conn, queries, key, now, period_ms / 1000)
     if row is None:
         return None
     return {"functionId": row["function_id"], "runId": row["id"]}

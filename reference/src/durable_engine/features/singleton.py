@@ -8,14 +8,14 @@ it exact across engine processes ([SINGLE-4]). Reruns and children are not subje
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from ..paths import key_value
+from ..store import run_keys
 
 LOCK_SEED = 1104
 
@@ -29,23 +29,15 @@ def singleton_key(workspace_id: str, definition: dict[str, Any] | None,
     return f"{workspace_id}|{definition['id']}|{key}"
 
 
-async def apply_singleton(conn: psycopg.AsyncConnection[Any], q: Callable[[str], str], key: str,
-                definition: dict[str, Any], new_run_id: str, now: datetime
-                ) -> tuple[str | None, list[str]]:
+async def apply_singleton(conn: psycopg.AsyncConnection[Any], queries: Mapping[str, str],
+                          key: str, definition: dict[str, Any], new_run_id: str,
+                          now: datetime) -> tuple[str | None, list[str]]:
     """Lock the key until commit and apply the mode: ("singleton", []) when the new run is
     to be skipped, else (None, the run ids cancelled for it)."""
-    await conn.execute(q("run_key_lock"), {"key": key, "seed": LOCK_SEED})
-    cur = await conn.execute(q("singleton_live"), {"key": key})
-    live = [row["id"] for row in await cur.fetchall()]
+    await run_keys.lock(conn, queries, key, LOCK_SEED)
+    live = await run_keys.singleton_live(conn, queries, key)
     if not live:
         return None, []
     if definition["singleton"]["mode"] == "skip":
         return "singleton", []
-    # The queue rows first, as an answer's transition locks them (no deadlock with one).
-    await conn.execute(q("bulk_lock_queue"), {"run_ids": live})
-    cur = await conn.execute(q("singleton_cancel"), {
-        "run_ids": live, "now": now, "cancelled_by": Jsonb({"runId": new_run_id})})
-    cancelled = [row["id"] for row in await cur.fetchall()]
-    if cancelled:
-        await conn.execute(q("bulk_cancel_cleanup"), {"run_ids": cancelled})
-    return None, cancelled
+    return None, await run_keys.singleton_cancel(conn, queries, live, new_run_id, now)

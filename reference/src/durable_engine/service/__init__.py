@@ -80,7 +80,7 @@ from .apps import AppOps
 from .browse import BrowseOps
 from .changes import RESYNC, ChangeFeed, Resync, RunChange, Subscription
 from .errors import ServiceError
-from .functions import FunctionOps, store_functions
+from .functions import FunctionOps
 from .history import HistoryOps
 from .metrics import MetricsOps
 from .rerun import RerunOps
@@ -88,7 +88,7 @@ from .runs import RunOps
 from .webhooks import WebhookOps
 
 __all__ = ["RESYNC", "ChangeFeed", "Resync", "RunChange", "Service", "ServiceError",
-           "Subscription", "store_functions"]
+           "Subscription"]
 
 
 class Service(FunctionOps, RunOps, RerunOps, HistoryOps, AppOps, BrowseOps, MetricsOps,

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from ..engine import Engine
+from ..store import workspaces
 from .errors import ServiceError
 from .views import app_view, new_key
 
@@ -23,18 +24,16 @@ class AppOps:
 
     async def apps_list(self) -> Body:
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_list"))
-            rows = await cur.fetchall()
+            rows = await workspaces.listing(conn, self.engine.queries)
         return {"apps": [app_view(r) for r in rows]}
 
     async def apps_create(self, name: str, app_url: str, environment: str = "dev") -> Body:
         key = new_key()
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_insert"), {
-                "id": f"app_{uuid.uuid4().hex[:20]}", "name": name,
-                "environment": environment, "app_url": app_url, "key": key,
-                "now": self.engine.clock()})
-            row = await cur.fetchone()
+            row = await workspaces.insert(
+                conn, self.engine.queries, workspace_id=f"app_{uuid.uuid4().hex[:20]}",
+                name=name, environment=environment, app_url=app_url, key=key,
+                now=self.engine.clock())
         if row is None:
             raise ServiceError("CONFLICT", f"app {name!r} already exists in {environment!r}",
                                "/name")
@@ -43,9 +42,7 @@ class AppOps:
     async def apps_rotate_key(self, app_id: str) -> Body:
         key = new_key()
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_rotate"),
-                                     {"id": app_id, "key": key})
-            row = await cur.fetchone()
+            row = await workspaces.add_key(conn, self.engine.queries, app_id, key)
         if row is None:
             await self._app_exists(app_id)
             raise ServiceError("CONFLICT", "two keys are already active: retire one first")
@@ -53,8 +50,7 @@ class AppOps:
 
     async def apps_retire_key(self, app_id: str) -> Body:
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_retire"), {"id": app_id})
-            row = await cur.fetchone()
+            row = await workspaces.retire_key(conn, self.engine.queries, app_id)
         if row is None:
             await self._app_exists(app_id)
             raise ServiceError("CONFLICT", "only one key is active: nothing to retire")
@@ -65,9 +61,8 @@ class AppOps:
         """[ADMIN-4]: rename an app or change its URL; keys and environment stay."""
         try:
             async with self.engine.pool.connection() as conn:
-                cur = await conn.execute(self.engine.q("workspace_update"), {
-                    "id": app_id, "name": name, "app_url": app_url})
-                row = await cur.fetchone()
+                row = await workspaces.update(conn, self.engine.queries, app_id, name=name,
+                                              app_url=app_url)
         except psycopg.errors.UniqueViolation:
             raise ServiceError("CONFLICT", f"an app named {name!r} already exists in this "
                                "environment", "/name") from None
@@ -78,16 +73,13 @@ class AppOps:
     async def apps_delete(self, app_id: str) -> Body:
         """[ADMIN-5]: the app goes with its functions, events, runs and history."""
         async with self.engine.pool.connection() as conn, conn.transaction():
-            await conn.execute(self.engine.q("workspace_delete_side"), {"id": app_id})
-            cur = await conn.execute(self.engine.q("workspace_delete"), {"id": app_id})
-            row = await cur.fetchone()
-        if row is None or not row["deleted"]:
+            runs = await workspaces.delete(conn, self.engine.queries, app_id)
+        if runs is None:
             raise ServiceError("NOT_FOUND", "no such app")
-        log.info("app %s deleted with %d runs", app_id, row["runs"])
-        return {"id": app_id, "deleted": True, "runsDeleted": row["runs"]}
+        log.info("app %s deleted with %d runs", app_id, runs)
+        return {"id": app_id, "deleted": True, "runsDeleted": runs}
 
     async def _app_exists(self, app_id: str) -> None:
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_get"), {"id": app_id})
-            if await cur.fetchone() is None:
+            if not await workspaces.exists(conn, self.engine.queries, app_id):
                 raise ServiceError("NOT_FOUND", "no such app")

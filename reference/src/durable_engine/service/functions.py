@@ -4,15 +4,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from ..cron import next_fire
 from ..engine import Claim, Engine, iso
 from ..logs import run_changed
+from ..store import workspaces
 from .errors import ServiceError
 from .views import app_view
 
@@ -23,35 +22,18 @@ LIVE = ("queued", "running", "sleeping", "waiting")  # statuses of runs still go
 FLOW_RULES = ("concurrency", "priority", "throttle", "rateLimit", "debounce", "batch")
 
 
-async def store_functions(engine: Engine, conn: Any, workspace_id: str,
-                          functions: list[Body], now: datetime) -> tuple[list[str], list[str]]:
-    """Replace the workspace's live functions ([API-6]); returns (live, deactivated)."""
-    keep: list[str] = []
-    for d in functions:
-        runtime_id = f"{d['id']}@{d['version']}" if d.get("version") else d["id"]
-        keep.append(runtime_id)
-        await conn.execute(engine.q("function_upsert"), {
-            "workspace_id": workspace_id, "runtime_id": runtime_id, "function_id": d["id"],
-            "version": d.get("version"), "trigger_event": d["trigger"].get("event"),
-            "trigger_cron": d["trigger"].get("cron"), "enabled": d.get("enabled", True),
-            "priority": d.get("priority", 0), "definition": Jsonb(d), "now": now})
-    cur = await conn.execute(engine.q("functions_mark_removed"),
-                             {"workspace_id": workspace_id, "keep": keep})
-    return keep, sorted(r["runtime_id"] for r in await cur.fetchall())
-
-
 class FunctionOps:
     engine: Engine
 
     async def sync(self, workspace_id: str, body: Body) -> Body:
         now = self.engine.clock()
         async with self.engine.pool.connection() as conn, conn.transaction():
-            live, deactivated = await store_functions(self.engine, conn, workspace_id,
-                                                      body["functions"], now)
-            await conn.execute(self.engine.q("workspace_set_sdk"), {
-                "id": workspace_id, "sdk_version": body.get("sdkVersion"),
-                "capabilities": Jsonb(body["capabilities"]) if "capabilities" in body else None,
-                "max_request_bytes": body.get("maxRequestBytes"), "now": now})
+            live, deactivated = await workspaces.store_functions(
+                conn, self.engine.queries, workspace_id, body["functions"], now)
+            await workspaces.set_sdk(conn, self.engine.queries, workspace_id,
+                                     sdk_version=body.get("sdkVersion"),
+                                     capabilities=body.get("capabilities"),
+                                     max_request_bytes=body.get("maxRequestBytes"), now=now)
         if "capabilities" in body or "maxRequestBytes" in body:
             self.engine.forget_manifest(workspace_id)
         return {"ok": True, "functions": live, "deactivated": deactivated}
@@ -91,15 +73,11 @@ class FunctionOps:
     async def versions_status(self, workspace_id: str, body: Body) -> Body:
         function_id = body["functionId"].split("@", 1)[0]
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("versions_status"),
-                                     {"workspace_id": workspace_id, "function_id": function_id})
-            rows = await cur.fetchall()
-            if not rows:
-                cur = await conn.execute(self.engine.q("function_known"), {
-                    "workspace_id": workspace_id, "function_id": function_id})
-                if await cur.fetchone() is None:
-                    raise ServiceError("UNKNOWN_FUNCTION", f"no function {function_id!r}",
-                                       "/functionId")
+            rows = await workspaces.versions(conn, self.engine.queries, workspace_id,
+                                             function_id)
+        if rows is None:
+            raise ServiceError("UNKNOWN_FUNCTION", f"no function {function_id!r}",
+                               "/functionId")
         return {"functionId": function_id, "versions": [{
             "version": r["version"], "runtimeId": r["runtime_id"],
             "active": r["enabled"] and not r["removed"],  # [API-14]: live and enabled
@@ -116,9 +94,7 @@ class FunctionOps:
 
     async def _function_rows(self, workspace_id: str) -> list[Body]:
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("functions_overview"),
-                                     {"workspace_id": workspace_id})
-            return await cur.fetchall()
+            return await workspaces.functions(conn, self.engine.queries, workspace_id)
 
     async def functions_overview(self, workspace_id: str) -> list[Body]:
         """Every function of the workspace, removed ones too, each with its definition, its
@@ -148,5 +124,4 @@ class FunctionOps:
     async def workspaces_list(self) -> list[Body]:
         """Every workspace (app) the engine serves."""
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_list"))
-            return [app_view(r) for r in await cur.fetchall()]
+            return [app_view(r) for r in await workspaces.listing(conn, self.engine.queries)]

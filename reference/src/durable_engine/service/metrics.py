@@ -9,6 +9,7 @@ from typing import Any
 
 from ..engine import Engine, iso
 from ..metrics import STATES, floor_minute, percentile
+from ..store import metrics as rollups
 from .errors import ServiceError
 
 Body = dict[str, Any]
@@ -63,19 +64,12 @@ class MetricsOps:
         last = int(now.timestamp()) // step * step  # the point holding this minute
         points = [last - step * i for i in range(length // step - 1, -1, -1)]
         start = datetime.fromtimestamp(points[0], tz=now.tzinfo)
-        params = {"workspace_id": workspace_id, "function_id": function, "from": start,
-                  "now": now, "step": step, "live_s": LIVE_S}
         async with self.engine.pool.connection() as conn:
-            workspace = await (await conn.execute(self.engine.q("metrics_workspace"),
-                                                  params)).fetchone()
-            if workspace is None:
-                raise ServiceError("NOT_FOUND", "no such workspace", "/workspaceId")
-            rows = await (await conn.execute(self.engine.q("metrics_series"),
-                                             params)).fetchall()
-            backlog_rows = await (await conn.execute(self.engine.q("metrics_backlog_series"),
-                                                     params)).fetchall()
-            now_rows = await (await conn.execute(self.engine.q("metrics_backlog_now"),
-                                                 params)).fetchall()
+            found = await rollups.series(conn, self.engine.queries, rollups.Window(
+                workspace_id, function, start, now, step, LIVE_S))
+        if found is None:
+            raise ServiceError("NOT_FOUND", "no such workspace", "/workspaceId")
+        rows, backlog_rows, now_rows = found.points, found.backlog, found.backlog_now
         index = {t: i for i, t in enumerate(points)}
         n = len(points)
         runs: dict[str, list[int]] = {k: [0] * n for k in ("started", "completed", "failed",
@@ -113,7 +107,7 @@ class MetricsOps:
         return {
             "workspaceId": workspace_id, "function": function, "window": window,
             "stepSeconds": step, "from": iso(start), "to": iso(end),
-            "rolledTo": iso(workspace["rolled_to"]), "timestamps": points, "runs": runs,
+            "rolledTo": iso(found.rolled_to), "timestamps": points, "runs": runs,
             "appMs": {**times["app"], "count": counts["app"]},
             "durableMs": {**times["durable"], "count": counts["durable"]},
             "backlog": backlog, "backlogNow": current,

@@ -22,6 +22,8 @@ from ..features.webhooks import (
     token_hash,
     verify_signature,
 )
+from ..store import webhooks as hooks
+from ..store import workspaces
 from ..validation import Invalid
 from .errors import ServiceError
 
@@ -42,6 +44,13 @@ def webhook_view(row: Body) -> Body:
             "signature": signature, "createdAt": iso(row["created_at"])}
 
 
+def _signing(signature: Body | None) -> Signature | None:
+    """How a checked request's `signature` member says senders sign."""
+    if signature is None:
+        return None
+    return Signature(signature["preset"], signature["secret"], signature.get("header"))
+
+
 class WebhookOps:
     engine: Engine
     send: Callable[[str, Body], Awaitable[Body]]  # the /e operation (FunctionOps)
@@ -53,14 +62,9 @@ class WebhookOps:
         compile_transform(transform)
         token = new_token()
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("webhook_insert"), {
-                "workspace_id": app_id, "name": name, "token": token,
-                "token_hash": token_hash(token), "transform": transform,
-                "preset": signature["preset"] if signature else None,
-                "header": signature.get("header") if signature else None,
-                "secret": signature["secret"] if signature else None,
-                "now": self.engine.clock()})
-            row = await cur.fetchone()
+            row = await hooks.insert(conn, self.engine.queries, app_id, name, token=token,
+                                     token_hash=token_hash(token), transform=transform,
+                                     signing=_signing(signature), now=self.engine.clock())
         if row is None:
             await self._webhook_app(app_id)
             raise ServiceError("CONFLICT", f"the app already has a webhook named {name!r}",
@@ -73,8 +77,7 @@ class WebhookOps:
     async def webhooks_list(self, app_id: str) -> Body:
         await self._webhook_app(app_id)
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("webhook_list"), {"workspace_id": app_id})
-            rows = await cur.fetchall()
+            rows = await hooks.listing(conn, self.engine.queries, app_id)
         return {"webhooks": [webhook_view(r) for r in rows]}
 
     async def webhooks_update(self, app_id: str, name: str, transform: str | None = None,
@@ -89,14 +92,10 @@ class WebhookOps:
         token = new_token() if rotate_token else None
         set_signature = signature is not None or remove_signature
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("webhook_update"), {
-                "workspace_id": app_id, "name": name, "transform": transform,
-                "set_signature": set_signature,
-                "preset": signature["preset"] if signature else None,
-                "header": signature.get("header") if signature else None,
-                "secret": signature["secret"] if signature else None,
-                "token": token, "token_hash": token_hash(token) if token else None})
-            row = await cur.fetchone()
+            row = await hooks.update(conn, self.engine.queries, app_id, name,
+                                     transform=transform, set_signing=set_signature,
+                                     signing=_signing(signature), token=token,
+                                     token_hash=token_hash(token) if token else None)
         if row is None:
             raise await self._no_webhook(app_id, name)
         answer = webhook_view(row)
@@ -106,10 +105,8 @@ class WebhookOps:
 
     async def webhooks_delete(self, app_id: str, name: str) -> Body:
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("webhook_delete"),
-                                     {"workspace_id": app_id, "name": name})
-            row = await cur.fetchone()
-        if row is None:
+            deleted = await hooks.delete(conn, self.engine.queries, app_id, name)
+        if not deleted:
             raise await self._no_webhook(app_id, name)
         return {"name": name, "deleted": True}
 
@@ -131,9 +128,7 @@ class WebhookOps:
         refusal, the event id and run ids of an accepted one."""
         await self._webhook_row(app_id, name)
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("webhook_deliveries"), {
-                "workspace_id": app_id, "name": name, "limit": limit})
-            rows = await cur.fetchall()
+            rows = await hooks.deliveries(conn, self.engine.queries, app_id, name, limit)
         out: list[Body] = []
         for r in rows:
             delivery: Body = {"at": iso(r["at"]), "status": r["status"]}
@@ -153,12 +148,7 @@ class WebhookOps:
                              query: dict[str, str]) -> Body:
         """[HOOK-2], [HOOK-3]: check the sender's signature on the raw body, parse it, make
         the event with the transform and accept it as /e does; the receipt."""
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("webhook_by_token"),
-                                     {"token_hash": token_hash(token)})
-            hook = await cur.fetchone()
-        if hook is None:
-            raise ServiceError("NOT_FOUND", "no such webhook")
+        hook = await self._hook_of(token)
         lower = {k.lower(): v for k, v in headers.items()}
         try:
             if hook["preset"] is not None:
@@ -179,30 +169,32 @@ class WebhookOps:
     async def webhook_refuse(self, token: str, error: ServiceError) -> None:
         """Record a delivery refused before it could be read (too large) on its endpoint;
         NOT_FOUND for an unknown token."""
-        async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("webhook_by_token"),
-                                     {"token_hash": token_hash(token)})
-            hook = await cur.fetchone()
-        if hook is None:
-            raise ServiceError("NOT_FOUND", "no such webhook")
+        hook = await self._hook_of(token)
         await self._record(hook["id"], error.status, error.code, error.message, None, [])
 
     async def _record(self, webhook_id: int, status: int, code: str | None,
                       message: str | None, event_id: str | None, run_ids: list[str]) -> None:
         try:
             async with self.engine.pool.connection() as conn:
-                await conn.execute(self.engine.q("webhook_delivery_record"), {
-                    "webhook_id": webhook_id, "at": self.engine.clock(), "status": status,
-                    "code": code, "event_id": event_id,
-                    "message": None if message is None else message.replace("\x00", "\\u0000"),
-                    "run_ids": run_ids, "keep": DELIVERIES_KEPT - 1})
+                await hooks.record_delivery(
+                    conn, self.engine.queries, webhook_id, at=self.engine.clock(),
+                    status=status, code=code, event_id=event_id, run_ids=run_ids,
+                    message=None if message is None else message.replace("\x00", "\\u0000"),
+                    keep=DELIVERIES_KEPT - 1)
         except psycopg.Error:  # the record is for people; the delivery's answer stands
             log.warning("could not record a delivery of webhook %d", webhook_id)
 
+    async def _hook_of(self, token: str) -> Body:
+        """The endpoint a sender's URL token names; NOT_FOUND for an unknown token."""
+        async with self.engine.pool.connection() as conn:
+            hook = await hooks.by_token(conn, self.engine.queries, token_hash(token))
+        if hook is None:
+            raise ServiceError("NOT_FOUND", "no such webhook")
+        return hook
+
     async def _webhook_app(self, app_id: str) -> None:
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("workspace_get"), {"id": app_id})
-            if await cur.fetchone() is None:
+            if not await workspaces.exists(conn, self.engine.queries, app_id):
                 raise ServiceError("NOT_FOUND", "no such app")
 
     async def _no_webhook(self, app_id: str, name: str) -> ServiceError:
@@ -212,9 +204,7 @@ class WebhookOps:
 
     async def _webhook_row(self, app_id: str, name: str) -> Body:
         async with self.engine.pool.connection() as conn:
-            cur = await conn.execute(self.engine.q("webhook_get"),
-                                     {"workspace_id": app_id, "name": name})
-            row = await cur.fetchone()
+            row = await hooks.get(conn, self.engine.queries, app_id, name)
         if row is None:
             raise await self._no_webhook(app_id, name)
         return row

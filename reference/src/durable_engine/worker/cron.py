@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from ..cron import latest_fire, next_fire
 from ..features.singleton import apply_singleton, singleton_key
+from ..store import cron as ticks
 from ..store.runs import create, new_run
 from .base import iso, to_ms
 from .scheduler import Scheduler
@@ -36,8 +36,7 @@ class CronTicks(Scheduler):
     async def cron_round(self) -> float:
         now = self.clock()
         async with self.pool.connection() as conn:
-            cur = await conn.execute(self.q("cron_functions"))
-            functions = await cur.fetchall()
+            functions = await ticks.functions(conn, self.queries)
         wake = now + timedelta(seconds=self.config.idle_poll_s)
         for fn in functions:
             since = fn["last_tick"] or fn["synced_at"]
@@ -54,21 +53,16 @@ class CronTicks(Scheduler):
         event = {"id": f"cron:{fn['runtime_id']}:{tick_ms}", "name": "durable/cron",
                  "data": {"cron": fn["trigger_cron"], "scheduledAt": iso(tick)}, "ts": tick_ms}
         async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(self.q("cron_tick_claim"), {
-                "workspace_id": fn["workspace_id"], "runtime_id": fn["runtime_id"],
-                "tick_at": tick, "run_id": run_id})
-            if await cur.fetchone() is None:
+            if not await ticks.claim_tick(conn, self.queries, fn["workspace_id"],
+                                          fn["runtime_id"], tick, run_id):
                 return  # another engine fired it
             receipt = {"id": event["id"], "name": event["name"], "ts": tick_ms,
                        "runIds": [run_id]}
-            await conn.execute(self.q("cron_event_insert"), {
-                "workspace_id": fn["workspace_id"], "id": event["id"],
-                "data": Jsonb(event["data"]), "ts": tick_ms, "now": now,
-                "receipt": Jsonb(receipt)})
+            await ticks.insert_event(conn, self.queries, fn["workspace_id"], event, receipt, now)
             single_key = singleton_key(fn["workspace_id"], fn["definition"], event)
             skip = None
             if single_key is not None:  # [SINGLE-2], [SINGLE-3] hold for cron ticks too
-                skip, _ = await apply_singleton(conn, self.q, single_key, fn["definition"],
+                skip, _ = await apply_singleton(conn, self.queries, single_key, fn["definition"],
                                                 run_id, now)
             await create(conn, self.queries, [new_run(
                 fn["workspace_id"], fn["runtime_id"], fn["definition"], event, fn["priority"],

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from ..core.admission import (
     deferred,
@@ -24,6 +23,7 @@ from ..features.singleton import apply_singleton, singleton_key
 from ..features.trace import new_traceparent
 from ..logs import run_changed
 from ..paths import event_matches
+from ..store import events as stored
 from ..store.pending import pend
 from ..store.runs import NewRun, Receipt, create, new_run
 from ..store.wakeups import wake_workers
@@ -55,22 +55,16 @@ class Events(Manifests):
             }
             # [TRACE-2]: the runs it starts carry its trace (not part of the stored event)
             trace = raw.get("traceparent") or new_traceparent()
-            cur = await conn.execute(self.q("event_accept"), {
-                "workspace_id": workspace_id, "id": event["id"], "name": event["name"],
-                "data": Jsonb(event["data"]), "ts": event["ts"], "now": now})
-            accepted = await cur.fetchone()
-            assert accepted is not None
+            accepted = await stored.accept(conn, self.queries, workspace_id, event, now)
             if not accepted["inserted"]:
                 prior = accepted["prior_receipt"]
                 if not prior:  # accepted by a concurrent transaction after our snapshot
-                    cur = await conn.execute(self.q("event_receipt"),
-                                             {"workspace_id": workspace_id, "id": event["id"]})
-                    row = await cur.fetchone()
-                    prior = row["receipt"] if row else {"id": event["id"]}
+                    prior = await stored.receipt(conn, self.queries, workspace_id,
+                                                 event["id"]) or {"id": event["id"]}
                 receipts.append({**prior, "duplicate": True})
                 continue
             if accepted["cancel_rules"]:  # [CANCEL-3], before this event's own runs exist
-                for run_id in await cancel_on_event(conn, self.q, workspace_id, event,
+                for run_id in await cancel_on_event(conn, self.queries, workspace_id, event,
                                                     accepted["cancel_rules"], now):
                     run_changed(run_id, "cancelled", workspace=workspace_id,
                                 cancelled_by=event["id"])
@@ -87,7 +81,7 @@ class Events(Manifests):
                     continue
                 idem_key = idempotency_key(workspace_id, definition, event)
                 if idem_key is not None:  # [IDEM-2]: before rate limit and singleton
-                    original = await original_run(conn, self.q, idem_key, definition, now)
+                    original = await original_run(conn, self.queries, idem_key, definition, now)
                     if original is None:  # another version's run of this same event?
                         original = taken.get("idempotency|" + idem_key)
                     if original is not None:
@@ -100,7 +94,7 @@ class Events(Manifests):
                               traceparent=trace)
                 single_key = singleton_key(workspace_id, definition, event)
                 if single_key is not None and skip is None:  # [SINGLE-2], [SINGLE-3]
-                    skip, gone = await apply_singleton(conn, self.q, single_key, definition,
+                    skip, gone = await apply_singleton(conn, self.queries, single_key, definition,
                                                        run.id, now)
                     if "singleton|" + single_key in taken:  # another version, same event
                         skip = "singleton"
@@ -162,25 +156,18 @@ class Events(Manifests):
         rule = rate_limit_of(workspace_id, definition, event)
         if rule is None:
             return None, None
-        await conn.execute(self.q("rate_lock"), {"rate_key": rule.key})
-        cur = await conn.execute(self.q("rate_window_count"), {
-            "rate_key": rule.key, "now": now, "period_ms": rule.period_ms})
-        row = await cur.fetchone()
-        full = row is not None and rule.refuses(row["n"])
+        full = rule.refuses(await stored.rate_window(conn, self.queries, rule.key, now,
+                                                     rule.period_ms))
         return rule.key, "rate_limited" if full else None
 
     async def _resolve_wait(self, conn: psycopg.AsyncConnection[Any], run_id: str,
                             namespace: str, step_id: str, data: Any, created_at: datetime,
                             now: datetime) -> bool:
-        cur = await conn.execute(self.q("wait_take_one"),
-                                 {"run_id": run_id, "namespace": namespace, "step_id": step_id})
-        if await cur.fetchone() is None:
+        if not await stored.take_wait(conn, self.queries, run_id, namespace, step_id):
             return False
         await self._memo(conn, run_id, namespace, step_id, "wait", data,
                          queued_at=created_at, started_at=None, app_ms=None, ended_at=now)
-        await conn.execute(self.q("queue_resume"), {"run_id": run_id, "now": now})
-        await conn.execute(self.q("run_set_status"),
-                           {"run_id": run_id, "status": RunStatus.QUEUED.value, "now": now})
+        await stored.resume(conn, self.queries, run_id, RunStatus.QUEUED.value, now)
         return True
 
     async def _memo(self, conn: psycopg.AsyncConnection[Any], run_id: str, namespace: str,
@@ -189,7 +176,6 @@ class Events(Manifests):
                     ended_at: datetime, wake_at: datetime | None = None) -> None:
         """Record a memo (a second memo of the same step id is ignored). Its answer is not
         read, so in pipeline mode the statement does not wait for it."""
-        await conn.execute(self.q("step_insert"), {
-            "run_id": run_id, "namespace": namespace, "step_id": step_id, "type": type_,
-            "data": Jsonb(data), "queued_at": queued_at, "started_at": started_at,
-            "app_ms": app_ms, "ended_at": ended_at, "wake_at": wake_at})
+        await stored.insert_memo(conn, self.queries, run_id, namespace, step_id, type_, data,
+                                 queued_at=queued_at, started_at=started_at, app_ms=app_ms,
+                                 ended_at=ended_at, wake_at=wake_at)

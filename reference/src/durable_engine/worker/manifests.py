@@ -10,7 +10,6 @@ from typing import Any
 
 import aiohttp
 import psycopg
-from psycopg.types.json import Jsonb
 
 from .. import signing
 from ..core.context import RunContext
@@ -18,6 +17,7 @@ from ..core.invocation import (
     MAX_ANSWER_BYTES,
 )
 from ..core.manifest import parse_manifest
+from ..store import workspaces
 from .base import EngineBase, to_ms
 
 log = logging.getLogger("durable.engine")
@@ -42,10 +42,10 @@ class Manifests(EngineBase):
         ctx.max_request_bytes = manifest.max_request_bytes
         try:
             async with self.pool.connection() as conn:
-                await conn.execute(self.q("workspace_set_manifest"), {
-                    "id": workspace_id, "capabilities": Jsonb(manifest.capabilities),
-                    "max_request_bytes": manifest.max_request_bytes,
-                    "sdk_version": manifest.sdk_version, "now": self.clock()})
+                await workspaces.set_manifest(
+                    conn, self.queries, workspace_id, capabilities=manifest.capabilities,
+                    max_request_bytes=manifest.max_request_bytes,
+                    sdk_version=manifest.sdk_version, now=self.clock())
         except psycopg.Error as error:
             log.warning("could not store manifest: %s", error)
 
