@@ -22,6 +22,7 @@ from durable_engine.engine import Config, Engine
 from durable_engine.metrics import Sampler, floor_minute
 from durable_engine.prometheus import registry_for, render
 from durable_engine.service import Service
+from durable_engine.service.metrics import MetricsQuery
 
 from bench.common import Postgres
 
@@ -103,7 +104,7 @@ async def _measure(url: str, samples: int) -> dict[str, Any]:
             times = []
             for _ in range(5):
                 t0 = time.perf_counter()
-                await service.metrics_series("bench", {"window": window})
+                await service.metrics_series("bench", MetricsQuery(window))
                 times.append((time.perf_counter() - t0) * 1000)
             series_ms[window] = round(statistics.median(times), 2)
         registry = registry_for(sampler)

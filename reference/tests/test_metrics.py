@@ -22,6 +22,7 @@ from durable_engine.engine import Config, Engine
 from durable_engine.metrics import BUCKETS, Sampler, bucket_of, floor_minute, percentile, upper_ms
 from durable_engine.ops import prune_once
 from durable_engine.service import Service, ServiceError
+from durable_engine.service.metrics import MetricsQuery
 
 WIDTH = math.sqrt(2)  # one bucket: the estimate and the exact figure share it
 
@@ -43,7 +44,8 @@ class World:
         return self.loop.run_until_complete(coro)
 
     def series(self, **options: Any) -> dict[str, Any]:
-        return self.run(self.service.metrics_series(self.workspace, options))
+        return self.run(self.service.metrics_series(
+            self.workspace, MetricsQuery.from_json(options))).to_json()
 
     def close(self) -> None:
         self.run(self.pool.close())
@@ -324,7 +326,7 @@ def test_bad_input_is_a_typed_error(world: Callable[[], World]) -> None:
     ]
     for workspace, options, code, path in cases:
         with pytest.raises(ServiceError) as caught:
-            w.run(w.service.metrics_series(workspace, options))
+            w.run(w.service.metrics_series(workspace, MetricsQuery.from_json(options)))
         assert (caught.value.code, caught.value.path) == (code, path), options
         assert caught.value.status in (400, 404)
     empty = w.series(window="week", function="nothing-ran")

@@ -103,10 +103,11 @@ def test_backlog_counts_due_running_sleeping_and_waiting_runs(
         assert engine.server is not None
         service = engine.server.sampler.engine  # type: ignore[union-attr]
         from durable_engine.service import Service
+        from durable_engine.service.metrics import MetricsQuery
 
         series = asyncio.run_coroutine_threadsafe(
-            Service(service).metrics_series(app.id, {"function": "limited"}),
-            engine.loop).result(30)
+            Service(service).metrics_series(app.id, MetricsQuery(function="limited")),
+            engine.loop).result(30).to_json()
         assert series["backlogNow"]["due"] == 2 and series["backlogNow"]["running"] == 1
         assert series["backlog"]["due"][-1] >= 2  # this minute was sampled
 

@@ -20,6 +20,8 @@ from .environments import HEADER as ENVIRONMENT_HEADER
 from .metrics import Sampler
 from .prometheus import CONTENT_TYPE, registry_for, render
 from .service import ChangeFeed, Service, ServiceError
+from .service.apps import AppsCreate, AppsUpdate
+from .service.functions import FunctionsList, Sync, VersionsStatus
 from .service.history import FailuresRetry, FailuresSearch, RunsHistory
 from .service.operation import Operation
 from .service.rerun import RunsBulkCancel, RunsBulkRerun, RunsRerun
@@ -57,7 +59,7 @@ SCHEMA_NAMES = {
 # The engine API: path -> the Service method that performs it (the gRPC surface maps its
 # rpcs onto the same paths through their `http` option, grpc_api.py).
 OPERATIONS = {
-    "/fn/sync": Operation("sync"),
+    "/fn/sync": Operation("sync", Sync),
     "/e": Operation("send"),
     "/e/bulk": Operation("send_bulk"),
     "/runs/search": Operation("runs_search", RunsSearch),
@@ -69,8 +71,8 @@ OPERATIONS = {
     "/runs/history": Operation("runs_history", RunsHistory),
     "/failures/search": Operation("failures_search", FailuresSearch),
     "/failures/retry": Operation("failures_retry", FailuresRetry),
-    "/versions/status": Operation("versions_status"),
-    "/functions/list": Operation("functions_list"),
+    "/versions/status": Operation("versions_status", VersionsStatus),
+    "/functions/list": Operation("functions_list", FunctionsList),
 }
 
 
@@ -244,20 +246,22 @@ class Api:
         value = parse_json(await read_body(request))
         body = validate_request("/api/apps", value)
         validate_schema("apps-create-request", value)
-        return web.json_response(await self.service.apps_create(
-            body["name"], body["appUrl"], body.get("environment", "dev")))
+        return web.json_response(
+            (await self.service.apps_create(AppsCreate.from_json(body))).to_json())
 
     async def apps_list(self, request: web.Request) -> web.Response:
         self._admin(request)
-        return web.json_response(await self.service.apps_list())
+        return web.json_response((await self.service.apps_list()).to_json())
 
     async def apps_rotate(self, request: web.Request) -> web.Response:
         self._admin(request)
-        return web.json_response(await self.service.apps_rotate_key(app_id_of(request)))
+        return web.json_response(
+            (await self.service.apps_rotate_key(app_id_of(request))).to_json())
 
     async def apps_retire(self, request: web.Request) -> web.Response:
         self._admin(request)
-        return web.json_response(await self.service.apps_retire_key(app_id_of(request)))
+        return web.json_response(
+            (await self.service.apps_retire_key(app_id_of(request))).to_json())
 
     async def apps_update(self, request: web.Request) -> web.Response:
         """[ADMIN-4]: rename an app or change its URL; keys and environment stay."""
@@ -265,13 +269,13 @@ class Api:
         value = parse_json(await read_body(request))
         body = validate_request("/api/apps/{id}", value)
         validate_schema("apps-update-request", value)
-        return web.json_response(await self.service.apps_update(
-            app_id_of(request), name=body.get("name"), app_url=body.get("appUrl")))
+        return web.json_response((await self.service.apps_update(
+            app_id_of(request), AppsUpdate.from_json(body))).to_json())
 
     async def apps_delete(self, request: web.Request) -> web.Response:
         """[ADMIN-5]: the app goes with its functions, events, runs and history."""
         self._admin(request)
-        return web.json_response(await self.service.apps_delete(app_id_of(request)))
+        return web.json_response((await self.service.apps_delete(app_id_of(request))).to_json())
 
     # ---- documents -------------------------------------------------------------------------
 

@@ -27,8 +27,10 @@ from .api import MAX_BODY, OPERATIONS, SCHEMA_NAMES, ApiError, authorize_admin
 from .engine import Engine, to_ms
 from .pb import admin_pb2, convert, engine_messages_pb2, engine_pb2, options_pb2
 from .service import Service, ServiceError
+from .service.apps import AppsCreate, AppsUpdate
+from .service.webhooks import WebhookCreate, WebhookTest, WebhookUpdate
 from .validation import Invalid, TooLarge, reject_nul, validate_request, validate_schema
-from .webhooks_http import checked, update_args
+from .webhooks_http import checked
 
 log = logging.getLogger("durable.grpc")
 
@@ -234,20 +236,19 @@ class GrpcApi:
         reject_nul(value)
         body = validate_request("/api/apps", value)
         validate_schema("apps-create-request", value)
-        return await self.service.apps_create(body["name"], body["appUrl"],
-                                              body.get("environment", "dev"))
+        return (await self.service.apps_create(AppsCreate.from_json(body))).to_json()
 
     async def admin_ListApps(self, message: Any) -> Body:  # noqa: N802
-        return await self.service.apps_list()
+        return (await self.service.apps_list()).to_json()
 
     async def admin_RotateKey(self, message: Any) -> Body:  # noqa: N802
-        return await self.service.apps_rotate_key(app_id_of(message))
+        return (await self.service.apps_rotate_key(app_id_of(message))).to_json()
 
     async def admin_RetireKey(self, message: Any) -> Body:  # noqa: N802
-        return await self.service.apps_retire_key(app_id_of(message))
+        return (await self.service.apps_retire_key(app_id_of(message))).to_json()
 
     async def admin_DeleteApp(self, message: Any) -> Body:  # noqa: N802
-        return await self.service.apps_delete(app_id_of(message))
+        return (await self.service.apps_delete(app_id_of(message))).to_json()
 
     async def admin_UpdateApp(self, message: Any) -> Body:  # noqa: N802
         app_id = app_id_of(message)
@@ -255,41 +256,43 @@ class GrpcApi:
         reject_nul(value)
         body = validate_request("/api/apps/{id}", value)
         validate_schema("apps-update-request", value)
-        return await self.service.apps_update(app_id, name=body.get("name"),
-                                              app_url=body.get("appUrl"))
+        return (await self.service.apps_update(app_id, AppsUpdate.from_json(body))).to_json()
 
     async def admin_CreateWebhook(self, message: Any) -> Body:  # noqa: N802
         app_id = app_id_of(message)
         value = convert.to_json(message)
         reject_nul(value)
-        value = checked("webhook-create-request", value, ("name", "transform"))
-        return await self.service.webhooks_create(app_id, value["name"], value["transform"],
-                                                  value.get("signature"))
+        value = checked("webhook-create-request", value)
+        return (await self.service.webhooks_create(app_id,
+                                                   WebhookCreate.from_json(value))).to_json()
 
     async def admin_ListWebhooks(self, message: Any) -> Body:  # noqa: N802
-        return await self.service.webhooks_list(app_id_of(message))
+        return (await self.service.webhooks_list(app_id_of(message))).to_json()
 
     async def admin_UpdateWebhook(self, message: Any) -> Body:  # noqa: N802
         app_id, name = app_id_of(message), name_of(message)
         value = convert.to_json(message)
         reject_nul(value)
-        value = checked("webhook-update-request", value, ())
-        return await self.service.webhooks_update(app_id, name, **update_args(value))
+        value = checked("webhook-update-request", value)
+        return (await self.service.webhooks_update(app_id, name,
+                                                   WebhookUpdate.from_json(value))).to_json()
 
     async def admin_ListWebhookDeliveries(self, message: Any) -> Body:  # noqa: N802
-        return await self.service.webhooks_deliveries(app_id_of(message), name_of(message))
+        return (await self.service.webhooks_deliveries(app_id_of(message),
+                                                       name_of(message))).to_json()
 
     async def admin_DeleteWebhook(self, message: Any) -> Body:  # noqa: N802
-        return await self.service.webhooks_delete(app_id_of(message), name_of(message))
+        return (await self.service.webhooks_delete(app_id_of(message),
+                                                   name_of(message))).to_json()
 
     async def admin_TestWebhook(self, message: Any) -> Body:  # noqa: N802
         app_id, name = app_id_of(message), name_of(message)
         value = convert.to_json(message)
         value.setdefault("body", "")
         reject_nul(value)
-        value = checked("webhook-test-request", value, ("body",))
-        return await self.service.webhooks_test(app_id, name, value["body"],
-                                                value.get("headers"))
+        value = checked("webhook-test-request", value)
+        return (await self.service.webhooks_test(app_id, name,
+                                                 WebhookTest.from_json(value))).to_json()
 
     # ---- wiring --------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from .service import Service, ServiceError
+from .service.webhooks import WebhookCreate, WebhookTest, WebhookUpdate
 from .validation import Invalid, validate_schema
 
 Check = Callable[[web.Request], None]
@@ -21,28 +22,13 @@ def webhook_name_of(request: web.Request) -> str:
     return name
 
 
-def checked(schema: str, value: Any, strings: tuple[str, ...]) -> dict[str, Any]:
-    """The spec's schema as the judge, with the members the service needs checked by hand
-    too (an engine run without the spec's schemas still answers 400, never 500)."""
+def checked(schema: str, value: Any) -> dict[str, Any]:
+    """The spec's schema as the judge; the request's from_json checks by hand the members
+    the service needs (an engine run without the spec's schemas still answers 400)."""
     validate_schema(schema, value)
     if not isinstance(value, dict):
         raise Invalid("", "must be an object")
-    for member in strings:
-        if not isinstance(value.get(member), str):
-            raise Invalid(f"/{member}", "must be a string")
     return value
-
-
-def update_args(value: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of Service.webhooks_update from a checked update request."""
-    for member in ("removeSignature", "rotateToken"):
-        if member in value and not isinstance(value[member], bool):
-            raise Invalid(f"/{member}", "must be true or false")
-    if "transform" in value and not isinstance(value["transform"], str):
-        raise Invalid("/transform", "must be a string")
-    return {"transform": value.get("transform"), "signature": value.get("signature"),
-            "remove_signature": value.get("removeSignature", False),
-            "rotate_token": value.get("rotateToken", False)}
 
 
 def install_webhooks(app: web.Application, service: Service, authorize: Check,
@@ -54,38 +40,37 @@ def install_webhooks(app: web.Application, service: Service, authorize: Check,
 
     async def create(request: web.Request) -> web.Response:
         authorize(request)
-        value = parse_json(await read_body(request))
-        value = checked("webhook-create-request", value, ("name", "transform"))
-        return web.json_response(await service.webhooks_create(
-            app_id_of(request), value["name"], value["transform"], value.get("signature")))
+        value = checked("webhook-create-request", parse_json(await read_body(request)))
+        return web.json_response((await service.webhooks_create(
+            app_id_of(request), WebhookCreate.from_json(value))).to_json())
 
     async def listing(request: web.Request) -> web.Response:
         authorize(request)
-        return web.json_response(await service.webhooks_list(app_id_of(request)))
+        return web.json_response((await service.webhooks_list(app_id_of(request))).to_json())
 
     async def delete(request: web.Request) -> web.Response:
         authorize(request)
-        return web.json_response(await service.webhooks_delete(app_id_of(request),
-                                                               webhook_name_of(request)))
+        return web.json_response((await service.webhooks_delete(
+            app_id_of(request), webhook_name_of(request))).to_json())
 
     async def update(request: web.Request) -> web.Response:
         authorize(request)
-        value = checked("webhook-update-request", parse_json(await read_body(request)), ())
-        return web.json_response(await service.webhooks_update(
-            app_id_of(request), webhook_name_of(request), **update_args(value)))
+        value = checked("webhook-update-request", parse_json(await read_body(request)))
+        return web.json_response((await service.webhooks_update(
+            app_id_of(request), webhook_name_of(request),
+            WebhookUpdate.from_json(value))).to_json())
 
     async def deliveries(request: web.Request) -> web.Response:
         authorize(request)
-        return web.json_response(await service.webhooks_deliveries(
-            app_id_of(request), webhook_name_of(request)))
+        return web.json_response((await service.webhooks_deliveries(
+            app_id_of(request), webhook_name_of(request))).to_json())
 
     async def test(request: web.Request) -> web.Response:
         authorize(request)
-        value = parse_json(await read_body(request))
-        value = checked("webhook-test-request", value, ("body",))
-        return web.json_response(await service.webhooks_test(
-            app_id_of(request), webhook_name_of(request), value["body"],
-            value.get("headers")))
+        value = checked("webhook-test-request", parse_json(await read_body(request)))
+        return web.json_response((await service.webhooks_test(
+            app_id_of(request), webhook_name_of(request),
+            WebhookTest.from_json(value))).to_json())
 
     async def ingest(request: web.Request) -> web.Response:
         token = request.match_info["token"]

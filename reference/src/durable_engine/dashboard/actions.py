@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ..service import ServiceError
+from ..service.apps import AppsCreate
 from ..service.history import FailuresRetry
 from ..service.rerun import RunsBulkCancel, RunsBulkRerun, RunsRerun
 from ..service.runs import RunId
@@ -184,7 +185,7 @@ class Actions:
             answer = await self.service.apps_rotate_key(ws["id"])
             return self.flash(request, visitor, f"New signing key for {ws['name']} "
                               f"({ws['environment']}); both keys verify until you retire the "
-                              "old one.", secret=answer["key"])
+                              "old one.", secret=answer.key)
 
         return await self.guarded(request, visitor, ws, f"rotate:{ws['id']}", "rotate the key",
                                   f"Rotate the signing key of {ws['name']}?", perform)
@@ -206,8 +207,8 @@ class Actions:
                 if isinstance(form.get(k), str)}
         body = validate_request("/api/apps", body)
         validate_schema("apps-create-request", body)
-        created = await self.service.apps_create(body["name"], body["appUrl"],
-                                                 body["environment"])
-        return self.flash(request, visitor, f"Workspace {created['name']} "
-                          f"({created['environment']}) created: id {created['id']}.",
-                          secret=created["key"], link="/", link_text="Reload the grid")
+        created = await self.service.apps_create(AppsCreate.from_json(body))
+        app = created.app
+        return self.flash(request, visitor, f"Workspace {app.name} "
+                          f"({app.environment}) created: id {app.id}.",
+                          secret=created.key, link="/", link_text="Reload the grid")

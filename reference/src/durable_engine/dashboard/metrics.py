@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from ..service.metrics import MetricsQuery
 from .auth import Visitor
 from .core import HEADERS, Dashboard
 
@@ -34,7 +35,8 @@ class MetricsPage:
     async def page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         ws = await self.service.workspace_get(request.match_info["ws"])
         options = self._options(request)
-        series = await self.service.metrics_series(ws["id"], options)
+        series = (await self.service.metrics_series(ws["id"],
+                                                    MetricsQuery.from_json(options))).to_json()
         functions = await self.service.functions_overview(ws["id"])
         base = f"/ws/{ws['id']}/metrics"
         links = {w: f"{base}?{urlencode({**options, 'window': w})}" for w in WINDOWS}
@@ -46,6 +48,7 @@ class MetricsPage:
 
     async def data(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         ws = await self.service.workspace_get(request.match_info["ws"])
-        series = await self.service.metrics_series(ws["id"], self._options(request))
+        series = (await self.service.metrics_series(
+            ws["id"], MetricsQuery.from_json(self._options(request)))).to_json()
         return web.Response(text=json.dumps(series, separators=(",", ":")),
                             content_type="application/json", headers=HEADERS)

@@ -20,8 +20,9 @@ class WebhooksPage:
 
     async def page(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         ws = await self.service.workspace_get(request.match_info["ws"])
-        hooks = (await self.service.webhooks_list(ws["id"]))["webhooks"]
-        for hook in hooks:
-            hook["deliveries"] = await self.service.webhook_deliveries(ws["id"], hook["name"])
+        hooks = []
+        for hook in (await self.service.webhooks_list(ws["id"])).webhooks:
+            deliveries = await self.service.webhooks_deliveries(ws["id"], hook.name)
+            hooks.append({**hook.to_json(), "deliveries": deliveries.to_json()["deliveries"]})
         return self.dash.render(request, "webhooks.html", visitor, ws=ws, hooks=hooks,
                                 metrics_page=self.dash.metrics_page)

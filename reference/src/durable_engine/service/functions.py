@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -22,21 +24,126 @@ LIVE = ("queued", "running", "sleeping", "waiting")  # statuses of runs still go
 FLOW_RULES = ("concurrency", "priority", "throttle", "rateLimit", "debounce", "batch")
 
 
+@dataclass(frozen=True, slots=True)
+class Sync:
+    """POST /fn/sync (spec/schemas/sync-request): the app's function definitions, as
+    validated, and what its SDK says of itself ([MAN-5]; None: not said)."""
+
+    functions: tuple[Body, ...]
+    sdk_version: str | None = None
+    capabilities: tuple[str, ...] | None = None
+    max_request_bytes: int | None = None
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Sync:
+        capabilities = body.get("capabilities")
+        return cls(tuple(body["functions"]), body.get("sdkVersion"),
+                   None if capabilities is None else tuple(capabilities),
+                   body.get("maxRequestBytes"))
+
+
+@dataclass(frozen=True, slots=True)
+class Synced:
+    """spec/schemas/sync-answer: the live runtime ids and those this sync deactivated."""
+
+    functions: tuple[str, ...]
+    deactivated: tuple[str, ...]
+
+    def to_json(self) -> Body:
+        return {"ok": True, "functions": list(self.functions),
+                "deactivated": list(self.deactivated)}
+
+
+@dataclass(frozen=True, slots=True)
+class VersionsStatus:
+    """POST /versions/status (spec/schemas/versions-status-request); a runtime id asks for
+    its function id."""
+
+    function_id: str
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> VersionsStatus:
+        return cls(body["functionId"].split("@", 1)[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A version of a function: live and enabled (`active`), with its runs by status."""
+
+    version: str | None
+    runtime_id: str
+    active: bool
+    runs: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, r: Mapping[str, Any]) -> Version:
+        return cls(r["version"], r["runtime_id"], r["enabled"] and not r["removed"], r["runs"])
+
+    def to_json(self) -> Body:
+        return {"version": self.version, "runtimeId": self.runtime_id, "active": self.active,
+                "runs": self.runs}
+
+
+@dataclass(frozen=True, slots=True)
+class Versions:
+    """spec/schemas/versions-status-answer."""
+
+    function_id: str
+    versions: tuple[Version, ...]
+
+    def to_json(self) -> Body:
+        return {"functionId": self.function_id,
+                "versions": [v.to_json() for v in self.versions]}
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionsList:
+    """POST /functions/list (spec/schemas/functions-list-request: no member)."""
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> FunctionsList:
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """One runtime id of spec/schemas/functions-list-answer."""
+
+    function_id: str
+    version: Version
+    trigger: Body
+
+    def to_json(self) -> Body:
+        return {"functionId": self.function_id, "runtimeId": self.version.runtime_id,
+                "version": self.version.version, "trigger": self.trigger,
+                "active": self.version.active, "runs": self.version.runs}
+
+
+@dataclass(frozen=True, slots=True)
+class Functions:
+    """spec/schemas/functions-list-answer."""
+
+    functions: tuple[Function, ...]
+
+    def to_json(self) -> Body:
+        return {"functions": [f.to_json() for f in self.functions]}
+
+
 class FunctionOps:
     engine: Engine
 
-    async def sync(self, workspace_id: str, body: Body) -> Body:
+    async def sync(self, workspace_id: str, request: Sync) -> Synced:
         now = self.engine.clock()
         async with self.engine.pool.connection() as conn, conn.transaction():
             live, deactivated = await workspaces.store_functions(
-                conn, self.engine.queries, workspace_id, body["functions"], now)
-            await workspaces.set_sdk(conn, self.engine.queries, workspace_id,
-                                     sdk_version=body.get("sdkVersion"),
-                                     capabilities=body.get("capabilities"),
-                                     max_request_bytes=body.get("maxRequestBytes"), now=now)
-        if "capabilities" in body or "maxRequestBytes" in body:
+                conn, self.engine.queries, workspace_id, list(request.functions), now)
+            await workspaces.set_sdk(
+                conn, self.engine.queries, workspace_id, sdk_version=request.sdk_version,
+                capabilities=None if request.capabilities is None else list(request.capabilities),
+                max_request_bytes=request.max_request_bytes, now=now)
+        if request.capabilities is not None or request.max_request_bytes is not None:
             self.engine.forget_manifest(workspace_id)
-        return {"ok": True, "functions": live, "deactivated": deactivated}
+        return Synced(tuple(live), tuple(deactivated))
 
     async def send(self, workspace_id: str, body: Body) -> Body:
         return (await self._ingest(workspace_id, [body]))[0]
@@ -70,27 +177,24 @@ class FunctionOps:
         finally:
             await self.engine.adopt(committed, slots)
 
-    async def versions_status(self, workspace_id: str, body: Body) -> Body:
-        function_id = body["functionId"].split("@", 1)[0]
+    async def versions_status(self, workspace_id: str, request: VersionsStatus) -> Versions:
+        function_id = request.function_id
         async with self.engine.pool.connection() as conn:
             rows = await workspaces.versions(conn, self.engine.queries, workspace_id,
                                              function_id)
         if rows is None:
             raise ServiceError("UNKNOWN_FUNCTION", f"no function {function_id!r}",
                                "/functionId")
-        return {"functionId": function_id, "versions": [{
-            "version": r["version"], "runtimeId": r["runtime_id"],
-            "active": r["enabled"] and not r["removed"],  # [API-14]: live and enabled
-            "runs": r["runs"]} for r in rows]}
+        # [API-14]: active is live and enabled
+        return Versions(function_id, tuple(Version.from_row(r) for r in rows))
 
-    async def functions_list(self, workspace_id: str, body: Body) -> Body:
+    async def functions_list(self, workspace_id: str, request: FunctionsList) -> Functions:
         """[API-21]: every live runtime id (and retired ones with runs still going)."""
         rows = await self._function_rows(workspace_id)
-        return {"functions": [{
-            "functionId": r["function_id"], "runtimeId": r["runtime_id"],
-            "version": r["version"], "trigger": (r["definition"] or {}).get("trigger", {}),
-            "active": r["enabled"] and not r["removed"], "runs": r["runs"]}
-            for r in rows if not r["removed"] or any(r["runs"].get(s) for s in LIVE)]}
+        return Functions(tuple(
+            Function(r["function_id"], Version.from_row(r),
+                     (r["definition"] or {}).get("trigger", {}))
+            for r in rows if not r["removed"] or any(r["runs"].get(s) for s in LIVE)))
 
     async def _function_rows(self, workspace_id: str) -> list[Body]:
         async with self.engine.pool.connection() as conn:

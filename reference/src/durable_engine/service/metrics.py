@@ -4,6 +4,8 @@ the same length per figure), and its backlog now."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,22 +22,62 @@ QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
 LIVE_S = 3600  # minutes not rolled yet are computed from runs and steps, up to this far back
 
 
-def _options(body: Body) -> tuple[str, str | None]:
-    if not isinstance(body, dict):
-        raise ServiceError("INVALID_REQUEST", "options must be an object", "")
-    unknown = sorted(set(body) - {"window", "function"})
-    if unknown:
-        raise ServiceError("INVALID_REQUEST", f"unknown option {unknown[0]!r}", f"/{unknown[0]}")
-    window = body.get("window", "hour")
-    if window not in WINDOWS:
-        raise ServiceError("INVALID_REQUEST", "window must be one of hour, day, week",
-                           "/window")
-    function = body.get("function")
-    if function is not None and (not isinstance(function, str) or not function
-                                 or len(function) > 256 or "\x00" in function):
-        raise ServiceError("INVALID_REQUEST", "function must be a function id (1..256 "
-                                              "characters)", "/function")
-    return window, function
+@dataclass(frozen=True, slots=True)
+class MetricsQuery:
+    """{window: hour|day|week (default hour), function?: a function id (all its versions)
+    or a runtime id}; the dashboard's query string, so every member is checked here."""
+
+    window: str = "hour"
+    function: str | None = None
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> MetricsQuery:
+        if not isinstance(body, Mapping):
+            raise ServiceError("INVALID_REQUEST", "options must be an object", "")
+        unknown = sorted(set(body) - {"window", "function"})
+        if unknown:
+            raise ServiceError("INVALID_REQUEST", f"unknown option {unknown[0]!r}",
+                               f"/{unknown[0]}")
+        window = body.get("window", "hour")
+        if not isinstance(window, str) or window not in WINDOWS:
+            raise ServiceError("INVALID_REQUEST", "window must be one of hour, day, week",
+                               "/window")
+        function = body.get("function")
+        if function is not None and (not isinstance(function, str) or not function
+                                     or len(function) > 256 or "\x00" in function):
+            raise ServiceError("INVALID_REQUEST", "function must be a function id (1..256 "
+                                                  "characters)", "/function")
+        return cls(window, function)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSeries:
+    """A workspace's figures over a window: point starts (unix seconds), runs per point,
+    app and durable step time percentiles (ms) with counts, backlog per point (None where
+    no engine sampled), backlog now, and totals over the window."""
+
+    workspace_id: str
+    query: MetricsQuery
+    step_seconds: int
+    start: datetime
+    end: datetime
+    rolled_to: datetime
+    timestamps: tuple[int, ...]
+    runs: dict[str, list[int]]
+    app_ms: dict[str, list[Any]]
+    durable_ms: dict[str, list[Any]]
+    backlog: dict[str, list[int | None]]
+    backlog_now: dict[str, int]
+    totals: dict[str, Any]
+
+    def to_json(self) -> Body:
+        return {
+            "workspaceId": self.workspace_id, "function": self.query.function,
+            "window": self.query.window, "stepSeconds": self.step_seconds,
+            "from": iso(self.start), "to": iso(self.end), "rolledTo": iso(self.rolled_to),
+            "timestamps": list(self.timestamps), "runs": self.runs, "appMs": self.app_ms,
+            "durableMs": self.durable_ms, "backlog": self.backlog,
+            "backlogNow": self.backlog_now, "totals": self.totals}
 
 
 def _hist(value: Any) -> dict[int, int]:
@@ -49,13 +91,12 @@ def _round(value: float | None) -> float | None:
 class MetricsOps:
     engine: Engine
 
-    async def metrics_series(self, workspace_id: str, body: Body | None = None) -> Body:
-        """{window: hour|day|week (default hour), function?: a function id (all its
-        versions) or a runtime id} -> timestamps (unix seconds, each point's start), runs
-        started/completed/failed/cancelled, app and durable step time percentiles (ms) per
-        point and over the window, backlog per point (the most seen in a sampled minute;
-        null where no engine sampled) and backlog now."""
-        window, function = _options(body or {})
+    async def metrics_series(self, workspace_id: str, query: MetricsQuery) -> MetricsSeries:
+        """Timestamps (unix seconds, each point's start), runs started/completed/failed/
+        cancelled, app and durable step time percentiles (ms) per point and over the window,
+        backlog per point (the most seen in a sampled minute; null where no engine sampled)
+        and backlog now."""
+        window, function = query.window, query.function
         if not isinstance(workspace_id, str) or "\x00" in workspace_id:
             raise ServiceError("NOT_FOUND", "no such workspace", "/workspaceId")
         length, step = WINDOWS[window]
@@ -104,17 +145,13 @@ class MetricsOps:
         current = {s: sum(int(r[s]) for r in now_rows if function is None
                           or r["function_id"] == function
                           or r["function_id"].split("@", 1)[0] == function) for s in STATES}
-        return {
-            "workspaceId": workspace_id, "function": function, "window": window,
-            "stepSeconds": step, "from": iso(start), "to": iso(end),
-            "rolledTo": iso(found.rolled_to), "timestamps": points, "runs": runs,
-            "appMs": {**times["app"], "count": counts["app"]},
-            "durableMs": {**times["durable"], "count": counts["durable"]},
-            "backlog": backlog, "backlogNow": current,
-            "totals": {  # over the whole window, percentiles from its summed histogram
+        return MetricsSeries(
+            workspace_id, query, step, start, end, found.rolled_to, tuple(points), runs,
+            {**times["app"], "count": counts["app"]},
+            {**times["durable"], "count": counts["durable"]}, backlog, current,
+            {  # over the whole window, percentiles from its summed histogram
                 **{k: sum(v) for k, v in runs.items()},
                 **{f"{kind}Ms": {"count": sum(whole[kind].values()),
                                  **{name: _round(percentile(whole[kind], q, most[kind]))
                                     for name, q in QUANTILES}}
-                   for kind in ("app", "durable")}},
-        }
+                   for kind in ("app", "durable")}})

@@ -6,7 +6,9 @@ so every trigger and flow rule applies. Each delivery, accepted or refused, is r
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -33,116 +35,247 @@ Body = dict[str, Any]
 DELIVERIES_KEPT = 20
 
 
-def webhook_view(row: Body) -> Body:
-    """A Webhook as the spec shows it: never its secret ([HOOK-5])."""
-    signature = None
-    if row["preset"] is not None:
-        signature = {"preset": row["preset"]}
-        if row["header"] is not None:
-            signature["header"] = row["header"]
-    return {"name": row["name"], "url": f"/w/{row['token']}", "transform": row["transform"],
-            "signature": signature, "createdAt": iso(row["created_at"])}
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """spec/schemas/webhook: an endpoint as the admin API shows it; `secret` only in the
+    answer of the request that set it ([HOOK-5])."""
+
+    name: str
+    token: str
+    transform: str
+    preset: str | None
+    header: str | None
+    created_at: datetime
+    secret: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], secret: str | None = None) -> Webhook:
+        return cls(row["name"], row["token"], row["transform"], row["preset"], row["header"],
+                   row["created_at"], secret)
+
+    def to_json(self) -> Body:
+        signature = None
+        if self.preset is not None:
+            signature = {"preset": self.preset}
+            if self.header is not None:
+                signature["header"] = self.header
+        answer = {"name": self.name, "url": f"/w/{self.token}", "transform": self.transform,
+                  "signature": signature, "createdAt": iso(self.created_at)}
+        if self.secret is not None:
+            answer["secret"] = self.secret
+        return answer
 
 
-def _signing(signature: Body | None) -> Signature | None:
+@dataclass(frozen=True, slots=True)
+class Webhooks:
+    """spec/schemas/webhooks-list-answer."""
+
+    webhooks: tuple[Webhook, ...]
+
+    def to_json(self) -> Body:
+        return {"webhooks": [w.to_json() for w in self.webhooks]}
+
+
+def _string(body: Mapping[str, Any], member: str) -> str:
+    """A member the service needs as a string, checked by hand too (an engine run without
+    the spec's schemas still answers 400)."""
+    value = body.get(member)
+    if not isinstance(value, str):
+        raise Invalid(f"/{member}", "must be a string")
+    return value
+
+
+def _signature(value: Any) -> Signature | None:
     """How a checked request's `signature` member says senders sign."""
-    if signature is None:
+    if value is None:
         return None
-    return Signature(signature["preset"], signature["secret"], signature.get("header"))
+    return Signature(value["preset"], value["secret"], value.get("header"))
+
+
+def _secret(signature: Signature | None) -> str | None:
+    return None if signature is None else signature.secret
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookCreate:
+    """POST /api/apps/{id}/webhooks (spec/schemas/webhook-create-request)."""
+
+    name: str
+    transform: str
+    signature: Signature | None = None
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> WebhookCreate:
+        return cls(_string(body, "name"), _string(body, "transform"),
+                   _signature(body.get("signature")))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookUpdate:
+    """PATCH /api/apps/{id}/webhooks/{name} (spec/schemas/webhook-update-request): only what
+    is named changes ([HOOK-6])."""
+
+    transform: str | None = None
+    signature: Signature | None = None
+    remove_signature: bool = False
+    rotate_token: bool = False
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> WebhookUpdate:
+        for member in ("removeSignature", "rotateToken"):
+            if member in body and not isinstance(body[member], bool):
+                raise Invalid(f"/{member}", "must be true or false")
+        if "transform" in body:
+            _string(body, "transform")
+        update = cls(body.get("transform"), _signature(body.get("signature")),
+                     body.get("removeSignature", False), body.get("rotateToken", False))
+        if update.signature is not None and update.remove_signature:
+            raise Invalid("/removeSignature", "give a signature or remove it, not both")
+        return update
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDeleted:
+    """spec/schemas/webhook-delete-answer."""
+
+    name: str
+
+    def to_json(self) -> Body:
+        return {"name": self.name, "deleted": True}
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTest:
+    """POST /api/apps/{id}/webhooks/{name}/test (spec/schemas/webhook-test-request)."""
+
+    body: str
+    headers: Mapping[str, str] | None = None
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> WebhookTest:
+        return cls(_string(body, "body"), body.get("headers"))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookTested:
+    """spec/schemas/webhook-test-answer: the event the transform makes, or why none."""
+
+    event: Body | None = None
+    message: str | None = None
+
+    def to_json(self) -> Body:
+        if self.event is not None:
+            return {"ok": True, "event": self.event}
+        return {"ok": False, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One delivery to an endpoint: when, its HTTP status, a refusal's code and message, an
+    accepted one's event id and the runs it started."""
+
+    at: datetime
+    status: int
+    code: str | None
+    message: str | None
+    event_id: str | None
+    run_ids: tuple[str, ...]
+
+    @classmethod
+    def from_row(cls, r: Mapping[str, Any]) -> Delivery:
+        return cls(r["at"], r["status"], r["code"], r["message"], r["event_id"],
+                   tuple(r["run_ids"]))
+
+    def to_json(self) -> Body:
+        delivery: Body = {"at": iso(self.at), "status": self.status}
+        for member, value in (("code", self.code), ("message", self.message),
+                              ("eventId", self.event_id)):
+            if value is not None:
+                delivery[member] = value
+        delivery["runIds"] = list(self.run_ids)
+        return delivery
+
+
+@dataclass(frozen=True, slots=True)
+class Deliveries:
+    """spec/schemas/webhook-deliveries-answer: newest first."""
+
+    deliveries: tuple[Delivery, ...]
+
+    def to_json(self) -> Body:
+        return {"deliveries": [d.to_json() for d in self.deliveries]}
 
 
 class WebhookOps:
     engine: Engine
     send: Callable[[str, Body], Awaitable[Body]]  # the /e operation (FunctionOps)
 
-    async def webhooks_create(self, app_id: str, name: str, transform: str,
-                              signature: Body | None = None) -> Body:
+    async def webhooks_create(self, app_id: str, request: WebhookCreate) -> Webhook:
         """[HOOK-1]: a new endpoint with a token of 32 random bytes; the answer is the only
         one that shows the secret ([HOOK-5])."""
-        compile_transform(transform)
+        compile_transform(request.transform)
         token = new_token()
         async with self.engine.pool.connection() as conn:
-            row = await hooks.insert(conn, self.engine.queries, app_id, name, token=token,
-                                     token_hash=token_hash(token), transform=transform,
-                                     signing=_signing(signature), now=self.engine.clock())
+            row = await hooks.insert(conn, self.engine.queries, app_id, request.name,
+                                     token=token, token_hash=token_hash(token),
+                                     transform=request.transform, signing=request.signature,
+                                     now=self.engine.clock())
         if row is None:
             await self._webhook_app(app_id)
-            raise ServiceError("CONFLICT", f"the app already has a webhook named {name!r}",
-                               "/name")
-        answer = webhook_view(row)
-        if signature:
-            answer["secret"] = signature["secret"]
-        return answer
+            raise ServiceError("CONFLICT", "the app already has a webhook named "
+                               f"{request.name!r}", "/name")
+        return Webhook.from_row(row, _secret(request.signature))
 
-    async def webhooks_list(self, app_id: str) -> Body:
+    async def webhooks_list(self, app_id: str) -> Webhooks:
         await self._webhook_app(app_id)
         async with self.engine.pool.connection() as conn:
             rows = await hooks.listing(conn, self.engine.queries, app_id)
-        return {"webhooks": [webhook_view(r) for r in rows]}
+        return Webhooks(tuple(Webhook.from_row(r) for r in rows))
 
-    async def webhooks_update(self, app_id: str, name: str, transform: str | None = None,
-                              signature: Body | None = None, remove_signature: bool = False,
-                              rotate_token: bool = False) -> Body:
+    async def webhooks_update(self, app_id: str, name: str, request: WebhookUpdate
+                              ) -> Webhook:
         """[HOOK-6]: change only what is named; a rotated token makes the old URL unknown.
         The answer shows the secret only when this request set one ([HOOK-5])."""
-        if signature is not None and remove_signature:
-            raise Invalid("/removeSignature", "give a signature or remove it, not both")
-        if transform is not None:
-            compile_transform(transform)
-        token = new_token() if rotate_token else None
-        set_signature = signature is not None or remove_signature
+        if request.transform is not None:
+            compile_transform(request.transform)
+        token = new_token() if request.rotate_token else None
         async with self.engine.pool.connection() as conn:
-            row = await hooks.update(conn, self.engine.queries, app_id, name,
-                                     transform=transform, set_signing=set_signature,
-                                     signing=_signing(signature), token=token,
-                                     token_hash=token_hash(token) if token else None)
+            row = await hooks.update(
+                conn, self.engine.queries, app_id, name, transform=request.transform,
+                set_signing=request.signature is not None or request.remove_signature,
+                signing=request.signature, token=token,
+                token_hash=token_hash(token) if token else None)
         if row is None:
             raise await self._no_webhook(app_id, name)
-        answer = webhook_view(row)
-        if signature:
-            answer["secret"] = signature["secret"]
-        return answer
+        return Webhook.from_row(row, _secret(request.signature))
 
-    async def webhooks_delete(self, app_id: str, name: str) -> Body:
+    async def webhooks_delete(self, app_id: str, name: str) -> WebhookDeleted:
         async with self.engine.pool.connection() as conn:
             deleted = await hooks.delete(conn, self.engine.queries, app_id, name)
         if not deleted:
             raise await self._no_webhook(app_id, name)
-        return {"name": name, "deleted": True}
+        return WebhookDeleted(name)
 
-    async def webhooks_test(self, app_id: str, name: str, body: str,
-                            headers: dict[str, str] | None = None) -> Body:
+    async def webhooks_test(self, app_id: str, name: str, request: WebhookTest
+                            ) -> WebhookTested:
         """[HOOK-4]: the event the transform makes of this body and these headers, or why
         it makes none; no signature check, nothing accepted."""
         row = await self._webhook_row(app_id, name)
         try:
-            value = parse_body(body.encode())
-            event = to_event(row["transform"], value, headers or {}, {})
+            value = parse_body(request.body.encode())
+            event = to_event(row["transform"], value, dict(request.headers or {}), {})
         except Refused as refused:
-            return {"ok": False, "message": refused.message}
-        return {"ok": True, "event": event}
+            return WebhookTested(message=refused.message)
+        return WebhookTested(event=event)
 
-    async def webhook_deliveries(self, app_id: str, name: str, limit: int = DELIVERIES_KEPT
-                                 ) -> list[Body]:
-        """The endpoint's last deliveries, newest first: status, code and message of a
-        refusal, the event id and run ids of an accepted one."""
+    async def webhooks_deliveries(self, app_id: str, name: str,
+                                  limit: int = DELIVERIES_KEPT) -> Deliveries:
+        """[HOOK-7]: the endpoint's last deliveries, newest first: status, code and message
+        of a refusal, the event id and run ids of an accepted one."""
         await self._webhook_row(app_id, name)
         async with self.engine.pool.connection() as conn:
             rows = await hooks.deliveries(conn, self.engine.queries, app_id, name, limit)
-        out: list[Body] = []
-        for r in rows:
-            delivery: Body = {"at": iso(r["at"]), "status": r["status"]}
-            for member, column in (("code", "code"), ("message", "message"),
-                                   ("eventId", "event_id")):
-                if r[column] is not None:
-                    delivery[member] = r[column]
-            delivery["runIds"] = list(r["run_ids"])
-            out.append(delivery)
-        return out
-
-    async def webhooks_deliveries(self, app_id: str, name: str) -> Body:
-        """[HOOK-7]: GET /api/apps/{id}/webhooks/{name}/deliveries."""
-        return {"deliveries": await self.webhook_deliveries(app_id, name)}
+        return Deliveries(tuple(Delivery.from_row(r) for r in rows))
 
     async def webhook_ingest(self, token: str, body: bytes, headers: dict[str, str],
                              query: dict[str, str]) -> Body:
