@@ -11,7 +11,7 @@ is its HTTP status); a request the hand checks refuse raises validation.Invalid
     service = Service(engine)                     # engine: durable_engine.engine.Engine
 
 Engine API (workspace_id is the calling app's id; body is the validated request JSON):
-    sync(workspace_id, body)              -> sync-response            POST /fn/sync
+    sync(workspace_id, Sync)              -> Synced                   POST /fn/sync
     send(workspace_id, body)              -> event receipt            POST /e
     send_bulk(workspace_id, body)         -> {"events": [receipt]}    POST /e/bulk
     runs_search(workspace_id, RunsSearch)         -> RunsPage      POST /runs/search
@@ -24,16 +24,18 @@ Engine API (workspace_id is the calling app's id; body is the validated request 
     failures_search(workspace_id, FailuresSearch) -> Failures      POST /failures/search
     failures_retry(workspace_id, FailuresRetry)   -> Ok            POST /failures/retry
     (service/runs.py, rerun.py, history.py)
-    versions_status(workspace_id, body)   -> {"functionId", "versions"}
-    functions_list(workspace_id, body)    -> {"functions": [...]}     POST /functions/list
+    versions_status(workspace_id, VersionsStatus) -> Versions      POST /versions/status
+    functions_list(workspace_id, FunctionsList)   -> Functions     POST /functions/list
+    (service/functions.py; send and send_bulk answer the receipts' dicts)
 
 Read models (dashboard, CLI):
     workspaces_list()                     -> [app view]
     functions_overview(workspace_id)      -> [{"functionId", "versions": [{runtimeId, version,
         trigger, enabled, removed, active, flow, nextCronFire, runs, syncedAt, definition}]}]
-    metrics_series(workspace_id, {"window": hour|day|week, "function"?}) -> timestamps and
-        one array per figure (runs started/completed/failed/cancelled, app and durable step
-        time p50/p90/p99, backlog by state), window totals, backlog now (service/metrics.py)
+    metrics_series(workspace_id, MetricsQuery(window=hour|day|week, function=)) ->
+        MetricsSeries: timestamps and one array per figure (runs started/completed/failed/
+        cancelled, app and durable step time p50/p90/p99, backlog by state), window totals,
+        backlog now (service/metrics.py)
     run_detail(workspace_id, run_id)      -> RunDetail: Run + startedAt, endedAt, failureOutput,
         timeline (every step of every namespace: queuedAt, startedAt, appMs, endedAt, ...),
         attempts (every HTTP attempt, as runs_history)
@@ -51,22 +53,21 @@ Dashboard sessions (only a hash of the id is stored):
     session_create(lifetime) -> (session_id, csrf); session_get(session_id) -> csrf | None;
     session_end(session_id)
 
-Admin (authorization is the transport's job):
-    apps_list()                           -> {"apps": [app view]}
-    apps_create(name, app_url, environment="dev") -> app view + "key"
-    apps_rotate_key(app_id)               -> {"id", "key", "activeKeys"}
-    apps_retire_key(app_id)               -> {"id", "activeKeys"}
-    apps_update(app_id, name=None, app_url=None)  -> app view
-    apps_delete(app_id)                   -> {"id", "deleted", "runsDeleted"}
+Admin (authorization is the transport's job; service/apps.py):
+    apps_list()                           -> Apps
+    apps_create(AppsCreate)               -> AppCreated (the app and its first key)
+    apps_rotate_key(app_id)               -> KeyRotated
+    apps_retire_key(app_id)               -> KeyRetired
+    apps_update(app_id, AppsUpdate)       -> App
+    apps_delete(app_id)                   -> AppDeleted
 
-Webhooks ([HOOK-1..5], service/webhooks.py; admin authorization is the transport's job):
-    webhooks_create(app_id, name, transform, signature=None) -> Webhook + "secret" if set
-    webhooks_list(app_id) -> {"webhooks": [Webhook]}; webhooks_delete(app_id, name)
-    webhooks_update(app_id, name, transform=, signature=, remove_signature=, rotate_token=)
-        -> Webhook (+ "secret" if one was set); webhooks_deliveries(app_id, name)
-    webhooks_test(app_id, name, body, headers=None) -> {"ok", "event"} | {"ok", "message"}
+Webhooks ([HOOK-1..7], service/webhooks.py; admin authorization is the transport's job):
+    webhooks_create(app_id, WebhookCreate) -> Webhook (its secret shown if set)
+    webhooks_list(app_id) -> Webhooks; webhooks_delete(app_id, name) -> WebhookDeleted
+    webhooks_update(app_id, name, WebhookUpdate) -> Webhook (secret shown if this set one)
+    webhooks_test(app_id, name, WebhookTest) -> WebhookTested (the event, or why none)
+    webhooks_deliveries(app_id, name) -> Deliveries: the last ones, refusals with why
     webhook_ingest(token, raw_body, headers, query) -> receipt (POST /w/{token}, as /e)
-    webhook_deliveries(app_id, name) -> the endpoint's last deliveries, refusals with why
 
 Live changes: ChangeFeed(database_url).subscribe(workspace_id=..., run_id=...) yields
 RunChange(run_id, workspace_id, function_id, status, at) of every engine process, or RESYNC
