@@ -65,18 +65,6 @@ CROSS JOIN LATERAL (
 ) h
 ORDER BY t.key, h.rank_at, h.seq;
 
--- name: flow_probe
--- A claim round's first look: whether debounce/batch buckets are due (then they become runs
--- first), and whether due work is under a concurrency or throttle rule (then the claim needs
--- the bucket locks).
-SELECT EXISTS (SELECT 1 FROM flow_pending WHERE due_at <= %(now)s) AS pending,
-       EXISTS (SELECT 1 FROM queue
-               WHERE lease_token IS NULL AND due_at <= %(now)s
-                 AND (flow_keys <> '{}' OR throttle_key IS NOT NULL))
-       OR EXISTS (SELECT 1 FROM queue
-                  WHERE lease_token IS NOT NULL AND lease_until < %(now)s
-                    AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)) AS flow;
-
 -- name: flow_take
 -- Take due pending rows (or the one named bucket, a full batch) for their runs to be created
 -- in the same transaction, each exactly once across processes.

@@ -13,6 +13,11 @@ from ..core.admission import free_starts, window_free_at
 Row = dict[str, Any]
 
 
+async def claimer_session(conn: Any, queries: Mapping[str, str]) -> None:
+    """The claimer's own connection: its leases are committed without waiting for an fsync."""
+    await conn.execute(queries["claimer_session"])
+
+
 async def probe(conn: Any, queries: Mapping[str, str], now: datetime) -> tuple[bool, bool]:
     """(whether debounce/batch buckets are due, whether due rows are flow-controlled)."""
     cur = await conn.execute(queries["flow_probe"], {"now": now})
@@ -32,8 +37,9 @@ async def claim(conn: Any, queries: Mapping[str, str], now: datetime, limit: int
 
 async def candidates(conn: Any, queries: Mapping[str, str], now: datetime, page: int,
                      fair: bool) -> list[Row]:
-    """Due flow-controlled rows, locked: the first `page` by rank, or round-robin over their
-    buckets (`fair`)."""
+    """Due flow-controlled rows, locked: the first `page` by rank, or (`fair`) round-robin over
+    the buckets that have room for another run, each giving no more rows than it has room
+    for."""
     name = "flow_candidates_fair" if fair else "flow_candidates"
     cur = await conn.execute(queries[name], {"now": now, "limit": page})
     return list(await cur.fetchall())

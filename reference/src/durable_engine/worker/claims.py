@@ -28,7 +28,7 @@ class Claims(Invoke):
                 self.config.database_url, autocommit=True, row_factory=dict_row,
                 **connect_options(self.config.pooled))
             if not self.config.pooled:  # a session setting would leak to PgBouncer's pool
-                await self._claimer.execute(self.q("claimer_session"))
+                await queue.claimer_session(self._claimer, self.queries)
         now = self._claimed_at = self.clock()
         try:
             conn = self._claimer
@@ -40,12 +40,15 @@ class Claims(Invoke):
                 flow = flow or any(run.flow.controlled for run in made)
             if not flow:  # the common case: no transaction
                 self._throttle_free_at = None
+                self._fair_candidates = False
                 rows = await queue.claim(conn, self.queries, now, limit, self.config.lease_s, [])
             else:
-                async with conn.transaction():
-                    admitted = await self._flow_admit(conn, now, limit)
-                    rows = await queue.claim(conn, self.queries, now, limit,
-                                             self.config.lease_s, admitted)
+                fair = self._fair_candidates
+                rows = await self._flow_claim(conn, now, limit, fair)
+                if not fair and self._fair_candidates and len(rows) < limit:
+                    # The page by rank was a blocked backlog: look per bucket at once rather
+                    # than leave the free slots idle until the next round.
+                    rows += await self._flow_claim(conn, now, limit - len(rows), True)
         except (psycopg.Error, OSError):
             await self._claimer.close()
             self._claimer = None
@@ -59,14 +62,26 @@ class Claims(Invoke):
             claims.append(claim)
         return claims
 
+    async def _flow_claim(self, conn: psycopg.AsyncConnection[Any], now: datetime, limit: int,
+                          fair: bool) -> list[dict[str, Any]]:
+        """One transaction: admit due flow-controlled runs under their buckets' locks and
+        lease them with the due work under no rule."""
+        async with conn.transaction():
+            admitted = await self._flow_admit(conn, now, limit, fair)
+            rows: list[dict[str, Any]] = await queue.claim(
+                conn, self.queries, now, limit, self.config.lease_s, admitted)
+        return rows
+
     async def _flow_admit(self, conn: psycopg.AsyncConnection[Any], now: datetime,
-                          limit: int) -> list[str]:
+                          limit: int, fair: bool) -> list[str]:
         """Which due flow-controlled runs may start now: per bucket, fewer than `limit`
         invocations in flight. Bucket locks serialize claimers across processes, so a limit is
-        exact; the admitted rows stay locked by this transaction until the claim commits."""
-        fair = self._fair_candidates
+        exact; the admitted rows stay locked by this transaction until the claim commits.
+
+        `fair`: candidates are looked up per bucket with room (round-robin), not by rank. Once
+        the head of the queue was seen to be a blocked backlog, every round looks per bucket
+        until no flow-controlled row is due (see _claim)."""
         candidates = await queue.candidates(conn, self.queries, now, limit * 4, fair)
-        self._fair_candidates = False
         if not candidates:
             return []
         keys = sorted({k for c in candidates for k in c["flow_keys"]}
@@ -80,5 +95,5 @@ class Claims(Invoke):
         heads = await queue.throttle_heads(conn, self.queries, windows, limits, now)
         admission = admit(candidates, in_flight, windows, heads, limit, limit * 4, fair)
         self._throttle_free_at = admission.throttle_free_at
-        self._fair_candidates = admission.look_fair
+        self._fair_candidates = fair or admission.look_fair
         return admission.admitted

@@ -30,26 +30,30 @@ class Scheduler(Claims):
         try:
             while not self._stopping:
                 free = self.config.worker_slots - len(self._tasks) - self._reserved
+                if free <= 0:
+                    # Every slot is busy: nothing to ask the database until one frees (an
+                    # invocation ending wakes the loop; the timeout covers a hand-off's
+                    # reservation given back).
+                    await self._wait_wake(1.0)
+                    continue
                 claims: list[Claim] = []
-                if free > 0:
-                    try:
-                        claims = await self._claim(free)
-                    except (psycopg.Error, OSError) as error:
-                        log.warning("claim failed: %s", error)
-                        await asyncio.sleep(1)
-                        continue
-                    if self._stopping:  # stop() began while we claimed: hand them back
-                        await self._release_all([c.lease_token for c in claims])
-                        break
+                try:
+                    claims = await self._claim(free)
+                except (psycopg.Error, OSError) as error:
+                    log.warning("claim failed: %s", error)
+                    await asyncio.sleep(1)
+                    continue
+                if self._stopping:  # stop() began while we claimed: hand them back
+                    await self._release_all([c.lease_token for c in claims])
+                    break
                 for claim in claims:
                     task = asyncio.create_task(self._drive(claim))
                     self._tasks.add(task)
                     task.add_done_callback(self._task_done)
-                if claims and len(claims) == free:
-                    await self._wait_wake(0.05 if free else 1.0)
-                    continue
-                if claims:
-                    continue
+                if len(claims) == free:
+                    continue  # more may be due: claim again as soon as a slot is free
+                # Fewer than asked: nothing else is claimable now. Sleep until the next row is
+                # due, a slot frees here, or a NOTIFY says work was queued.
                 await self._wait_wake(await self._idle_delay())
         finally:
             self._workers_running = False
@@ -95,9 +99,12 @@ class Scheduler(Claims):
         self._wake.clear()
 
     async def _idle_delay(self) -> float:
-        """Sleep until the next row becomes due. Rows due now that we could not claim (a full
-        concurrency limit) are looked at again twice a second, not in a spin: a run that
-        ends notifies, so a freed slot is usually taken at once anyway."""
+        """Sleep until the next row becomes due: new work wakes the loop by NOTIFY (or at
+        once when queued by this process), so with nothing due it looks again only every
+        Config.idle_recheck_s, for a wake-up lost with a process that died between its
+        commit and its NOTIFY. Rows due now that we could not claim (a full concurrency
+        limit) are looked at again twice a second, not in a spin: a run that ends wakes the
+        workers, so a freed slot is usually taken at once anyway."""
         now = self.clock()
         # Judge "due but not claimable" by the last claim's clock: a row that became due
         # after that claim (an asyncio timer fires up to a millisecond early) is due work to
@@ -110,8 +117,8 @@ class Scheduler(Claims):
         except (psycopg.Error, OSError):
             return 1.0
         if row is None:
-            return self.config.idle_poll_s
-        return idle_delay(now, self.config.idle_poll_s, self._throttle_free_at, row["at"],
+            return self.config.idle_recheck_s
+        return idle_delay(now, self.config.idle_recheck_s, self._throttle_free_at, row["at"],
                           row["stuck"])
 
     async def _listen(self) -> None:
