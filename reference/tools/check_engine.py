@@ -22,7 +22,6 @@ NAME = re.compile(r"^-- name: (\w+)", re.M)
 QUERIES_ALLOWED = {
     "worker/lifecycle.py": "the step transition's SQL moves to store/ with the grouped commits",
     "worker/invoke.py": "the fence and context reads of an invocation move with lifecycle.py",
-    "worker/claims.py": "the claimer's session setup moves with the claim path",
     "features/invoke.py": "takes `q` from lifecycle.py and invoke.py; moves when they do",
 }
 

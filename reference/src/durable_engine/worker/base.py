@@ -52,9 +52,6 @@ class Config:
     backoff_cap_ms: int = 300_000
     manifest_ttl_s: float = 60.0
     idle_poll_s: float = 5.0
-    # With nothing due, how often an idle worker looks at the queue anyway: new work wakes it
-    # by NOTIFY, so this only bounds how long a wake-up lost in a crash can delay a run.
-    idle_recheck_s: float = 60.0
     pool_size: int = 10
 
     @property

@@ -52,9 +52,8 @@ class Scheduler(Claims):
                     task.add_done_callback(self._task_done)
                 if len(claims) == free:
                     continue  # more may be due: claim again as soon as a slot is free
-                # Fewer than asked: nothing else is claimable now. Sleep until the next row is
-                # due, a slot frees here, or a NOTIFY says work was queued.
-                await self._wait_wake(await self._idle_delay())
+                # Fewer than asked: nothing else is claimable now.
+                await self._sleep_until_work()
         finally:
             self._workers_running = False
             listener.cancel()
@@ -91,20 +90,33 @@ class Scheduler(Claims):
         if not task.cancelled() and task.exception() is not None:
             log.error("dispatch task crashed", exc_info=task.exception())
 
-    async def _wait_wake(self, timeout: float) -> None:
+    async def _wait_wake(self, timeout: float) -> bool:
+        """Wait for a wake-up (True) or the timeout (False)."""
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, timeout))
+            woken = True
         except TimeoutError:
-            pass
+            woken = False
         self._wake.clear()
+        return woken
 
-    async def _idle_delay(self) -> float:
-        """Sleep until the next row becomes due: new work wakes the loop by NOTIFY (or at
-        once when queued by this process), so with nothing due it looks again only every
-        Config.idle_recheck_s, for a wake-up lost with a process that died between its
-        commit and its NOTIFY. Rows due now that we could not claim (a full concurrency
-        limit) are looked at again twice a second, not in a spin: a run that ends wakes the
-        workers, so a freed slot is usually taken at once anyway."""
+    async def _sleep_until_work(self) -> None:
+        """Sleep until the next row is due, a slot frees here, or a NOTIFY says work was
+        queued. With nothing due the worker still looks every half lease, with the look-ahead
+        alone (one statement) and a claim only when it finds work: a lease taken by another
+        process's hand-off (no NOTIFY) whose holder then died, or a wake-up lost with a
+        process that died between its commit and its NOTIFY, is found within half a lease."""
+        while not self._stopping:
+            delay, due = await self._idle_delay()
+            if await self._wait_wake(delay) or due:
+                return
+
+    async def _idle_delay(self) -> tuple[float, bool]:
+        """How long to sleep, and whether work is due at its end (False: only a recheck).
+        Rows due now that we could not claim (a full concurrency limit) are looked at again
+        twice a second, not in a spin: a run that ends wakes the workers, so a freed slot is
+        usually taken at once anyway."""
+        recheck = self.config.lease_s / 2
         now = self.clock()
         # Judge "due but not claimable" by the last claim's clock: a row that became due
         # after that claim (an asyncio timer fires up to a millisecond early) is due work to
@@ -115,11 +127,11 @@ class Scheduler(Claims):
             async with self.pool.connection() as conn:
                 row = await queue.next_due(conn, self.queries, claimed_at)
         except (psycopg.Error, OSError):
-            return 1.0
+            return 1.0, True
         if row is None:
-            return self.config.idle_recheck_s
-        return idle_delay(now, self.config.idle_recheck_s, self._throttle_free_at, row["at"],
-                          row["stuck"])
+            return recheck, False
+        delay = idle_delay(now, recheck, self._throttle_free_at, row["at"], row["stuck"])
+        return delay, delay < recheck
 
     async def _listen(self) -> None:
         while not self._stopping:
