@@ -43,6 +43,22 @@ def test_a_named_query_executed_outside_the_store_is_found(tmp_path: Path) -> No
     assert found == ["gone.py executes no named query any more: drop it from QUERIES_ALLOWED"]
 
 
+def test_the_engine_has_no_long_module_without_a_reason() -> None:
+    assert check_engine.long_modules() == []
+
+
+def test_a_long_module_without_a_reason_is_found(tmp_path: Path) -> None:
+    body = "x = 1\n" * (check_engine.LONG + 1)
+    (tmp_path / "short.py").write_text('"""Short."""\n' + "x = 1\n" * 10)
+    (tmp_path / "long.py").write_text('"""Does many things."""\n' + body)
+    (tmp_path / "said.py").write_text('"""Does many things.\n\nLonger than the others: '
+                                      'one table of rules read top to bottom."""\n' + body)
+    (tmp_path / "made_pb2.py").write_text(body)
+    assert check_engine.long_modules(tmp_path) == [
+        f"long.py: {check_engine.LONG + 2} lines; split it, or say at its top why not "
+        '("Longer than ...")']
+
+
 def test_a_cycle_through_a_function_level_import_is_found() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert check_engine.cycles(graph) == [["a", "b", "c"]]

@@ -5,7 +5,8 @@
 - every named query (`-- name: x` under queries/) is used by the engine's code;
 - named queries are executed only from store/ (`queries["x"]`, `q("x")`, `self.q(...)` in any
   other module is a finding), except in the modules of QUERIES_ALLOWED, each with its reason;
-  an allowed module that no longer executes one must leave the list.
+  an allowed module that no longer executes one must leave the list;
+- no module is longer than LONG lines unless its docstring says why ("Longer than ...").
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "durable_engine"
 NAME = re.compile(r"^-- name: (\w+)", re.M)
 
 # Modules outside store/ still executing named queries, and why (the list only shrinks).
+LONG = 400
 QUERIES_ALLOWED = {
     "worker/lifecycle.py": "the step transition's SQL moves to store/ with the grouped commits",
     "worker/invoke.py": "the fence and context reads of an invocation move with lifecycle.py",
@@ -160,15 +162,32 @@ def queries_outside_store(package: Path = PACKAGE,
     return problems
 
 
+def long_modules(package: Path = PACKAGE) -> list[str]:
+    """Modules over LONG lines whose docstring does not say why ("Longer than ..."); the
+    generated protobuf modules (pb/*_pb2.py) are not written by hand and do not count."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name.endswith("_pb2.py"):
+            continue
+        text = path.read_text()
+        lines = text.count("\n")
+        if lines > LONG and "Longer than" not in (ast.get_docstring(ast.parse(text)) or ""):
+            found.append(f"{path.relative_to(package)}: {lines} lines; split it, or say at "
+                         "its top why not (\"Longer than ...\")")
+    return found
+
+
 def main() -> int:
     problems = [f"import cycle: {' <-> '.join(c)}" for c in cycles(import_graph())]
     problems += [f"named query never used: {n}" for n in unused_queries()]
     problems += queries_outside_store()
+    problems += long_modules()
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:
         print("engine structure: no import cycle, every named query used, and executed "
-              f"from store/ (still outside: {', '.join(sorted(QUERIES_ALLOWED))})")
+              f"from store/ (still outside: {', '.join(sorted(QUERIES_ALLOWED))}), no module "
+              f"over {LONG} lines without a reason")
     return 1 if problems else 0
 
 
