@@ -129,7 +129,9 @@ def environment_text(environment: str) -> str:
 
 
 def engine(ctx: click.Context) -> Engine:
-    return ctx.find_object(Engine)  # type: ignore[no-any-return]
+    found = ctx.find_object(Engine)
+    assert found is not None, "the `durable` group puts an Engine on the context"
+    return found
 
 
 def emit(ctx: click.Context, value: Any) -> bool:

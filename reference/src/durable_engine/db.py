@@ -6,13 +6,16 @@ import re
 import time
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 MIGRATION_LOCK = 727_272  # advisory lock id: concurrent `durable migrate` runs queue up
+# Every connection the engine opens reads rows as dicts (row_factory=dict_row).
+Conn: TypeAlias = psycopg.AsyncConnection[DictRow]
+Pool: TypeAlias = AsyncConnectionPool[Conn]
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
@@ -95,10 +98,12 @@ def connect_options(pooled: bool) -> dict[str, Any]:
     return {"prepare_threshold": None} if pooled else {}
 
 
-async def open_pool(url: str, max_size: int = 10, *, pooled: bool = False) -> AsyncConnectionPool:
-    pool = AsyncConnectionPool(
+async def open_pool(url: str, max_size: int = 10, *, pooled: bool = False) -> Pool:
+    # The pool's type follows connection_class, but passing one would swap the pool's own
+    # connection class out; row_factory=dict_row is what makes each connection a Conn.
+    pool = cast(Pool, AsyncConnectionPool(
         url, min_size=1, max_size=max_size, open=False,
         kwargs={"row_factory": dict_row, **connect_options(pooled)},
-    )
+    ))
     await pool.open(wait=True, timeout=30)
     return pool

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 import psycopg
@@ -55,8 +55,9 @@ STATUS = {
 # with PAYLOAD_TOO_LARGE; gRPC itself refuses larger ones (RESOURCE_EXHAUSTED).
 MAX_MESSAGE = 4 * MAX_BODY
 
-Context = aio.ServicerContext
+Context: TypeAlias = aio.ServicerContext[bytes, bytes]  # every rpc is bytes in, bytes out
 Body = dict[str, Any]
+M = TypeVar("M", bound=Message)
 
 
 def http_of(method: Any) -> str:
@@ -107,7 +108,7 @@ def has_unknown_fields(message: Message) -> bool:
     return False
 
 
-def parse(cls: type[Message], data: bytes, what: str = "") -> Message:
+def parse(cls: type[M], data: bytes, what: str = "") -> M:
     """[GRPC-3]: a serialized message of `cls` with no field it does not define."""
     if len(data) > MAX_BODY:
         raise ServiceError("PAYLOAD_TOO_LARGE", f"request exceeds {MAX_BODY} bytes", what or None)
@@ -297,7 +298,7 @@ class GrpcApi:
     # ---- wiring --------------------------------------------------------------------------
 
     def handlers(self, streams: Any) -> list[grpc.GenericRpcHandler]:
-        engine: dict[str, grpc.RpcMethodHandler] = {}
+        engine: dict[str, grpc.RpcMethodHandler[Any, bytes]] = {}
         for method in ENGINE.methods:
             if http_of(method):
                 engine[method.name] = grpc.unary_unary_rpc_method_handler(
@@ -308,8 +309,9 @@ class GrpcApi:
             guard_stream(streams.watch_run))
         engine["WatchRuns"] = grpc.unary_stream_rpc_method_handler(
             guard_stream(streams.watch_runs))
-        admin = {method.name: grpc.unary_unary_rpc_method_handler(self.admin_method(method))
-                 for method in ADMIN.methods}
+        admin: dict[str, grpc.RpcMethodHandler[Any, bytes]] = {
+            method.name: grpc.unary_unary_rpc_method_handler(self.admin_method(method))
+            for method in ADMIN.methods}
         missing = {m.name for m in ENGINE.methods} - set(engine)
         assert not missing, f"rpcs without a handler: {missing}"
         return [grpc.method_handlers_generic_handler(ENGINE.full_name, engine),

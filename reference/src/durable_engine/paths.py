@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 MISSING = object()
@@ -51,7 +52,7 @@ def event_matches(wait_event: str, match: dict[str, Any] | None, event: dict[str
     return True
 
 
-def key_value(event: dict[str, Any], path: str | None) -> str:
+def key_value(event: Mapping[str, Any], path: str | None) -> str:
     if path is None:
         return ""
     value = resolve(event.get("data"), path)

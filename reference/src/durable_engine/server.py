@@ -86,8 +86,8 @@ class Server:
             site = web.TCPSite(self.runner, self.options.host, self.options.port,
                                reuse_address=True)
             await site.start()
-            sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-            self.port = sockets[0].getsockname()[1] if sockets else self.options.port
+            addresses = self.runner.addresses  # (host, port) of each listening socket
+            self.port = addresses[0][1] if addresses else self.options.port
             if self.options.grpc_port is not None:
                 try:
                     await self._start_grpc(api)
@@ -191,20 +191,21 @@ class Server:
         name = manifest.app_name if manifest.app_name is not None else app_id
         now = self.clock()
         try:
-            return await self._store_discovered(app_id, name, url, manifest, valid, now)
+            return await self._store_discovered(app_id, name, url, manifest.signing_key,
+                                                manifest, valid, now)
         except psycopg.errors.UniqueViolation:
             self.say(f"dev app: an app named {name!r} already exists in 'dev' with another id;"
                      f" not replacing it")
             return None
 
-    async def _store_discovered(self, app_id: str, name: str, url: str, manifest: Manifest,
-                                valid: list[dict[str, Any]], now: datetime
+    async def _store_discovered(self, app_id: str, name: str, url: str, key: str,
+                                manifest: Manifest, valid: list[dict[str, Any]], now: datetime
                                 ) -> tuple[str, int]:
         assert self.engine is not None
         async with self.engine.pool.connection() as conn, conn.transaction():
             await workspaces.upsert_dev(
                 conn, self.engine.queries, workspace_id=app_id, name=name, app_url=url,
-                key=manifest.signing_key, capabilities=manifest.capabilities,
+                key=key, capabilities=manifest.capabilities,
                 max_request_bytes=manifest.max_request_bytes,
                 sdk_version=manifest.sdk_version, now=now)
             await workspaces.store_functions(conn, self.engine.queries, app_id, valid, now)

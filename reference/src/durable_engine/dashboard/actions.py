@@ -8,7 +8,7 @@ answer is a fragment for the page's #flash area."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +26,12 @@ from .core import Dashboard, is_prod
 from .pages import browse_args, run_filters
 
 BULK_MAX_PAGES = 100
+
+
+def _text(form: Mapping[str, object], name: str) -> str | None:
+    """A form field's text; None when it is missing or a file."""
+    value = form.get(name)
+    return value if isinstance(value, str) else None
 
 
 class Actions:
@@ -95,8 +101,8 @@ class Actions:
     async def rerun(self, request: web.Request, visitor: Visitor) -> web.Response:
         ws, run_id = await self._ws(request), self._run_id(request)
         form = await request.post()
-        step = form.get("step") if isinstance(form.get("step"), str) else None
-        key = form.get("key") if isinstance(form.get("key"), str) else None
+        step = _text(form, "step")
+        key = _text(form, "key")
         body: dict[str, Any] = {"runId": run_id, "idempotencyKey": key or str(uuid.uuid4())}
         if step:
             body["stepId"] = step
@@ -148,7 +154,7 @@ class Actions:
         ws = await self._ws(request)
         form = await request.post()
         runs = self._bulk_filter(form)
-        key = form.get("key") if isinstance(form.get("key"), str) else None
+        key = _text(form, "key")
         first = RunsBulkRerun(runs, str(key or uuid.uuid4()), limit=100)
 
         async def perform() -> web.Response:

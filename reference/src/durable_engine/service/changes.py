@@ -34,7 +34,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
@@ -189,7 +189,7 @@ class ChangeFeed:
         """The resumable id of a change (an SSE `id:`)."""
         return f"{self.epoch}-{change.seq}"
 
-    def since(self, event_id: str) -> list[Item]:
+    def since(self, event_id: str) -> Sequence[Item]:
         """The kept changes after `event_id`; [RESYNC, ...] when some were not kept or the id
         is of another feed (another process, or before a restart)."""
         epoch, _, number = event_id.partition("-")

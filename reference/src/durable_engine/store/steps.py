@@ -22,7 +22,8 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+
+from ..db import Pool
 
 log = logging.getLogger("durable.engine")
 
@@ -70,7 +71,7 @@ Item = tuple[StepCommit, str, "asyncio.Future[StepCommitted]"]  # a step, its JS
 
 
 class StepCommitter:
-    def __init__(self, pool: AsyncConnectionPool, queries: dict[str, str], lease_s: float,
+    def __init__(self, pool: Pool, queries: dict[str, str], lease_s: float,
                  in_flight: int = 2, most: int = 256) -> None:
         self.pool = pool
         self.sql = queries["commit_steps"]

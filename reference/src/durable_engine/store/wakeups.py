@@ -23,7 +23,8 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+
+from ..db import Pool
 
 log = logging.getLogger("durable.engine")
 
@@ -42,7 +43,7 @@ async def wake_workers(conn: Any, queries: dict[str, str], runs: int = 1) -> Non
 
 
 class Wakeups:
-    def __init__(self, pool: AsyncConnectionPool, queries: dict[str, str],
+    def __init__(self, pool: Pool, queries: dict[str, str],
                  local: Callable[[], None], free_slots: Callable[[], int]) -> None:
         self.pool = pool
         self.queries = queries

@@ -13,11 +13,10 @@ from typing import Any
 
 import aiohttp
 import psycopg
-from psycopg_pool import AsyncConnectionPool
 
 from ..core.context import RunContext
 from ..core.invocation import Op
-from ..db import load_queries
+from ..db import Pool, load_queries
 from ..features.otel import Spans
 from ..store.steps import StepCommitter
 from ..store.wakeups import Wakeups
@@ -90,7 +89,7 @@ class Outcome:
 @dataclass
 class EngineBase:
     config: Config
-    pool: AsyncConnectionPool
+    pool: Pool
     clock: Callable[[], datetime] = utcnow
     queries: dict[str, str] = field(default_factory=load_queries)
     session: aiohttp.ClientSession | None = None

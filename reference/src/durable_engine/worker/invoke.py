@@ -154,8 +154,8 @@ class Invoke(Lifecycle):
             headers["traceparent"] = traceparent
         started = self.clock()
         t0 = time.perf_counter()
-        timeout = aiohttp.ClientTimeout(total=(timeout_ms or self.config.default_timeout_ms)
-                                        / 1000)
+        total_s = (timeout_ms or self.config.default_timeout_ms) / 1000
+        timeout = aiohttp.ClientTimeout(total=total_s)
 
         def done(op: Op | None, error: str | None, status: int | None,
                  code: str = "INVALID_RESPONSE") -> Outcome:
@@ -171,7 +171,7 @@ class Invoke(Lifecycle):
                 status = resp.status
                 resp_headers = resp.headers
         except TimeoutError:
-            return done(None, f"app did not answer within {timeout.total * 1000:.0f} ms", None,
+            return done(None, f"app did not answer within {total_s * 1000:.0f} ms", None,
                         "TIMEOUT")
         except aiohttp.ClientError as error:
             return done(None, f"app unreachable: {type(error).__name__}: {error}", None,

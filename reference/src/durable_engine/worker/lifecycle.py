@@ -8,7 +8,7 @@ import asyncio
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -30,6 +30,7 @@ from ..core.invocation import (
     memo_refusal,
 )
 from ..core.status import RunStatus
+from ..db import Conn
 from ..features.invoke import CAPABILITY as INVOKE_CAPABILITY
 from ..features.invoke import deadline as invoke_deadline
 from ..features.invoke import start_child
@@ -40,6 +41,14 @@ from .base import Claim, Outcome, iso
 from .events import Events
 
 log = logging.getLogger("durable.engine")
+
+
+class _Timing(TypedDict):
+    """An attempt's timing, recorded on the memo its answer writes."""
+
+    queued_at: datetime | None
+    started_at: datetime | None
+    app_ms: float | None
 
 
 class Lifecycle(Events):
@@ -124,7 +133,7 @@ class Lifecycle(Events):
         ctx.steps[op.id] = {"type": "run", "data": op.data}
         return token
 
-    async def _transition(self, conn: psycopg.AsyncConnection[Any], claim: Claim,
+    async def _transition(self, conn: Conn, claim: Claim,
                           ctx: RunContext, op: Op, outcome: Outcome,
                           now: datetime) -> uuid.UUID | None:
         ns = claim.namespace
@@ -134,9 +143,10 @@ class Lifecycle(Events):
                          delivery=True)
         refused = memo_refusal(op, ctx.steps)  # [OP-10], [ERR-7]
         if refused is not None:
-            return await self._fail(conn, claim, ctx, refused.error(), now)
-        timing = {"queued_at": claim.due_at, "started_at": outcome.started,
-                  "app_ms": outcome.duration_ms}
+            await self._fail(conn, claim, ctx, refused.error(), now)
+            return None
+        timing: _Timing = {"queued_at": claim.due_at, "started_at": outcome.started,
+                           "app_ms": outcome.duration_ms}
         if isinstance(op, StepOp | SendEventOp):
             if isinstance(op, StepOp):
                 kind, data = "run", op.data
@@ -210,9 +220,10 @@ class Lifecycle(Events):
             return None
         if op.delivery:
             error["code"] = "RETRIES_EXHAUSTED"  # [RETRY-5]: the last failure was no error op
-        return await self._fail(conn, claim, ctx, error, now)
+        await self._fail(conn, claim, ctx, error, now)
+        return None
 
-    async def _fail(self, conn: psycopg.AsyncConnection[Any], claim: Claim,
+    async def _fail(self, conn: Conn, claim: Claim,
                     ctx: RunContext, error: dict[str, Any], now: datetime) -> None:
         if claim.namespace == "failure":
             await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
@@ -239,7 +250,7 @@ class Lifecycle(Events):
             await wake_workers(conn, self.queries)  # a concurrency slot may be free
         return None
 
-    async def _park(self, conn: psycopg.AsyncConnection[Any], claim: Claim, kind: str,
+    async def _park(self, conn: Conn, claim: Claim, kind: str,
                     until: datetime, status: RunStatus, now: datetime) -> None:
         await conn.execute(self.q("queue_schedule"), {
             "run_id": claim.run_id, "attempt": 0, "kind": kind, "namespace": claim.namespace,
