@@ -222,7 +222,7 @@ class Api:
                     reason = ""
                 elif "window" in problem or "Timestamp" in problem:
                     reason = problem
-            if reason:
+            if reason or workspace is None:
                 raise ApiError(401, "INVALID_SIGNATURE", reason)
             value = parse_json(body)
             # Hand checks first for their precise paths, then the spec's schema as the judge.

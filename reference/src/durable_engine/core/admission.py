@@ -146,13 +146,15 @@ def pending_runtime(functions: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 def backoff_ms(retry: int, base_ms: int = 1000, cap_ms: int = 300_000,
                rng: Callable[[], float] = random.random) -> float:
     """Delay before retry k (k = 1..N), decision 0006: min(base·2^(k-1), cap) · U[0.5, 1]."""
-    return min(base_ms * 2 ** (retry - 1), cap_ms) * (0.5 + 0.5 * rng())
+    doubled: float = base_ms * 2 ** (retry - 1)  # int ** int is typed Any (a negative power)
+    return min(doubled, cap_ms) * (0.5 + 0.5 * rng())
 
 
 def may_retry(retryable: bool, attempt: int, definition: Definition) -> bool:
     """[RETRY-1]: a retryable failure of attempt `attempt` (0-based) is retried while fewer
     than the function's `retries` (3 by default) retries were made."""
-    return retryable and attempt < (definition or {}).get("retries", 3)
+    retries: int = (definition or {}).get("retries", 3)
+    return retryable and attempt < retries
 
 
 @dataclass

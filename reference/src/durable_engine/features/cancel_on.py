@@ -34,7 +34,8 @@ def run_event(row: dict[str, Any]) -> dict[str, Any]:
     """The event a run's rules are derived from: a batch run's first event."""
     events = row.get("events")
     if isinstance(events, list) and events:
-        return events[0]
+        first: dict[str, Any] = events[0]
+        return first
     return row.get("event") or {}
 
 

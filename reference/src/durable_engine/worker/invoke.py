@@ -25,6 +25,7 @@ from ..core.invocation import (
 from ..core.status import RunStatus
 from ..features.invoke import time_out as invoke_time_out
 from ..logs import run_changed
+from ..store import queue
 from .base import Claim, Outcome, to_ms
 from .lifecycle import Lifecycle
 from .manifests import read_limited
@@ -178,3 +179,16 @@ class Invoke(Lifecycle):
                         "DELIVERY_FAILED")
         reply = read_answer(status, answer, resp_headers, ctx.keys, v2, timestamp)
         return done(reply.op, reply.error, status, reply.code)
+
+    async def _release(self, token: uuid.UUID) -> None:
+        await self._release_all([token])
+
+    async def _release_all(self, tokens: list[uuid.UUID]) -> None:
+        """Hand runs back at once rather than at lease expiry."""
+        if not tokens:
+            return
+        try:
+            async with self.pool.connection() as conn:
+                await queue.release(conn, self.queries, tokens)
+        except (psycopg.Error, OSError):
+            pass  # the leases expire by themselves

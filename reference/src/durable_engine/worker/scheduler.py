@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 
 import psycopg
 
@@ -203,15 +202,3 @@ class Scheduler(Claims):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.close()
-
-    async def _release(self, token: uuid.UUID) -> None:
-        await self._release_all([token])
-
-    async def _release_all(self, tokens: list[uuid.UUID]) -> None:
-        if not tokens:
-            return
-        try:
-            async with self.pool.connection() as conn:
-                await queue.release(conn, self.queries, tokens)
-        except (psycopg.Error, OSError):
-            pass  # the leases expire by themselves
