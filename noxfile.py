@@ -32,9 +32,10 @@ def _our_sdk(session: nox.Session, *more: str) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff over every Python file."""
-    session.install("ruff")
+    """ruff over every Python file; mypy --strict over the engine."""
+    session.install("ruff", "-e", "reference[otel,typecheck]")
     session.run("ruff", "check", ".")
+    session.run("mypy", "--config-file", "reference/pyproject.toml", "reference/src/durable_engine")
     session.run("python", "reference/tools/check_engine.py")  # no import cycle, no dead query
     session.run("python", "conformance/tools/check_imports.py")  # no import cycle
     session.run("python", "conformance/tools/check_matrix.py")  # matrix.md made on this spec
