@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ..db import Conn
+
 Row = dict[str, Any]
 Queries = Mapping[str, str]
 
@@ -47,13 +49,13 @@ def _cursor(cursor: Cursor | None) -> dict[str, Any]:
             "cursor_id": None if cursor is None else cursor.id}
 
 
-async def _page(conn: Any, sql: str, params: dict[str, Any], limit: int) -> Page:
+async def _page(conn: Conn, sql: str, params: dict[str, Any], limit: int) -> Page:
     cur = await conn.execute(sql, {**params, "limit": limit + 1})
     rows = await cur.fetchall()
     return Page(rows[:limit], len(rows) > limit)
 
 
-async def runs_search(conn: Any, queries: Queries, workspace_id: str, *,
+async def runs_search(conn: Conn, queries: Queries, workspace_id: str, *,
                       function_id: str | None, status: str | None, cursor: Cursor | None,
                       limit: int) -> Page:
     """A page of the workspace's runs, newest first ([API-8])."""
@@ -62,7 +64,7 @@ async def runs_search(conn: Any, queries: Queries, workspace_id: str, *,
         **_cursor(cursor)}, limit)
 
 
-async def runs_browse(conn: Any, queries: Queries, workspace_id: str, runs: RunFilter, *,
+async def runs_browse(conn: Conn, queries: Queries, workspace_id: str, runs: RunFilter, *,
                       event_name: str | None, run_id: str | None, cursor: Cursor | None,
                       limit: int) -> Page:
     """A page of runs by any filter a person types: a trigger event name, a run id (exact or
@@ -72,7 +74,7 @@ async def runs_browse(conn: Any, queries: Queries, workspace_id: str, runs: RunF
         "run_id": run_id, **_cursor(cursor)}, limit)
 
 
-async def runs_matching(conn: Any, queries: Queries, workspace_id: str, runs: RunFilter, *,
+async def runs_matching(conn: Conn, queries: Queries, workspace_id: str, runs: RunFilter, *,
                         live_only: bool, cursor: Cursor | None, limit: int) -> Page:
     """A page of (id, created_at) of the runs a bulk filter matches ([API-16])."""
     return await _page(conn, queries["bulk_runs_page"], {
@@ -80,7 +82,7 @@ async def runs_matching(conn: Any, queries: Queries, workspace_id: str, runs: Ru
         **_cursor(cursor)}, limit)
 
 
-async def run(conn: Any, queries: Queries, workspace_id: str, run_id: str) -> Row | None:
+async def run(conn: Conn, queries: Queries, workspace_id: str, run_id: str) -> Row | None:
     """The run with its attempt and, sleeping or waiting, when it wakes."""
     cur = await conn.execute(queries["run_get"],
                              {"run_id": run_id, "workspace_id": workspace_id})
@@ -88,27 +90,27 @@ async def run(conn: Any, queries: Queries, workspace_id: str, run_id: str) -> Ro
     return row
 
 
-async def steps(conn: Any, queries: Queries, run_id: str) -> list[Row]:
+async def steps(conn: Conn, queries: Queries, run_id: str) -> list[Row]:
     """Every step of the run, every namespace, with its times."""
     cur = await conn.execute(queries["run_steps"], {"run_id": run_id})
     rows: list[Row] = await cur.fetchall()
     return rows
 
 
-async def run_exists(conn: Any, queries: Queries, workspace_id: str, run_id: str) -> bool:
+async def run_exists(conn: Conn, queries: Queries, workspace_id: str, run_id: str) -> bool:
     cur = await conn.execute(queries["run_exists"],
                              {"run_id": run_id, "workspace_id": workspace_id})
     return await cur.fetchone() is not None
 
 
-async def attempts(conn: Any, queries: Queries, workspace_id: str, run_id: str, *,
+async def attempts(conn: Conn, queries: Queries, workspace_id: str, run_id: str, *,
                    cursor: Cursor | None, limit: int) -> Page:
     """A page of the run's HTTP attempts, oldest first ([API-19])."""
     return await _page(conn, queries["run_history"], {
         "run_id": run_id, "workspace_id": workspace_id, **_cursor(cursor)}, limit)
 
 
-async def failures(conn: Any, queries: Queries, workspace_id: str, limit: int) -> list[Row]:
+async def failures(conn: Conn, queries: Queries, workspace_id: str, limit: int) -> list[Row]:
     """Failed runs, each with its last failed invocation."""
     cur = await conn.execute(queries["failures_search"],
                              {"workspace_id": workspace_id, "limit": limit})
@@ -116,7 +118,7 @@ async def failures(conn: Any, queries: Queries, workspace_id: str, limit: int) -
     return rows
 
 
-async def waits(conn: Any, queries: Queries, workspace_id: str, run_id: str) -> list[Row]:
+async def waits(conn: Conn, queries: Queries, workspace_id: str, run_id: str) -> list[Row]:
     """The run's waits for an event still parked, oldest first."""
     cur = await conn.execute(queries["run_waits"],
                              {"run_id": run_id, "workspace_id": workspace_id})
@@ -131,14 +133,14 @@ class Signer(NamedTuple):
     environment: str
 
 
-async def signer(conn: Any, queries: Queries, workspace_id: str) -> Signer | None:
+async def signer(conn: Conn, queries: Queries, workspace_id: str) -> Signer | None:
     """The workspace's signing keys and environment, or None when there is none."""
     cur = await conn.execute(queries["workspace_get"], {"id": workspace_id})
     row = await cur.fetchone()
     return None if row is None else Signer(list(row["keys"]), row["environment"])
 
 
-async def workspace(conn: Any, queries: Queries, workspace_id: str) -> Row | None:
+async def workspace(conn: Conn, queries: Queries, workspace_id: str) -> Row | None:
     """One workspace with its key count (no key)."""
     cur = await conn.execute(queries["workspace_view"], {"id": workspace_id})
     row: Row | None = await cur.fetchone()

@@ -10,11 +10,13 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from ..db import Conn
+
 Row = dict[str, Any]
 Queries = Mapping[str, str]
 
 
-async def cancel(conn: Any, queries: Queries, workspace_id: str, run_id: str,
+async def cancel(conn: Conn, queries: Queries, workspace_id: str, run_id: str,
                  now: datetime) -> Row | None:
     """Cancel the run if it is live: its queue row and waits go and the engines driving it
     are told. The ended run (id, function_id, traceparent, created_at), or None when the run
@@ -33,7 +35,7 @@ async def cancel(conn: Any, queries: Queries, workspace_id: str, run_id: str,
     return ended
 
 
-async def cancel_many(conn: Any, queries: Queries, workspace_id: str, run_ids: list[str],
+async def cancel_many(conn: Conn, queries: Queries, workspace_id: str, run_ids: list[str],
                       now: datetime) -> list[Row]:
     """Cancel those of `run_ids` still live, as cancel does for one; their ended rows."""
     if not run_ids:
@@ -49,7 +51,7 @@ async def cancel_many(conn: Any, queries: Queries, workspace_id: str, run_ids: l
     return ended
 
 
-async def status(conn: Any, queries: Queries, workspace_id: str, run_id: str) -> str | None:
+async def status(conn: Conn, queries: Queries, workspace_id: str, run_id: str) -> str | None:
     """The run's status, or None when there is no such run."""
     cur = await conn.execute(queries["run_status"],
                              {"run_id": run_id, "workspace_id": workspace_id})
@@ -57,7 +59,7 @@ async def status(conn: Any, queries: Queries, workspace_id: str, run_id: str) ->
     return None if row is None else str(row["status"])
 
 
-async def rerun_seen(conn: Any, queries: Queries, workspace_id: str, key: str
+async def rerun_seen(conn: Conn, queries: Queries, workspace_id: str, key: str
                      ) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The (request, answer) a rerun of this idempotency key recorded, if any."""
     cur = await conn.execute(queries["rerun_lookup"], {"workspace_id": workspace_id,
@@ -66,7 +68,7 @@ async def rerun_seen(conn: Any, queries: Queries, workspace_id: str, key: str
     return None if row is None else (row["request"], row["answer"])
 
 
-async def rerun_source(conn: Any, queries: Queries, workspace_id: str, run_id: str
+async def rerun_source(conn: Conn, queries: Queries, workspace_id: str, run_id: str
                        ) -> Row | None:
     """What a rerun copies of a run: function, event(s), and its function's definition."""
     cur = await conn.execute(queries["rerun_source"], {"run_id": run_id,
@@ -75,7 +77,7 @@ async def rerun_source(conn: Any, queries: Queries, workspace_id: str, run_id: s
     return row
 
 
-async def step_position(conn: Any, queries: Queries, run_id: str, step_id: str) -> int | None:
+async def step_position(conn: Conn, queries: Queries, run_id: str, step_id: str) -> int | None:
     """The position of the run's memo `step_id`, or None when it has none."""
     cur = await conn.execute(queries["rerun_step_position"], {"run_id": run_id,
                                                               "step_id": step_id})
@@ -83,14 +85,14 @@ async def step_position(conn: Any, queries: Queries, run_id: str, step_id: str) 
     return None if row is None else int(row["position"])
 
 
-async def copy_steps(conn: Any, queries: Queries, new_run_id: str, run_id: str, before: int,
+async def copy_steps(conn: Conn, queries: Queries, new_run_id: str, run_id: str, before: int,
                      now: datetime) -> None:
     """The memos of `run_id` before position `before` become the new run's."""
     await conn.execute(queries["rerun_copy_steps"], {
         "new_run_id": new_run_id, "run_id": run_id, "before": before, "now": now})
 
 
-async def rerun_record(conn: Any, queries: Queries, workspace_id: str, key: str,
+async def rerun_record(conn: Conn, queries: Queries, workspace_id: str, key: str,
                        request: dict[str, Any], answer: dict[str, Any], now: datetime) -> bool:
     """Record a rerun's key; False when a concurrent twin recorded it first."""
     cur = await conn.execute(queries["rerun_record"], {
@@ -99,7 +101,7 @@ async def rerun_record(conn: Any, queries: Queries, workspace_id: str, key: str,
     return await cur.fetchone() is not None
 
 
-async def failed_delivery(conn: Any, queries: Queries, workspace_id: str, delivery_id: str
+async def failed_delivery(conn: Conn, queries: Queries, workspace_id: str, delivery_id: str
                           ) -> Row | None:
     """A delivery with its run (locked) and the run's function, or None."""
     cur = await conn.execute(queries["failure_get"],

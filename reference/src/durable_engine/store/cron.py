@@ -9,11 +9,13 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from ..db import Conn
+
 Row = dict[str, Any]
 Queries = Mapping[str, str]
 
 
-async def functions(conn: Any, queries: Queries) -> list[Row]:
+async def functions(conn: Conn, queries: Queries) -> list[Row]:
     """Every enabled live function with a cron trigger: workspace_id, runtime_id,
     trigger_cron, priority, synced_at, definition, last_tick (None before its first)."""
     cur = await conn.execute(queries["cron_functions"])
@@ -21,7 +23,7 @@ async def functions(conn: Any, queries: Queries) -> list[Row]:
     return rows
 
 
-async def claim_tick(conn: Any, queries: Queries, workspace_id: str, runtime_id: str,
+async def claim_tick(conn: Conn, queries: Queries, workspace_id: str, runtime_id: str,
                      tick_at: datetime, run_id: str) -> bool:
     """Claim the tick for the run `run_id`; False when another engine fired it."""
     cur = await conn.execute(queries["cron_tick_claim"], {
@@ -30,7 +32,7 @@ async def claim_tick(conn: Any, queries: Queries, workspace_id: str, runtime_id:
     return await cur.fetchone() is not None
 
 
-async def insert_event(conn: Any, queries: Queries, workspace_id: str, event: Row,
+async def insert_event(conn: Conn, queries: Queries, workspace_id: str, event: Row,
                        receipt: Row, now: datetime) -> None:
     """Store the tick's `durable/cron` event with its receipt."""
     await conn.execute(queries["cron_event_insert"], {

@@ -10,11 +10,13 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from ..db import Conn
+
 Row = dict[str, Any]
 Queries = Mapping[str, str]
 
 
-async def accept(conn: Any, queries: Queries, workspace_id: str, event: Row, now: datetime
+async def accept(conn: Conn, queries: Queries, workspace_id: str, event: Row, now: datetime
                  ) -> Row:
     """Store the event unless its id is known; one row: inserted (0 or 1), prior_receipt,
     the functions it triggers, the waits of its name (locked), the cancelOn rules it may
@@ -28,7 +30,7 @@ async def accept(conn: Any, queries: Queries, workspace_id: str, event: Row, now
     return row
 
 
-async def receipt(conn: Any, queries: Queries, workspace_id: str, event_id: str
+async def receipt(conn: Conn, queries: Queries, workspace_id: str, event_id: str
                   ) -> Row | None:
     """The receipt stored with an event, or None when there is no such event."""
     cur = await conn.execute(queries["event_receipt"],
@@ -38,7 +40,7 @@ async def receipt(conn: Any, queries: Queries, workspace_id: str, event_id: str
     return found
 
 
-async def rate_window(conn: Any, queries: Queries, rate_key: str, now: datetime,
+async def rate_window(conn: Conn, queries: Queries, rate_key: str, now: datetime,
                       period_ms: int) -> int:
     """Lock the rate bucket until commit, then count the runs it created (not skipped) in
     its sliding window."""
@@ -50,7 +52,7 @@ async def rate_window(conn: Any, queries: Queries, rate_key: str, now: datetime,
     return 0 if row is None else int(row["n"])
 
 
-async def take_wait(conn: Any, queries: Queries, run_id: str, namespace: str, step_id: str
+async def take_wait(conn: Conn, queries: Queries, run_id: str, namespace: str, step_id: str
                     ) -> bool:
     """Take the run's wait for the step; False when another event took it first."""
     cur = await conn.execute(queries["wait_take_one"],
@@ -58,7 +60,7 @@ async def take_wait(conn: Any, queries: Queries, run_id: str, namespace: str, st
     return await cur.fetchone() is not None
 
 
-async def insert_memo(conn: Any, queries: Queries, run_id: str, namespace: str, step_id: str,
+async def insert_memo(conn: Conn, queries: Queries, run_id: str, namespace: str, step_id: str,
                       type_: str, data: Any, *, queued_at: datetime | None,
                       started_at: datetime | None, app_ms: float | None, ended_at: datetime,
                       wake_at: datetime | None = None) -> None:
@@ -70,14 +72,14 @@ async def insert_memo(conn: Any, queries: Queries, run_id: str, namespace: str, 
         "app_ms": app_ms, "ended_at": ended_at, "wake_at": wake_at})
 
 
-async def resume(conn: Any, queries: Queries, run_id: str, status: str, now: datetime) -> None:
+async def resume(conn: Conn, queries: Queries, run_id: str, status: str, now: datetime) -> None:
     """The run's queue row is due now and the run takes `status` (queued)."""
     await conn.execute(queries["queue_resume"], {"run_id": run_id, "now": now})
     await conn.execute(queries["run_set_status"],
                        {"run_id": run_id, "status": status, "now": now})
 
 
-async def cancel_met(conn: Any, queries: Queries, workspace_id: str, run_ids: list[str],
+async def cancel_met(conn: Conn, queries: Queries, workspace_id: str, run_ids: list[str],
                      event_id: str, now: datetime) -> set[str]:
     """[CANCEL-3], [CANCEL-4]: cancel those of `run_ids` still live, recording the event
     that met their rules; their queue rows and waits go. Returns the ids cancelled."""

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..db import Conn
+
 Row = dict[str, Any]
 Queries = Mapping[str, str]
 
 
-async def sample_backlog(conn: Any, queries: Queries, now: datetime, minute: datetime
+async def sample_backlog(conn: Conn, queries: Queries, now: datetime, minute: datetime
                          ) -> list[Row]:
     """Live runs by state per workspace and function now, kept as the minute's maximum."""
     cur = await conn.execute(queries["metrics_sample_backlog"], {"now": now, "minute": minute})
@@ -20,7 +22,7 @@ async def sample_backlog(conn: Any, queries: Queries, now: datetime, minute: dat
     return rows
 
 
-async def totals(conn: Any, queries: Queries) -> tuple[list[Row], list[Row]]:
+async def totals(conn: Conn, queries: Queries) -> tuple[list[Row], list[Row]]:
     """(running totals per workspace and function with the watermark, their histogram
     buckets)."""
     rows: list[Row] = await (await conn.execute(queries["metrics_totals"])).fetchall()
@@ -29,7 +31,7 @@ async def totals(conn: Any, queries: Queries) -> tuple[list[Row], list[Row]]:
     return rows, buckets
 
 
-async def roll_claim(conn: Any, queries: Queries) -> Row | None:
+async def roll_claim(conn: Conn, queries: Queries) -> Row | None:
     """Lock the watermark row for this transaction (rolled_to, age_s: how long the oldest
     open transaction has run); None when another process holds it."""
     cur = await conn.execute(queries["metrics_roll_claim"])
@@ -37,7 +39,7 @@ async def roll_claim(conn: Any, queries: Queries) -> Row | None:
     return row
 
 
-async def roll(conn: Any, queries: Queries, start: datetime, end: datetime) -> int:
+async def roll(conn: Conn, queries: Queries, start: datetime, end: datetime) -> int:
     """Roll the minutes [start, end) into the rollups and move the watermark to `end`; the
     number of rollup rows written. Run it in the transaction of roll_claim."""
     cur = await conn.execute(queries["metrics_roll"], {"from": start, "to": end})
@@ -74,7 +76,7 @@ class Series:
     backlog_now: list[Row]
 
 
-async def series(conn: Any, queries: Queries, window: Window) -> Series | None:
+async def series(conn: Conn, queries: Queries, window: Window) -> Series | None:
     """The window's series, or None when there is no such workspace."""
     params = window.params()
     workspace = await (await conn.execute(queries["metrics_workspace"], params)).fetchone()

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from ..db import Conn
 
 Queries = Mapping[str, str]
 
@@ -19,14 +21,14 @@ class Pruned(NamedTuple):
     cron_ticks: int
 
 
-async def prune_metrics(conn: Any, queries: Queries, cutoff: datetime) -> int:
+async def prune_metrics(conn: Conn, queries: Queries, cutoff: datetime) -> int:
     """Delete metrics minutes before `cutoff` (running totals stay); the rows deleted."""
     cur = await conn.execute(queries["retention_metrics"], {"cutoff": cutoff})
     row = await cur.fetchone()
     return int(row["rows"]) if row else 0
 
 
-async def prune_batch(conn: Any, queries: Queries, cutoff: datetime, batch: int) -> Pruned:
+async def prune_batch(conn: Conn, queries: Queries, cutoff: datetime, batch: int) -> Pruned:
     """One batch (up to `batch` rows) of each kind, one statement each: run them in
     autocommit so that each holds its locks for its own short transaction only."""
     params = {"cutoff": cutoff, "batch": batch}

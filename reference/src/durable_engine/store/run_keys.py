@@ -10,17 +10,19 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from ..db import Conn
+
 Row = dict[str, Any]
 Queries = Mapping[str, str]
 
 
-async def lock(conn: Any, queries: Queries, key: str, seed: int) -> None:
+async def lock(conn: Conn, queries: Queries, key: str, seed: int) -> None:
     """Hold the key until commit (a statement of its own: a look-up after it sees what the
     previous holder committed)."""
     await conn.execute(queries["run_key_lock"], {"key": key, "seed": seed})
 
 
-async def idempotency_original(conn: Any, queries: Queries, key: str, now: datetime,
+async def idempotency_original(conn: Conn, queries: Queries, key: str, now: datetime,
                                period_s: float) -> Row | None:
     """The earliest run (id, function_id) created under the key within the period."""
     cur = await conn.execute(queries["idempotency_original"], {
@@ -29,13 +31,13 @@ async def idempotency_original(conn: Any, queries: Queries, key: str, now: datet
     return row
 
 
-async def singleton_live(conn: Any, queries: Queries, key: str) -> list[str]:
+async def singleton_live(conn: Conn, queries: Queries, key: str) -> list[str]:
     """The ids of the key's live runs."""
     cur = await conn.execute(queries["singleton_live"], {"key": key})
     return [row["id"] for row in await cur.fetchall()]
 
 
-async def singleton_cancel(conn: Any, queries: Queries, run_ids: list[str], new_run_id: str,
+async def singleton_cancel(conn: Conn, queries: Queries, run_ids: list[str], new_run_id: str,
                            now: datetime) -> list[str]:
     """[SINGLE-3]: those of `run_ids` still live give way to `new_run_id` (recorded on
     them): cancelled, their queue rows and waits gone; returns them."""

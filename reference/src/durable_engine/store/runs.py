@@ -13,6 +13,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ..core.admission import Flow, flow_of
+from ..db import Conn
 from .wakeups import wake_workers
 
 
@@ -67,7 +68,7 @@ class Receipt:
     body: dict[str, Any]
 
 
-async def create(conn: Any, queries: dict[str, str], runs: list[NewRun], now: datetime, *,
+async def create(conn: Conn, queries: dict[str, str], runs: list[NewRun], now: datetime, *,
                  restart: bool = False, receipt: Receipt | None = None,
                  notify: bool = True) -> dict[str, uuid.UUID | None]:
     """Create `runs` (restart: reset those failed runs and queue them again) in the caller's
@@ -93,6 +94,6 @@ async def create(conn: Any, queries: dict[str, str], runs: list[NewRun], now: da
     return created
 
 
-async def restart(conn: Any, queries: dict[str, str], run: NewRun, now: datetime) -> None:
+async def restart(conn: Conn, queries: dict[str, str], run: NewRun, now: datetime) -> None:
     """Start the failed run `run.id` again, from its first step (failures retry)."""
     await create(conn, queries, [run], now, restart=True)

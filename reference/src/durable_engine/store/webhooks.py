@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ..db import Conn
 from ..features.webhooks import Signature
 
 Row = dict[str, Any]
@@ -20,7 +21,7 @@ def _signing(signing: Signature | None) -> dict[str, Any]:
             "secret": signing.secret if signing else None}
 
 
-async def insert(conn: Any, queries: Queries, workspace_id: str, name: str, *, token: str,
+async def insert(conn: Conn, queries: Queries, workspace_id: str, name: str, *, token: str,
                  token_hash: str, transform: str, signing: Signature | None,
                  now: datetime) -> Row | None:
     """The new endpoint (id, name, token, transform, preset, header, created_at), or None
@@ -32,21 +33,21 @@ async def insert(conn: Any, queries: Queries, workspace_id: str, name: str, *, t
     return row
 
 
-async def listing(conn: Any, queries: Queries, workspace_id: str) -> list[Row]:
+async def listing(conn: Conn, queries: Queries, workspace_id: str) -> list[Row]:
     """The workspace's endpoints by name."""
     cur = await conn.execute(queries["webhook_list"], {"workspace_id": workspace_id})
     rows: list[Row] = await cur.fetchall()
     return rows
 
 
-async def get(conn: Any, queries: Queries, workspace_id: str, name: str) -> Row | None:
+async def get(conn: Conn, queries: Queries, workspace_id: str, name: str) -> Row | None:
     cur = await conn.execute(queries["webhook_get"],
                              {"workspace_id": workspace_id, "name": name})
     row: Row | None = await cur.fetchone()
     return row
 
 
-async def by_token(conn: Any, queries: Queries, token_hash: str) -> Row | None:
+async def by_token(conn: Conn, queries: Queries, token_hash: str) -> Row | None:
     """The endpoint a sender's URL names (id, workspace_id, name, transform, preset, header,
     secret), or None."""
     cur = await conn.execute(queries["webhook_by_token"], {"token_hash": token_hash})
@@ -54,7 +55,7 @@ async def by_token(conn: Any, queries: Queries, token_hash: str) -> Row | None:
     return row
 
 
-async def update(conn: Any, queries: Queries, workspace_id: str, name: str, *,
+async def update(conn: Conn, queries: Queries, workspace_id: str, name: str, *,
                  transform: str | None, set_signing: bool, signing: Signature | None,
                  token: str | None, token_hash: str | None) -> Row | None:
     """[HOOK-6]: change what is given (None keeps it; with `set_signing` the signing becomes
@@ -67,13 +68,13 @@ async def update(conn: Any, queries: Queries, workspace_id: str, name: str, *,
     return row
 
 
-async def delete(conn: Any, queries: Queries, workspace_id: str, name: str) -> bool:
+async def delete(conn: Conn, queries: Queries, workspace_id: str, name: str) -> bool:
     cur = await conn.execute(queries["webhook_delete"],
                              {"workspace_id": workspace_id, "name": name})
     return await cur.fetchone() is not None
 
 
-async def record_delivery(conn: Any, queries: Queries, webhook_id: int, *, at: datetime,
+async def record_delivery(conn: Conn, queries: Queries, webhook_id: int, *, at: datetime,
                           status: int, code: str | None, message: str | None,
                           event_id: str | None, run_ids: list[str], keep: int) -> None:
     """Record one delivery, keeping the endpoint's last `keep` + 1."""
@@ -82,7 +83,7 @@ async def record_delivery(conn: Any, queries: Queries, webhook_id: int, *, at: d
         "event_id": event_id, "message": message, "run_ids": run_ids, "keep": keep})
 
 
-async def deliveries(conn: Any, queries: Queries, workspace_id: str, name: str, limit: int
+async def deliveries(conn: Conn, queries: Queries, workspace_id: str, name: str, limit: int
                      ) -> list[Row]:
     """The endpoint's last `limit` deliveries, newest first: at, status, code, message,
     event_id, run_ids."""

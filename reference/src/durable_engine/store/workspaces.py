@@ -10,21 +10,23 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
+from ..db import Conn
+
 Row = dict[str, Any]
 Queries = Mapping[str, str]
 
 
-async def get(conn: Any, queries: Queries, workspace_id: str) -> Row | None:
+async def get(conn: Conn, queries: Queries, workspace_id: str) -> Row | None:
     cur = await conn.execute(queries["workspace_get"], {"id": workspace_id})
     row: Row | None = await cur.fetchone()
     return row
 
 
-async def exists(conn: Any, queries: Queries, workspace_id: str) -> bool:
+async def exists(conn: Conn, queries: Queries, workspace_id: str) -> bool:
     return await get(conn, queries, workspace_id) is not None
 
 
-async def listing(conn: Any, queries: Queries) -> list[Row]:
+async def listing(conn: Conn, queries: Queries) -> list[Row]:
     """Every workspace, oldest first: id, name, environment, app_url, key_count,
     capabilities, created_at."""
     cur = await conn.execute(queries["workspace_list"])
@@ -32,7 +34,7 @@ async def listing(conn: Any, queries: Queries) -> list[Row]:
     return rows
 
 
-async def insert(conn: Any, queries: Queries, *, workspace_id: str, name: str,
+async def insert(conn: Conn, queries: Queries, *, workspace_id: str, name: str,
                  environment: str, app_url: str, key: str, now: datetime) -> Row | None:
     """The new workspace's row, or None when its (name, environment) is taken."""
     cur = await conn.execute(queries["workspace_insert"], {
@@ -42,21 +44,21 @@ async def insert(conn: Any, queries: Queries, *, workspace_id: str, name: str,
     return row
 
 
-async def add_key(conn: Any, queries: Queries, workspace_id: str, key: str) -> Row | None:
+async def add_key(conn: Conn, queries: Queries, workspace_id: str, key: str) -> Row | None:
     """(id, key_count) after adding `key`; None unless exactly one key was active."""
     cur = await conn.execute(queries["workspace_rotate"], {"id": workspace_id, "key": key})
     row: Row | None = await cur.fetchone()
     return row
 
 
-async def retire_key(conn: Any, queries: Queries, workspace_id: str) -> Row | None:
+async def retire_key(conn: Conn, queries: Queries, workspace_id: str) -> Row | None:
     """(id, key_count) after retiring the older key; None unless two keys were active."""
     cur = await conn.execute(queries["workspace_retire"], {"id": workspace_id})
     row: Row | None = await cur.fetchone()
     return row
 
 
-async def update(conn: Any, queries: Queries, workspace_id: str, *, name: str | None,
+async def update(conn: Conn, queries: Queries, workspace_id: str, *, name: str | None,
                  app_url: str | None) -> Row | None:
     """Rename or re-point a workspace (None keeps a value); its row, or None when there is
     no such workspace. Raises UniqueViolation when the name is taken."""
@@ -66,7 +68,7 @@ async def update(conn: Any, queries: Queries, workspace_id: str, *, name: str | 
     return row
 
 
-async def delete(conn: Any, queries: Queries, workspace_id: str) -> int | None:
+async def delete(conn: Conn, queries: Queries, workspace_id: str) -> int | None:
     """Delete a workspace with everything that names it; the number of its runs deleted, or
     None when there was no such workspace. Run it in a transaction."""
     await conn.execute(queries["workspace_delete_side"], {"id": workspace_id})
@@ -77,7 +79,7 @@ async def delete(conn: Any, queries: Queries, workspace_id: str) -> int | None:
     return int(row["runs"])
 
 
-async def upsert_dev(conn: Any, queries: Queries, *, workspace_id: str, name: str,
+async def upsert_dev(conn: Conn, queries: Queries, *, workspace_id: str, name: str,
                      app_url: str, key: str, capabilities: Any, max_request_bytes: int | None,
                      sdk_version: str | None, now: datetime) -> None:
     """A dev-mode app discovered from its manifest, created or brought up to date."""
@@ -87,7 +89,7 @@ async def upsert_dev(conn: Any, queries: Queries, *, workspace_id: str, name: st
         "sdk_version": sdk_version, "now": now})
 
 
-async def set_manifest(conn: Any, queries: Queries, workspace_id: str, *, capabilities: Any,
+async def set_manifest(conn: Conn, queries: Queries, workspace_id: str, *, capabilities: Any,
                        max_request_bytes: int | None, sdk_version: str | None,
                        now: datetime) -> None:
     """What a fetched manifest says ([MAN-1..6])."""
@@ -96,7 +98,7 @@ async def set_manifest(conn: Any, queries: Queries, workspace_id: str, *, capabi
         "max_request_bytes": max_request_bytes, "sdk_version": sdk_version, "now": now})
 
 
-async def set_sdk(conn: Any, queries: Queries, workspace_id: str, *, sdk_version: str | None,
+async def set_sdk(conn: Conn, queries: Queries, workspace_id: str, *, sdk_version: str | None,
                   capabilities: Any | None, max_request_bytes: int | None,
                   now: datetime) -> None:
     """What a sync says of the SDK ([MAN-5]); None capabilities keep the manifest's."""
@@ -106,7 +108,7 @@ async def set_sdk(conn: Any, queries: Queries, workspace_id: str, *, sdk_version
         "max_request_bytes": max_request_bytes, "now": now})
 
 
-async def store_functions(conn: Any, queries: Queries, workspace_id: str,
+async def store_functions(conn: Conn, queries: Queries, workspace_id: str,
                           functions: list[Row], now: datetime) -> tuple[list[str], list[str]]:
     """Replace the workspace's live functions ([API-6]) by these definitions; returns
     (their runtime ids, the runtime ids this sync deactivated, sorted)."""
@@ -124,7 +126,7 @@ async def store_functions(conn: Any, queries: Queries, workspace_id: str,
     return keep, sorted(r["runtime_id"] for r in await cur.fetchall())
 
 
-async def versions(conn: Any, queries: Queries, workspace_id: str, function_id: str
+async def versions(conn: Conn, queries: Queries, workspace_id: str, function_id: str
                    ) -> list[Row] | None:
     """The versions of a function id that are live or still have live runs ([API-14]):
     runtime_id, version, enabled, removed, runs ({status: count}); None when the workspace
@@ -139,7 +141,7 @@ async def versions(conn: Any, queries: Queries, workspace_id: str, function_id: 
     return rows
 
 
-async def functions(conn: Any, queries: Queries, workspace_id: str) -> list[Row]:
+async def functions(conn: Conn, queries: Queries, workspace_id: str) -> list[Row]:
     """Every function of the workspace, removed ones too, with its definition and run
     counts, by function id then sync time."""
     cur = await conn.execute(queries["functions_overview"], {"workspace_id": workspace_id})
