@@ -24,7 +24,7 @@ from .grpc_api import (
     request_json,
 )
 from .pb import convert, engine_messages_pb2, engine_pb2
-from .service import RESYNC, ChangeFeed, ServiceError
+from .service import ChangeFeed, Resync, ServiceError
 from .service.runs import RunId
 from .validation import Invalid
 
@@ -193,10 +193,10 @@ class Streams:
             await refuse(context, error)
         async with self.feed.subscribe(workspace_id=workspace_id) as sub:
             async for item in sub:
-                if item is RESYNC:
+                if isinstance(item, Resync):  # RESYNC
                     yield engine_pb2.RunChange(resync=True).SerializeToString()
                     continue
-                change = item.to_json()  # type: ignore[union-attr]
+                change = item.to_json()
                 if runtime_matches(wanted, change["functionId"]):
                     yield engine_pb2.RunChange(
                         run_id=change["runId"], function_id=change["functionId"],

