@@ -41,6 +41,7 @@ from types import TracebackType
 from typing import Any, Final
 
 import psycopg
+from psycopg.rows import TupleRow
 
 from ..db import load_queries
 
@@ -253,7 +254,7 @@ class ChangeFeed:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    async def _announce(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    async def _announce(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
         """Put this feed's row in feed_listeners, then wait (a bounded while) for the
         transactions that may have changed a run before they could see it."""
         await conn.execute(self._queries["feed_listen"],

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..db import Conn
 from ..engine import Engine, iso
 from ..logs import run_changed
 from ..store import browse, control
@@ -165,7 +166,7 @@ class RunOps:
         return RunsPage(tuple(RunSummary.from_row(r) for r in page.rows),
                         None if last is None else Cursor(last["created_at"], last["id"]))
 
-    async def _run_rows(self, conn: Any, workspace_id: str, run_id: str
+    async def _run_rows(self, conn: Conn, workspace_id: str, run_id: str
                         ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         run = await browse.run(conn, self.engine.queries, workspace_id, run_id)
         if run is None:

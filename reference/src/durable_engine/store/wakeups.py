@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from ..db import Pool
+from ..db import Conn, Pool
 
 log = logging.getLogger("durable.engine")
 
@@ -32,7 +32,7 @@ log = logging.getLogger("durable.engine")
 _collecting: dict[int, list[int]] = {}
 
 
-async def wake_workers(conn: Any, queries: dict[str, str], runs: int = 1) -> None:
+async def wake_workers(conn: Conn, queries: dict[str, str], runs: int = 1) -> None:
     """Wake the engine's workers once the caller's transaction has committed: `runs` runs
     were queued (or a concurrency slot freed) for them."""
     asked = _collecting.get(id(conn))
