@@ -74,7 +74,8 @@ def test_functions_overview_shows_rules_versions_and_next_cron_fire(make_app: An
                         concurrency={"limit": 2}, throttle={"limit": 5, "period": "1m"}),
         DurableFunction(id="nightly", trigger={"cron": "0 3 * * *"}, handler=handler)])
     service = service_of(engine)
-    overview = {f["functionId"]: f for f in call(engine, service.functions_overview(app.id))}
+    listed = call(engine, service.functions_overview(app.id)).to_json()["functions"]
+    overview = {f["functionId"]: f for f in listed}
     assert set(overview) == {"limited", "nightly"}
     limited = overview["limited"]["versions"][0]
     assert limited["flow"] == {"concurrency": {"limit": 2}, "priority": 0,
@@ -85,8 +86,8 @@ def test_functions_overview_shows_rules_versions_and_next_cron_fire(make_app: An
     assert nightly["nextCronFire"] is not None and nightly["nextCronFire"].endswith(
         "T03:00:00.000Z")
     workspaces = call(engine, service.workspaces_list())
-    assert app.id in {w["id"] for w in workspaces}
-    assert call(engine, service.functions_overview("app_unknown")) == []
+    assert app.id in {w.id for w in workspaces.apps}
+    assert call(engine, service.functions_overview("app_unknown")).functions == ()
 
 
 # ---- the change feed across two engine processes -----------------------------------------

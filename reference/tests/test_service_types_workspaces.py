@@ -23,11 +23,14 @@ from durable_engine.service.apps import (
 )
 from durable_engine.service.functions import (
     Function,
+    FunctionOverview,
     Functions,
     FunctionsList,
+    FunctionsOverview,
     Sync,
     Synced,
     Version,
+    VersionOverview,
     Versions,
     VersionsStatus,
 )
@@ -180,3 +183,21 @@ def test_a_metrics_series_keeps_its_member_order() -> None:
                             "rolledTo", "timestamps", "runs", "appMs", "durableMs", "backlog",
                             "backlogNow", "totals"]
     assert series["timestamps"] == [1, 2] and series["from"] == "2026-01-31T12:00:00.123Z"
+
+
+def test_the_functions_overview_shows_flow_rules_and_the_next_cron_fire() -> None:
+    definition = {"id": "nightly", "trigger": {"cron": "0 3 * * *"}, "concurrency": {"limit": 2},
+                  "retries": 3}
+    row = {"runtime_id": "nightly", "version": None, "enabled": True, "removed": False,
+           "trigger_cron": "0 3 * * *", "runs": {"completed": 1}, "synced_at": AT,
+           "definition": definition}
+    live = VersionOverview.from_row(row, AT)
+    shown = live.to_json()
+    assert list(shown) == ["runtimeId", "version", "trigger", "enabled", "removed", "active",
+                           "flow", "nextCronFire", "runs", "syncedAt", "definition"]
+    assert shown["flow"] == {"concurrency": {"limit": 2}}  # retries is not a flow rule
+    assert shown["nextCronFire"] == "2026-02-01T03:00:00.000Z" and shown["active"] is True
+    removed = VersionOverview.from_row({**row, "removed": True}, AT).to_json()
+    assert removed["nextCronFire"] is None and removed["active"] is False
+    overview = FunctionsOverview((FunctionOverview("nightly", (live,)),)).to_json()
+    assert overview == {"functions": [{"functionId": "nightly", "versions": [shown]}]}

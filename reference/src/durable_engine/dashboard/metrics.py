@@ -37,13 +37,13 @@ class MetricsPage:
         options = self._options(request)
         series = (await self.service.metrics_series(ws["id"],
                                                     MetricsQuery.from_json(options))).to_json()
-        functions = await self.service.functions_overview(ws["id"])
+        functions = (await self.service.functions_overview(ws["id"])).functions
         base = f"/ws/{ws['id']}/metrics"
         links = {w: f"{base}?{urlencode({**options, 'window': w})}" for w in WINDOWS}
         return self.dash.render(
             request, "metrics.html", visitor, ws=ws, series=series, window=options["window"],
             function=options.get("function", ""), links=links,
-            function_ids=[fn["functionId"] for fn in functions],
+            function_ids=[fn.function_id for fn in functions],
             data_url=f"{base}/data?{urlencode(options)}", metrics_page=True)
 
     async def data(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:

@@ -102,7 +102,7 @@ class Pages:
     # ---- pages -----------------------------------------------------------------------------
 
     async def workspaces(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        apps = await self.service.workspaces_list()
+        apps = (await self.service.workspaces_list()).to_json()["apps"]
         envs = sorted({a["environment"] for a in apps},
                       key=lambda e: (e.lower() in ("prod", "production"), e))
         names = sorted({a["name"] for a in apps})
@@ -123,7 +123,7 @@ class Pages:
         seq = feed.seq  # the stream resumes from here: no change between is lost
         page = (await self.service.runs_browse(ws["id"], RunsBrowse.of(
             cursor=cursor, limit=50, **browse_args(f)))).to_json()
-        functions = await self.service.functions_overview(ws["id"])
+        functions = (await self.service.functions_overview(ws["id"])).to_json()["functions"]
         base = f"/ws/{ws['id']}/runs"
         query = urlencode(f)
         next_url = f"{base}?{urlencode({**f, 'cursor': page['nextCursor']})}" \
@@ -191,7 +191,7 @@ class Pages:
 
     async def functions(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         ws = await self.service.workspace_get(request.match_info["ws"])
-        functions = await self.service.functions_overview(ws["id"])
+        functions = (await self.service.functions_overview(ws["id"])).to_json()["functions"]
         return self.dash.render(request, "functions.html", visitor, ws=ws, functions=functions,
                                 metrics_page=self.dash.metrics_page)
 

@@ -29,9 +29,10 @@ Engine API (workspace_id is the calling app's id; body is the validated request 
     (service/functions.py; send and send_bulk answer the receipts' dicts)
 
 Read models (dashboard, CLI):
-    workspaces_list()                     -> [app view]
-    functions_overview(workspace_id)      -> [{"functionId", "versions": [{runtimeId, version,
-        trigger, enabled, removed, active, flow, nextCronFire, runs, syncedAt, definition}]}]
+    workspaces_list()                     -> Apps
+    functions_overview(workspace_id)      -> FunctionsOverview: {"functions": [{"functionId",
+        "versions": [{runtimeId, version, trigger, enabled, removed, active, flow,
+        nextCronFire, runs, syncedAt, definition}]}]}
     metrics_series(workspace_id, MetricsQuery(window=hour|day|week, function=)) ->
         MetricsSeries: timestamps and one array per figure (runs started/completed/failed/
         cancelled, app and durable step time p50/p90/p99, backlog by state), window totals,

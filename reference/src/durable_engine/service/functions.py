@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -14,8 +15,8 @@ from ..cron import next_fire
 from ..engine import Claim, Engine, iso
 from ..logs import run_changed
 from ..store import workspaces
+from .apps import App, Apps
 from .errors import ServiceError
-from .views import app_view
 
 log = logging.getLogger("durable.service")
 
@@ -129,6 +130,62 @@ class Functions:
         return {"functions": [f.to_json() for f in self.functions]}
 
 
+@dataclass(frozen=True, slots=True)
+class VersionOverview:
+    """A runtime id of a function as the dashboard shows it: its definition's trigger and
+    flow rules, enabled and removed flags, runs by status and the next cron fire (None
+    unless a live enabled cron trigger has one)."""
+
+    runtime_id: str
+    version: str | None
+    enabled: bool
+    removed: bool
+    runs: dict[str, int]
+    synced_at: datetime
+    definition: Body
+    next_cron_fire: datetime | None = None
+
+    @classmethod
+    def from_row(cls, r: Mapping[str, Any], now: datetime) -> VersionOverview:
+        next_at = None
+        if r["trigger_cron"] and r["enabled"] and not r["removed"]:
+            try:
+                next_at = next_fire(r["trigger_cron"], now)
+            except ValueError:
+                next_at = None
+        return cls(r["runtime_id"], r["version"], r["enabled"], r["removed"], r["runs"],
+                   r["synced_at"], r["definition"] or {}, next_at)
+
+    def to_json(self) -> Body:
+        definition = self.definition
+        return {
+            "runtimeId": self.runtime_id, "version": self.version,
+            "trigger": definition.get("trigger", {}), "enabled": self.enabled,
+            "removed": self.removed, "active": self.enabled and not self.removed,
+            "flow": {k: definition[k] for k in FLOW_RULES if k in definition},
+            "nextCronFire": iso(self.next_cron_fire), "runs": self.runs,
+            "syncedAt": iso(self.synced_at), "definition": definition}
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionOverview:
+    function_id: str
+    versions: tuple[VersionOverview, ...]
+
+    def to_json(self) -> Body:
+        return {"functionId": self.function_id, "versions": [v.to_json() for v in self.versions]}
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionsOverview:
+    """Every function of a workspace, removed ones too, by function id."""
+
+    functions: tuple[FunctionOverview, ...]
+
+    def to_json(self) -> Body:
+        return {"functions": [f.to_json() for f in self.functions]}
+
+
 class FunctionOps:
     engine: Engine
 
@@ -200,32 +257,18 @@ class FunctionOps:
         async with self.engine.pool.connection() as conn:
             return await workspaces.functions(conn, self.engine.queries, workspace_id)
 
-    async def functions_overview(self, workspace_id: str) -> list[Body]:
+    async def functions_overview(self, workspace_id: str) -> FunctionsOverview:
         """Every function of the workspace, removed ones too, each with its definition, its
         versions, trigger, flow rules, enabled flag, run counts and next cron fire."""
         now = self.engine.clock()
-        rows = await self._function_rows(workspace_id)
-        out: dict[str, Body] = {}
-        for r in rows:
-            definition = r["definition"] or {}
-            next_at = None
-            if r["trigger_cron"] and r["enabled"] and not r["removed"]:
-                try:
-                    next_at = iso(next_fire(r["trigger_cron"], now))
-                except ValueError:
-                    next_at = None
-            entry = out.setdefault(r["function_id"], {"functionId": r["function_id"],
-                                                      "versions": []})
-            entry["versions"].append({
-                "runtimeId": r["runtime_id"], "version": r["version"],
-                "trigger": definition.get("trigger", {}), "enabled": r["enabled"],
-                "removed": r["removed"], "active": r["enabled"] and not r["removed"],
-                "flow": {k: definition[k] for k in FLOW_RULES if k in definition},
-                "nextCronFire": next_at, "runs": r["runs"], "syncedAt": iso(r["synced_at"]),
-                "definition": definition})
-        return list(out.values())
+        versions: dict[str, list[VersionOverview]] = {}
+        for r in await self._function_rows(workspace_id):
+            versions.setdefault(r["function_id"], []).append(VersionOverview.from_row(r, now))
+        return FunctionsOverview(tuple(FunctionOverview(function_id, tuple(found))
+                                       for function_id, found in versions.items()))
 
-    async def workspaces_list(self) -> list[Body]:
+    async def workspaces_list(self) -> Apps:
         """Every workspace (app) the engine serves."""
         async with self.engine.pool.connection() as conn:
-            return [app_view(r) for r in await workspaces.listing(conn, self.engine.queries)]
+            rows = await workspaces.listing(conn, self.engine.queries)
+        return Apps(tuple(App.from_row(r) for r in rows))
