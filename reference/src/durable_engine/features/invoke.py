@@ -9,15 +9,15 @@ the child is cancelled ([INVOKE-5]).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
-from psycopg.types.json import Jsonb
-
 from ..core.context import RunContext
 from ..core.invocation import InvokeOp
+from ..db import Conn
+from ..store import children
+from ..store.events import insert_memo
 from ..store.runs import create, new_run
 
 CAPABILITY = "step-invoke"
@@ -35,17 +35,13 @@ def to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
 
-async def start_child(conn: psycopg.AsyncConnection[Any], q: Callable[[str], str],
-                      queries: dict[str, str], ctx: RunContext, namespace: str, op: InvokeOp,
-                      now: datetime) -> dict[str, Any] | None:
+async def start_child(conn: Conn, queries: Mapping[str, str], ctx: RunContext,
+                      namespace: str, op: InvokeOp, now: datetime) -> dict[str, Any] | None:
     """Create the child run of `op` ([INVOKE-2], [INVOKE-3]) and queue it, in the caller's
     transaction. Returns the memo to commit at once when the function cannot be resolved,
     else None (the caller parks the parent until the child ends)."""
     workspace_id = op.app or ctx.workspace_id
-    cur = await conn.execute(q("invoke_resolve"), {
-        "workspace_id": workspace_id, "parent_workspace": ctx.workspace_id,
-        "function": op.function})
-    fn = await cur.fetchone()
+    fn = await children.resolve(conn, queries, workspace_id, ctx.workspace_id, op.function)
     if fn is None:
         where = f"app {op.app}" if op.app else "this app"
         return unresolved(f"no live function {op.function!r} in {where}")
@@ -64,29 +60,20 @@ def deadline(op: InvokeOp, now: datetime) -> datetime:
     return op.until if op.until is not None else now + NO_DEADLINE
 
 
-async def time_out(conn: psycopg.AsyncConnection[Any], q: Callable[[str], str], run_id: str,
-                   namespace: str, now: datetime) -> list[str]:
+async def time_out(conn: Conn, queries: Mapping[str, str], run_id: str, namespace: str,
+                   now: datetime) -> list[str]:
     """[INVOKE-5]: the parent's deadline passed. Each awaited child still live gets its step
     memoized as timedOut, then is cancelled (and its children, [INVOKE-7]); returns them."""
-    cur = await conn.execute(q("invoke_live_children"),
-                             {"run_id": run_id, "namespace": namespace})
-    children = await cur.fetchall()
-    for child in children:
+    awaited = await children.live_children(conn, queries, run_id, namespace)
+    for child in awaited:
         result = {"runId": child["id"], "status": "timedOut",
                   "error": {"name": "DurableError", "code": "INVOKE_TIMEOUT",
                             "message": "the invoked run did not end before the step's"
                                        " timeout; it was cancelled"}}
-        await conn.execute(q("step_insert"), {
-            "run_id": run_id, "namespace": namespace, "step_id": child["parent_step_id"],
-            "type": "invoke", "data": Jsonb(result), "queued_at": child["created_at"],
-            "started_at": None, "app_ms": None, "ended_at": now, "wake_at": None})
-    ids = [child["id"] for child in children]
+        await insert_memo(conn, queries, run_id, namespace, child["parent_step_id"], "invoke",
+                          result, queued_at=child["created_at"], started_at=None,
+                          app_ms=None, ended_at=now)
+    ids = [child["id"] for child in awaited]
     if not ids:
         return []
-    await conn.execute(q("bulk_lock_queue"), {"run_ids": ids})
-    cur = await conn.execute(q("invoke_cancel_children"), {
-        "run_ids": ids, "now": now, "cancelled_by": Jsonb({"runId": run_id})})
-    cancelled = [row["id"] for row in await cur.fetchall()]
-    if cancelled:
-        await conn.execute(q("bulk_cancel_cleanup"), {"run_ids": cancelled})
-    return cancelled
+    return await children.cancel(conn, queries, ids, run_id, now)

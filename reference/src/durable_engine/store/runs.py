@@ -6,6 +6,7 @@ applies to it resolved from its function's definition and its event ([FLOW-1], [
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -68,8 +69,8 @@ class Receipt:
     body: dict[str, Any]
 
 
-async def create(conn: Conn, queries: dict[str, str], runs: list[NewRun], now: datetime, *,
-                 restart: bool = False, receipt: Receipt | None = None,
+async def create(conn: Conn, queries: Mapping[str, str], runs: list[NewRun], now: datetime,
+                 *, restart: bool = False, receipt: Receipt | None = None,
                  notify: bool = True) -> dict[str, uuid.UUID | None]:
     """Create `runs` (restart: reset those failed runs and queue them again) in the caller's
     transaction, each queued due now unless skipped; with `receipt`, store it. Returns each
@@ -94,6 +95,6 @@ async def create(conn: Conn, queries: dict[str, str], runs: list[NewRun], now: d
     return created
 
 
-async def restart(conn: Conn, queries: dict[str, str], run: NewRun, now: datetime) -> None:
+async def restart(conn: Conn, queries: Mapping[str, str], run: NewRun, now: datetime) -> None:
     """Start the failed run `run.id` again, from its first step (failures retry)."""
     await create(conn, queries, [run], now, restart=True)

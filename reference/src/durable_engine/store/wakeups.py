@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import psycopg
@@ -32,7 +32,7 @@ log = logging.getLogger("durable.engine")
 _collecting: dict[int, list[int]] = {}
 
 
-async def wake_workers(conn: Conn, queries: dict[str, str], runs: int = 1) -> None:
+async def wake_workers(conn: Conn, queries: Mapping[str, str], runs: int = 1) -> None:
     """Wake the engine's workers once the caller's transaction has committed: `runs` runs
     were queued (or a concurrency slot freed) for them."""
     asked = _collecting.get(id(conn))

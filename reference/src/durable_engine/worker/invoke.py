@@ -22,10 +22,9 @@ from ..core.invocation import (
     request_headers,
     signs_v2,
 )
-from ..core.status import RunStatus
 from ..features.invoke import time_out as invoke_time_out
 from ..logs import run_changed
-from ..store import queue
+from ..store import queue, transitions
 from .base import Claim, Outcome, to_ms
 from .lifecycle import Lifecycle
 from .manifests import read_limited
@@ -83,23 +82,19 @@ class Invoke(Lifecycle):
         invoke step's deadline passed: memoize timedOut, cancel the child and invoke."""
         now = self.clock()
         async with self.pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(self.q("fence"), {
-                "run_id": claim.run_id, "lease_token": claim.lease_token})
-            if await cur.fetchone() is None:
+            if not await transitions.fence(conn, self.queries, claim.run_id,
+                                           claim.lease_token):
                 return False
             if claim.kind == "invoke_timeout":  # [INVOKE-5]
-                for child in await invoke_time_out(conn, self.q, claim.run_id,
+                for child in await invoke_time_out(conn, self.queries, claim.run_id,
                                                    claim.namespace, now):
                     run_changed(child, "cancelled", parent=claim.run_id, code="INVOKE_TIMEOUT")
-            cur = await conn.execute(self.q("wait_take"), {
-                "run_id": claim.run_id, "namespace": claim.namespace})
-            for row in await cur.fetchall():
+            for row in await transitions.take_waits(conn, self.queries, claim.run_id,
+                                                    claim.namespace):
                 await self._memo(conn, claim.run_id, claim.namespace, row["step_id"], "wait",
                                  None, queued_at=row["created_at"], started_at=None,
                                  app_ms=None, ended_at=now)
-            await conn.execute(self.q("queue_resume"), {"run_id": claim.run_id, "now": now})
-            await conn.execute(self.q("run_set_status"), {
-                "run_id": claim.run_id, "status": RunStatus.RUNNING.value, "now": now})
+            await transitions.resume(conn, self.queries, claim.run_id, now)
         claim.kind = "invoke"
         return True
 
@@ -107,17 +102,12 @@ class Invoke(Lifecycle):
         async with self.pool.connection() as conn:
             await conn.set_autocommit(True)  # two plain reads: no BEGIN/COMMIT round trips
             try:
-                cur = await conn.execute(self.q("context"), {"run_id": run_id})
-                row = await cur.fetchone()
-                if row is None:
-                    return None
-                cur = await conn.execute(self.q("steps_for_run"),
-                                         {"run_id": run_id, "namespace": namespace})
-                steps = {r["step_id"]: {"type": r["type"], "data": r["data"]}
-                         for r in await cur.fetchall()}
+                found = await transitions.context(conn, self.queries, run_id, namespace)
             finally:
                 await conn.set_autocommit(False)
-        context = RunContext.from_row(row, steps)
+        if found is None:
+            return None
+        context = RunContext.from_row(*found)
         await self._refresh_manifest(context)
         return context
 

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from ..core.admission import (
     backoff_ms,
@@ -35,7 +34,9 @@ from ..features.invoke import CAPABILITY as INVOKE_CAPABILITY
 from ..features.invoke import deadline as invoke_deadline
 from ..features.invoke import start_child
 from ..logs import run_changed
+from ..store import transitions
 from ..store.steps import StepCommit
+from ..store.transitions import Delivery
 from ..store.wakeups import wake_workers
 from .base import Claim, Outcome, iso
 from .events import Events
@@ -86,21 +87,20 @@ class Lifecycle(Events):
             # Pipeline mode: statements whose results are not read go out without waiting, so
             # the transaction costs about two round trips (the fence's answer, the commit).
             async with self.wakeups.transaction(pipeline=True) as conn:
-                cur = await conn.execute(self.q("fence"), {
-                    "run_id": claim.run_id, "lease_token": claim.lease_token})
-                fenced = await cur.fetchone()
+                fenced = await transitions.fence(conn, self.queries, claim.run_id,
+                                                 claim.lease_token)
                 if deliver:
-                    await conn.execute(self.q("delivery_insert"), {
-                        "id": str(uuid.uuid4()), "workspace_id": ctx.workspace_id,
-                        "run_id": claim.run_id, "function_id": ctx.function_id,
-                        "namespace": claim.namespace, "attempt": claim.attempt,
-                        "url": ctx.app_url, "status": outcome.status,
-                        "duration_ms": outcome.duration_ms, "op": op and op.kind,
-                        "error": error_text if fenced else (error_text or "stale attempt"),
-                        "code": outcome.code if outcome.error is not None else (
+                    await transitions.record_delivery(conn, self.queries, Delivery(
+                        workspace_id=ctx.workspace_id, run_id=claim.run_id,
+                        function_id=ctx.function_id, namespace=claim.namespace,
+                        attempt=claim.attempt, url=ctx.app_url, status=outcome.status,
+                        duration_ms=outcome.duration_ms,
+                        op=op.kind if op is not None else None,
+                        error=error_text if fenced else (error_text or "stale attempt"),
+                        code=outcome.code if outcome.error is not None else (
                             op.code if isinstance(op, ErrorOp) else None),
-                        "at": outcome.started})
-                if fenced is None:
+                        at=outcome.started))
+                if not fenced:
                     return None  # lease lost (expired, cancelled): this answer is void
                 if op is None:
                     op = ErrorOp(error_text, None, True, "DurableError", outcome.code,
@@ -157,12 +157,11 @@ class Lifecycle(Events):
                              **timing)
             ctx.steps[op.id] = {"type": kind, "data": data}
             token = uuid.uuid4()
-            await conn.execute(self.q("queue_continue"), {
-                "run_id": claim.run_id, "now": now, "new_token": token,
-                "lease_s": self.config.lease_s})
+            await transitions.go_on(conn, self.queries, claim.run_id, now, token,
+                                    self.config.lease_s)
             return token
         if isinstance(op, InvokeOp):
-            at_once = await start_child(conn, self.q, self.queries, ctx, ns, op, now)
+            at_once = await start_child(conn, self.queries, ctx, ns, op, now)
             if at_once is None:  # [INVOKE-2]: parked until the child ends or the deadline
                 await self._park(conn, claim, "invoke_timeout", invoke_deadline(op, now),
                                  RunStatus.WAITING, now)
@@ -172,9 +171,8 @@ class Lifecycle(Events):
                              **timing)  # [INVOKE-6]
             ctx.steps[op.id] = {"type": "invoke", "data": at_once}
             token = uuid.uuid4()
-            await conn.execute(self.q("queue_continue"), {
-                "run_id": claim.run_id, "now": now, "new_token": token,
-                "lease_s": self.config.lease_s})
+            await transitions.go_on(conn, self.queries, claim.run_id, now, token,
+                                    self.config.lease_s)
             return token
         if isinstance(op, SleepOp):
             # [API-22]: the step is recorded now; its end is a time of its own
@@ -185,23 +183,19 @@ class Lifecycle(Events):
             ctx.changed(RunStatus.SLEEPING, step=op.id, wakeAt=iso(wake))
             return None
         if isinstance(op, WaitOp):
-            await conn.execute(self.q("wait_insert"), {
-                "run_id": claim.run_id, "namespace": ns, "step_id": op.id,
-                "workspace_id": ctx.workspace_id, "event_name": op.event,
-                "match": Jsonb(op.match), "until": op.until, "now": now})
+            await transitions.add_wait(conn, self.queries, claim.run_id, ns, op.id,
+                                       ctx.workspace_id, op.event, op.match, op.until, now)
             await self._park(conn, claim, "wait_timeout", op.until, RunStatus.WAITING, now)
             ctx.changed(RunStatus.WAITING, step=op.id, waitFor=op.event, until=iso(op.until))
             return None
         if isinstance(op, DoneOp):
-            await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
+            await transitions.dequeue(conn, self.queries, claim.run_id)
             await wake_workers(conn, self.queries)  # a concurrency slot may be free
             if ns == "failure":
-                await conn.execute(self.q("run_failure_handler_end"), {
-                    "run_id": claim.run_id, "state": "completed",
-                    "output": Jsonb(op.data), "now": now})
+                await transitions.end_failure_handler(conn, self.queries, claim.run_id,
+                                                      "completed", op.data, now)
             else:
-                await conn.execute(self.q("run_complete"), {
-                    "run_id": claim.run_id, "output": Jsonb(op.data), "now": now})
+                await transitions.complete(conn, self.queries, claim.run_id, op.data, now)
             ctx.changed(RunStatus.COMPLETED if ns == "main" else "failure handler completed",
                         attempt=claim.attempt)
             return None
@@ -209,11 +203,11 @@ class Lifecycle(Events):
         if may_retry(op.retryable, claim.attempt, ctx.definition):
             attempt = claim.attempt + 1
             delay = backoff_ms(attempt, self.config.backoff_base_ms, self.config.backoff_cap_ms)
-            await conn.execute(self.q("queue_schedule"), {
-                "run_id": claim.run_id, "attempt": attempt, "kind": "invoke",
-                "namespace": ns, "due_at": now + timedelta(milliseconds=delay)})
-            await conn.execute(self.q("run_set_status"), {
-                "run_id": claim.run_id, "status": RunStatus.QUEUED.value, "now": now})
+            await transitions.schedule(conn, self.queries, claim.run_id, attempt=attempt,
+                                       kind="invoke", namespace=ns,
+                                       due_at=now + timedelta(milliseconds=delay))
+            await transitions.set_status(conn, self.queries, claim.run_id, RunStatus.QUEUED,
+                                         now)
             await wake_workers(conn, self.queries)
             ctx.changed("retrying", attempt=claim.attempt, next=attempt, inMs=delay,
                         code=error.get("code"), error=error["name"], step=error.get("stepId"))
@@ -226,36 +220,30 @@ class Lifecycle(Events):
     async def _fail(self, conn: Conn, claim: Claim,
                     ctx: RunContext, error: dict[str, Any], now: datetime) -> None:
         if claim.namespace == "failure":
-            await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
-            await conn.execute(self.q("run_failure_handler_end"), {
-                "run_id": claim.run_id, "state": "failed", "output": Jsonb({"error": error}),
-                "now": now})
+            await transitions.dequeue(conn, self.queries, claim.run_id)
+            await transitions.end_failure_handler(conn, self.queries, claim.run_id, "failed",
+                                                  {"error": error}, now)
             ctx.changed("failure handler failed", code=error.get("code"))
             return None
         handler = ctx.rules.get("hasOnFailure") is True
         ctx.changed(RunStatus.FAILED, attempt=claim.attempt, code=error.get("code"),
                     error=error.get("name"), step=error.get("stepId"))
-        await conn.execute(self.q("run_fail"), {
-            "run_id": claim.run_id, "error": Jsonb(error), "now": now,
-            "failure_handler": "running" if handler else None})
-        await conn.execute(self.q("waits_delete_run"), {"run_id": claim.run_id})
+        await transitions.fail(conn, self.queries, claim.run_id, error, now,
+                               "running" if handler else None)
         if handler:
             ctx.error = error
-            await conn.execute(self.q("queue_schedule"), {
-                "run_id": claim.run_id, "attempt": 0, "kind": "invoke",
-                "namespace": "failure", "due_at": now})
+            await transitions.schedule(conn, self.queries, claim.run_id, attempt=0,
+                                       kind="invoke", namespace="failure", due_at=now)
             await wake_workers(conn, self.queries)
         else:
-            await conn.execute(self.q("queue_delete"), {"run_id": claim.run_id})
+            await transitions.dequeue(conn, self.queries, claim.run_id)
             await wake_workers(conn, self.queries)  # a concurrency slot may be free
         return None
 
     async def _park(self, conn: Conn, claim: Claim, kind: str,
                     until: datetime, status: RunStatus, now: datetime) -> None:
-        await conn.execute(self.q("queue_schedule"), {
-            "run_id": claim.run_id, "attempt": 0, "kind": kind, "namespace": claim.namespace,
-            "due_at": until})
+        await transitions.schedule(conn, self.queries, claim.run_id, attempt=0, kind=kind,
+                                   namespace=claim.namespace, due_at=until)
         # [API-22]: updated_at is when the run parked; the wake time is the queue's due_at
-        await conn.execute(self.q("run_set_status"),
-                           {"run_id": claim.run_id, "status": status.value, "now": now})
+        await transitions.set_status(conn, self.queries, claim.run_id, status, now)
         await wake_workers(conn, self.queries)
