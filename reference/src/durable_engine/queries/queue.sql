@@ -89,14 +89,15 @@ FOR UPDATE SKIP LOCKED;
 -- than could start now (its smallest limit less its first key's invocations in flight), so
 -- however long one key's backlog, every other key's oldest due run is a candidate, and a
 -- bucket that is full takes no room in the page from one that has a slot free. The buckets
--- are enumerated by skipping through the queue_flow_buckets index one bucket at a time,
--- never reading a backlog row by row; the counts in flight are read through
--- queue_flow_in_flight. The admission recounts under the buckets' locks.
+-- are enumerated by skipping through the queue_flow_buckets index one bucket at a time (one
+-- probe per bucket: whether its rows are due is asked of its heads, so the enumeration cannot
+-- be planned as a read of every due row), never reading a backlog row by row; the counts in
+-- flight are read through queue_flow_in_flight, the rows returned by their key. The admission
+-- recounts under the buckets' locks.
 WITH RECURSIVE buckets AS (
     (SELECT coalesce(flow_keys[1], '') AS fk, coalesce(throttle_key, '') AS tk
      FROM queue
      WHERE lease_token IS NULL AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
-       AND due_at <= %(now)s
      ORDER BY 1, 2
      LIMIT 1)
     UNION ALL
@@ -105,7 +106,6 @@ WITH RECURSIVE buckets AS (
         SELECT coalesce(flow_keys[1], '') AS fk, coalesce(throttle_key, '') AS tk
         FROM queue
         WHERE lease_token IS NULL AND (flow_keys <> '{}' OR throttle_key IS NOT NULL)
-          AND due_at <= %(now)s
           AND (coalesce(flow_keys[1], ''), coalesce(throttle_key, '')) > (b.fk, b.tk)
         ORDER BY 1, 2
         LIMIT 1) n
@@ -132,7 +132,7 @@ WITH RECURSIVE buckets AS (
 )
 SELECT run_id, flow_keys, flow_limits, throttle_key, throttle_limit, throttle_period_ms
 FROM queue
-WHERE run_id IN (SELECT run_id FROM heads UNION ALL SELECT run_id FROM lapsed)
+WHERE run_id = ANY(ARRAY(SELECT run_id FROM heads UNION ALL SELECT run_id FROM lapsed))
   AND ((lease_token IS NULL AND due_at <= %(now)s)
        OR (lease_token IS NOT NULL AND lease_until < %(now)s))
 ORDER BY rank_at, seq

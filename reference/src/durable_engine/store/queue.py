@@ -35,6 +35,14 @@ async def claim(conn: Any, queries: Mapping[str, str], now: datetime, limit: int
     return list(await cur.fetchall())
 
 
+async def claim_sent(conn: Any, queries: Mapping[str, str], now: datetime, limit: int,
+                     lease_s: float, flow_ok: list[str]) -> Any:
+    """`claim` sent without waiting for its rows: in pipeline mode they arrive with the
+    commit that follows (one round trip for both); fetch them from the cursor returned."""
+    return await conn.execute(queries["claim"], {"now": now, "limit": limit,
+                                                 "flow_ok": flow_ok, "lease_s": lease_s})
+
+
 async def candidates(conn: Any, queries: Mapping[str, str], now: datetime, page: int,
                      fair: bool) -> list[Row]:
     """Due flow-controlled rows, locked: the first `page` by rank, or (`fair`) round-robin over

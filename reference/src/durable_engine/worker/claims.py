@@ -65,12 +65,13 @@ class Claims(Invoke):
     async def _flow_claim(self, conn: psycopg.AsyncConnection[Any], now: datetime, limit: int,
                           fair: bool) -> list[dict[str, Any]]:
         """One transaction: admit due flow-controlled runs under their buckets' locks and
-        lease them with the due work under no rule."""
-        async with conn.transaction():
+        lease them with the due work under no rule. In pipeline mode: BEGIN goes with the
+        candidates, the bucket locks with the counts in flight, the claim with the COMMIT."""
+        async with conn.pipeline(), conn.transaction():
             admitted = await self._flow_admit(conn, now, limit, fair)
-            rows: list[dict[str, Any]] = await queue.claim(
-                conn, self.queries, now, limit, self.config.lease_s, admitted)
-        return rows
+            cur = await queue.claim_sent(conn, self.queries, now, limit, self.config.lease_s,
+                                         admitted)
+        return list(await cur.fetchall())
 
     async def _flow_admit(self, conn: psycopg.AsyncConnection[Any], now: datetime,
                           limit: int, fair: bool) -> list[str]:
