@@ -456,10 +456,11 @@ def print_summary(report: dict[str, Any]) -> None:
                      f"{big['idleTransactionsPerSecond']} xact/s over {big['idleWindowS']} s",
                      "~0 queries/s", status(big["idleStatementsPerSecond"] is not None
                                             and big["idleStatementsPerSecond"] <= 2)])
-        rows.append([f"{s['sleepers']:,} sleepers wake: lateness p99",
-                     f"{big['firingLatenessMsP99']} ms (first {big['firstFireLateMs']} ms)",
-                     "< 200 ms", status(big["firingLatenessMsP99"] is not None
-                                        and big["firingLatenessMsP99"] < 200)])
+        # All come due at one instant: the last fires after sleepers / firing rate, so the
+        # p99 is a measure of that rate (the row below), not of timer precision (latency).
+        rows.append([f"{s['sleepers']:,} sleepers wake at once: lateness",
+                     f"first {big['firstFireLateMs']} ms, p99 {big['firingLatenessMsP99']} ms",
+                     "measured (the rate below drains them)", status(None)])
         ratio = s["firingRateBigOverSmall"]
         rows.append(["firing rate when due", f"{fmt(s['big']['firingRunsPerSecond'])} runs/s"
                      f" (×{ratio} of a {s['small']['sleepers']:,} batch)", "unchanged",
