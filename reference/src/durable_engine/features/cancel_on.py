@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
+from ..db import Conn
 from ..paths import MISSING, event_matches, resolve
 from ..store.events import cancel_met
 
@@ -39,7 +38,7 @@ def run_event(row: dict[str, Any]) -> dict[str, Any]:
     return row.get("event") or {}
 
 
-async def cancel_on_event(conn: psycopg.AsyncConnection[Any], queries: Mapping[str, str],
+async def cancel_on_event(conn: Conn, queries: Mapping[str, str],
                           workspace_id: str, event: dict[str, Any],
                           rules: list[dict[str, Any]], now: datetime) -> list[str]:
     """Cancel, in the caller's (the acceptance) transaction, every live run one of whose

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
+from ..db import Conn
 from ..paths import MISSING, canonical_json, resolve
 from ..store import run_keys
 
@@ -34,7 +33,7 @@ def idempotency_key(workspace_id: str, definition: dict[str, Any], event: dict[s
     return f"{workspace_id}|{definition['id']}|{canonical_json(value)}"
 
 
-async def original_run(conn: psycopg.AsyncConnection[Any], queries: Mapping[str, str],
+async def original_run(conn: Conn, queries: Mapping[str, str],
                        key: str, definition: dict[str, Any], now: datetime
                        ) -> dict[str, str] | None:
     """Lock the key until commit; the run already created under it within the period, as a

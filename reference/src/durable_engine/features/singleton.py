@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
+from ..db import Conn
 from ..paths import key_value
 from ..store import run_keys
 
@@ -29,7 +28,7 @@ def singleton_key(workspace_id: str, definition: dict[str, Any] | None,
     return f"{workspace_id}|{definition['id']}|{key}"
 
 
-async def apply_singleton(conn: psycopg.AsyncConnection[Any], queries: Mapping[str, str],
+async def apply_singleton(conn: Conn, queries: Mapping[str, str],
                           key: str, definition: dict[str, Any], new_run_id: str,
                           now: datetime) -> tuple[str | None, list[str]]:
     """Lock the key until commit and apply the mode: ("singleton", []) when the new run is

@@ -7,14 +7,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from ..core.admission import Flow, Throttle, pending_of, throttle_bucket
+from ..db import Conn
 from .runs import NewRun, create
 
 
-async def pend(conn: psycopg.AsyncConnection[Any], queries: dict[str, str], workspace_id: str,
+async def pend(conn: Conn, queries: dict[str, str], workspace_id: str,
                fn: dict[str, Any], event: dict[str, Any], now: datetime,
                flow_keys: list[str], flow_limits: list[int], rate_key: str | None,
                traceparent: str | None = None) -> None:
@@ -40,7 +40,7 @@ async def pend(conn: psycopg.AsyncConnection[Any], queries: dict[str, str], work
         await flush(conn, queries, now, pending.bucket, notify=False)
 
 
-async def flush(conn: psycopg.AsyncConnection[Any], queries: dict[str, str], now: datetime,
+async def flush(conn: Conn, queries: dict[str, str], now: datetime,
                 bucket: str | None = None, notify: bool = True) -> list[NewRun]:
     """Turn due debounce/batch buckets (or the one `bucket`) into runs, in the caller's
     transaction: created like every run, with the flow rules resolved when the bucket's

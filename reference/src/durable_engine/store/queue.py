@@ -9,16 +9,17 @@ from datetime import datetime
 from typing import Any
 
 from ..core.admission import free_starts, window_free_at
+from ..db import Conn
 
 Row = dict[str, Any]
 
 
-async def claimer_session(conn: Any, queries: Mapping[str, str]) -> None:
+async def claimer_session(conn: Conn, queries: Mapping[str, str]) -> None:
     """The claimer's own connection: its leases are committed without waiting for an fsync."""
     await conn.execute(queries["claimer_session"])
 
 
-async def probe(conn: Any, queries: Mapping[str, str], now: datetime) -> tuple[bool, bool]:
+async def probe(conn: Conn, queries: Mapping[str, str], now: datetime) -> tuple[bool, bool]:
     """(whether debounce/batch buckets are due, whether due rows are flow-controlled)."""
     cur = await conn.execute(queries["flow_probe"], {"now": now})
     row = await cur.fetchone()
@@ -26,7 +27,7 @@ async def probe(conn: Any, queries: Mapping[str, str], now: datetime) -> tuple[b
     return bool(row["pending"]), bool(row["flow"])
 
 
-async def claim(conn: Any, queries: Mapping[str, str], now: datetime, limit: int,
+async def claim(conn: Conn, queries: Mapping[str, str], now: datetime, limit: int,
                 lease_s: float, flow_ok: list[str]) -> list[Row]:
     """Lease up to `limit` due rows (flow-controlled ones only if in `flow_ok`), with each
     run's invocation context."""
@@ -35,7 +36,7 @@ async def claim(conn: Any, queries: Mapping[str, str], now: datetime, limit: int
     return list(await cur.fetchall())
 
 
-async def claim_sent(conn: Any, queries: Mapping[str, str], now: datetime, limit: int,
+async def claim_sent(conn: Conn, queries: Mapping[str, str], now: datetime, limit: int,
                      lease_s: float, flow_ok: list[str]) -> Any:
     """`claim` sent without waiting for its rows: in pipeline mode they arrive with the
     commit that follows (one round trip for both); fetch them from the cursor returned."""
@@ -43,7 +44,7 @@ async def claim_sent(conn: Any, queries: Mapping[str, str], now: datetime, limit
                                                  "flow_ok": flow_ok, "lease_s": lease_s})
 
 
-async def candidates(conn: Any, queries: Mapping[str, str], now: datetime, page: int,
+async def candidates(conn: Conn, queries: Mapping[str, str], now: datetime, page: int,
                      fair: bool) -> list[Row]:
     """Due flow-controlled rows, locked: the first `page` by rank, or (`fair`) round-robin over
     the buckets that have room for another run, each giving no more rows than it has room
@@ -53,19 +54,19 @@ async def candidates(conn: Any, queries: Mapping[str, str], now: datetime, page:
     return list(await cur.fetchall())
 
 
-async def lock_buckets(conn: Any, queries: Mapping[str, str], keys: list[str]) -> None:
+async def lock_buckets(conn: Conn, queries: Mapping[str, str], keys: list[str]) -> None:
     """The buckets' advisory locks until the transaction ends (sorted: no deadlock)."""
     await conn.execute(queries["flow_lock"], {"keys": sorted(keys)})
 
 
-async def in_flight(conn: Any, queries: Mapping[str, str], now: datetime,
+async def in_flight(conn: Conn, queries: Mapping[str, str], now: datetime,
                     keys: list[str]) -> dict[str, int]:
     """Invocations in flight (live leases) per concurrency bucket."""
     cur = await conn.execute(queries["flow_in_flight"], {"now": now, "keys": keys})
     return {r["key"]: r["n"] for r in await cur.fetchall()}
 
 
-async def throttle_windows(conn: Any, queries: Mapping[str, str], rows: list[Row],
+async def throttle_windows(conn: Conn, queries: Mapping[str, str], rows: list[Row],
                            now: datetime) -> dict[str, tuple[int, datetime | None]]:
     """Per throttle bucket of `rows`: runs started in the window (capped at the limit) and
     when the next start may happen if the window is full."""
@@ -87,7 +88,7 @@ async def throttle_windows(conn: Any, queries: Mapping[str, str], rows: list[Row
     return windows
 
 
-async def throttle_heads(conn: Any, queries: Mapping[str, str],
+async def throttle_heads(conn: Conn, queries: Mapping[str, str],
                          windows: dict[str, tuple[int, datetime | None]],
                          limits: dict[str, int], now: datetime) -> dict[str, list[str]]:
     """Per throttle bucket with room: the runs that may start next, oldest first ([FLOW-3]:
@@ -104,20 +105,20 @@ async def throttle_heads(conn: Any, queries: Mapping[str, str],
     return heads
 
 
-async def next_due(conn: Any, queries: Mapping[str, str], now: datetime) -> Row | None:
+async def next_due(conn: Conn, queries: Mapping[str, str], now: datetime) -> Row | None:
     """When the next row becomes claimable (`at`) and whether some are due now (`stuck`)."""
     cur = await conn.execute(queries["next_due"], {"now": now})
     row: Row | None = await cur.fetchone()
     return row
 
 
-async def renew(conn: Any, queries: Mapping[str, str], tokens: list[uuid.UUID],
+async def renew(conn: Conn, queries: Mapping[str, str], tokens: list[uuid.UUID],
                 now: datetime, lease_s: float) -> None:
     """The heartbeat: extend every lease still held by one of `tokens`."""
     await conn.execute(queries["queue_renew"], {"tokens": tokens, "now": now,
                                                 "lease_s": lease_s})
 
 
-async def release(conn: Any, queries: Mapping[str, str], tokens: list[uuid.UUID]) -> None:
+async def release(conn: Conn, queries: Mapping[str, str], tokens: list[uuid.UUID]) -> None:
     """Give leases back at once (a graceful stop), instead of letting them lapse."""
     await conn.execute(queries["queue_release"], {"tokens": tokens})

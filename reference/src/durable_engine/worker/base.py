@@ -9,14 +9,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import aiohttp
-import psycopg
 
 from ..core.context import RunContext
 from ..core.invocation import Op
-from ..db import Pool, load_queries
+from ..db import Conn, Pool, load_queries
 from ..features.otel import Spans
 from ..store.steps import StepCommitter
 from ..store.wakeups import Wakeups
@@ -98,7 +96,7 @@ class EngineBase:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _held: set[uuid.UUID] = field(default_factory=set)
     _manifests: dict[str, float] = field(default_factory=dict)
-    _claimer: psycopg.AsyncConnection[Any] | None = None
+    _claimer: Conn | None = None
     _driving: set[str] = field(default_factory=set)  # run ids this process is invoking
     _cancelled: set[str] = field(default_factory=set)  # ... of which cancelled meanwhile
     _throttle_free_at: datetime | None = None  # when a full throttle window next has room

@@ -13,7 +13,7 @@ from ..core.admission import (
     admit,
 )
 from ..core.context import RunContext
-from ..db import connect_options
+from ..db import Conn, connect_options
 from ..store import queue
 from ..store.pending import flush
 from .base import Claim
@@ -62,7 +62,7 @@ class Claims(Invoke):
             claims.append(claim)
         return claims
 
-    async def _flow_claim(self, conn: psycopg.AsyncConnection[Any], now: datetime, limit: int,
+    async def _flow_claim(self, conn: Conn, now: datetime, limit: int,
                           fair: bool) -> list[dict[str, Any]]:
         """One transaction: admit due flow-controlled runs under their buckets' locks and
         lease them with the due work under no rule. In pipeline mode: BEGIN goes with the
@@ -73,7 +73,7 @@ class Claims(Invoke):
                                          admitted)
         return list(await cur.fetchall())
 
-    async def _flow_admit(self, conn: psycopg.AsyncConnection[Any], now: datetime,
+    async def _flow_admit(self, conn: Conn, now: datetime,
                           limit: int, fair: bool) -> list[str]:
         """Which due flow-controlled runs may start now: per bucket, fewer than `limit`
         invocations in flight. Bucket locks serialize claimers across processes, so a limit is

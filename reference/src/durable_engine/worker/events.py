@@ -8,8 +8,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
 from ..core.admission import (
     deferred,
     pending_runtime,
@@ -17,6 +15,7 @@ from ..core.admission import (
 )
 from ..core.context import RunContext
 from ..core.status import RunStatus
+from ..db import Conn
 from ..features.cancel_on import cancel_on_event
 from ..features.idempotency import idempotency_key, original_run
 from ..features.singleton import apply_singleton, singleton_key
@@ -33,7 +32,7 @@ from .manifests import Manifests
 
 
 class Events(Manifests):
-    async def ingest(self, conn: psycopg.AsyncConnection[Any], workspace_id: str,
+    async def ingest(self, conn: Conn, workspace_id: str,
                      events: list[dict[str, Any]], now: datetime,
                      handoff: list[Claim] | None = None, slots: int = 0
                      ) -> list[dict[str, Any]]:
@@ -149,7 +148,7 @@ class Events(Manifests):
             await wake_workers(conn, self.queries, queued)
         return receipts
 
-    async def _rate_limit(self, conn: psycopg.AsyncConnection[Any], workspace_id: str,
+    async def _rate_limit(self, conn: Conn, workspace_id: str,
                           definition: dict[str, Any] | None, event: dict[str, Any],
                           now: datetime) -> tuple[str | None, str | None]:
         """[FLOW-4]: (the run's rate bucket, "rate_limited" when the window is full)."""
@@ -160,7 +159,7 @@ class Events(Manifests):
                                                      rule.period_ms))
         return rule.key, "rate_limited" if full else None
 
-    async def _resolve_wait(self, conn: psycopg.AsyncConnection[Any], run_id: str,
+    async def _resolve_wait(self, conn: Conn, run_id: str,
                             namespace: str, step_id: str, data: Any, created_at: datetime,
                             now: datetime) -> bool:
         if not await stored.take_wait(conn, self.queries, run_id, namespace, step_id):
@@ -170,7 +169,7 @@ class Events(Manifests):
         await stored.resume(conn, self.queries, run_id, RunStatus.QUEUED.value, now)
         return True
 
-    async def _memo(self, conn: psycopg.AsyncConnection[Any], run_id: str, namespace: str,
+    async def _memo(self, conn: Conn, run_id: str, namespace: str,
                     step_id: str, type_: str, data: Any, *, queued_at: datetime | None,
                     started_at: datetime | None, app_ms: float | None,
                     ended_at: datetime, wake_at: datetime | None = None) -> None:
