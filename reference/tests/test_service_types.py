@@ -17,7 +17,6 @@ from durable_engine.api import OPERATIONS
 from durable_engine.service import Service, ServiceError
 from durable_engine.service.browse import BrowsedRun, BrowsePage, RunsBrowse, Wait
 from durable_engine.service.history import Failure, Failures, History, Ok, RunsHistory
-from durable_engine.service.operation import Operation
 from durable_engine.service.rerun import (
     BulkCancelled,
     BulkReruns,
@@ -242,26 +241,19 @@ class FakeService:
         self.calls.append((workspace_id, request))
         return Cancelled(True, "cancelled")
 
-    async def functions_list(self, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        self.calls.append((workspace_id, body))
-        return {"functions": []}
 
 
 def test_an_operation_parses_calls_and_answers_wire_json() -> None:
     service = FakeService()
     answer = asyncio.run(OPERATIONS["/runs/cancel"].perform(service, "ws", {"runId": "run-1"}))
     assert answer == {"ok": True, "status": "cancelled"}
-    untyped = asyncio.run(Operation("functions_list").perform(service, "ws", {}))
-    assert untyped == {"functions": []}
-    assert service.calls == [("ws", RunId("run-1")), ("ws", {})]
+    assert service.calls == [("ws", RunId("run-1"))]
 
 
 def test_every_route_names_a_service_method_that_takes_its_request_class() -> None:
     """A typed route's request class is the one its method is annotated with."""
     for path, operation in OPERATIONS.items():
         method = getattr(Service, operation.method)
-        if operation.request is None:
-            continue
         hints = typing.get_type_hints(method)
         params = [name for name in hints if name != "return"]
         assert hints[params[-1]] is operation.request, path

@@ -22,11 +22,15 @@ from durable_engine.service.apps import (
     KeyRotated,
 )
 from durable_engine.service.functions import (
+    EventReceipt,
+    EventReceipts,
     Function,
     FunctionOverview,
     Functions,
     FunctionsList,
     FunctionsOverview,
+    SendEvent,
+    SendEvents,
     Sync,
     Synced,
     Version,
@@ -201,3 +205,26 @@ def test_the_functions_overview_shows_flow_rules_and_the_next_cron_fire() -> Non
     assert removed["nextCronFire"] is None and removed["active"] is False
     overview = FunctionsOverview((FunctionOverview("nightly", (live,)),)).to_json()
     assert overview == {"functions": [{"functionId": "nightly", "versions": [shown]}]}
+
+
+def test_a_receipt_goes_out_in_one_order_fresh_or_replayed() -> None:
+    """A duplicate's receipt is read back from Postgres' jsonb, whose member order is not the
+    order it was written in; the typed receipt sends both alike, valid against the schema."""
+    fresh = {"id": "e1", "name": "app.x", "ts": 1, "runIds": ["r1"], "matched": 2,
+             "deduplicated": [{"functionId": "f@1", "runId": "r0"}], "duplicate": False}
+    stored = {"id": "e1", "ts": 1, "name": "app.x", "runIds": ["r1"], "matched": 2,
+              "deduplicated": [{"runId": "r0", "functionId": "f@1"}]}  # jsonb's order
+    first = EventReceipt.from_json(fresh).to_json()
+    again = EventReceipt.from_json({**stored, "duplicate": True}).to_json()
+    assert list(first) == list(again) == ["id", "name", "ts", "runIds", "matched",
+                                          "deduplicated", "duplicate"]
+    assert first == {**fresh} and again == {**fresh, "duplicate": True}
+    valid("receipt", again)
+    bare = EventReceipt.from_json({"id": "e2", "name": "n", "ts": 0, "runIds": []})
+    assert bare.to_json() == valid("receipt", {"id": "e2", "name": "n", "ts": 0, "runIds": [],
+                                               "duplicate": False})
+    bulk = EventReceipts((bare, EventReceipt.from_json(fresh))).to_json()
+    assert [r["id"] for r in bulk["events"]] == ["e2", "e1"]
+    assert SendEvents.from_json({"events": [{"name": "a"}, {"name": "b"}]}).events == (
+        {"name": "a"}, {"name": "b"})
+    assert SendEvent.from_json({"name": "a", "data": {}}).event == {"name": "a", "data": {}}

@@ -21,7 +21,7 @@ from .metrics import Sampler
 from .prometheus import CONTENT_TYPE, registry_for, render
 from .service import ChangeFeed, Service, ServiceError
 from .service.apps import AppsCreate, AppsUpdate
-from .service.functions import FunctionsList, Sync, VersionsStatus
+from .service.functions import FunctionsList, SendEvent, SendEvents, Sync, VersionsStatus
 from .service.history import FailuresRetry, FailuresSearch, RunsHistory
 from .service.operation import Operation
 from .service.rerun import RunsBulkCancel, RunsBulkRerun, RunsRerun
@@ -60,8 +60,8 @@ SCHEMA_NAMES = {
 # rpcs onto the same paths through their `http` option, grpc_api.py).
 OPERATIONS = {
     "/fn/sync": Operation("sync", Sync),
-    "/e": Operation("send"),
-    "/e/bulk": Operation("send_bulk"),
+    "/e": Operation("send", SendEvent),
+    "/e/bulk": Operation("send_bulk", SendEvents),
     "/runs/search": Operation("runs_search", RunsSearch),
     "/runs/get": Operation("runs_get", RunId),
     "/runs/cancel": Operation("runs_cancel", RunId),

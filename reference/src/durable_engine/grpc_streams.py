@@ -25,6 +25,7 @@ from .grpc_api import (
 )
 from .pb import convert, engine_messages_pb2, engine_pb2
 from .service import ChangeFeed, Resync, ServiceError
+from .service.functions import SendEvent, SendEvents
 from .service.runs import RunId
 from .validation import Invalid
 
@@ -135,10 +136,10 @@ class Streams:
     async def store(self, workspace_id: str,
                     valid: list[tuple[engine_pb2.IngestReceipt, dict[str, Any]]]) -> None:
         try:
-            stored = await self.service.send_bulk(workspace_id,
-                                                  {"events": [e for _, e in valid]})
-            for (answer, _), receipt in zip(valid, stored["events"], strict=True):
-                convert.from_json(receipt, answer.receipt)
+            stored = await self.service.send_bulk(
+                workspace_id, SendEvents(tuple(e for _, e in valid)))
+            for (answer, _), receipt in zip(valid, stored.events, strict=True):
+                convert.from_json(receipt.to_json(), answer.receipt)
             return
         except psycopg.OperationalError:
             await self.api.engine.pool.check()
@@ -146,7 +147,8 @@ class Streams:
             pass  # one event refused by a rule of its own: find it, one by one
         for answer, event in valid:
             try:
-                convert.from_json(await self.service.send(workspace_id, event), answer.receipt)
+                receipt = await self.service.send(workspace_id, SendEvent(event))
+                convert.from_json(receipt.to_json(), answer.receipt)
             except Exception as error:  # noqa: BLE001 - reported on this item only
                 if not isinstance(error, (ServiceError, Invalid)):
                     log.exception("ingest: unexpected error storing an event")

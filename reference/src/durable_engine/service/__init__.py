@@ -12,8 +12,8 @@ is its HTTP status); a request the hand checks refuse raises validation.Invalid
 
 Engine API (workspace_id is the calling app's id; body is the validated request JSON):
     sync(workspace_id, Sync)              -> Synced                   POST /fn/sync
-    send(workspace_id, body)              -> event receipt            POST /e
-    send_bulk(workspace_id, body)         -> {"events": [receipt]}    POST /e/bulk
+    send(workspace_id, SendEvent)         -> EventReceipt             POST /e
+    send_bulk(workspace_id, SendEvents)   -> EventReceipts            POST /e/bulk
     runs_search(workspace_id, RunsSearch)         -> RunsPage      POST /runs/search
     runs_get(workspace_id, RunId)                 -> Run           POST /runs/get
     runs_cancel(workspace_id, RunId)              -> Cancelled     POST /runs/cancel

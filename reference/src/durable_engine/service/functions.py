@@ -1,4 +1,4 @@
-"""Workspace operations of the service: sync ([API-6]), send event(s), versions status
+"""Workspace operations of the service: sync ([API-6]), send event(s) ([EVT-1..7]), versions status
 ([API-14]), the function list ([API-21]), and the read models of functions and workspaces."""
 
 from __future__ import annotations
@@ -23,6 +23,70 @@ log = logging.getLogger("durable.service")
 Body = dict[str, Any]
 LIVE = ("queued", "running", "sleeping", "waiting")  # statuses of runs still going
 FLOW_RULES = ("concurrency", "priority", "throttle", "rateLimit", "debounce", "batch")
+
+
+@dataclass(frozen=True, slots=True)
+class SendEvent:
+    """POST /e (spec/schemas/event-input): one event ([EVT-1])."""
+
+    event: Body
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> SendEvent:
+        return cls(dict(body))
+
+
+@dataclass(frozen=True, slots=True)
+class SendEvents:
+    """POST /e/bulk: events accepted in order, in one transaction ([EVT-5])."""
+
+    events: tuple[Body, ...]
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> SendEvents:
+        return cls(tuple(dict(event) for event in body["events"]))
+
+
+@dataclass(frozen=True, slots=True)
+class EventReceipt:
+    """spec/schemas/receipt ([EVT-4], [EVT-7], [IDEM-2]): what became of one event. A
+    duplicate's receipt is the stored one, read back from Postgres; either way the members
+    go out in one order."""
+
+    id: str
+    name: str
+    ts: int
+    duplicate: bool
+    run_ids: tuple[str, ...]
+    matched: int | None = None
+    deduplicated: tuple[Body, ...] | None = None
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> EventReceipt:
+        dedup = body.get("deduplicated")
+        return cls(body["id"], body["name"], body["ts"], bool(body.get("duplicate", False)),
+                   tuple(body["runIds"]), body.get("matched"),
+                   None if dedup is None else tuple(dict(d) for d in dedup))
+
+    def to_json(self) -> Body:
+        out: Body = {"id": self.id, "name": self.name, "ts": self.ts,
+                     "runIds": list(self.run_ids)}
+        if self.matched is not None:
+            out["matched"] = self.matched
+        if self.deduplicated is not None:
+            out["deduplicated"] = [dict(d) for d in self.deduplicated]
+        out["duplicate"] = self.duplicate
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class EventReceipts:
+    """The answer of /e/bulk: one receipt per event, in order."""
+
+    events: tuple[EventReceipt, ...]
+
+    def to_json(self) -> Body:
+        return {"events": [receipt.to_json() for receipt in self.events]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,13 +266,14 @@ class FunctionOps:
             self.engine.forget_manifest(workspace_id)
         return Synced(tuple(live), tuple(deactivated))
 
-    async def send(self, workspace_id: str, body: Body) -> Body:
-        return (await self._ingest(workspace_id, [body]))[0]
+    async def send(self, workspace_id: str, request: SendEvent) -> EventReceipt:
+        return (await self._ingest(workspace_id, [request.event]))[0]
 
-    async def send_bulk(self, workspace_id: str, body: Body) -> Body:
-        return {"events": await self._ingest(workspace_id, body["events"])}
+    async def send_bulk(self, workspace_id: str, request: SendEvents) -> EventReceipts:
+        return EventReceipts(await self._ingest(workspace_id, list(request.events)))
 
-    async def _ingest(self, workspace_id: str, events: list[Body]) -> list[Body]:
+    async def _ingest(self, workspace_id: str, events: list[Body]
+                      ) -> tuple[EventReceipt, ...]:
         now = self.engine.clock()
         # New runs this process can invoke at once are leased in the same transaction and
         # invoked right after the commit (no wake-up, no claim round trip).
@@ -222,11 +287,12 @@ class FunctionOps:
                         receipts = await self.engine.ingest(conn, workspace_id, events, now,
                                                             handoff, slots)
                     committed = handoff
-                    for receipt in receipts:
-                        for run_id in [] if receipt.get("duplicate") else receipt["runIds"]:
+                    answers = tuple(EventReceipt.from_json(r) for r in receipts)
+                    for receipt in answers:
+                        for run_id in () if receipt.duplicate else receipt.run_ids:
                             run_changed(run_id, "created", workspace=workspace_id,
-                                        trigger=receipt.get("name"), eventId=receipt.get("id"))
-                    return receipts
+                                        trigger=receipt.name, eventId=receipt.id)
+                    return answers
                 except psycopg.errors.UniqueViolation:
                     if attempt == 2:  # two senders raced on one event id: the retry sees it
                         raise

@@ -25,14 +25,13 @@ class Answer(Protocol):
 @dataclass(frozen=True, slots=True)
 class Operation:
     """An engine API operation: the Service method that performs it and the request class
-    its body becomes (None: the method takes the body as it is)."""
+    its body becomes."""
 
     method: str
-    request: type[Request] | None = None
+    request: type[Request]
 
-    async def perform(self, service: Any, workspace_id: str, body: Body) -> Any:
+    async def perform(self, service: Any, workspace_id: str, body: Body) -> Body:
         """parse -> call -> to_json: the answer's wire JSON."""
         act = getattr(service, self.method)
-        answer = await act(workspace_id, body if self.request is None
-                           else self.request.from_json(body))
-        return answer.to_json() if hasattr(answer, "to_json") else answer
+        answer: Answer = await act(workspace_id, self.request.from_json(body))
+        return answer.to_json()

@@ -28,6 +28,7 @@ from ..store import webhooks as hooks
 from ..store import workspaces
 from ..validation import Invalid
 from .errors import ServiceError
+from .functions import EventReceipt, SendEvent
 
 log = logging.getLogger("durable.webhooks")
 
@@ -208,7 +209,7 @@ class Deliveries:
 
 class WebhookOps:
     engine: Engine
-    send: Callable[[str, Body], Awaitable[Body]]  # the /e operation (FunctionOps)
+    send: Callable[[str, SendEvent], Awaitable[EventReceipt]]  # the /e operation (FunctionOps)
 
     async def webhooks_create(self, app_id: str, request: WebhookCreate) -> Webhook:
         """[HOOK-1]: a new endpoint with a token of 32 random bytes; the answer is the only
@@ -288,16 +289,16 @@ class WebhookOps:
                 verify_signature(Signature(hook["preset"], hook["secret"] or "", hook["header"]),
                                  lower, body, self.engine.clock().timestamp())
             event = to_event(hook["transform"], parse_body(body), lower, query)
-            receipt = await self.send(hook["workspace_id"], event)
+            receipt = await self.send(hook["workspace_id"], SendEvent(event))
         except (Refused, ServiceError) as refused:
             error = ServiceError(refused.code, refused.message, refused.path)
             await self._record(hook["id"], error.status, error.code, error.message, None, [])
             log.info("webhook %s of %s refused a delivery: %s %s", hook["name"],
                      hook["workspace_id"], error.code, error.message)
             raise error from None
-        await self._record(hook["id"], 200, None, None, receipt.get("id"),
-                           [] if receipt.get("duplicate") else list(receipt.get("runIds", [])))
-        return receipt
+        await self._record(hook["id"], 200, None, None, receipt.id,
+                           [] if receipt.duplicate else list(receipt.run_ids))
+        return receipt.to_json()
 
     async def webhook_refuse(self, token: str, error: ServiceError) -> None:
         """Record a delivery refused before it could be read (too large) on its endpoint;
