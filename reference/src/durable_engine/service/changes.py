@@ -43,6 +43,7 @@ from typing import Any, Final
 import psycopg
 from psycopg.rows import TupleRow
 
+from ..aio import stop_task
 from ..db import load_queries
 
 log = logging.getLogger("durable.changes")
@@ -275,9 +276,7 @@ class ChangeFeed:
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
             with contextlib.suppress(psycopg.Error, OSError):  # else it lapses by itself
                 async with await psycopg.AsyncConnection.connect(
                         self.database_url, autocommit=True, connect_timeout=5) as conn:

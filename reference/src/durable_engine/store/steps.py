@@ -13,7 +13,6 @@ step's trouble stays its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -23,6 +22,7 @@ from typing import Any
 
 import psycopg
 
+from ..aio import stop_task
 from ..db import Pool
 
 log = logging.getLogger("durable.engine")
@@ -161,10 +161,7 @@ class StepCommitter:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         if self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
         for _, _, future in self._pending:

@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 
+from ..aio import stop_task
 from ..db import Conn, Pool
 
 log = logging.getLogger("durable.engine")
@@ -100,7 +101,4 @@ class Wakeups:
 
     async def close(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
