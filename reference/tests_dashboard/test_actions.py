@@ -85,8 +85,11 @@ def test_a_production_action_acts_only_on_the_confirming_second_click(
     assert query(engine.config.database_url, "SELECT count(*) AS n FROM runs WHERE rerun_of = %s",
                  run_id)[0]["n"] == 0
 
-    # the page's own second click carried a token the rerun attempt used up: ask again
+    # the page's own second click carried a token the rerun attempt used up: ask again, and
+    # confirm on the new prompt (the old one, with the used token, is on the page until the
+    # new one replaces it)
     page.click("#cancel-run")
+    expect(page.locator("#flash input[name=confirm]")).not_to_have_value(token or "")
     expect(page.locator("#confirm-action")).to_be_visible()
     page.click("#confirm-action")
     expect(page.locator("#flash")).to_contain_text("Run cancelled")
