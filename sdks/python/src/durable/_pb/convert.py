@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from . import options_pb2
+
+if TYPE_CHECKING:
+    from . import json_pb2
 
 # A field descriptor: the pure-Python and upb classes have no common static type.
 Field = Any
@@ -186,7 +189,7 @@ def _set_message(field: Field, target: Message, value: Any, path: str,
                  strict: bool) -> None:
     if field.message_type.full_name == JSON_MESSAGE:
         try:
-            target.text = json_text(value)  # type: ignore[attr-defined]
+            cast("json_pb2.Json", target).text = json_text(value)
         except ValueError:
             raise Mismatch("INVALID_REQUEST", path, "is not JSON") from None
     else:
