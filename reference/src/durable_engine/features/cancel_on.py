@@ -13,7 +13,7 @@ from typing import Any
 
 from ..db import Conn
 from ..paths import MISSING, event_matches, resolve
-from ..store.events import cancel_met
+from ..store.control import cancel_runs
 
 
 def derived_match(rule_match: dict[str, Any] | None, run_event: dict[str, Any]
@@ -54,5 +54,7 @@ async def cancel_on_event(conn: Conn, queries: Mapping[str, str],
             hit.append(row["run_id"])
     if not hit:
         return []
-    done = await cancel_met(conn, queries, workspace_id, hit, event["id"], now)
-    return [run_id for run_id in hit if run_id in done]
+    # [CANCEL-4]: the event that met their rules is recorded on them
+    done = await cancel_runs(conn, queries, hit, now, workspace_id=workspace_id,
+                             cancelled_by={"eventId": event["id"]})
+    return [row["id"] for row in done]

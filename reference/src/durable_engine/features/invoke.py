@@ -17,6 +17,7 @@ from ..core.context import RunContext
 from ..core.invocation import InvokeOp
 from ..db import Conn
 from ..store import children
+from ..store.control import cancel_runs
 from ..store.events import insert_memo
 from ..store.runs import create, new_run
 
@@ -76,4 +77,5 @@ async def time_out(conn: Conn, queries: Mapping[str, str], run_id: str, namespac
     ids = [child["id"] for child in awaited]
     if not ids:
         return []
-    return await children.cancel(conn, queries, ids, run_id, now)
+    done = await cancel_runs(conn, queries, ids, now, cancelled_by={"runId": run_id})
+    return [row["id"] for row in done]

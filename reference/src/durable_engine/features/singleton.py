@@ -15,6 +15,7 @@ from typing import Any
 from ..db import Conn
 from ..paths import key_value
 from ..store import run_keys
+from ..store.control import cancel_runs
 
 LOCK_SEED = 1104
 
@@ -39,4 +40,6 @@ async def apply_singleton(conn: Conn, queries: Mapping[str, str],
         return None, []
     if definition["singleton"]["mode"] == "skip":
         return "singleton", []
-    return None, await run_keys.singleton_cancel(conn, queries, live, new_run_id, now)
+    # [SINGLE-3]: they give way to the new run, which is recorded on them
+    done = await cancel_runs(conn, queries, live, now, cancelled_by={"runId": new_run_id})
+    return None, [row["id"] for row in done]

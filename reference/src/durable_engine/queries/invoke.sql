@@ -20,9 +20,3 @@ WHERE r.parent_run_id = %(run_id)s AND r.parent_namespace = %(namespace)s
   AND NOT EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.parent_run_id
                   AND s.namespace = r.parent_namespace AND s.step_id = r.parent_step_id)
 ORDER BY r.id;
-
--- name: invoke_cancel_children
-UPDATE runs SET status = 'cancelled', ended_at = %(now)s, updated_at = %(now)s,
-                cancelled_by = %(cancelled_by)s
-WHERE id = ANY(%(run_ids)s) AND status IN ('queued', 'running', 'sleeping', 'waiting')
-RETURNING id;

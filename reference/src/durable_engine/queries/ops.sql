@@ -21,9 +21,14 @@ LIMIT %(limit)s;
 -- then run), so a cancel and an in-flight answer never deadlock.
 SELECT run_id FROM queue WHERE run_id = ANY(%(run_ids)s) ORDER BY run_id FOR UPDATE;
 
--- name: bulk_cancel_runs
-UPDATE runs SET status = 'cancelled', ended_at = %(now)s, updated_at = %(now)s
-WHERE id = ANY(%(run_ids)s) AND workspace_id = %(workspace_id)s
+-- name: runs_cancel
+-- Cancel those of the runs still live ([STATUS-2]), recording what cancelled them
+-- (cancelled_by: an event met a cancelOn rule, a singleton's new run, an invoking parent;
+-- NULL: an API call); with workspace_id, only that workspace's runs.
+UPDATE runs SET status = 'cancelled', ended_at = %(now)s, updated_at = %(now)s,
+                cancelled_by = %(cancelled_by)s
+WHERE id = ANY(%(run_ids)s)
+  AND (%(workspace_id)s::text IS NULL OR workspace_id = %(workspace_id)s)
   AND status IN ('queued', 'running', 'sleeping', 'waiting')
 RETURNING id, function_id, traceparent, created_at;
 
@@ -33,9 +38,6 @@ RETURNING id, function_id, traceparent, created_at;
 WITH q AS (DELETE FROM queue WHERE run_id = ANY(%(run_ids)s)),
      w AS (DELETE FROM waits WHERE run_id = ANY(%(run_ids)s))
 SELECT pg_notify('durable_cancel', id) FROM unnest(%(run_ids)s::text[]) AS id;
-
--- name: cancel_notify
-SELECT pg_notify('durable_cancel', %(run_id)s);
 
 -- name: run_exists
 SELECT 1 FROM runs WHERE id = %(run_id)s AND workspace_id = %(workspace_id)s;

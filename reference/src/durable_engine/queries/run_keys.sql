@@ -16,10 +16,3 @@ LIMIT 1;
 SELECT id FROM runs
 WHERE singleton_key = %(key)s AND status IN ('queued', 'running', 'sleeping', 'waiting')
 ORDER BY id;
-
--- name: singleton_cancel
--- [SINGLE-3]: the live runs of the key give way to the new run, which is recorded on them.
-UPDATE runs SET status = 'cancelled', ended_at = %(now)s, updated_at = %(now)s,
-                cancelled_by = %(cancelled_by)s
-WHERE id = ANY(%(run_ids)s) AND status IN ('queued', 'running', 'sleeping', 'waiting')
-RETURNING id;

@@ -118,12 +118,6 @@ WHERE workspace_id = %(workspace_id)s
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
--- name: run_cancel
-UPDATE runs SET status = 'cancelled', ended_at = %(now)s, updated_at = %(now)s
-WHERE id = %(run_id)s AND workspace_id = %(workspace_id)s
-  AND status IN ('queued', 'running', 'sleeping', 'waiting')
-RETURNING id, function_id, traceparent, created_at;
-
 -- name: waits_delete_run
 DELETE FROM waits WHERE run_id = %(run_id)s;
 

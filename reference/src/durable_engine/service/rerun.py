@@ -190,7 +190,7 @@ class RerunOps:
                                               live_only=True, cursor=request.cursor,
                                               limit=request.limit)
             run_ids = [r["id"] for r in page.rows]
-            ended = await control.cancel_many(conn, q, workspace_id, run_ids, now)
+            ended = await control.cancel_runs(conn, q, run_ids, now, workspace_id=workspace_id)
         done = {r["id"] for r in ended}
         run_spans(self.engine, ended, now)
         return BulkCancelled(tuple(i for i in run_ids if i in done), _next(page))

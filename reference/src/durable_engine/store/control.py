@@ -16,39 +16,33 @@ Row = dict[str, Any]
 Queries = Mapping[str, str]
 
 
-async def cancel(conn: Conn, queries: Queries, workspace_id: str, run_id: str,
-                 now: datetime) -> Row | None:
-    """Cancel the run if it is live: its queue row and waits go and the engines driving it
-    are told. The ended run (id, function_id, traceparent, created_at), or None when the run
-    is not live (or not there)."""
-    # The queue row first, as an answer's transition locks it (no deadlock with one)
-    await conn.execute(queries["bulk_lock_queue"], {"run_ids": [run_id]})
-    cur = await conn.execute(queries["run_cancel"], {
-        "run_id": run_id, "workspace_id": workspace_id, "now": now})
-    ended: Row | None = await cur.fetchone()
-    if ended is None:
-        return None
-    await conn.execute(queries["queue_delete"], {"run_id": run_id})
-    await conn.execute(queries["waits_delete_run"], {"run_id": run_id})
-    # engines driving this run invoke it no more (an answer in flight is void anyway)
-    await conn.execute(queries["cancel_notify"], {"run_id": run_id})
-    return ended
-
-
-async def cancel_many(conn: Conn, queries: Queries, workspace_id: str, run_ids: list[str],
-                      now: datetime) -> list[Row]:
-    """Cancel those of `run_ids` still live, as cancel does for one; their ended rows."""
+async def cancel_runs(conn: Conn, queries: Queries, run_ids: list[str], now: datetime, *,
+                      workspace_id: str | None = None,
+                      cancelled_by: Row | None = None) -> list[Row]:
+    """Cancel those of `run_ids` still live (of `workspace_id` when given), recording
+    `cancelled_by` on them: their queue rows and waits go, and the engines driving them are
+    told to invoke them no more. Their ended rows (id, function_id, traceparent, created_at),
+    in the order of `run_ids`."""
     if not run_ids:
         return []
+    # The queue rows first, as an answer's transition locks them (no deadlock with one)
     await conn.execute(queries["bulk_lock_queue"], {"run_ids": run_ids})
-    cur = await conn.execute(queries["bulk_cancel_runs"], {
-        "run_ids": run_ids, "workspace_id": workspace_id, "now": now})
-    ended: list[Row] = await cur.fetchall()
-    done = {r["id"] for r in ended}
-    if done:
+    cur = await conn.execute(queries["runs_cancel"], {
+        "run_ids": run_ids, "workspace_id": workspace_id, "now": now,
+        "cancelled_by": None if cancelled_by is None else Jsonb(cancelled_by)})
+    ended = {row["id"]: row for row in await cur.fetchall()}
+    if ended:
         await conn.execute(queries["bulk_cancel_cleanup"],
-                           {"run_ids": [i for i in run_ids if i in done]})
-    return ended
+                           {"run_ids": [i for i in run_ids if i in ended]})
+    return [ended[i] for i in dict.fromkeys(run_ids) if i in ended]
+
+
+async def cancel(conn: Conn, queries: Queries, workspace_id: str, run_id: str,
+                 now: datetime) -> Row | None:
+    """Cancel the run if it is live (cancel_runs for one); its ended row, or None when the
+    run is not live (or not there)."""
+    ended = await cancel_runs(conn, queries, [run_id], now, workspace_id=workspace_id)
+    return ended[0] if ended else None
 
 
 async def status(conn: Conn, queries: Queries, workspace_id: str, run_id: str) -> str | None:

@@ -77,19 +77,3 @@ async def resume(conn: Conn, queries: Queries, run_id: str, status: str, now: da
     await conn.execute(queries["queue_resume"], {"run_id": run_id, "now": now})
     await conn.execute(queries["run_set_status"],
                        {"run_id": run_id, "status": status, "now": now})
-
-
-async def cancel_met(conn: Conn, queries: Queries, workspace_id: str, run_ids: list[str],
-                     event_id: str, now: datetime) -> set[str]:
-    """[CANCEL-3], [CANCEL-4]: cancel those of `run_ids` still live, recording the event
-    that met their rules; their queue rows and waits go. Returns the ids cancelled."""
-    # The queue rows first, as an answer's transition locks them (no deadlock with one).
-    await conn.execute(queries["bulk_lock_queue"], {"run_ids": run_ids})
-    cur = await conn.execute(queries["cancel_on_cancel"], {
-        "run_ids": run_ids, "workspace_id": workspace_id, "now": now,
-        "cancelled_by": Jsonb({"eventId": event_id})})
-    done = {row["id"] for row in await cur.fetchall()}
-    if done:
-        await conn.execute(queries["bulk_cancel_cleanup"],
-                           {"run_ids": [i for i in run_ids if i in done]})
-    return done

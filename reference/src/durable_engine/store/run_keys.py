@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from ..db import Conn
 
 Row = dict[str, Any]
@@ -35,17 +33,3 @@ async def singleton_live(conn: Conn, queries: Queries, key: str) -> list[str]:
     """The ids of the key's live runs."""
     cur = await conn.execute(queries["singleton_live"], {"key": key})
     return [row["id"] for row in await cur.fetchall()]
-
-
-async def singleton_cancel(conn: Conn, queries: Queries, run_ids: list[str], new_run_id: str,
-                           now: datetime) -> list[str]:
-    """[SINGLE-3]: those of `run_ids` still live give way to `new_run_id` (recorded on
-    them): cancelled, their queue rows and waits gone; returns them."""
-    # The queue rows first, as an answer's transition locks them (no deadlock with one).
-    await conn.execute(queries["bulk_lock_queue"], {"run_ids": run_ids})
-    cur = await conn.execute(queries["singleton_cancel"], {
-        "run_ids": run_ids, "now": now, "cancelled_by": Jsonb({"runId": new_run_id})})
-    cancelled = [row["id"] for row in await cur.fetchall()]
-    if cancelled:
-        await conn.execute(queries["bulk_cancel_cleanup"], {"run_ids": cancelled})
-    return cancelled
