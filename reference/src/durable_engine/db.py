@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import Any, TypeAlias, cast
 
@@ -16,6 +16,8 @@ MIGRATION_LOCK = 727_272  # advisory lock id: concurrent `durable migrate` runs 
 # Every connection the engine opens reads rows as dicts (row_factory=dict_row).
 Conn: TypeAlias = psycopg.AsyncConnection[DictRow]
 Pool: TypeAlias = AsyncConnectionPool[Conn]
+Row: TypeAlias = dict[str, Any]  # a row read through a Conn (dict_row)
+Queries: TypeAlias = Mapping[str, str]  # the named queries, by name (load_queries)
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 

@@ -4,15 +4,11 @@ are keyset pages (newest first for runs, oldest first for attempts) over a Curso
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from ..db import Conn
-
-Row = dict[str, Any]
-Queries = Mapping[str, str]
+from ..db import Conn, Queries, Row
 
 
 class Cursor(NamedTuple):

@@ -4,13 +4,7 @@ store.control.cancel_runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from ..db import Conn
-
-Row = dict[str, Any]
-Queries = Mapping[str, str]
+from ..db import Conn, Queries, Row
 
 
 async def resolve(conn: Conn, queries: Queries, workspace_id: str, parent_workspace: str,

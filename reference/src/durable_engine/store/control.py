@@ -4,16 +4,12 @@ starts again. Creating a run stays in store.runs."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..db import Conn
-
-Row = dict[str, Any]
-Queries = Mapping[str, str]
+from ..db import Conn, Queries, Row
 
 
 async def cancel_runs(conn: Conn, queries: Queries, run_ids: list[str], now: datetime, *,

@@ -3,16 +3,11 @@ tick claimed once across all engine processes ([CRON-8]), and the event it store
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..db import Conn
-
-Row = dict[str, Any]
-Queries = Mapping[str, str]
+from ..db import Conn, Queries, Row
 
 
 async def functions(conn: Conn, queries: Queries) -> list[Row]:

@@ -3,15 +3,11 @@ watermark row, the running totals /metrics shows, and a workspace's series over 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..db import Conn
-
-Row = dict[str, Any]
-Queries = Mapping[str, str]
+from ..db import Conn, Queries, Row
 
 
 async def sample_backlog(conn: Conn, queries: Queries, now: datetime, minute: datetime

@@ -9,9 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..core.admission import free_starts, window_free_at
-from ..db import Conn
-
-Row = dict[str, Any]
+from ..db import Conn, Row
 
 
 async def claimer_session(conn: Conn, queries: Mapping[str, str]) -> None:

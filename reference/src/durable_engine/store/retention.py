@@ -4,13 +4,10 @@ hold (queries/ops.sql)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
 
-from ..db import Conn
-
-Queries = Mapping[str, str]
+from ..db import Conn, Queries
 
 
 class Pruned(NamedTuple):

@@ -4,14 +4,9 @@ lock, so engine processes accepting events at once still agree."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
-from ..db import Conn
-
-Row = dict[str, Any]
-Queries = Mapping[str, str]
+from ..db import Conn, Queries, Row
 
 
 async def lock(conn: Conn, queries: Queries, key: str, seed: int) -> None:

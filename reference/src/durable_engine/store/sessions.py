@@ -3,12 +3,9 @@ hashes of their tokens are stored), failed logins by address, and run watches.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
-from ..db import Conn
-
-Queries = Mapping[str, str]
+from ..db import Conn, Queries
 
 
 async def session_insert(conn: Conn, queries: Queries, id_hash: str, csrf: str,

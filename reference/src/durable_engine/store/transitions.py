@@ -6,7 +6,6 @@ once, park until a time, wait for an event, end, fail, retry later). The worker 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,10 +13,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ..core.status import RunStatus
-from ..db import Conn
-
-Row = dict[str, Any]
-Queries = Mapping[str, str]
+from ..db import Conn, Queries, Row
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,15 +4,11 @@ store carry no secret except `by_token`'s (ingest checks signatures with it)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ..db import Conn
+from ..db import Conn, Queries, Row
 from ..features.webhooks import Signature
-
-Row = dict[str, Any]
-Queries = Mapping[str, str]
 
 
 def _signing(signing: Signature | None) -> dict[str, Any]:

@@ -4,16 +4,12 @@ queries; transactions are the caller's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..db import Conn
-
-Row = dict[str, Any]
-Queries = Mapping[str, str]
+from ..db import Conn, Queries, Row
 
 
 async def get(conn: Conn, queries: Queries, workspace_id: str) -> Row | None:

@@ -28,7 +28,7 @@ class Scheduler(Claims):
         self._workers_running = True
         try:
             while not self._stopping:
-                free = self.config.worker_slots - len(self._tasks) - self._reserved
+                free = self._free_slots()
                 if free <= 0:
                     # Every slot is busy: nothing to ask the database until one frees (an
                     # invocation ending wakes the loop; the timeout covers a hand-off's
@@ -64,10 +64,7 @@ class Scheduler(Claims):
     def handoff_slots(self, wanted: int) -> int:
         """Reserve up to `wanted` free invocation slots of this process for the runs an API
         call is about to create; give them back with adopt()."""
-        if not self._workers_running or self._stopping:
-            return 0
-        free = self.config.worker_slots - len(self._tasks) - self._reserved
-        granted = max(0, min(wanted, free))
+        granted = min(wanted, self._free_slots())
         self._reserved += granted
         return granted
 
